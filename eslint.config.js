@@ -1,0 +1,39 @@
+// Lint rules: typescript-eslint's recommended type-aware set, plus the layering
+// rule of ARCHITECTURE.md (machines/ stay pure: no I/O imports).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', '.cache/', 'test-output/', 'lab-output/', 'charts/', 'visualizations/generated/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['machines/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*', 'fs', 'net', 'http', 'https', 'dgram', 'child_process', 'os'], message: 'machines/ is pure: no I/O imports (see ARCHITECTURE.md, layers).' },
+          { group: ['**/effects/**', '**/runtime/**', '**/lab/**'], message: 'machines/ must not depend on effects/, runtime/ or lab/.' },
+          { group: ['netlink', '@kubernetes/*', '@aws-sdk/*', 'prom-client', 'pino', '@opentelemetry/*', 'p-retry'], message: 'machines/ is pure: I/O libraries belong to effects/ or runtime/.' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['effects/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/runtime/**', '**/lab/**'], message: 'effects/ must not depend on runtime/ or lab/.' }],
+      }],
+    },
+  },
+);

@@ -1,0 +1,259 @@
+// Flags + environment → a validated GatewayConfig, or every problem found, each
+// on one line naming the option and the bad value. Pure: argv and env are
+// passed in, nothing exits here (main turns ConfigError into exit code 2).
+import { parseArgs } from 'node:util';
+import { overlaps, parseCidr, parseIPv4, containsIp, type Cidr } from '../../machines/domain/ipv4.js';
+import { parseDuration } from './duration.js';
+import { OPTIONS, helpText, type OptionSpec } from './options.js';
+
+export const MAX_VTEP_ENDPOINTS = 8; // Cilium's VTEP map holds at most 8 entries.
+
+export interface BindAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface GatewayConfig {
+  readonly nodeIP: string;
+  readonly vpcCIDRs: readonly string[];
+  readonly podCIDRs: readonly string[];
+  readonly leaderElectionID: string;
+  readonly leaderElectionNamespace: string | undefined;
+  readonly routeTableIDs: readonly string[];
+  readonly awsRegion: string | undefined;
+  readonly awsInstanceID: string | undefined;
+  readonly debug: boolean;
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+  readonly podName: string | undefined;
+  readonly nodeName: string | undefined;
+  readonly vxlanVNI: number;
+  /** null when disabled with "0". */
+  readonly metricsBindAddress: BindAddress | null;
+  readonly healthProbeBindAddress: BindAddress | null;
+  readonly kubeconfig: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export type ParseOutcome = { kind: 'help'; text: string } | { kind: 'config'; config: GatewayConfig };
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+// client-go refuses a retry period whose jittered value reaches the renew deadline.
+const JITTER_FACTOR = 1.2;
+const ROUTE_TABLE_ID = /^rtb-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
+const DNS_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$/;
+const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+const GO_BOOL: Record<string, boolean> = { '1': true, t: true, T: true, true: true, TRUE: true, True: true, '0': false, f: false, F: false, false: false, FALSE: false, False: false };
+
+function label(o: OptionSpec): string {
+  return o.env ? `--${o.flag} / ${o.env}` : `--${o.flag}`;
+}
+
+/** Go's flag package takes -flag as well as --flag, and a bare boolean flag. */
+function normaliseArgv(argv: readonly string[]): string[] {
+  const known = new Set(OPTIONS.map((o) => o.flag));
+  const booleans = new Set(OPTIONS.filter((o) => o.boolean).map((o) => o.flag));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    let arg = argv[i] as string;
+    const single = /^-([a-z][-a-z0-9]+)(=.*)?$/.exec(arg);
+    if (single && known.has(single[1] as string)) arg = `-${arg}`;
+    const name = /^--([a-z][-a-z0-9]+)$/.exec(arg)?.[1];
+    if (name !== undefined && booleans.has(name)) {
+      const next = argv[i + 1];
+      if (next !== undefined && next in GO_BOOL) {
+        out.push(`${arg}=${next}`);
+        i += 1;
+      } else out.push(`${arg}=true`);
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
+}
+
+function splitList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function parseBind(text: string): BindAddress | null | string {
+  if (text.trim() === '0') return null;
+  const m = /^(.*):(\d{1,5})$/.exec(text.trim());
+  if (!m) return 'want host:port or :port, or "0" to disable';
+  const port = Number(m[2]);
+  if (port > 65535) return `port ${port} is out of range`;
+  const host = (m[1] as string).replace(/^\[(.*)\]$/, '$1');
+  if (host !== '' && host !== 'localhost' && parseIPv4(host).ok === false && !host.includes(':')) return `host "${host}" is not an IP address`;
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
+  const problems: string[] = [];
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const parsed = parseArgs({
+      args: normaliseArgv(argv),
+      options: {
+        ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: 'string' as const }])),
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    values = parsed.values;
+  } catch (err) {
+    throw new ConfigError([(err as Error).message.split('\n')[0] ?? String(err)]);
+  }
+  if (values.help === true) return { kind: 'help', text: helpText() };
+
+  const raw = new Map<string, { value: string; from: string }>();
+  for (const o of OPTIONS) {
+    const fromFlag = values[o.flag];
+    const fromEnv = o.env !== undefined ? env[o.env] : undefined;
+    if (typeof fromFlag === 'string') raw.set(o.flag, { value: fromFlag, from: `--${o.flag}` });
+    else if (fromEnv !== undefined && fromEnv !== '') raw.set(o.flag, { value: fromEnv, from: o.env as string });
+    else if (o.defaultValue !== undefined) raw.set(o.flag, { value: o.defaultValue, from: `--${o.flag} default` });
+    else if (o.required) problems.push(`missing ${label(o)}: it is required`);
+  }
+  const get = (flag: string): { value: string; from: string } | undefined => raw.get(flag);
+  const bad = (flag: string, reason: string): void => {
+    const r = raw.get(flag);
+    problems.push(`invalid ${r?.from ?? `--${flag}`} "${r?.value ?? ''}": ${reason}`);
+  };
+
+  // Addresses and CIDRs.
+  let nodeIP = '';
+  const nodeRaw = get('node-ip');
+  if (nodeRaw) {
+    const p = parseIPv4(nodeRaw.value);
+    if (p.ok) nodeIP = p.value;
+    else bad('node-ip', 'not an IPv4 address');
+  }
+  const cidrList = (flag: string, what: string): Cidr[] => {
+    const r = get(flag);
+    if (!r) return [];
+    const items = splitList(r.value);
+    if (items.length === 0) {
+      bad(flag, `no ${what} given`);
+      return [];
+    }
+    const out: Cidr[] = [];
+    for (const item of items) {
+      const p = parseCidr(item);
+      if (p.ok) out.push(p.value);
+      else bad(flag, p.error);
+    }
+    return out;
+  };
+  const vpc = cidrList('vpc-cidr', 'VPC CIDR');
+  const pods = cidrList('pod-cidrs', 'pod CIDR');
+  if (vpc.length > MAX_VTEP_ENDPOINTS) bad('vpc-cidr', `${vpc.length} VPC CIDRs given; Cilium's VTEP map takes at most ${MAX_VTEP_ENDPOINTS}`);
+  vpc.forEach((a, i) =>
+    vpc.slice(i + 1).forEach((b) => {
+      if (overlaps(a, b)) bad('vpc-cidr', `VPC CIDRs ${a.text} and ${b.text} overlap`);
+    }),
+  );
+  pods.forEach((a, i) => {
+    pods.slice(i + 1).forEach((b) => {
+      if (overlaps(a, b)) bad('pod-cidrs', `pod CIDRs ${a.text} and ${b.text} overlap`);
+    });
+    for (const v of vpc) if (overlaps(a, v)) bad('pod-cidrs', `pod CIDR ${a.text} overlaps the VPC CIDR ${v.text}`);
+    if (nodeIP !== '' && containsIp(a, nodeIP)) bad('pod-cidrs', `pod CIDR ${a.text} contains the node IP ${nodeIP}`);
+  });
+
+  // Route tables.
+  const routeTableIDs: string[] = [];
+  const rt = get('route-table-ids');
+  if (rt) {
+    const ids = splitList(rt.value);
+    if (ids.length === 0) bad('route-table-ids', 'the route table list is empty');
+    for (const id of ids) {
+      if (!ROUTE_TABLE_ID.test(id)) bad('route-table-ids', `"${id}" is not a route table ID (want rtb- and 8 or 17 hex digits)`);
+      else if (!routeTableIDs.includes(id)) routeTableIDs.push(id);
+    }
+  }
+
+  // Names and identifiers.
+  const leaderElectionID = get('leader-election-id')?.value.trim() ?? '';
+  if (!DNS_SUBDOMAIN.test(leaderElectionID)) bad('leader-election-id', 'not a valid Kubernetes object name (lowercase DNS subdomain)');
+  const ns = get('leader-election-namespace')?.value.trim();
+  if (ns !== undefined && !DNS_LABEL.test(ns)) bad('leader-election-namespace', 'not a valid namespace name');
+  const region = get('aws-region')?.value.trim();
+  if (region !== undefined && !REGION.test(region)) bad('aws-region', 'not an AWS region name (e.g. us-west-2)');
+  const instance = get('aws-instance-id')?.value.trim();
+  if (instance !== undefined && !INSTANCE_ID.test(instance)) bad('aws-instance-id', 'not an EC2 instance ID (want i- and 8 or 17 hex digits)');
+
+  const debugRaw = get('debug')?.value.trim() ?? 'false';
+  const debug = GO_BOOL[debugRaw];
+  if (debug === undefined) bad('debug', 'not a boolean (true/false/1/0)');
+
+  const vniRaw = get('vxlan-vni')?.value.trim() ?? '2';
+  const vni = /^\d+$/.test(vniRaw) ? Number(vniRaw) : NaN;
+  if (!(vni >= 1 && vni <= 16_777_215)) bad('vxlan-vni', 'not a VNI (an integer from 1 to 16777215)');
+
+  // Leader election timings.
+  const duration = (flag: string): number => {
+    const ms = parseDuration(get(flag)?.value ?? '');
+    if (ms === undefined || ms <= 0) {
+      bad(flag, ms === undefined ? 'not a duration (e.g. "3s", "500ms", "1m30s")' : 'must be greater than zero');
+      return NaN;
+    }
+    return ms;
+  };
+  const leaseDurationMs = duration('leader-election-lease-duration');
+  const renewDeadlineMs = duration('leader-election-renew-deadline');
+  const retryPeriodMs = duration('leader-election-retry-period');
+  if (renewDeadlineMs >= leaseDurationMs) bad('leader-election-renew-deadline', `must be below the lease duration (${get('leader-election-lease-duration')?.value})`);
+  if (retryPeriodMs * JITTER_FACTOR >= renewDeadlineMs)
+    bad('leader-election-retry-period', `must stay below the renew deadline (${get('leader-election-renew-deadline')?.value}) with 1.2× jitter`);
+
+  const bind = (flag: string): BindAddress | null => {
+    const r = get(flag);
+    const b = parseBind(r?.value ?? '0');
+    if (typeof b === 'string') {
+      bad(flag, b);
+      return null;
+    }
+    return b;
+  };
+  const metricsBindAddress = bind('metrics-bind-address');
+  const healthProbeBindAddress = bind('health-probe-bind-address');
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    kind: 'config',
+    config: {
+      nodeIP,
+      vpcCIDRs: vpc.map((c) => c.text),
+      podCIDRs: pods.map((c) => c.text),
+      leaderElectionID,
+      leaderElectionNamespace: ns,
+      routeTableIDs,
+      awsRegion: region,
+      awsInstanceID: instance,
+      debug: debug === true,
+      leaseDurationMs,
+      renewDeadlineMs,
+      retryPeriodMs,
+      podName: get('pod-name')?.value.trim(),
+      nodeName: get('node-name')?.value.trim(),
+      vxlanVNI: vni,
+      metricsBindAddress,
+      healthProbeBindAddress,
+      kubeconfig: get('kubeconfig')?.value,
+    },
+  };
+}
