@@ -1,0 +1,372 @@
+// The EC2 stand-in's in-memory world: instances with their network interfaces,
+// and VPC route tables. Operations mirror the EC2 API actions the gateway uses
+// and fail with the codes, messages and HTTP statuses EC2 itself returns.
+import { parseCidr, parseIPv4 } from '../../machines/domain/ipv4.js';
+
+export const ACCOUNT_ID = '123456789012';
+
+/** An error EC2 would return: code, message and the HTTP status it comes with. */
+export class Ec2Fault extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+    this.name = 'Ec2Fault';
+  }
+}
+
+export interface InterfaceSpec {
+  /** eni-… */
+  readonly eni: string;
+  /** Lower-case colon-separated MAC, e.g. 02:00:c6:12:00:0a. */
+  readonly mac: string;
+  readonly privateIp: string;
+  readonly subnetId: string;
+  readonly vpcId: string;
+  /** Default true, as on a fresh EC2 interface. */
+  readonly sourceDestCheck?: boolean;
+}
+
+export interface InstanceSpec extends InterfaceSpec {
+  /** i-… */
+  readonly instanceId: string;
+  /** e.g. us-west-2; IMDS placement/region. */
+  readonly region: string;
+  /** e.g. us-west-2-lax-1a (a Local Zone) or us-west-2a. */
+  readonly az: string;
+  /** Further interfaces (device index 1, 2, …); the flat fields above are device 0. */
+  readonly secondaryInterfaces?: readonly InterfaceSpec[];
+}
+
+export interface RouteSpec {
+  readonly destinationCidrBlock: string;
+  readonly networkInterfaceId?: string;
+  readonly gatewayId?: string;
+  /** Default 'active'. */
+  readonly state?: 'active' | 'blackhole';
+}
+
+export interface RouteTableSpec {
+  readonly routeTableId: string;
+  readonly vpcId: string;
+  /** When given, the table holds the `local` route for it, as every VPC table does. */
+  readonly vpcCidr?: string;
+  readonly routes?: readonly RouteSpec[];
+}
+
+export interface NetworkInterface {
+  readonly networkInterfaceId: string;
+  readonly macAddress: string;
+  readonly privateIpAddress: string;
+  readonly subnetId: string;
+  readonly vpcId: string;
+  readonly availabilityZone: string;
+  readonly instanceId: string;
+  readonly deviceIndex: number;
+  sourceDestCheck: boolean;
+}
+
+export interface Instance {
+  readonly instanceId: string;
+  readonly region: string;
+  readonly az: string;
+  /** Device index order; [0] is the primary interface. */
+  readonly interfaces: readonly NetworkInterface[];
+}
+
+export interface Route {
+  readonly destinationCidrBlock: string;
+  networkInterfaceId?: string;
+  instanceId?: string;
+  gatewayId?: string;
+  state: 'active' | 'blackhole';
+  origin: 'CreateRouteTable' | 'CreateRoute';
+}
+
+export interface RouteTable {
+  readonly routeTableId: string;
+  readonly vpcId: string;
+  /** Keyed by destination CIDR, in insertion order. */
+  readonly routes: Map<string, Route>;
+}
+
+/** Where a route now sends traffic, as the lab's VPC router needs it. */
+export type RouteTarget =
+  | { readonly kind: 'interface'; readonly networkInterfaceId: string; readonly privateIp: string; readonly instanceId: string }
+  | { readonly kind: 'gateway'; readonly gatewayId: string };
+
+export interface RouteChange {
+  readonly routeTableId: string;
+  readonly cidr: string;
+  /** null when the route was deleted. */
+  readonly target: RouteTarget | null;
+}
+
+export interface Filter {
+  readonly name: string;
+  readonly values: readonly string[];
+}
+
+const ENI_ID = /^eni-[0-9a-f]{8,17}$/;
+const RTB_ID = /^rtb-[0-9a-f]{8,17}$/;
+
+function notFoundTable(id: string): Ec2Fault {
+  return new Ec2Fault('InvalidRouteTableID.NotFound', `The routeTable ID '${id}' does not exist`);
+}
+
+function notFoundEni(id: string): Ec2Fault {
+  return new Ec2Fault('InvalidNetworkInterfaceID.NotFound', `The networkInterface ID '${id}' does not exist`);
+}
+
+function checkCidr(text: string | undefined): string {
+  if (text === undefined || text === '') {
+    throw new Ec2Fault('MissingParameter', 'The request must contain the parameter destinationCidrBlock or destinationIpv6CidrBlock');
+  }
+  const p = parseCidr(text);
+  if (!p.ok || p.value.text !== text.trim()) {
+    throw new Ec2Fault('InvalidParameterValue', `Value (${text}) for parameter destinationCidrBlock is invalid. This is not a valid CIDR block.`);
+  }
+  return p.value.text;
+}
+
+function matches(filters: readonly Filter[], fields: (name: string) => readonly string[] | undefined): boolean {
+  return filters.every((f) => {
+    const have = fields(f.name);
+    if (have === undefined) throw new Ec2Fault('InvalidParameterValue', `The filter '${f.name}' is invalid`);
+    return f.values.some((v) => have.includes(v));
+  });
+}
+
+export class Ec2World {
+  readonly instances = new Map<string, Instance>();
+  readonly interfaces = new Map<string, NetworkInterface>();
+  readonly routeTables = new Map<string, RouteTable>();
+
+  constructor(instances: readonly InstanceSpec[], tables: readonly RouteTableSpec[]) {
+    for (const spec of instances) this.addInstance(spec);
+    for (const t of tables) this.addRouteTable(t);
+  }
+
+  addInstance(spec: InstanceSpec): Instance {
+    if (this.instances.has(spec.instanceId)) throw new Error(`instance ${spec.instanceId} is defined twice`);
+    const all = [spec, ...(spec.secondaryInterfaces ?? [])];
+    const interfaces = all.map((i, deviceIndex): NetworkInterface => {
+      if (!ENI_ID.test(i.eni)) throw new Error(`"${i.eni}" is not an ENI id (eni- and hex digits)`);
+      if (!parseIPv4(i.privateIp).ok) throw new Error(`"${i.privateIp}" is not an IPv4 address`);
+      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(i.mac)) throw new Error(`"${i.mac}" is not a lower-case MAC address`);
+      if (this.interfaces.has(i.eni)) throw new Error(`interface ${i.eni} is defined twice`);
+      return {
+        networkInterfaceId: i.eni,
+        macAddress: i.mac,
+        privateIpAddress: i.privateIp,
+        subnetId: i.subnetId,
+        vpcId: i.vpcId,
+        availabilityZone: spec.az,
+        instanceId: spec.instanceId,
+        deviceIndex,
+        sourceDestCheck: i.sourceDestCheck ?? true,
+      };
+    });
+    const instance: Instance = { instanceId: spec.instanceId, region: spec.region, az: spec.az, interfaces };
+    this.instances.set(spec.instanceId, instance);
+    for (const i of interfaces) this.interfaces.set(i.networkInterfaceId, i);
+    return instance;
+  }
+
+  addRouteTable(spec: RouteTableSpec): RouteTable {
+    if (!RTB_ID.test(spec.routeTableId)) throw new Error(`"${spec.routeTableId}" is not a route table id`);
+    if (this.routeTables.has(spec.routeTableId)) throw new Error(`route table ${spec.routeTableId} is defined twice`);
+    const table: RouteTable = { routeTableId: spec.routeTableId, vpcId: spec.vpcId, routes: new Map() };
+    if (spec.vpcCidr !== undefined) {
+      const cidr = checkCidr(spec.vpcCidr);
+      table.routes.set(cidr, { destinationCidrBlock: cidr, gatewayId: 'local', state: 'active', origin: 'CreateRouteTable' });
+    }
+    for (const r of spec.routes ?? []) {
+      const cidr = checkCidr(r.destinationCidrBlock);
+      const route: Route = { destinationCidrBlock: cidr, state: r.state ?? 'active', origin: 'CreateRoute' };
+      if (r.networkInterfaceId !== undefined) {
+        route.networkInterfaceId = r.networkInterfaceId;
+        route.instanceId = this.interfaces.get(r.networkInterfaceId)?.instanceId;
+      } else route.gatewayId = r.gatewayId ?? 'local';
+      table.routes.set(cidr, route);
+    }
+    this.routeTables.set(spec.routeTableId, table);
+    return table;
+  }
+
+  /** The target a route resolves to now (for the onRouteChange hook). */
+  targetOf(route: Route): RouteTarget {
+    if (route.networkInterfaceId !== undefined) {
+      const eni = this.interfaces.get(route.networkInterfaceId);
+      return {
+        kind: 'interface',
+        networkInterfaceId: route.networkInterfaceId,
+        privateIp: eni?.privateIpAddress ?? '',
+        instanceId: eni?.instanceId ?? '',
+      };
+    }
+    return { kind: 'gateway', gatewayId: route.gatewayId ?? 'local' };
+  }
+
+  /** What a table's CIDR points at now: an ENI id, a gateway id, or undefined. */
+  routeTarget(routeTableId: string, cidr: string): string | undefined {
+    const r = this.routeTables.get(routeTableId)?.routes.get(cidr);
+    return r?.networkInterfaceId ?? r?.gatewayId;
+  }
+
+  describeRouteTables(ids: readonly string[], filters: readonly Filter[]): RouteTable[] {
+    for (const id of ids) if (!this.routeTables.has(id)) throw notFoundTable(id);
+    const pool = ids.length > 0 ? ids.map((id) => this.routeTables.get(id) as RouteTable) : [...this.routeTables.values()];
+    return pool.filter((t) =>
+      matches(filters, (name) => {
+        const routes = [...t.routes.values()];
+        switch (name) {
+          case 'route-table-id':
+            return [t.routeTableId];
+          case 'vpc-id':
+            return [t.vpcId];
+          case 'owner-id':
+            return [ACCOUNT_ID];
+          case 'route.destination-cidr-block':
+            return routes.map((r) => r.destinationCidrBlock);
+          case 'route.network-interface-id':
+            return routes.flatMap((r) => (r.networkInterfaceId !== undefined ? [r.networkInterfaceId] : []));
+          case 'route.gateway-id':
+            return routes.flatMap((r) => (r.gatewayId !== undefined ? [r.gatewayId] : []));
+          case 'route.state':
+            return routes.map((r) => r.state);
+          default:
+            return undefined;
+        }
+      }),
+    );
+  }
+
+  private resolveTarget(table: RouteTable, params: { networkInterfaceId?: string; instanceId?: string; gatewayId?: string }): Route {
+    const given = [params.networkInterfaceId, params.instanceId, params.gatewayId].filter((x) => x !== undefined && x !== '');
+    if (given.length !== 1) {
+      throw new Ec2Fault(
+        'InvalidParameterCombination',
+        given.length === 0 ? 'The request must contain exactly one of gatewayId, networkInterfaceId or instanceId' : 'Only one of gatewayId, networkInterfaceId or instanceId may be given',
+      );
+    }
+    const base = { destinationCidrBlock: '', state: 'active' as const, origin: 'CreateRoute' as const };
+    if (params.gatewayId !== undefined && params.gatewayId !== '') {
+      if (params.gatewayId === 'local') throw new Ec2Fault('InvalidParameterValue', 'The gateway ID \'local\' may not be the target of a route you create');
+      return { ...base, gatewayId: params.gatewayId };
+    }
+    let eni: NetworkInterface | undefined;
+    if (params.instanceId !== undefined && params.instanceId !== '') {
+      const inst = this.instances.get(params.instanceId);
+      if (!inst) throw new Ec2Fault('InvalidInstanceID.NotFound', `The instance ID '${params.instanceId}' does not exist`);
+      if (inst.interfaces.length > 1) {
+        throw new Ec2Fault('InvalidInstanceID', `There are multiple interfaces attached to instance '${params.instanceId}'. Please specify an interface ID for the operation instead.`);
+      }
+      eni = inst.interfaces[0];
+    } else {
+      const id = params.networkInterfaceId as string;
+      eni = this.interfaces.get(id);
+      if (!eni) throw notFoundEni(id);
+    }
+    if (!eni) throw new Ec2Fault('InvalidParameterValue', 'no network interface');
+    if (eni.vpcId !== table.vpcId) {
+      throw new Ec2Fault('InvalidParameterValue', `route table ${table.routeTableId} and network interface ${eni.networkInterfaceId} belong to different networks`);
+    }
+    return { ...base, networkInterfaceId: eni.networkInterfaceId, instanceId: eni.instanceId };
+  }
+
+  private table(id: string | undefined): RouteTable {
+    if (id === undefined || id === '') throw new Ec2Fault('MissingParameter', 'The request must contain the parameter routeTableId');
+    const t = this.routeTables.get(id);
+    if (!t) throw notFoundTable(id);
+    return t;
+  }
+
+  createRoute(p: { routeTableId?: string; cidr?: string; networkInterfaceId?: string; instanceId?: string; gatewayId?: string }): RouteChange {
+    const table = this.table(p.routeTableId);
+    const cidr = checkCidr(p.cidr);
+    const route = { ...this.resolveTarget(table, p), destinationCidrBlock: cidr };
+    if (table.routes.has(cidr)) {
+      throw new Ec2Fault('RouteAlreadyExists', `The route identified by ${cidr} already exists.`);
+    }
+    table.routes.set(cidr, route);
+    return { routeTableId: table.routeTableId, cidr, target: this.targetOf(route) };
+  }
+
+  replaceRoute(p: { routeTableId?: string; cidr?: string; networkInterfaceId?: string; instanceId?: string; gatewayId?: string }): RouteChange {
+    const table = this.table(p.routeTableId);
+    const cidr = checkCidr(p.cidr);
+    const existing = table.routes.get(cidr);
+    if (!existing) {
+      throw new Ec2Fault('InvalidRoute.NotFound', `There is no route defined for '${cidr}' in the route table. Use CreateRoute instead.`);
+    }
+    if (existing.origin === 'CreateRouteTable') {
+      throw new Ec2Fault('InvalidParameterValue', `The route ${cidr} is the local route of ${table.routeTableId} and cannot be replaced`);
+    }
+    const route = { ...this.resolveTarget(table, p), destinationCidrBlock: cidr };
+    table.routes.set(cidr, route);
+    return { routeTableId: table.routeTableId, cidr, target: this.targetOf(route) };
+  }
+
+  deleteRoute(p: { routeTableId?: string; cidr?: string }): RouteChange {
+    const table = this.table(p.routeTableId);
+    const cidr = checkCidr(p.cidr);
+    const existing = table.routes.get(cidr);
+    if (!existing) {
+      throw new Ec2Fault('InvalidRoute.NotFound', `no route with destination-cidr-block ${cidr} in route table ${table.routeTableId}`);
+    }
+    if (existing.origin === 'CreateRouteTable') {
+      throw new Ec2Fault('InvalidParameterValue', `cannot remove local route ${cidr} in route table ${table.routeTableId}`);
+    }
+    table.routes.delete(cidr);
+    return { routeTableId: table.routeTableId, cidr, target: null };
+  }
+
+  describeNetworkInterfaces(ids: readonly string[], filters: readonly Filter[]): NetworkInterface[] {
+    for (const id of ids) if (!this.interfaces.has(id)) throw notFoundEni(id);
+    const pool = ids.length > 0 ? ids.map((id) => this.interfaces.get(id) as NetworkInterface) : [...this.interfaces.values()];
+    return pool.filter((n) =>
+      matches(filters, (name) => {
+        switch (name) {
+          case 'network-interface-id':
+            return [n.networkInterfaceId];
+          case 'vpc-id':
+            return [n.vpcId];
+          case 'subnet-id':
+            return [n.subnetId];
+          case 'availability-zone':
+            return [n.availabilityZone];
+          case 'mac-address':
+            return [n.macAddress];
+          case 'private-ip-address':
+          case 'addresses.private-ip-address':
+            return [n.privateIpAddress];
+          case 'attachment.instance-id':
+            return [n.instanceId];
+          case 'attachment.device-index':
+            return [String(n.deviceIndex)];
+          case 'source-dest-check':
+            return [String(n.sourceDestCheck)];
+          case 'owner-id':
+            return [ACCOUNT_ID];
+          case 'status':
+            return ['in-use'];
+          default:
+            return undefined;
+        }
+      }),
+    );
+  }
+
+  modifySourceDestCheck(eniId: string | undefined, value: string | undefined): void {
+    if (eniId === undefined || eniId === '') throw new Ec2Fault('MissingParameter', 'The request must contain the parameter networkInterfaceId');
+    const eni = this.interfaces.get(eniId);
+    if (!eni) throw notFoundEni(eniId);
+    if (value !== 'true' && value !== 'false') {
+      throw new Ec2Fault('InvalidParameterValue', `Value (${value ?? ''}) for parameter sourceDestCheck is invalid. Expected: 'true' or 'false'.`);
+    }
+    eni.sourceDestCheck = value === 'true';
+  }
+}
