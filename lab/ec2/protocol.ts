@@ -40,12 +40,12 @@ const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '
 
 /** An EC2 success document: <{Action}Response xmlns=…><requestId/>…</…>. */
 export function successXml(action: string, requestId: string, body: Record<string, unknown>): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ [`${action}Response`]: { '@_xmlns': EC2_XMLNS, requestId, ...body } }) as string}`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ [`${action}Response`]: { '@_xmlns': EC2_XMLNS, requestId, ...body } })}`;
 }
 
 /** The EC2 error envelope (note RequestID, not requestId, as EC2 sends it). */
 export function errorXml(code: string, message: string, requestId: string): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ Response: { Errors: { Error: { Code: code, Message: message } }, RequestID: requestId } }) as string}`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ Response: { Errors: { Error: { Code: code, Message: message } }, RequestID: requestId } })}`;
 }
 
 /** A list in EC2's XML: <fooSet><item>…</item>…</fooSet>; an empty set stays an empty element. */
