@@ -1,0 +1,172 @@
+// The resources the stand-in serves, with what discovery publishes for them and
+// the validation the real API server applies that clients can trip over.
+import { ApiError } from './errors.js';
+
+export type KObj = Record<string, unknown> & {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: Record<string, unknown> & {
+    name?: string;
+    generateName?: string;
+    namespace?: string;
+    resourceVersion?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    creationTimestamp?: string;
+    generation?: number;
+  };
+};
+
+export interface ResourceDef {
+  readonly group: string; // '' for core
+  readonly version: string;
+  readonly plural: string;
+  readonly singular: string;
+  readonly kind: string;
+  readonly namespaced: boolean;
+  readonly shortNames: readonly string[];
+  readonly verbs: readonly string[];
+  /** Custom resources refuse updates without metadata.resourceVersion. */
+  readonly allowUnconditionalUpdate: boolean;
+  readonly isCustom: boolean;
+  readonly hasStatus: boolean;
+  /** Fields a fieldSelector may name (the server answers 400 for others). */
+  readonly fieldSelectors: ReadonlySet<string>;
+  /** Throws ApiError (400 BadRequest / 422 Invalid) for a body the real server refuses. */
+  readonly validate?: (obj: KObj, def: ResourceDef) => void;
+}
+
+const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] as const;
+
+export function groupVersion(def: ResourceDef): string {
+  return def.group === '' ? def.version : `${def.group}/${def.version}`;
+}
+
+/** plural.group as the API server names a resource in its messages (leases.coordination.k8s.io). */
+export function qualified(def: ResourceDef): string {
+  return def.group === '' ? def.plural : `${def.plural}.${def.group}`;
+}
+
+// RFC3339 with exactly 6 fractional digits: metav1.MicroTime's wire format.
+// Go's parser with layout ".000000" refuses any other number of digits.
+const MICRO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/;
+
+function microTime(obj: KObj, path: string[], def: ResourceDef): void {
+  let cur: unknown = obj;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  if (cur === undefined || cur === null) return;
+  if (typeof cur !== 'string' || !MICRO_TIME.test(cur)) {
+    throw ApiError.badRequest(
+      `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ` +
+        `parsing time ${JSON.stringify(cur)} as "2006-01-02T15:04:05.000000Z07:00": cannot parse (field ${path.join('.')})`,
+    );
+  }
+}
+
+function invalid(def: ResourceDef, name: string, causes: Array<{ field: string; message: string }>): ApiError {
+  return ApiError.invalid(def, name, causes);
+}
+
+function validateLease(obj: KObj, def: ResourceDef): void {
+  microTime(obj, ['spec', 'acquireTime'], def);
+  microTime(obj, ['spec', 'renewTime'], def);
+  const spec = (obj.spec ?? {}) as Record<string, unknown>;
+  const causes: Array<{ field: string; message: string }> = [];
+  const d = spec.leaseDurationSeconds;
+  if (d !== undefined && (typeof d !== 'number' || !Number.isInteger(d) || d <= 0)) {
+    causes.push({ field: 'spec.leaseDurationSeconds', message: `Invalid value: ${JSON.stringify(d)}: must be greater than 0` });
+  }
+  const t = spec.leaseTransitions;
+  if (t !== undefined && (typeof t !== 'number' || !Number.isInteger(t) || t < 0)) {
+    causes.push({ field: 'spec.leaseTransitions', message: `Invalid value: ${JSON.stringify(t)}: must be greater than or equal to 0` });
+  }
+  const h = spec.holderIdentity;
+  if (h !== undefined && h !== null && typeof h !== 'string') {
+    causes.push({ field: 'spec.holderIdentity', message: 'Invalid value: must be a string' });
+  }
+  if (causes.length > 0) throw invalid(def, obj.metadata?.name ?? '', causes);
+}
+
+function validateEvent(obj: KObj, def: ResourceDef): void {
+  microTime(obj, ['eventTime'], def);
+  const io = obj.involvedObject as Record<string, unknown> | undefined;
+  const causes: Array<{ field: string; message: string }> = [];
+  if (io === undefined || typeof io !== 'object') causes.push({ field: 'involvedObject', message: 'Required value' });
+  else if (typeof io.namespace === 'string' && io.namespace !== '' && io.namespace !== obj.metadata?.namespace) {
+    causes.push({ field: 'involvedObject.namespace', message: 'Invalid value: does not match event.namespace' });
+  }
+  if (causes.length > 0) throw invalid(def, obj.metadata?.name ?? '', causes);
+}
+
+function validateVtepConfig(obj: KObj, def: ResourceDef): void {
+  // The structural schema's shape: spec.endpoints[] of {name, tunnelEndpoint, cidr, mac} strings.
+  const spec = obj.spec as Record<string, unknown> | undefined;
+  if (spec === undefined) return;
+  const causes: Array<{ field: string; message: string }> = [];
+  if (typeof spec !== 'object' || spec === null) causes.push({ field: 'spec', message: 'Invalid value: must be an object' });
+  else if (spec.endpoints !== undefined) {
+    if (!Array.isArray(spec.endpoints)) causes.push({ field: 'spec.endpoints', message: 'Invalid value: must be an array' });
+    else
+      spec.endpoints.forEach((e: unknown, i) => {
+        if (e === null || typeof e !== 'object') {
+          causes.push({ field: `spec.endpoints[${i}]`, message: 'Invalid value: must be an object' });
+          return;
+        }
+        for (const k of ['name', 'tunnelEndpoint', 'cidr', 'mac']) {
+          const v = (e as Record<string, unknown>)[k];
+          if (v !== undefined && typeof v !== 'string') {
+            causes.push({ field: `spec.endpoints[${i}].${k}`, message: 'Invalid value: must be a string' });
+          }
+        }
+      });
+  }
+  if (causes.length > 0) throw invalid(def, obj.metadata?.name ?? '', causes);
+}
+
+const META_FIELDS = ['metadata.name', 'metadata.namespace'];
+
+function def(d: Omit<ResourceDef, 'verbs' | 'fieldSelectors'> & { extraFields?: string[] }): ResourceDef {
+  const { extraFields, ...rest } = d;
+  return { ...rest, verbs: VERBS, fieldSelectors: new Set([...META_FIELDS, ...(extraFields ?? [])]) };
+}
+
+export const RESOURCES: readonly ResourceDef[] = [
+  def({
+    group: '', version: 'v1', plural: 'pods', singular: 'pod', kind: 'Pod', namespaced: true, shortNames: ['po'],
+    allowUnconditionalUpdate: true, isCustom: false, hasStatus: true, extraFields: ['spec.nodeName', 'status.phase'],
+  }),
+  def({
+    group: '', version: 'v1', plural: 'events', singular: 'event', kind: 'Event', namespaced: true, shortNames: ['ev'],
+    allowUnconditionalUpdate: true, isCustom: false, hasStatus: false,
+    extraFields: ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid',
+      'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type'],
+    validate: validateEvent,
+  }),
+  def({
+    group: 'coordination.k8s.io', version: 'v1', plural: 'leases', singular: 'lease', kind: 'Lease', namespaced: true, shortNames: [],
+    allowUnconditionalUpdate: true, isCustom: false, hasStatus: false, validate: validateLease,
+  }),
+  def({
+    group: 'cilium.io', version: 'v2', plural: 'ciliumnodes', singular: 'ciliumnode', kind: 'CiliumNode', namespaced: false,
+    shortNames: ['cn', 'ciliumn'], allowUnconditionalUpdate: false, isCustom: true, hasStatus: true,
+  }),
+  def({
+    group: 'cilium.io', version: 'v2', plural: 'ciliumvtepconfigs', singular: 'ciliumvtepconfig', kind: 'CiliumVTEPConfig', namespaced: false,
+    shortNames: [], allowUnconditionalUpdate: false, isCustom: true, hasStatus: true, validate: validateVtepConfig,
+  }),
+];
+
+export function findResource(group: string, version: string, plural: string): ResourceDef | undefined {
+  return RESOURCES.find((r) => r.group === group && r.version === version && r.plural === plural);
+}
+
+/** By plural name alone (all our plurals are unique): store access for tests. */
+export function resourceByPlural(plural: string): ResourceDef {
+  const r = RESOURCES.find((x) => x.plural === plural);
+  if (r === undefined) throw new Error(`kube-apiserver stand-in: unknown resource ${plural}`);
+  return r;
+}

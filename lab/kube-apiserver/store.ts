@@ -1,0 +1,325 @@
+// The stand-in's storage: one global resourceVersion counter (like etcd's
+// revision), objects per resource, and a bounded history of change events that
+// watches replay from. A watch from a resourceVersion older than the history
+// keeps is answered with 410 Expired, as the real watch cache does.
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { ApiError } from './errors.js';
+import type { KObj, ResourceDef } from './resources.js';
+import { groupVersion, resourceByPlural } from './resources.js';
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+/** One committed change. `object` and `prev` are frozen copies: never mutate. */
+export interface StoreEvent {
+  readonly type: WatchEventType;
+  readonly rv: number;
+  readonly def: ResourceDef;
+  readonly object: KObj;
+  /** The object before the change (MODIFIED, DELETED). */
+  readonly prev?: KObj;
+  /** performance.now() when the change was committed (same clock as the tests' processes). */
+  readonly at: number;
+}
+
+export type StoreListener = (e: StoreEvent) => void;
+
+const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object') {
+    Object.freeze(o);
+    for (const v of Object.values(o as object)) deepFreeze(v);
+  }
+  return o;
+}
+
+function nowRfc3339(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+function keyOf(ns: string | undefined, name: string): string {
+  return `${ns ?? ''}/${name}`;
+}
+
+function randomSuffix(): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  let s = '';
+  for (let i = 0; i < 5; i++) s += alphabet[Math.floor(Math.random() * alphabet.length)];
+  return s;
+}
+
+export interface StoreOptions {
+  /** Change events kept for watches to resume from (default 1000). */
+  historyLimit?: number;
+  /** First resourceVersion (default 1000, so clients never rely on small numbers). */
+  initialResourceVersion?: number;
+}
+
+export class Store {
+  private rvCounter: number;
+  private readonly objects = new Map<ResourceDef, Map<string, KObj>>();
+  private readonly history: StoreEvent[] = [];
+  private readonly historyLimit: number;
+  /** A watch may start from rv >= this; older answers 410 Expired. */
+  private minWatchRV: number;
+  private readonly listeners = new Set<StoreListener>();
+
+  constructor(opts: StoreOptions = {}) {
+    this.historyLimit = opts.historyLimit ?? 1000;
+    this.rvCounter = opts.initialResourceVersion ?? 1000;
+    this.minWatchRV = this.rvCounter;
+  }
+
+  /** The current global resourceVersion (of the latest committed change). */
+  get resourceVersion(): number {
+    return this.rvCounter;
+  }
+
+  /** Oldest resourceVersion a watch may still start from. */
+  get oldestWatchableResourceVersion(): number {
+    return this.minWatchRV;
+  }
+
+  private bucket(def: ResourceDef): Map<string, KObj> {
+    let m = this.objects.get(def);
+    if (m === undefined) {
+      m = new Map();
+      this.objects.set(def, m);
+    }
+    return m;
+  }
+
+  /** Every committed change, synchronously, in resourceVersion order. */
+  subscribe(fn: StoreListener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** History events after `rv` for replay; throws 410 when `rv` is older than the history keeps. */
+  since(rv: number): StoreEvent[] {
+    if (rv < this.minWatchRV) {
+      throw ApiError.gone(`too old resource version: ${rv} (${this.minWatchRV})`);
+    }
+    return this.history.filter((e) => e.rv > rv);
+  }
+
+  /** Forgets all history: every watch resuming from an earlier resourceVersion gets 410. */
+  compact(): void {
+    this.history.length = 0;
+    this.minWatchRV = this.rvCounter;
+  }
+
+  private commit(type: WatchEventType, def: ResourceDef, object: KObj, prev: KObj | undefined): StoreEvent {
+    const e: StoreEvent = { type, rv: this.rvCounter, def, object, prev, at: performance.now() };
+    this.history.push(e);
+    while (this.history.length > this.historyLimit) {
+      const dropped = this.history.shift()!;
+      this.minWatchRV = dropped.rv;
+    }
+    for (const fn of [...this.listeners]) {
+      try {
+        fn(e);
+      } catch {
+        // a listener's failure is its own business
+      }
+    }
+    return e;
+  }
+
+  get(def: ResourceDef, ns: string | undefined, name: string): KObj {
+    const o = this.bucket(def).get(keyOf(def.namespaced ? ns : undefined, name));
+    if (o === undefined) throw ApiError.notFound(def, name);
+    return o;
+  }
+
+  tryGet(def: ResourceDef, ns: string | undefined, name: string): KObj | undefined {
+    return this.bucket(def).get(keyOf(def.namespaced ? ns : undefined, name));
+  }
+
+  /** Objects of a resource (in one namespace, or all when ns is undefined), sorted by namespace/name. */
+  list(def: ResourceDef, ns?: string): KObj[] {
+    const out: KObj[] = [];
+    for (const o of this.bucket(def).values()) {
+      if (!def.namespaced || ns === undefined || o.metadata?.namespace === ns) out.push(o);
+    }
+    return out.sort((a, b) => keyOf(a.metadata?.namespace, a.metadata?.name ?? '').localeCompare(keyOf(b.metadata?.namespace, b.metadata?.name ?? '')));
+  }
+
+  private prepareBody(def: ResourceDef, ns: string | undefined, body: unknown): KObj {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw ApiError.badRequest('the body must be a JSON object');
+    const obj = structuredClone(body) as KObj;
+    const gv = groupVersion(def);
+    if (obj.apiVersion !== undefined && obj.apiVersion !== gv) {
+      throw ApiError.badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${gv})`);
+    }
+    if (obj.kind !== undefined && obj.kind !== def.kind) {
+      throw ApiError.badRequest(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${def.kind})`);
+    }
+    obj.apiVersion = gv;
+    obj.kind = def.kind;
+    if (obj.metadata === undefined || obj.metadata === null || typeof obj.metadata !== 'object') obj.metadata = {};
+    const md = obj.metadata;
+    if (def.namespaced) {
+      if (md.namespace !== undefined && md.namespace !== '' && md.namespace !== ns) {
+        throw ApiError.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      md.namespace = ns;
+    } else {
+      delete md.namespace;
+    }
+    return obj;
+  }
+
+  private validateName(def: ResourceDef, name: unknown): asserts name is string {
+    if (typeof name !== 'string' || name === '') {
+      throw ApiError.invalid(def, '', [{ field: 'metadata.name', message: 'Required value: name or generateName is required', reason: 'FieldValueRequired' }]);
+    }
+    if (name.length > 253 || !NAME_RE.test(name)) {
+      throw ApiError.invalid(def, name, [{ field: 'metadata.name', message: `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'` }]);
+    }
+  }
+
+  create(def: ResourceDef, ns: string | undefined, body: unknown): KObj {
+    const obj = this.prepareBody(def, ns, body);
+    const md = obj.metadata!;
+    if ((md.name === undefined || md.name === '') && typeof md.generateName === 'string' && md.generateName !== '') {
+      md.name = `${md.generateName}${randomSuffix()}`;
+    }
+    this.validateName(def, md.name);
+    if (md.resourceVersion !== undefined && md.resourceVersion !== '') {
+      throw ApiError.badRequest('resourceVersion should not be set on objects to be created');
+    }
+    def.validate?.(obj, def);
+    const key = keyOf(md.namespace, md.name);
+    const bucket = this.bucket(def);
+    if (bucket.has(key)) throw ApiError.alreadyExists(def, md.name);
+    this.rvCounter += 1;
+    md.uid = randomUUID();
+    md.creationTimestamp = nowRfc3339();
+    md.resourceVersion = String(this.rvCounter);
+    md.generation = 1;
+    deepFreeze(obj);
+    bucket.set(key, obj);
+    this.commit('ADDED', def, obj, undefined);
+    return obj;
+  }
+
+  /** PUT: optimistic concurrency on metadata.resourceVersion; `subresource` 'status' replaces status only. */
+  update(def: ResourceDef, ns: string | undefined, name: string, body: unknown, subresource?: 'status'): KObj {
+    let obj = this.prepareBody(def, ns, body);
+    const md = obj.metadata!;
+    if (md.name !== undefined && md.name !== name) {
+      throw ApiError.badRequest(`the name of the object (${String(md.name)}) does not match the name on the URL (${name})`);
+    }
+    const bucket = this.bucket(def);
+    const key = keyOf(def.namespaced ? ns : undefined, name);
+    const cur = bucket.get(key);
+    if (cur === undefined) throw ApiError.notFound(def, name);
+    const rv = md.resourceVersion;
+    if (rv === undefined || rv === '') {
+      if (!def.allowUnconditionalUpdate) {
+        throw ApiError.invalid(def, name, [{ field: 'metadata.resourceVersion', message: 'Invalid value: 0x0: must be specified for an update' }]);
+      }
+    } else if (rv !== cur.metadata?.resourceVersion) {
+      throw ApiError.conflict(def, name);
+    }
+    if (md.uid !== undefined && md.uid !== '' && md.uid !== cur.metadata?.uid) {
+      throw ApiError.conflict(def, name, `Precondition failed: UID in precondition: ${String(md.uid)}, UID in object meta: ${String(cur.metadata?.uid)}`);
+    }
+    if (subresource === 'status') {
+      obj = { ...structuredClone(cur), status: obj.status };
+    } else if (def.hasStatus && def.isCustom) {
+      // With the status subresource on, the main resource ignores status changes.
+      obj = { ...obj, status: structuredClone(cur.status) };
+      if (obj.status === undefined) delete obj.status;
+    }
+    return this.commitUpdate(def, key, cur, obj);
+  }
+
+  private commitUpdate(def: ResourceDef, key: string, cur: KObj, next: KObj): KObj {
+    const md = (next.metadata ??= {});
+    md.name = cur.metadata!.name;
+    if (def.namespaced) md.namespace = cur.metadata!.namespace;
+    md.uid = cur.metadata!.uid;
+    md.creationTimestamp = cur.metadata!.creationTimestamp;
+    def.validate?.(next, def);
+    const gen = typeof cur.metadata?.generation === 'number' ? cur.metadata.generation : 1;
+    md.generation = JSON.stringify(next.spec) !== JSON.stringify(cur.spec) ? gen + 1 : gen;
+    // A no-op update does not bump the resourceVersion (the real server skips the etcd write).
+    const { resourceVersion: _a, ...mdNext } = md;
+    const { resourceVersion: _b, ...mdCur } = cur.metadata!;
+    if (JSON.stringify({ ...next, metadata: mdNext }) === JSON.stringify({ ...cur, metadata: mdCur })) return cur;
+    this.rvCounter += 1;
+    md.resourceVersion = String(this.rvCounter);
+    deepFreeze(next);
+    this.bucket(def).set(key, next);
+    this.commit('MODIFIED', def, next, cur);
+    return next;
+  }
+
+  /** PATCH: `apply` computes the new object from a mutable copy of the current one. */
+  patch(def: ResourceDef, ns: string | undefined, name: string, apply: (cur: KObj) => unknown, subresource?: 'status'): KObj {
+    const bucket = this.bucket(def);
+    const key = keyOf(def.namespaced ? ns : undefined, name);
+    const cur = bucket.get(key);
+    if (cur === undefined) throw ApiError.notFound(def, name);
+    const patched = apply(structuredClone(cur));
+    let obj = this.prepareBody(def, ns, patched);
+    const rv = obj.metadata?.resourceVersion;
+    if (rv !== undefined && rv !== '' && rv !== cur.metadata?.resourceVersion) throw ApiError.conflict(def, name);
+    if (obj.metadata?.name !== name) throw ApiError.badRequest('metadata.name cannot be changed by a patch');
+    if (subresource === 'status') obj = { ...structuredClone(cur), status: obj.status };
+    return this.commitUpdate(def, key, cur, obj);
+  }
+
+  delete(def: ResourceDef, ns: string | undefined, name: string, preconditions?: { resourceVersion?: string; uid?: string }): KObj {
+    const bucket = this.bucket(def);
+    const key = keyOf(def.namespaced ? ns : undefined, name);
+    const cur = bucket.get(key);
+    if (cur === undefined) throw ApiError.notFound(def, name);
+    if (preconditions?.resourceVersion !== undefined && preconditions.resourceVersion !== cur.metadata?.resourceVersion) {
+      throw ApiError.conflict(def, name, `Precondition failed: ResourceVersion in precondition: ${preconditions.resourceVersion}, ResourceVersion in object meta: ${String(cur.metadata?.resourceVersion)}`);
+    }
+    if (preconditions?.uid !== undefined && preconditions.uid !== cur.metadata?.uid) {
+      throw ApiError.conflict(def, name, `Precondition failed: UID in precondition: ${preconditions.uid}, UID in object meta: ${String(cur.metadata?.uid)}`);
+    }
+    bucket.delete(key);
+    this.rvCounter += 1;
+    // The DELETED event carries the object at the deletion's resourceVersion.
+    const gone = structuredClone(cur);
+    gone.metadata!.resourceVersion = String(this.rvCounter);
+    deepFreeze(gone);
+    this.commit('DELETED', def, gone, cur);
+    return gone;
+  }
+
+  // ---- conveniences for tests and the lab (by plural name) ----
+
+  /** Create or replace (unconditionally) an object: test setup. */
+  put(plural: string, body: KObj): KObj {
+    const def = resourceByPlural(plural);
+    const ns = def.namespaced ? (body.metadata?.namespace ?? 'default') : undefined;
+    const name = body.metadata?.name ?? '';
+    const cur = this.tryGet(def, ns, name);
+    if (cur === undefined) return this.create(def, ns, { ...body, metadata: { ...body.metadata, resourceVersion: undefined } });
+    return this.update(def, ns, name, { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata?.resourceVersion } });
+  }
+
+  find(plural: string, name: string, namespace?: string): KObj | undefined {
+    const def = resourceByPlural(plural);
+    return this.tryGet(def, def.namespaced ? (namespace ?? 'default') : undefined, name);
+  }
+
+  all(plural: string, namespace?: string): KObj[] {
+    return this.list(resourceByPlural(plural), namespace);
+  }
+
+  remove(plural: string, name: string, namespace?: string): boolean {
+    const def = resourceByPlural(plural);
+    const ns = def.namespaced ? (namespace ?? 'default') : undefined;
+    if (this.tryGet(def, ns, name) === undefined) return false;
+    this.delete(def, ns, name);
+    return true;
+  }
+}
