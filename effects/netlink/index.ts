@@ -1,0 +1,23 @@
+// effects/netlink: the data plane (hybrid_vxlan0 and per-node VTEP entries).
+export {
+  DataPlane,
+  openDataPlane,
+  DEFAULT_DEVICE_NAME,
+  DEFAULT_VNI,
+  DEFAULT_VXLAN_PORT,
+  VXLAN_OVERHEAD,
+  type DataPlaneOptions,
+  type DataPlaneStats,
+  type DeviceInfo,
+  type DeviceRef,
+  type EnsureDeviceOptions,
+  type Entry,
+  type IfStats,
+  type LinkRef,
+  type ProgramResult,
+  type ReconcileResult,
+  type WriteOptions,
+} from './data-plane.js';
+export { deviceMacFor, deviceMacBytes } from './device-mac.js';
+export { NetlinkError, isNetlinkError, toNetlinkError, type NetlinkErrorCode } from './errors.js';
+export { NETLINK_RETRY_POLICY, isRetryableNetlinkError, withNetlinkRetry } from './retry.js';
