@@ -18,6 +18,7 @@
 // sent (a write already on the wire cannot be recalled and is reported as it
 // completes).
 import { CreateRouteCommand, DescribeRouteTablesCommand, ReplaceRouteCommand, type EC2Client, type RouteTable } from '@aws-sdk/client-ec2';
+import { setMaxListeners } from 'node:events';
 import { parseCidr } from '../../machines/domain/ipv4.js';
 import type { EffectError } from '../errors.js';
 import { AwsInputError, Ec2Error, FencedError, toEc2Error } from './errors.js';
@@ -156,7 +157,13 @@ export async function ensureRoutes(o: EnsureRoutesOptions): Promise<EnsureRoutes
   const started = performance.now();
   const eni = o.networkInterfaceId;
   const policy = o.retry ?? DEFAULT_AWS_RETRY_POLICY;
-  const signal = o.signal;
+  // One listener on the caller's signal; the many per-route waits listen on ours.
+  const internal = new AbortController();
+  setMaxListeners(0, internal.signal);
+  const onAbort = (): void => internal.abort(o.signal?.reason);
+  if (o.signal?.aborted) onAbort();
+  else o.signal?.addEventListener('abort', onAbort, { once: true });
+  const signal = o.signal ? internal.signal : undefined;
   const isFenced = (): boolean => signal?.aborted === true || o.writeGuard?.() === false;
   const limit = limiter(o.maxConcurrentWrites ?? 16);
   const retryOpts = { ...(signal ? { signal } : {}) };
@@ -308,6 +315,7 @@ export async function ensureRoutes(o: EnsureRoutesOptions): Promise<EnsureRoutes
   const counts: Record<RouteStatus, number> = { unchanged: 0, replaced: 0, created: 0, failed: 0, fenced: 0 };
   for (const t of tableResults) for (const r of t.routes) counts[r.status] += 1;
   const sourceDestCheck = sdcPromise ? await sdcPromise : undefined;
+  o.signal?.removeEventListener('abort', onAbort);
   return {
     ok: tableResults.every((t) => t.ok),
     fenced: counts.fenced > 0 || (fencedBeforeStart && tables.length > 0 && cidrs.length > 0),

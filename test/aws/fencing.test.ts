@@ -1,0 +1,161 @@
+// Fencing: once the caller's AbortSignal fires (or its writeGuard says no), no
+// further write reaches EC2 — checked at the stand-in, which records every
+// request on arrival, before any injected hold or delay.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createActor, setup, toPromise } from 'xstate';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { FencedError, disableSourceDestCheck, ensureRoutes, ensureRoutesActor, type EnsureRoutesOptions } from '../../effects/aws/index.js';
+import type { Ec2StandIn } from '../../lab/ec2/index.js';
+import { CIDRS, FAST_RETRY, GW_A, GW_B, TABLES, allPointAt, startWorld, targets, writeCalls } from './fixture.js';
+
+let standIn: Ec2StandIn;
+let ec2: EC2Client;
+
+beforeEach(async () => {
+  ({ standIn, ec2 } = await startWorld());
+});
+afterEach(async () => {
+  ec2.destroy();
+  await standIn.close();
+});
+
+const leader = (eni: string, extra: Partial<EnsureRoutesOptions> = {}): EnsureRoutesOptions => ({
+  ec2,
+  routeTableIds: [...TABLES],
+  cidrs: [...CIDRS],
+  networkInterfaceId: eni,
+  retry: FAST_RETRY,
+  checkSourceDestCheck: false,
+  ...extra,
+});
+
+describe('fencing with an AbortSignal', () => {
+  it('abort mid-update: the writes already sent complete, no other write is sent', async () => {
+    const hold = standIn.faults.hold(['ReplaceRoute', 'CreateRoute']);
+    const lease = new AbortController();
+    // For gw-b: table a needs 4 CreateRoute, table b is already right, table c needs 4 ReplaceRoute.
+    const run = ensureRoutes(leader(GW_B.eni, { signal: lease.signal, maxConcurrentWrites: 4 }));
+    await hold.waitForHeld(4);
+    lease.abort(new Error('lease lost'));
+    const arrivedAtAbort = writeCalls(standIn).length;
+    hold.release();
+    const result = await run;
+
+    expect(arrivedAtAbort).toBe(4);
+    expect(writeCalls(standIn)).toHaveLength(4);
+    expect(result.fenced).toBe(true);
+    expect(result.ok).toBe(false);
+    expect(result.counts.fenced).toBe(4);
+    expect(result.counts.unchanged).toBe(4);
+    expect(result.counts.replaced + result.counts.created).toBe(4);
+    const fenced = result.tables.flatMap((t) => t.routes).filter((r) => r.status === 'fenced');
+    expect(fenced.every((r) => r.error instanceof FencedError && r.attempts === 0)).toBe(true);
+  });
+
+  it('abort during a backoff wait ends the run without another attempt', async () => {
+    standIn.faults.fail({ code: 'RequestLimitExceeded', actions: ['ReplaceRoute', 'CreateRoute'] });
+    const lease = new AbortController();
+    const run = ensureRoutes(leader(GW_B.eni, { signal: lease.signal, strategy: 'write-first', retry: { ...FAST_RETRY, minTimeoutMs: 60_000, maxTimeoutMs: 60_000 } }));
+    // Every route's first attempt is refused; all are now waiting a minute to retry.
+    while (writeCalls(standIn).filter((c) => c.status !== undefined).length < 12) await new Promise((r) => setTimeout(r, 5));
+    lease.abort();
+    const result = await run;
+    expect(result.counts.fenced).toBe(12);
+    expect(writeCalls(standIn)).toHaveLength(12);
+  });
+
+  it('an already-aborted signal sends nothing at all, not even a describe', async () => {
+    const lease = new AbortController();
+    lease.abort();
+    const result = await ensureRoutes({ ...leader(GW_A.eni, { signal: lease.signal }), checkSourceDestCheck: true });
+    expect(result.fenced).toBe(true);
+    expect(result.counts.fenced).toBe(12);
+    expect(standIn.calls).toHaveLength(0);
+    await expect(disableSourceDestCheck(ec2, GW_A.eni, { signal: lease.signal })).rejects.toBeInstanceOf(FencedError);
+    expect(standIn.calls).toHaveLength(0);
+  });
+
+  it('a writeGuard turning false stops writes at that point', async () => {
+    // The guard allows five writes (it sees what reached EC2); gw-b needs eight.
+    const result = await ensureRoutes(leader(GW_B.eni, { maxConcurrentWrites: 1, writeGuard: () => writeCalls(standIn).length < 5 }));
+    expect(writeCalls(standIn)).toHaveLength(5);
+    expect(result.counts).toEqual({ unchanged: 4, replaced: 1, created: 4, failed: 0, fenced: 3 });
+  });
+});
+
+describe('two leaders', () => {
+  it('a fenced old leader cannot interleave writes with the new one', async () => {
+    // Leader A is mid-update (4 writes on the wire) when its lease is lost.
+    const hold = standIn.faults.hold(['ReplaceRoute', 'CreateRoute']);
+    const leaseA = new AbortController();
+    const runA = ensureRoutes(leader(GW_A.eni, { signal: leaseA.signal, maxConcurrentWrites: 4 }));
+    await hold.waitForHeld(4);
+    leaseA.abort(new Error('renew deadline passed'));
+    hold.release();
+    const a = await runA;
+    const writesOfA = writeCalls(standIn).length;
+
+    // B acquires (after A's lease expired, which outlasts A's renew deadline) and converges.
+    const b = await ensureRoutes(leader(GW_B.eni));
+    expect(b.ok).toBe(true);
+
+    // A's drift-repair loop fires again with its fenced signal: refused locally.
+    const again = await ensureRoutes(leader(GW_A.eni, { signal: leaseA.signal }));
+    expect(again.counts.fenced).toBe(12);
+
+    const writes = writeCalls(standIn);
+    const byA = writes.filter((c) => c.params.NetworkInterfaceId === GW_A.eni);
+    const byB = writes.filter((c) => c.params.NetworkInterfaceId === GW_B.eni);
+    expect(a.fenced).toBe(true);
+    expect(byA).toHaveLength(writesOfA);
+    expect(byA.length).toBeLessThanOrEqual(4);
+    expect(Math.max(...byA.map((c) => c.seq))).toBeLessThan(Math.min(...byB.map((c) => c.seq)));
+    expect(targets(standIn)).toEqual(allPointAt(GW_B.eni));
+  });
+
+  it('a shared lease record: the guard of the leader that lost it refuses, the new holder writes', async () => {
+    const lease = { holder: 'A' };
+    const guard = (me: string) => () => lease.holder === me;
+    const a = await ensureRoutes(leader(GW_A.eni, { writeGuard: guard('A') }));
+    expect(a.ok).toBe(true);
+    lease.holder = 'B';
+    const [stale, fresh] = [
+      await ensureRoutes(leader(GW_A.eni, { writeGuard: guard('A'), strategy: 'write-first' })),
+      await ensureRoutes(leader(GW_B.eni, { writeGuard: guard('B') })),
+    ];
+    expect(stale.counts.fenced).toBe(12);
+    expect(fresh.counts.replaced).toBe(12);
+    expect(targets(standIn)).toEqual(allPointAt(GW_B.eni));
+  });
+});
+
+describe('as an XState actor', () => {
+  it('stopping the actor (leaving the leader state) fences its writes', async () => {
+    const hold = standIn.faults.hold(['ReplaceRoute', 'CreateRoute']);
+    const machine = setup({
+      actors: { ensureRoutes: ensureRoutesActor },
+      types: { events: {} as { type: 'LOST' } },
+    }).createMachine({
+      initial: 'leader',
+      states: {
+        leader: {
+          invoke: { src: 'ensureRoutes', input: leader(GW_B.eni, { maxConcurrentWrites: 2, strategy: 'write-first' }) },
+          on: { LOST: 'standby' },
+        },
+        standby: { type: 'final' },
+      },
+    });
+    const actor = createActor(machine).start();
+    await hold.waitForHeld(2);
+    actor.send({ type: 'LOST' });
+    hold.release();
+    await toPromise(actor);
+    await new Promise((r) => setTimeout(r, 50)); // let the fenced actor's promise settle
+    expect(writeCalls(standIn)).toHaveLength(2);
+  });
+
+  it('completes normally while the state is kept', async () => {
+    const result = await toPromise(createActor(ensureRoutesActor, { input: leader(GW_A.eni) }).start());
+    expect(result.ok).toBe(true);
+  });
+});
