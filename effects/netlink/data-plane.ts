@@ -125,7 +125,7 @@ export interface DataPlaneStats {
 interface Wanted {
   readonly routes: Map<string, { dst: string; base: string; prefix: number; via: string }>;
   readonly neighbours: Map<string, string>; // ip → mac
-  readonly fdb: Map<string, { mac: string; dst: string }>; // fdbKey → entry
+  readonly fdb: Map<string, { mac: string; dst: string }>; // mac → entry
 }
 
 type Write = { entry: Entry; op: 'add' | 'fix' | 'remove'; send: () => Promise<unknown> };
@@ -149,7 +149,11 @@ function wantedOf(op: string, specs: Iterable<VtepSpec>): Wanted {
       throw badInput(op, `node IP ${s.nodeIP} wanted with two MACs (${prevMac}, ${s.mac})`);
     }
     w.neighbours.set(s.nodeIP, s.mac);
-    w.fdb.set(fdbKey(s.mac, s.nodeIP), { mac: s.mac, dst: s.nodeIP });
+    const prevDst = w.fdb.get(s.mac)?.dst;
+    if (prevDst !== undefined && prevDst !== s.nodeIP) {
+      throw badInput(op, `MAC ${s.mac} wanted toward two node IPs (${prevDst}, ${s.nodeIP})`);
+    }
+    w.fdb.set(s.mac, { mac: s.mac, dst: s.nodeIP });
     for (const c of s.podCIDRs) {
       const cidr = checkCidr(op, 'pod CIDR', c);
       const owner = routeOwner.get(cidr.text);
@@ -335,14 +339,14 @@ export class DataPlane {
       op: 'add',
       send: () =>
         this.#rt.call(
-          `append fdb ${mac} dst ${dst} dev ${dev.name ?? dev.ifindex}`,
+          `replace fdb ${mac} dst ${dst} dev ${dev.name ?? dev.ifindex}`,
           (o) =>
             this.#rt.sock.newNeighbor(
               { family: AF_BRIDGE, ifindex: dev.ifindex, state: { permanent: true }, flags: { self: true } },
               { lladdr: macToBuf(mac), dst: ipToBuf(dst) },
               o,
             ),
-          NLM_F.CREATE | NLM_F.APPEND,
+          NLM_F.CREATE | NLM_F.REPLACE,
           signal,
         ),
     };
@@ -469,11 +473,16 @@ export class DataPlane {
   }
 
   /**
-   * Programs one hybrid node: FDB (append), permanent neighbour, a route per
+   * Programs one hybrid node: FDB entry, permanent neighbour, a route per
    * pod CIDR (replace, onlink), in that order, so the route appears last.
    * Then removes what `previous` specs of the same node left that the new
    * spec no longer covers (old node IP's neighbour and FDB entry, dropped pod
    * CIDRs' routes, only when they still point at the old node). Idempotent.
+   *
+   * The FDB entry is written with NLM_F_CREATE|NLM_F_REPLACE: for a unicast
+   * MAC the kernel keeps a single remote and treats APPEND on an existing MAC
+   * as a no-op (vxlan_fdb_update_existing), so APPEND would leave a wrong dst
+   * in place; REPLACE creates the entry or corrects it.
    */
   programVtep(device: DeviceRef, spec: VtepSpec, previous: readonly VtepSpec[] = [], opts: WriteOptions = {}): Promise<ProgramResult> {
     return this.#serial(async () => {
@@ -569,30 +578,29 @@ export class DataPlane {
     const neigh = ourNeighbours(await this.#dumpNeighbours(dev.ifindex), dev.ifindex);
     const fdb = ourFdb(await this.#dumpFdb(), dev.ifindex);
 
-    const first: Write[] = []; // same-key FDB entries in the wrong state: delete before re-adding
     const upserts: Write[] = [];
     const removals: Write[] = [];
     let unchanged = 0;
 
-    // FDB: key (mac, dst); extra attributes or a non-permanent state are wrong.
-    const fdbSeen = new Set<string>();
+    // FDB: the kernel keeps one remote per unicast MAC (append to an existing
+    // unicast MAC is a no-op), so entries are keyed by MAC: a wanted MAC with
+    // another dst, a port/VNI/ifindex of its own or a non-permanent state is
+    // fixed with REPLACE; a MAC nobody wants is removed.
+    const wantFdbByMac = want.fdb;
+    const fdbHandled = new Set<string>();
     for (const f of fdb) {
-      const key = fdbKey(f.mac, f.dst);
-      const clean = f.extra.port === undefined && f.extra.vni === undefined && f.extra.ifindex === undefined;
-      if (want.fdb.has(key) && clean && f.permanent) {
-        fdbSeen.add(key);
-        unchanged++;
-      } else if (want.fdb.has(key) && clean) {
-        first.push({ ...this.#fdbDel(dev, f, signal), op: 'fix' });
-      } else {
+      const w = wantFdbByMac.get(f.mac);
+      if (w === undefined || fdbHandled.has(f.mac)) {
         removals.push(this.#fdbDel(dev, f, signal));
+        continue;
       }
+      fdbHandled.add(f.mac);
+      const clean = f.extra.port === undefined && f.extra.vni === undefined && f.extra.ifindex === undefined;
+      if (clean && f.permanent && f.dst === w.dst) unchanged++;
+      else upserts.push({ ...this.#fdbAdd(dev, w.mac, w.dst, signal), op: 'fix' });
     }
-    const fixedFdb = new Set(first.map((w) => (w.entry.kind === 'fdb' ? fdbKey(w.entry.mac, w.entry.dst) : '')));
-    for (const [key, f] of want.fdb) {
-      if (fdbSeen.has(key)) continue;
-      const w = this.#fdbAdd(dev, f.mac, f.dst, signal);
-      upserts.push(fixedFdb.has(key) ? { ...w, op: 'fix' } : w);
+    for (const [mac, w] of wantFdbByMac) {
+      if (!fdbHandled.has(mac)) upserts.push(this.#fdbAdd(dev, w.mac, w.dst, signal));
     }
 
     // Neighbours: ours are the permanent ones; a wanted IP held by a dynamic entry is fixed.
@@ -637,7 +645,7 @@ export class DataPlane {
       if (!routeSeen.has(dst)) upserts.push(this.#routeSet(dev, w, 'add', signal));
     }
 
-    // Order: wrong-state FDB deletes, then FDB/neighbour/route upserts (a
+    // Order: FDB/neighbour/route upserts (a
     // node's route after its forwarding entries), then removals (routes
     // first, so nothing routes into a removed neighbour).
     upserts.sort((a, b) => rank(a.entry) - rank(b.entry));
@@ -652,7 +660,7 @@ export class DataPlane {
       else if (w.op === 'fix') fixed.push(w.entry);
       else removed.push(w.entry);
     };
-    for (const batch of [first, upserts, removals]) {
+    for (const batch of [upserts, removals]) {
       const fails = await this.#rt.bulk(batch, async (w) => {
         try {
           await w.send();
@@ -660,7 +668,7 @@ export class DataPlane {
           if (w.op === 'remove' && isNetlinkError(err, 'ENOENT', 'ESRCH')) return; // gone meanwhile
           throw err;
         }
-        if (batch !== first) record(w);
+        record(w);
       });
       for (const f of fails) failed.push({ entry: f.item.entry, op: f.item.op, error: f.error });
     }

@@ -61,7 +61,7 @@ function assertTestAddress(cidrOrIp: string): void {
 /** Runs a command (no shell); resolves with its output, rejects on a non-zero exit unless allowFail. */
 export function run(cmd: string, args: readonly string[], opts: { allowFail?: boolean; input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -78,7 +78,10 @@ export function run(cmd: string, args: readonly string[], opts: { allowFail?: bo
         reject(new Error(`${cmd} ${args.join(' ')} exited ${result.code}${sig !== null ? ` (${sig})` : ''}: ${stderr.trim() || stdout.trim()}`));
       } else resolvePromise(result);
     });
-    child.stdin.end(opts.input ?? '');
+    if (opts.input !== undefined) {
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(opts.input);
+    }
   });
 }
 
