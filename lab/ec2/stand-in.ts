@@ -26,6 +26,8 @@ export interface Ec2Call {
   readonly seq: number;
   readonly action: string;
   readonly params: Readonly<Record<string, string>>;
+  /** The access key id of the SigV4 Authorization header (the signature itself is not checked). */
+  readonly accessKeyId?: string;
   /** performance.now() on arrival, before any injected delay. */
   readonly arrivedAt: number;
   status?: number;
@@ -219,7 +221,8 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
         const form = req.method === 'POST' ? new URLSearchParams(body) : url.searchParams;
         const params = new Map<string, string>(form);
         const action = params.get('Action') ?? '';
-        call = { seq: calls.length + 1, action, params: Object.fromEntries(params), arrivedAt };
+        const accessKeyId = /Credential=([^/,\s]+)\//.exec(req.headers.authorization ?? '')?.[1];
+        call = { seq: calls.length + 1, action, params: Object.fromEntries(params), arrivedAt, ...(accessKeyId !== undefined ? { accessKeyId } : {}) };
         calls.push(call);
         if (requireSignature && !/^AWS4-HMAC-SHA256 Credential=\S+/.test(req.headers.authorization ?? '')) {
           throw new Ec2Fault('AuthFailure', 'AWS was not able to validate the provided access credentials', 401);
