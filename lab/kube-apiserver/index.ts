@@ -49,6 +49,8 @@ function kubeconfig(url: string, namespace: string, token: string | undefined): 
     '- name: lab',
     '  cluster:',
     `    server: ${url}`,
+    // client-node refuses plain http unless skipTLSVerify is set; kubectl accepts it too.
+    '    insecure-skip-tls-verify: true',
     'contexts:',
     '- name: lab',
     '  context:',

@@ -1,0 +1,37 @@
+// Kubernetes adapters of the gateway (see README "effects/kube").
+export { backoffDelay, DEFAULT_REQUEST_TIMEOUT_MS, kubeCall, kubeClients, loadKubeConfig, withKubeRetry, type CallOptions, type KubeClients, type KubeRetryOptions } from './client.js';
+export { KubeError, KubeFencedError, KubeMalformedError, statusToKubeError, toKubeError, type KubeErrorCode } from './errors.js';
+export { ListWatch, type KubeObject, type ListPage, type ListWatchHandlers, type ListWatchOptions, type ListWatchTarget } from './list-watch.js';
+export { collectionPath, customObjectsTarget, toListPage, type GroupResource } from './targets.js';
+export {
+  formatMicroTime,
+  LEASE_DURATION_MS_ANNOTATION,
+  LeaseLock,
+  parseLeaseRecord,
+  type LeaseAttempt,
+  type LeaseLockOptions,
+  type LeaseObservation,
+  type LeaseOutcome,
+  type LeaseRecord,
+} from './lease-lock.js';
+export {
+  CILIUM_NODE_GROUP,
+  CILIUM_NODE_PLURAL,
+  CILIUM_NODE_VERSION,
+  HYBRID_NODE_SELECTOR,
+  startCiliumNodeInformer,
+  type CiliumNodeHandlers,
+  type CiliumNodeInformer,
+  type CiliumNodeInformerOptions,
+} from './cilium-nodes.js';
+export {
+  DEFAULT_VTEP_CONFIG_NAME,
+  readEndpoints,
+  VtepConfigClient,
+  vtepSpecEquals,
+  type VtepConfigOptions,
+  type VtepEndpoint,
+  type VtepUpsertAction,
+  type VtepUpsertResult,
+} from './vtep-config.js';
+export { ciliumNodeRef, EVENT_REASONS, EventRecorder, podRef, type EventRecorderOptions, type EventType, type ObjectRef, type RecordResult } from './events.js';

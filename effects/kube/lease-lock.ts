@@ -1,0 +1,409 @@
+// Leader election lock on a coordination.k8s.io/v1 Lease, with client-go's
+// semantics (k8s.io/client-go/tools/leaderelection), as single attempts: the
+// gateway statechart owns the timing (retry period, renew deadline).
+//
+// - tryAcquireOrRenew(): read the Lease; create it when absent; take it when
+//   its holder is empty (released) or its lease expired; renew it when we hold
+//   it. Writes carry the read resourceVersion (optimistic concurrency): a 409
+//   means someone else wrote first: we re-read and report 'conflict', and we
+//   never overwrite a record held by another live holder.
+// - Expiry is judged as client-go does, from the LOCAL monotonic time at which
+//   this process last saw the record change (observedAt), plus the record's
+//   lease duration; never from the remote renewTime (clock-skew safe).
+// - acquireTime/renewTime are RFC3339 with 6 fractional digits (MicroTime).
+// - Sub-second durations: leaseDurationSeconds is an integer in the API, so the
+//   record carries ceil(duration) seconds (≥ 1) — what other clients (kubectl,
+//   client-go) see, always conservative — and the exact duration in
+//   milliseconds in the annotation LEASE_DURATION_MS_ANNOTATION, which this
+//   lock prefers when judging expiry.
+// - Fencing: isHeld(now) is true only until (time the last successful write was
+//   SENT + lease duration): a contender can only take over after it observed
+//   that write, which is later, plus the same duration; so two holders never
+//   both see isHeld() true.
+// - release() clears the holder (client-go's ReleaseOnCancel) so a standby
+//   acquires at once; watchLease() lets a standby react to that immediately.
+import { performance } from 'node:perf_hooks';
+import { kubeCall, type CallOptions, type KubeClients } from './client.js';
+import { KubeError, toKubeError } from './errors.js';
+import { ListWatch, type KubeObject, type ListWatchOptions } from './list-watch.js';
+import { customObjectsTarget } from './targets.js';
+
+export const LEASE_GROUP = 'coordination.k8s.io';
+export const LEASE_VERSION = 'v1';
+export const LEASE_PLURAL = 'leases';
+/** Exact lease duration in ms (sub-second support); leaseDurationSeconds stays the integer ceiling. */
+export const LEASE_DURATION_MS_ANNOTATION = 'eks-hybrid-gateway/lease-duration-ms';
+
+/** The Lease fields the lock reads, parsed defensively. */
+export interface LeaseRecord {
+  readonly holderIdentity: string;
+  readonly leaseDurationSeconds: number | undefined;
+  /** Exact duration: the annotation, else leaseDurationSeconds × 1000, else undefined. */
+  readonly leaseDurationMs: number | undefined;
+  readonly acquireTime: string | undefined;
+  readonly renewTime: string | undefined;
+  readonly leaseTransitions: number;
+  readonly resourceVersion: string;
+}
+
+export type LeaseOutcome =
+  /** We now hold the lease (created it, took it over, or re-took it after a release). */
+  | 'acquired'
+  /** We held it and renewed it. */
+  | 'renewed'
+  /** Another identity holds an unexpired lease. */
+  | 'held-by-other'
+  /** Our write lost a race (409): the record was re-read; try again next period. */
+  | 'conflict'
+  /** The attempt failed (network, 5xx, timeout…); `error` says why. */
+  | 'error'
+  /** The signal was aborted: nothing was (or will be) written. */
+  | 'fenced';
+
+export interface LeaseAttempt {
+  readonly outcome: LeaseOutcome;
+  /** isHeld() right after the attempt. */
+  readonly held: boolean;
+  /** Holder in the last observed record ('' when released; undefined when unknown). */
+  readonly holder: string | undefined;
+  readonly leaseTransitions: number | undefined;
+  /** Local monotonic ms (performance.now()) until which we may act as leader, when held. */
+  readonly heldUntil: number | undefined;
+  /** When another holder's lease expires as judged locally (held-by-other). */
+  readonly otherExpiresAt: number | undefined;
+  readonly record: LeaseRecord | undefined;
+  readonly error: KubeError | undefined;
+}
+
+export interface LeaseObservation {
+  /** undefined when the Lease does not exist (deleted). */
+  readonly record: LeaseRecord | undefined;
+  readonly holder: string | undefined;
+  /** The holder is empty or the Lease is gone: a standby may acquire now. */
+  readonly free: boolean;
+  /** Local time the record was seen to change. */
+  readonly observedAt: number;
+}
+
+export interface LeaseLockOptions {
+  readonly clients: KubeClients;
+  readonly namespace: string;
+  readonly name: string;
+  readonly identity: string;
+  /** Lease duration in ms (default 3000). Sub-second values work (see the header). */
+  readonly leaseDurationMs?: number;
+  /** Per-request timeout (default: the lease duration, capped to 10 s). */
+  readonly requestTimeoutMs?: number;
+  /** Local monotonic clock in ms (default performance.now). */
+  readonly now?: () => number;
+  /** Wall clock in epoch microseconds for acquireTime/renewTime (default from performance.timeOrigin). */
+  readonly wallMicros?: () => number;
+}
+
+/** Epoch microseconds as RFC3339 with exactly 6 fractional digits (metav1.MicroTime). */
+export function formatMicroTime(epochMicros: number): string {
+  const micros = Math.floor(epochMicros);
+  const ms = Math.floor(micros / 1000);
+  const iso = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
+  const frac = String(micros % 1_000_000).padStart(6, '0');
+  return `${iso.slice(0, 19)}.${frac}Z`;
+}
+
+function defaultWallMicros(): number {
+  return Math.floor((performance.timeOrigin + performance.now()) * 1000);
+}
+
+/** Parses a raw Lease; undefined when it is unusable (no resourceVersion). Never throws. */
+export function parseLeaseRecord(raw: unknown): LeaseRecord | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const o = raw as { metadata?: { resourceVersion?: unknown; annotations?: unknown }; spec?: unknown };
+  const rv = o.metadata?.resourceVersion;
+  if (typeof rv !== 'string' || rv === '') return undefined;
+  const spec = (o.spec !== null && typeof o.spec === 'object' ? o.spec : {}) as Record<string, unknown>;
+  const holder = typeof spec.holderIdentity === 'string' ? spec.holderIdentity : '';
+  const secs = typeof spec.leaseDurationSeconds === 'number' && Number.isFinite(spec.leaseDurationSeconds) && spec.leaseDurationSeconds > 0 ? spec.leaseDurationSeconds : undefined;
+  const ann = o.metadata?.annotations;
+  const annMs = ann !== null && typeof ann === 'object' ? (ann as Record<string, unknown>)[LEASE_DURATION_MS_ANNOTATION] : undefined;
+  const parsedMs = typeof annMs === 'string' && /^\d{1,9}$/.test(annMs) ? Number(annMs) : undefined;
+  // The annotation may only shorten what leaseDurationSeconds says by rounding, never lengthen or
+  // contradict it wildly: ignore it unless ceil(ms/1000) matches the integer field.
+  const ms = parsedMs !== undefined && parsedMs > 0 && secs !== undefined && Math.max(1, Math.ceil(parsedMs / 1000)) === secs ? parsedMs : secs !== undefined ? secs * 1000 : undefined;
+  const transitions = typeof spec.leaseTransitions === 'number' && Number.isInteger(spec.leaseTransitions) && spec.leaseTransitions >= 0 ? spec.leaseTransitions : 0;
+  return {
+    holderIdentity: holder,
+    leaseDurationSeconds: secs,
+    leaseDurationMs: ms,
+    acquireTime: typeof spec.acquireTime === 'string' ? spec.acquireTime : undefined,
+    renewTime: typeof spec.renewTime === 'string' ? spec.renewTime : undefined,
+    leaseTransitions: transitions,
+    resourceVersion: rv,
+  };
+}
+
+/** What changed in a record for observation purposes: everything but metadata noise. */
+function fingerprint(raw: KubeObject): string {
+  return JSON.stringify([raw.metadata?.resourceVersion, raw.spec]);
+}
+
+export class LeaseLock {
+  readonly identity: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly leaseDurationMs: number;
+  private readonly clients: KubeClients;
+  private readonly requestTimeoutMs: number;
+  private readonly now: () => number;
+  private readonly wallMicros: () => number;
+
+  private observedRaw: KubeObject | undefined;
+  private observedFp: string | undefined;
+  private observedRecord: LeaseRecord | undefined;
+  private observedAt = 0;
+  private heldUntilMs: number | undefined;
+
+  constructor(opts: LeaseLockOptions) {
+    if (opts.identity === '') throw new Error('LeaseLock: identity must not be empty');
+    if (opts.name === '' || opts.namespace === '') throw new Error('LeaseLock: name and namespace are required');
+    const d = opts.leaseDurationMs ?? 3000;
+    if (!Number.isFinite(d) || d <= 0) throw new Error(`LeaseLock: leaseDurationMs must be > 0 (got ${d})`);
+    this.clients = opts.clients;
+    this.identity = opts.identity;
+    this.namespace = opts.namespace;
+    this.name = opts.name;
+    this.leaseDurationMs = Math.round(d);
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? Math.min(10_000, Math.max(this.leaseDurationMs, 200));
+    this.now = opts.now ?? (() => performance.now());
+    this.wallMicros = opts.wallMicros ?? defaultWallMicros;
+  }
+
+  /** The integer leaseDurationSeconds written to the record: ceil(ms / 1000), at least 1. */
+  get leaseDurationSeconds(): number {
+    return Math.max(1, Math.ceil(this.leaseDurationMs / 1000));
+  }
+
+  /** Fencing check for the leader's write path: true while our last successful write is within the lease. */
+  isHeld(now: number = this.now()): boolean {
+    return this.heldUntilMs !== undefined && now < this.heldUntilMs;
+  }
+
+  /** Local monotonic ms until which we hold the lease, if we do. */
+  get heldUntil(): number | undefined {
+    return this.heldUntilMs;
+  }
+
+  /** The last record seen (by an attempt or the watch) and when it was seen to change. */
+  get observation(): LeaseObservation {
+    const r = this.observedRecord;
+    return { record: r, holder: r?.holderIdentity, free: r === undefined || r.holderIdentity === '', observedAt: this.observedAt };
+  }
+
+  /** Forgets local leadership at once (e.g. the renew deadline passed): isHeld() is false from now on. */
+  fence(): void {
+    this.heldUntilMs = undefined;
+  }
+
+  private observe(raw: KubeObject | undefined, at: number): void {
+    if (raw === undefined) {
+      if (this.observedRaw !== undefined) this.observedAt = at;
+      this.observedRaw = undefined;
+      this.observedFp = undefined;
+      this.observedRecord = undefined;
+      return;
+    }
+    const fp = fingerprint(raw);
+    if (fp !== this.observedFp) {
+      this.observedRaw = raw;
+      this.observedFp = fp;
+      this.observedRecord = parseLeaseRecord(raw);
+      this.observedAt = at;
+    }
+    // Someone else's name on the record: whatever we believed, we do not hold it.
+    if (this.observedRecord !== undefined && this.observedRecord.holderIdentity !== this.identity) this.heldUntilMs = undefined;
+  }
+
+  private callOpts(signal?: AbortSignal): CallOptions {
+    return { signal, timeoutMs: this.requestTimeoutMs };
+  }
+
+  private async read(signal?: AbortSignal): Promise<KubeObject | undefined> {
+    try {
+      const raw: unknown = await kubeCall(`get lease ${this.namespace}/${this.name}`, this.callOpts(signal), (o) =>
+        this.clients.custom.getNamespacedCustomObject({ group: LEASE_GROUP, version: LEASE_VERSION, namespace: this.namespace, plural: LEASE_PLURAL, name: this.name }, o),
+      );
+      if (raw === null || typeof raw !== 'object') throw new KubeError('Malformed', `get lease ${this.namespace}/${this.name}: not an object`, true);
+      return raw as KubeObject;
+    } catch (err) {
+      const ke = toKubeError(err, `get lease ${this.namespace}/${this.name}`);
+      if (ke.code === 'NotFound') return undefined;
+      throw ke;
+    }
+  }
+
+  private spec(acquireMicros: string, renewMicros: string, transitions: number, holder: string): Record<string, unknown> {
+    return { holderIdentity: holder, leaseDurationSeconds: this.leaseDurationSeconds, acquireTime: acquireMicros, renewTime: renewMicros, leaseTransitions: transitions };
+  }
+
+  private result(outcome: LeaseOutcome, error?: KubeError, otherExpiresAt?: number): LeaseAttempt {
+    const r = this.observedRecord;
+    const held = this.isHeld();
+    return {
+      outcome,
+      held,
+      holder: r?.holderIdentity,
+      leaseTransitions: r?.leaseTransitions,
+      heldUntil: held ? this.heldUntilMs : undefined,
+      otherExpiresAt,
+      record: r,
+      error,
+    };
+  }
+
+  /** One attempt to acquire or renew. Never throws: every outcome is a value. */
+  async tryAcquireOrRenew(signal?: AbortSignal): Promise<LeaseAttempt> {
+    if (signal?.aborted === true) {
+      this.heldUntilMs = undefined;
+      return this.result('fenced');
+    }
+    let raw: KubeObject | undefined;
+    try {
+      raw = await this.read(signal);
+    } catch (err) {
+      return this.result('error', toKubeError(err, 'lease read', signal));
+    }
+    this.observe(raw, this.now());
+    const micros = formatMicroTime(this.wallMicros());
+
+    if (raw === undefined) {
+      const body = {
+        apiVersion: `${LEASE_GROUP}/${LEASE_VERSION}`,
+        kind: 'Lease',
+        metadata: { name: this.name, namespace: this.namespace, annotations: { [LEASE_DURATION_MS_ANNOTATION]: String(this.leaseDurationMs) } },
+        spec: this.spec(micros, micros, 0, this.identity),
+      };
+      return this.write('create', body, signal, true);
+    }
+
+    const rec = this.observedRecord;
+    if (rec === undefined) {
+      return this.result('error', new KubeError('Malformed', `lease ${this.namespace}/${this.name}: record without resourceVersion`, true));
+    }
+    const mine = rec.holderIdentity === this.identity;
+    if (rec.holderIdentity !== '' && !mine) {
+      const duration = rec.leaseDurationMs ?? this.leaseDurationMs;
+      const expiresAt = this.observedAt + duration;
+      if (expiresAt > this.now()) return this.result('held-by-other', undefined, expiresAt);
+    }
+    const md = (raw.metadata ?? {}) as Record<string, unknown>;
+    const annotations = { ...((md.annotations as Record<string, string> | undefined) ?? {}), [LEASE_DURATION_MS_ANNOTATION]: String(this.leaseDurationMs) };
+    const body = {
+      ...raw,
+      apiVersion: `${LEASE_GROUP}/${LEASE_VERSION}`,
+      kind: 'Lease',
+      metadata: { ...md, annotations, resourceVersion: rec.resourceVersion },
+      spec: mine
+        ? this.spec(rec.acquireTime ?? micros, micros, rec.leaseTransitions, this.identity)
+        : this.spec(micros, micros, rec.leaseTransitions + 1, this.identity),
+    };
+    return this.write(mine ? 'renew' : 'takeover', body, signal, false);
+  }
+
+  private async write(kind: 'create' | 'renew' | 'takeover', body: Record<string, unknown>, signal: AbortSignal | undefined, create: boolean): Promise<LeaseAttempt> {
+    const what = `${kind} lease ${this.namespace}/${this.name}`;
+    const sentAt = this.now();
+    try {
+      const saved: unknown = await kubeCall(what, { ...this.callOpts(signal), write: true }, (o) =>
+        create
+          ? this.clients.custom.createNamespacedCustomObject({ group: LEASE_GROUP, version: LEASE_VERSION, namespace: this.namespace, plural: LEASE_PLURAL, body }, o)
+          : this.clients.custom.replaceNamespacedCustomObject({ group: LEASE_GROUP, version: LEASE_VERSION, namespace: this.namespace, plural: LEASE_PLURAL, name: this.name, body }, o),
+      );
+      this.heldUntilMs = sentAt + this.leaseDurationMs;
+      if (saved !== null && typeof saved === 'object') this.observe(saved as KubeObject, this.now());
+      // The write succeeded: our name is on the record even if the response was odd.
+      this.heldUntilMs = sentAt + this.leaseDurationMs;
+      return this.result(kind === 'renew' ? 'renewed' : 'acquired');
+    } catch (err) {
+      const ke = toKubeError(err, what, signal);
+      if (ke.code === 'Fenced' || ke.code === 'Aborted') {
+        this.heldUntilMs = undefined;
+        return this.result('fenced', ke);
+      }
+      if (ke.code === 'Conflict' || ke.code === 'AlreadyExists') {
+        // Someone wrote first: re-read so the next attempt judges the newest record.
+        try {
+          this.observe(await this.read(signal), this.now());
+        } catch {
+          // the next attempt reads again
+        }
+        return this.result('conflict', ke);
+      }
+      // Unknown fate (timeout, 5xx, reset): the write may or may not have landed. Our local
+      // validity stays what our last confirmed write gave us; the statechart's renew deadline
+      // decides when to give up.
+      return this.result('error', ke);
+    }
+  }
+
+  /**
+   * Releases the lease if the record names us: holder cleared, leaseDurationSeconds 1, times
+   * set to now, transitions kept (client-go's release). Local leadership ends first (fencing).
+   * Returns true when the record was released by this call.
+   */
+  async release(signal?: AbortSignal): Promise<boolean> {
+    this.heldUntilMs = undefined;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let raw: KubeObject | undefined;
+      try {
+        raw = await this.read(signal);
+      } catch {
+        return false;
+      }
+      this.observe(raw, this.now());
+      const rec = this.observedRecord;
+      if (raw === undefined || rec === undefined || rec.holderIdentity !== this.identity) return false;
+      const micros = formatMicroTime(this.wallMicros());
+      const body = {
+        ...raw,
+        metadata: { ...(raw.metadata ?? {}), resourceVersion: rec.resourceVersion },
+        spec: { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: micros, renewTime: micros, leaseTransitions: rec.leaseTransitions },
+      };
+      try {
+        const saved: unknown = await kubeCall(`release lease ${this.namespace}/${this.name}`, { ...this.callOpts(signal), write: true }, (o) =>
+          this.clients.custom.replaceNamespacedCustomObject({ group: LEASE_GROUP, version: LEASE_VERSION, namespace: this.namespace, plural: LEASE_PLURAL, name: this.name, body }, o),
+        );
+        if (saved !== null && typeof saved === 'object') this.observe(saved as KubeObject, this.now());
+        return true;
+      } catch (err) {
+        const ke = toKubeError(err, 'release lease', signal);
+        if (ke.code !== 'Conflict') return false;
+        // 409: re-read; release only if the record still names us.
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Watches the Lease (list+watch on its name, restarted after errors) and reports every
+   * change; a standby calls tryAcquireOrRenew() at once when `free` turns true. Observations
+   * from the watch also feed this lock's expiry judgement and fencing.
+   */
+  watchLease(onChange: (o: LeaseObservation) => void, opts: ListWatchOptions & { onError?: (err: KubeError) => void } = {}): { stop(): Promise<void> } {
+    const target = customObjectsTarget(
+      this.clients,
+      { group: LEASE_GROUP, version: LEASE_VERSION, plural: LEASE_PLURAL, namespace: this.namespace },
+      { fieldSelector: `metadata.name=${this.name}` },
+    );
+    const report = (raw: KubeObject | undefined): void => {
+      this.observe(raw, this.now());
+      onChange(this.observation);
+    };
+    const lw = new ListWatch(this.clients, target, {
+      onSynced: (all) => {
+        if (all.length === 0) report(undefined);
+      },
+      onUpsert: (obj) => report(obj),
+      onDelete: () => report(undefined),
+      onError: (err) => opts.onError?.(err),
+    }, opts).start();
+    return { stop: () => lw.stop() };
+  }
+}

@@ -1,0 +1,184 @@
+// CiliumVTEPConfig (cilium.io/v2, cluster-scoped) upsert and watch. The caller
+// gives the endpoints (naming them vpc-gateway / vpc-gateway-N is its business);
+// this adapter creates the object when missing, replaces spec.endpoints only
+// when it differs (no write when equal), and is conflict-safe: a 409 re-reads
+// and retries, a bounded number of times. Every write takes an AbortSignal and
+// is refused once it is aborted (fencing of a leader that stepped down).
+import { kubeCall, type KubeClients } from './client.js';
+import { KubeError, KubeFencedError, toKubeError } from './errors.js';
+import { ListWatch, type KubeObject, type ListWatchOptions } from './list-watch.js';
+import { customObjectsTarget } from './targets.js';
+
+export const VTEP_GROUP = 'cilium.io';
+export const VTEP_VERSION = 'v2';
+export const VTEP_PLURAL = 'ciliumvtepconfigs';
+export const VTEP_KIND = 'CiliumVTEPConfig';
+export const DEFAULT_VTEP_CONFIG_NAME = 'hybrid-gateway';
+
+export interface VtepEndpoint {
+  readonly name: string;
+  readonly tunnelEndpoint: string;
+  readonly cidr: string;
+  readonly mac: string;
+}
+
+export type VtepUpsertAction = 'created' | 'updated' | 'unchanged';
+
+export interface VtepUpsertResult {
+  readonly action: VtepUpsertAction;
+  readonly resourceVersion: string | undefined;
+  /** Conflicts (409) absorbed on the way. */
+  readonly conflicts: number;
+}
+
+export interface VtepConfigOptions {
+  readonly clients: KubeClients;
+  /** Default hybrid-gateway. */
+  readonly name?: string;
+  /** Conflict retries inside one upsert (default 5). */
+  readonly maxConflictRetries?: number;
+  /** Per-request timeout (default 10 s). */
+  readonly requestTimeoutMs?: number;
+  /** Labels put on the object when this adapter creates it. */
+  readonly labels?: Record<string, string>;
+}
+
+/** spec.endpoints read defensively: undefined when the shape is not the expected one. */
+export function readEndpoints(obj: unknown): VtepEndpoint[] | undefined {
+  if (obj === null || typeof obj !== 'object') return undefined;
+  const spec = (obj as { spec?: unknown }).spec;
+  if (spec === null || typeof spec !== 'object') return undefined;
+  const eps = (spec as { endpoints?: unknown }).endpoints;
+  if (!Array.isArray(eps)) return undefined;
+  const out: VtepEndpoint[] = [];
+  for (const e of eps) {
+    if (e === null || typeof e !== 'object') return undefined;
+    const r = e as Record<string, unknown>;
+    if (typeof r.name !== 'string' || typeof r.tunnelEndpoint !== 'string' || typeof r.cidr !== 'string' || typeof r.mac !== 'string') return undefined;
+    out.push({ name: r.name, tunnelEndpoint: r.tunnelEndpoint, cidr: r.cidr, mac: r.mac });
+  }
+  return out;
+}
+
+/** Equal when spec is exactly { endpoints: [...] } with the same endpoints in the same order. */
+export function vtepSpecEquals(obj: unknown, endpoints: readonly VtepEndpoint[]): boolean {
+  const have = readEndpoints(obj);
+  if (have === undefined || have.length !== endpoints.length) return false;
+  const spec = (obj as { spec: Record<string, unknown> }).spec;
+  if (Object.keys(spec).some((k) => k !== 'endpoints')) return false;
+  const raw = spec.endpoints as Array<Record<string, unknown>>;
+  return endpoints.every((e, i) => {
+    const h = have[i]!;
+    return h.name === e.name && h.tunnelEndpoint === e.tunnelEndpoint && h.cidr === e.cidr && h.mac === e.mac && Object.keys(raw[i]!).length === 4;
+  });
+}
+
+function validateEndpoints(endpoints: readonly VtepEndpoint[]): void {
+  const names = new Set<string>();
+  for (const e of endpoints) {
+    for (const k of ['name', 'tunnelEndpoint', 'cidr', 'mac'] as const) {
+      if (typeof e[k] !== 'string' || e[k] === '') throw new KubeError('BadRequest', `CiliumVTEPConfig endpoint: ${k} must be a non-empty string`, false);
+    }
+    if (names.has(e.name)) throw new KubeError('BadRequest', `CiliumVTEPConfig endpoint: duplicate name ${e.name}`, false);
+    names.add(e.name);
+  }
+}
+
+export class VtepConfigClient {
+  readonly name: string;
+  private readonly clients: KubeClients;
+  private readonly maxConflictRetries: number;
+  private readonly requestTimeoutMs: number;
+  private readonly labels: Record<string, string> | undefined;
+
+  constructor(opts: VtepConfigOptions) {
+    this.clients = opts.clients;
+    this.name = opts.name ?? DEFAULT_VTEP_CONFIG_NAME;
+    this.maxConflictRetries = opts.maxConflictRetries ?? 5;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
+    this.labels = opts.labels;
+  }
+
+  private ref(): { group: string; version: string; plural: string; name: string } {
+    return { group: VTEP_GROUP, version: VTEP_VERSION, plural: VTEP_PLURAL, name: this.name };
+  }
+
+  /** The current object, or undefined when it does not exist. */
+  async get(signal?: AbortSignal): Promise<KubeObject | undefined> {
+    try {
+      const raw: unknown = await kubeCall(`get ciliumvtepconfig ${this.name}`, { signal, timeoutMs: this.requestTimeoutMs }, (o) =>
+        this.clients.custom.getClusterCustomObject(this.ref(), o),
+      );
+      if (raw === null || typeof raw !== 'object') throw new KubeError('Malformed', `get ciliumvtepconfig ${this.name}: not an object`, true);
+      return raw as KubeObject;
+    } catch (err) {
+      const ke = toKubeError(err, `get ciliumvtepconfig ${this.name}`, signal);
+      if (ke.code === 'NotFound') return undefined;
+      throw ke;
+    }
+  }
+
+  /**
+   * Makes spec.endpoints equal `endpoints`: create when missing, replace when different,
+   * nothing when equal. Throws KubeFencedError once `signal` is aborted, KubeError otherwise
+   * (Conflict after maxConflictRetries).
+   */
+  async upsert(endpoints: readonly VtepEndpoint[], signal: AbortSignal): Promise<VtepUpsertResult> {
+    validateEndpoints(endpoints);
+    const desiredSpec = { endpoints: endpoints.map((e) => ({ name: e.name, tunnelEndpoint: e.tunnelEndpoint, cidr: e.cidr, mac: e.mac })) };
+    let conflicts = 0;
+    for (;;) {
+      if (signal.aborted) throw new KubeFencedError(`upsert ciliumvtepconfig ${this.name}`);
+      const cur = await this.get(signal);
+      if (cur !== undefined && vtepSpecEquals(cur, endpoints)) {
+        return { action: 'unchanged', resourceVersion: cur.metadata?.resourceVersion, conflicts };
+      }
+      try {
+        let saved: unknown;
+        if (cur === undefined) {
+          const body = {
+            apiVersion: `${VTEP_GROUP}/${VTEP_VERSION}`,
+            kind: VTEP_KIND,
+            metadata: { name: this.name, ...(this.labels ? { labels: this.labels } : {}) },
+            spec: desiredSpec,
+          };
+          saved = await kubeCall(`create ciliumvtepconfig ${this.name}`, { signal, timeoutMs: this.requestTimeoutMs, write: true }, (o) =>
+            this.clients.custom.createClusterCustomObject({ group: VTEP_GROUP, version: VTEP_VERSION, plural: VTEP_PLURAL, body }, o),
+          );
+        } else {
+          const body = { ...cur, apiVersion: `${VTEP_GROUP}/${VTEP_VERSION}`, kind: VTEP_KIND, spec: desiredSpec };
+          saved = await kubeCall(`update ciliumvtepconfig ${this.name}`, { signal, timeoutMs: this.requestTimeoutMs, write: true }, (o) =>
+            this.clients.custom.replaceClusterCustomObject({ ...this.ref(), body }, o),
+          );
+        }
+        const rv = saved !== null && typeof saved === 'object' ? (saved as KubeObject).metadata?.resourceVersion : undefined;
+        return { action: cur === undefined ? 'created' : 'updated', resourceVersion: rv, conflicts };
+      } catch (err) {
+        const ke = toKubeError(err, `upsert ciliumvtepconfig ${this.name}`, signal);
+        if ((ke.code === 'Conflict' || ke.code === 'AlreadyExists') && conflicts < this.maxConflictRetries) {
+          conflicts += 1;
+          continue; // re-read and try again
+        }
+        throw ke;
+      }
+    }
+  }
+
+  /**
+   * Watches the object (list+watch on its name, restarted after errors): `onChange(obj)` on
+   * every create/edit, `onChange(undefined)` when it is deleted or absent after a list. The
+   * leader calls upsert() from there to restore it.
+   */
+  watch(onChange: (obj: KubeObject | undefined) => void, opts: ListWatchOptions & { onError?: (err: KubeError) => void } = {}): { stop(): Promise<void> } {
+    const target = customObjectsTarget(this.clients, { group: VTEP_GROUP, version: VTEP_VERSION, plural: VTEP_PLURAL }, { fieldSelector: `metadata.name=${this.name}` });
+    const lw = new ListWatch(this.clients, target, {
+      onSynced: (all) => {
+        if (all.length === 0) onChange(undefined);
+      },
+      onUpsert: (obj) => onChange(obj),
+      onDelete: () => onChange(undefined),
+      onError: (err) => opts.onError?.(err),
+    }, opts).start();
+    return { stop: () => lw.stop() };
+  }
+}
