@@ -15,8 +15,8 @@ export interface ImdsCall {
 
 const MAX_TTL = 21_600;
 
-export function imdsHandler(instance: Instance, calls: ImdsCall[]): (req: IncomingMessage, res: ServerResponse) => void {
-  const tokens = new Map<string, number>(); // token → expiry (ms since epoch)
+export function imdsHandler(instance: Instance, calls: ImdsCall[], tokens = new Map<string, number>()): (req: IncomingMessage, res: ServerResponse) => void {
+  // tokens: token → expiry (ms since epoch); the caller may clear it to simulate an IMDS restart.
 
   const tree = (): Map<string, string> => {
     const m = new Map<string, string>();

@@ -49,6 +49,8 @@ export interface Ec2StandIn {
   readonly calls: Ec2Call[];
   /** Every IMDS request, per instance id. */
   readonly imdsCalls: ReadonlyMap<string, ImdsCall[]>;
+  /** Forget every IMDS token of an instance (as an IMDS restart does): clients must take a new one. */
+  revokeImdsTokens(instanceId: string): void;
   /**
    * Called after each route create/replace/delete, before the API answers
    * (a returned promise is awaited; its failure is logged, not sent to the caller).
@@ -257,6 +259,7 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
 
   const imdsCalls = new Map<string, ImdsCall[]>();
   const imdsServers = new Map<string, { server: Server; url: string }>();
+  const imdsTokens = new Map<string, Map<string, number>>();
   const servers: Server[] = [api];
   try {
     const port = await listen(api, host, options.port ?? 0);
@@ -265,7 +268,9 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
       if (!instance) continue;
       const log: ImdsCall[] = [];
       imdsCalls.set(spec.instanceId, log);
-      const server = createServer(imdsHandler(instance, log));
+      const tokens = new Map<string, number>();
+      imdsTokens.set(spec.instanceId, tokens);
+      const server = createServer(imdsHandler(instance, log, tokens));
       servers.push(server);
       const p = await listen(server, host, spec.imdsPort ?? 0);
       imdsServers.set(spec.instanceId, { server, url: urlOf(host, p) });
@@ -291,6 +296,9 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
       faults,
       calls,
       imdsCalls,
+      revokeImdsTokens(instanceId) {
+        imdsTokens.get(instanceId)?.clear();
+      },
       onRouteChange(listener) {
         listeners.add(listener);
         return () => listeners.delete(listener);

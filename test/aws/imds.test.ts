@@ -109,6 +109,24 @@ describe('discoverInstanceIdentity', () => {
     });
   });
 
+  it('caches its token, and takes a new one once when IMDS no longer knows it', async () => {
+    const client = new ImdsClient({ endpoint: imdsA, tokenTtlSeconds: 300 });
+    const log = standIn.imdsCalls.get(GW_A.instanceId) ?? [];
+    const before = log.length;
+    expect(await client.get('instance-id')).toBe(GW_A.instanceId);
+    expect(await client.get('placement/region')).toBe('us-west-2');
+    standIn.revokeImdsTokens(GW_A.instanceId);
+    expect(await client.get('instance-id')).toBe(GW_A.instanceId);
+    expect(log.slice(before).map((c) => `${c.method} ${c.path} ${c.status}`)).toEqual([
+      'PUT /latest/api/token 200',
+      'GET /latest/meta-data/instance-id 200',
+      'GET /latest/meta-data/placement/region 200',
+      'GET /latest/meta-data/instance-id 401',
+      'PUT /latest/api/token 200',
+      'GET /latest/meta-data/instance-id 200',
+    ]);
+  });
+
   it('reads the endpoint from AWS_EC2_METADATA_SERVICE_ENDPOINT like the SDK', async () => {
     const client = new ImdsClient({ env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: `${imdsA}/` } });
     expect(client.endpoint).toBe(imdsA);

@@ -9,6 +9,7 @@ import {
   Ec2Error,
   ensureRoutes,
   checkSourceDestCheck,
+  createEc2Client,
   disableSourceDestCheck,
   findNetworkInterfaceByPrivateIp,
   type RouteRetryEvent,
@@ -193,6 +194,24 @@ describe('throttling storms', () => {
     const failed = result.tables.flatMap((t) => t.routes).filter((r) => r.status === 'failed');
     expect(failed.every((r) => r.attempts === 3 && r.error?.code === 'RequestLimitExceeded')).toBe(true);
     expect(writeCalls(standIn)).toHaveLength(30);
+  });
+});
+
+describe('network failures', () => {
+  it('an unreachable endpoint is a retryable network error, retried per the policy', async () => {
+    const dead = createEc2Client({ region: 'us-west-2', endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'AKIDX', secretAccessKey: 'x' } });
+    const retries: RouteRetryEvent[] = [];
+    try {
+      const result = await ensureRoutes({ ...base(), ec2: dead, strategy: 'write-first', cidrs: [CIDRS[0]], routeTableIds: [TABLES[0]], retry: { ...FAST_RETRY, retries: 2 }, onRetry: (e) => retries.push(e) });
+      const route = result.tables[0]?.routes[0];
+      expect(route?.status).toBe('failed');
+      expect(route?.error).toMatchObject({ retryable: true, kind: 'network' });
+      expect(route?.attempts).toBe(3);
+      expect(retries).toHaveLength(3);
+      expect((result.sourceDestCheck as { error: Ec2Error }).error.retryable).toBe(true);
+    } finally {
+      dead.destroy();
+    }
   });
 });
 
