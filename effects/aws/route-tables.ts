@@ -167,6 +167,21 @@ export async function ensureRoutes(o: EnsureRoutesOptions): Promise<EnsureRoutes
   const isFenced = (): boolean => signal?.aborted === true || o.writeGuard?.() === false;
   const limit = limiter(o.maxConcurrentWrites ?? 16);
   const retryOpts = { ...(signal ? { signal } : {}) };
+  // A throwing hook must not change the outcome (nor, through p-retry, stop the retries).
+  const emitUpdate = (e: RouteUpdateEvent): void => {
+    try {
+      o.onRouteUpdate?.(e);
+    } catch {
+      /* ignored: hooks are observers */
+    }
+  };
+  const emitRetry = (e: RouteRetryEvent): void => {
+    try {
+      o.onRetry?.(e);
+    } catch {
+      /* ignored: hooks are observers */
+    }
+  };
 
   const describe = async (ids: readonly string[]): Promise<RouteTable[]> => {
     const out: RouteTable[] = [];
@@ -272,11 +287,11 @@ export async function ensureRoutes(o: EnsureRoutesOptions): Promise<EnsureRoutes
         {
           ...retryOpts,
           what: `${action === 'replace' ? 'ReplaceRoute' : 'CreateRoute'} ${table} ${cidr}`,
-          onFailedAttempt: (info) => o.onRetry?.({ table, cidr, action, attempt: info.attempt, error: info.error, willRetry: info.willRetry }),
+          onFailedAttempt: (info) => emitRetry({ table, cidr, action, attempt: info.attempt, error: info.error, willRetry: info.willRetry }),
         },
       );
       const durationMs = performance.now() - t0;
-      o.onRouteUpdate?.({ table, cidr, action, durationMs, attempts });
+      emitUpdate({ table, cidr, action, durationMs, attempts });
       return { cidr, status: action === 'replace' ? 'replaced' : 'created', previousTarget, attempts, durationMs };
     } catch (err) {
       const error = toEc2Error(action === 'replace' ? 'ReplaceRoute' : 'CreateRoute', err);
@@ -284,7 +299,7 @@ export async function ensureRoutes(o: EnsureRoutesOptions): Promise<EnsureRoutes
       if (error instanceof FencedError && attempts === 0) {
         return { cidr, status: 'fenced', previousTarget, attempts, durationMs, error };
       }
-      o.onRouteUpdate?.({ table, cidr, action, durationMs, attempts, error });
+      emitUpdate({ table, cidr, action, durationMs, attempts, error });
       return { cidr, status: error instanceof FencedError ? 'fenced' : 'failed', previousTarget, attempts, durationMs, error };
     }
   };
@@ -301,7 +316,7 @@ export async function ensureRoutes(o: EnsureRoutesOptions): Promise<EnsureRoutes
         cidrs.map(async (cidr): Promise<RouteResult> => {
           const current = (view as TableView | undefined)?.get(cidr);
           if (view !== undefined && current?.target === eni && current.active) {
-            o.onRouteUpdate?.({ table, cidr, action: 'unchanged', durationMs: 0, attempts: 0 });
+            emitUpdate({ table, cidr, action: 'unchanged', durationMs: 0, attempts: 0 });
             return { cidr, status: 'unchanged', previousTarget: eni, attempts: 0, durationMs: 0 };
           }
           const initial = view === undefined || current !== undefined ? 'replace' : 'create';

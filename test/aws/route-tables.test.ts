@@ -109,6 +109,21 @@ describe('convergence, 3 tables × 4 CIDRs', () => {
     expect(standIn.calls.filter((c) => c.code !== undefined).map((c) => c.code).sort()).toEqual(['InvalidRoute.NotFound', 'RouteAlreadyExists']);
   });
 
+  it('a throwing hook changes nothing', async () => {
+    standIn.faults.failNext(2, { code: 'RequestLimitExceeded', actions: ['ReplaceRoute', 'CreateRoute'] });
+    const result = await ensureRoutes({
+      ...base(),
+      onRouteUpdate: () => {
+        throw new Error('metrics exploded');
+      },
+      onRetry: () => {
+        throw new Error('metrics exploded');
+      },
+    });
+    expect(result.ok).toBe(true);
+    expect(targets(standIn)).toEqual(allPointAt(GW_A.eni));
+  });
+
   it('keeps converging the other tables when one table id does not exist', async () => {
     const result = await ensureRoutes({ ...base(), routeTableIds: ['rtb-0000dead', ...TABLES] });
     const missing = result.tables[0];
