@@ -10,9 +10,10 @@
 // Public operations run one at a time (a queue), so a dump never interleaves
 // with writes on the socket; inside one operation, writes are pipelined.
 import { readFile } from 'node:fs/promises';
-import type * as nl from 'netlink';
+import * as nl from 'netlink';
+import type { NetlinkMessage } from 'netlink';
 import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
-import { bufToIp, bufToMac, checkCidr, checkIPv4, checkMac, ipToBuf, macToBuf, parseVxlanLinkInfo, vxlanLinkInfo } from './codec.js';
+import { bufToIp, bufToMac, checkCidr, checkIPv4, checkMac, ipv4ToUint, macToBuf, parseVxlanLinkInfo, vxlanLinkInfo, type CheckedCidr } from './codec.js';
 import { deviceMacFor } from './device-mac.js';
 import {
   AF_BRIDGE,
@@ -21,6 +22,8 @@ import {
   ourFdb,
   ourNeighbours,
   ourRoutes,
+  neighIfindex,
+  routeOif,
   RT_TABLE_MAIN,
   RTN_UNICAST,
   RTNH_F_ONLINK,
@@ -29,7 +32,8 @@ import {
   type ObservedFdb,
 } from './entries.js';
 import { badInput, isNetlinkError, NetlinkError } from './errors.js';
-import { NLM_F, refuseIfAborted, Rtnl, type RtnlOptions } from './rtnl.js';
+import { NLM_F, refuseIfAborted, Rtnl, type RawWrite, type RtnlOptions } from './rtnl.js';
+import { neighMessage, NLM_F_CREATE, NLM_F_REPLACE, routeMessage, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWNEIGH, RTM_NEWROUTE } from './wire.js';
 
 export type { Entry } from './entries.js';
 
@@ -122,21 +126,54 @@ export interface DataPlaneStats {
   readonly vxlanUp: boolean;
 }
 
-interface Wanted {
-  readonly routes: Map<string, { dst: string; base: string; prefix: number; via: string }>;
-  readonly neighbours: Map<string, string>; // ip → mac
-  readonly fdb: Map<string, { mac: string; dst: string }>; // mac → entry
+/** A VtepSpec after validation, with the wire forms precomputed. */
+interface CheckedSpec {
+  readonly name: string;
+  readonly nodeIP: string;
+  readonly ip: number;
+  readonly mac: string;
+  readonly macBuf: Buffer;
+  readonly cidrs: readonly CheckedCidr[];
 }
 
-type Write = { entry: Entry; op: 'add' | 'fix' | 'remove'; send: () => Promise<unknown> };
+interface WantedRoute {
+  readonly dst: string;
+  readonly base: number;
+  readonly prefix: number;
+  readonly via: string;
+  readonly viaIp: number;
+}
 
-function checkSpec(op: string, spec: VtepSpec): VtepSpec {
+interface Wanted {
+  readonly routes: Map<string, WantedRoute>;
+  readonly neighbours: Map<string, CheckedSpec>; // node IP → spec
+  readonly fdb: Map<string, CheckedSpec>; // MAC → spec
+}
+
+type Write = { entry: Entry; op: 'add' | 'fix' | 'remove'; what: string; raw: RawWrite };
+
+const RTM_GETROUTE = nl.rt.MessageType.GETROUTE;
+const RTM_GETNEIGH = nl.rt.MessageType.GETNEIGH;
+const NUD_PERMANENT = 0x80;
+const NTF_SELF = 0x02;
+const RT_SCOPE_UNIVERSE = 0;
+const RT_SCOPE_NOWHERE = 255;
+
+// Validation results per spec object (specs are readonly values): a re-apply
+// of the same desired set does not validate 5,000 specs again.
+const checked = new WeakMap<object, CheckedSpec>();
+
+function checkSpec(op: string, spec: VtepSpec): CheckedSpec {
   if (typeof spec !== 'object' || spec === null) throw badInput(op, 'VtepSpec expected');
+  const hit = checked.get(spec);
+  if (hit !== undefined && hit.nodeIP === spec.nodeIP && hit.mac === spec.mac) return hit;
   const nodeIP = checkIPv4(op, `node ${spec.name} nodeIP`, spec.nodeIP);
   const mac = checkMac(op, `node ${spec.name} mac`, spec.mac);
   if (!Array.isArray(spec.podCIDRs)) throw badInput(op, `node ${spec.name}: podCIDRs must be an array`);
-  const podCIDRs = spec.podCIDRs.map((c) => checkCidr(op, `node ${spec.name} pod CIDR`, c).text);
-  return { name: spec.name, nodeIP, mac, podCIDRs };
+  const cidrs = spec.podCIDRs.map((c) => checkCidr(op, `node ${spec.name} pod CIDR`, c));
+  const result: CheckedSpec = { name: String(spec.name), nodeIP, ip: ipv4ToUint(nodeIP)!, mac, macBuf: macToBuf(mac), cidrs };
+  checked.set(spec, result);
+  return result;
 }
 
 function wantedOf(op: string, specs: Iterable<VtepSpec>): Wanted {
@@ -144,24 +181,23 @@ function wantedOf(op: string, specs: Iterable<VtepSpec>): Wanted {
   const routeOwner = new Map<string, string>();
   for (const raw of specs) {
     const s = checkSpec(op, raw);
-    const prevMac = w.neighbours.get(s.nodeIP);
+    const prevMac = w.neighbours.get(s.nodeIP)?.mac;
     if (prevMac !== undefined && prevMac !== s.mac) {
       throw badInput(op, `node IP ${s.nodeIP} wanted with two MACs (${prevMac}, ${s.mac})`);
     }
-    w.neighbours.set(s.nodeIP, s.mac);
-    const prevDst = w.fdb.get(s.mac)?.dst;
+    w.neighbours.set(s.nodeIP, s);
+    const prevDst = w.fdb.get(s.mac)?.nodeIP;
     if (prevDst !== undefined && prevDst !== s.nodeIP) {
       throw badInput(op, `MAC ${s.mac} wanted toward two node IPs (${prevDst}, ${s.nodeIP})`);
     }
-    w.fdb.set(s.mac, { mac: s.mac, dst: s.nodeIP });
-    for (const c of s.podCIDRs) {
-      const cidr = checkCidr(op, 'pod CIDR', c);
-      const owner = routeOwner.get(cidr.text);
-      if (owner !== undefined && w.routes.get(cidr.text)?.via !== s.nodeIP) {
-        throw badInput(op, `pod CIDR ${cidr.text} wanted via two nodes (${owner}, ${s.name})`);
+    w.fdb.set(s.mac, s);
+    for (const c of s.cidrs) {
+      const owner = routeOwner.get(c.text);
+      if (owner !== undefined && w.routes.get(c.text)?.via !== s.nodeIP) {
+        throw badInput(op, `pod CIDR ${c.text} wanted via two nodes (${owner}, ${s.name})`);
       }
-      routeOwner.set(cidr.text, s.name);
-      w.routes.set(cidr.text, { dst: cidr.text, base: cidr.base, prefix: cidr.prefix, via: s.nodeIP });
+      routeOwner.set(c.text, s.name);
+      w.routes.set(c.text, { dst: c.text, base: c.base, prefix: c.prefix, via: s.nodeIP, viaIp: s.ip });
     }
   }
   return w;
@@ -332,144 +368,132 @@ export class DataPlane {
   }
 
   // ---- VTEP entries ---------------------------------------------------------
+  // Writes are encoded as raw rtnetlink messages (wire.ts) and sent in
+  // batches (Rtnl.batch): many per sendmsg, no per-message ACK, a barrier at
+  // the end. The kernel handles them in the order given.
 
-  #fdbAdd(dev: DeviceRef, mac: string, dst: string, signal: AbortSignal | undefined): Write {
+  #fdbSet(dev: DeviceRef, s: CheckedSpec, op: 'add' | 'fix'): Write {
     return {
-      entry: { kind: 'fdb', mac, dst },
-      op: 'add',
-      send: () =>
-        this.#rt.call(
-          `replace fdb ${mac} dst ${dst} dev ${dev.name ?? dev.ifindex}`,
-          (o) =>
-            this.#rt.sock.newNeighbor(
-              { family: AF_BRIDGE, ifindex: dev.ifindex, state: { permanent: true }, flags: { self: true } },
-              { lladdr: macToBuf(mac), dst: ipToBuf(dst) },
-              o,
-            ),
-          NLM_F.CREATE | NLM_F.REPLACE,
-          signal,
-        ),
+      entry: { kind: 'fdb', mac: s.mac, dst: s.nodeIP },
+      op,
+      what: `replace fdb ${s.mac} dst ${s.nodeIP} self permanent`,
+      raw: neighMessage(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, {
+        family: AF_BRIDGE,
+        ifindex: dev.ifindex,
+        state: NUD_PERMANENT,
+        flags: NTF_SELF,
+        lladdr: s.macBuf,
+        dst: s.ip,
+      }),
     };
   }
 
-  #fdbDel(dev: DeviceRef, f: Pick<ObservedFdb, 'mac' | 'dst'> & { extra?: ObservedFdb['extra'] }, signal: AbortSignal | undefined): Write {
-    const attrs: nl.rt.NeighborAttrs = { lladdr: macToBuf(f.mac) };
-    if (f.dst !== undefined) attrs.dst = ipToBuf(f.dst);
-    if (f.extra?.port !== undefined) attrs.port = f.extra.port;
-    if (f.extra?.vni !== undefined) attrs.vni = f.extra.vni;
-    if (f.extra?.ifindex !== undefined) attrs.ifindex = f.extra.ifindex;
+  #fdbDel(dev: DeviceRef, f: Pick<ObservedFdb, 'mac' | 'dst'> & { extra?: ObservedFdb['extra'] }): Write {
     return {
       entry: { kind: 'fdb', mac: f.mac, dst: f.dst ?? '' },
       op: 'remove',
-      send: () =>
-        this.#rt.call(
-          `delete fdb ${f.mac} dst ${f.dst ?? '-'} dev ${dev.name ?? dev.ifindex}`,
-          (o) => this.#rt.sock.delNeighbor({ family: AF_BRIDGE, ifindex: dev.ifindex, flags: { self: true } }, attrs, o),
-          0,
-          signal,
-        ),
+      what: `delete fdb ${f.mac} dst ${f.dst ?? '-'}`,
+      raw: neighMessage(RTM_DELNEIGH, 0, {
+        family: AF_BRIDGE,
+        ifindex: dev.ifindex,
+        state: 0,
+        flags: NTF_SELF,
+        lladdr: macToBuf(f.mac),
+        dst: f.dst !== undefined ? ipv4ToUint(f.dst) : undefined,
+        port: f.extra?.port,
+        vni: f.extra?.vni,
+        remoteIfindex: f.extra?.ifindex,
+      }),
     };
   }
 
-  #neighSet(dev: DeviceRef, ip: string, mac: string, op: 'add' | 'fix', signal: AbortSignal | undefined): Write {
+  #neighSet(dev: DeviceRef, s: CheckedSpec, op: 'add' | 'fix'): Write {
     return {
-      entry: { kind: 'neighbour', ip, mac },
+      entry: { kind: 'neighbour', ip: s.nodeIP, mac: s.mac },
       op,
-      send: () =>
-        this.#rt.call(
-          `replace neighbour ${ip} lladdr ${mac} dev ${dev.name ?? dev.ifindex}`,
-          (o) =>
-            this.#rt.sock.newNeighbor(
-              { family: AF_INET, ifindex: dev.ifindex, state: { permanent: true } },
-              { dst: ipToBuf(ip), lladdr: macToBuf(mac) },
-              o,
-            ),
-          NLM_F.CREATE | NLM_F.REPLACE,
-          signal,
-        ),
+      what: `replace neighbour ${s.nodeIP} lladdr ${s.mac} permanent`,
+      raw: neighMessage(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, {
+        family: AF_INET,
+        ifindex: dev.ifindex,
+        state: NUD_PERMANENT,
+        flags: 0,
+        dst: s.ip,
+        lladdr: s.macBuf,
+      }),
     };
   }
 
-  #neighDel(dev: DeviceRef, ip: string, mac: string, signal: AbortSignal | undefined): Write {
+  #neighDel(dev: DeviceRef, ip: string, mac: string): Write {
     return {
       entry: { kind: 'neighbour', ip, mac },
       op: 'remove',
-      send: () =>
-        this.#rt.call(
-          `delete neighbour ${ip} dev ${dev.name ?? dev.ifindex}`,
-          (o) => this.#rt.sock.delNeighbor({ family: AF_INET, ifindex: dev.ifindex }, { dst: ipToBuf(ip) }, o),
-          0,
-          signal,
-        ),
+      what: `delete neighbour ${ip}`,
+      raw: neighMessage(RTM_DELNEIGH, 0, { family: AF_INET, ifindex: dev.ifindex, state: 0, flags: 0, dst: ipv4ToUint(ip) }),
     };
   }
 
-  #routeSet(dev: DeviceRef, r: { dst: string; base: string; prefix: number; via: string }, op: 'add' | 'fix', signal: AbortSignal | undefined): Write {
+  #routeSet(dev: DeviceRef, r: WantedRoute, op: 'add' | 'fix'): Write {
     return {
       entry: { kind: 'route', dst: r.dst, via: r.via },
       op,
-      send: () =>
-        this.#rt.call(
-          `replace route ${r.dst} via ${r.via} dev ${dev.name ?? dev.ifindex} onlink`,
-          (o) =>
-            this.#rt.sock.newRoute(
-              {
-                family: AF_INET,
-                dstLen: r.prefix,
-                table: RT_TABLE_MAIN,
-                protocol: RTPROT_STATIC,
-                scope: 'UNIVERSE',
-                type: RTN_UNICAST,
-                flags: { __unknown: RTNH_F_ONLINK },
-              },
-              { dst: ipToBuf(r.base), gateway: ipToBuf(r.via), oif: dev.ifindex },
-              o,
-            ),
-          NLM_F.CREATE | NLM_F.REPLACE,
-          signal,
-        ),
+      what: `replace route ${r.dst} via ${r.via} onlink`,
+      raw: routeMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, {
+        dst: r.base,
+        dstLen: r.prefix,
+        gateway: r.viaIp,
+        oif: dev.ifindex,
+        table: RT_TABLE_MAIN,
+        protocol: RTPROT_STATIC,
+        scope: RT_SCOPE_UNIVERSE,
+        type: RTN_UNICAST,
+        flags: RTNH_F_ONLINK,
+      }),
     };
   }
 
   #routeDel(
     dev: DeviceRef,
-    r: { dst: string; dstLen: number; dstBuf: Buffer; gateway?: string | undefined; priority?: number; tos?: number },
-    signal: AbortSignal | undefined,
+    r: { dst: string; dstLen: number; base: number; gateway?: string | undefined; priority?: number; tos?: number },
   ): Write {
-    const attrs: nl.rt.RouteAttrs = { dst: r.dstBuf, oif: dev.ifindex };
-    if (r.gateway !== undefined) attrs.gateway = ipToBuf(r.gateway);
-    if (r.priority !== undefined && r.priority !== 0) attrs.priority = r.priority;
     return {
       entry: { kind: 'route', dst: r.dst, via: r.gateway ?? '' },
       op: 'remove',
-      send: () =>
-        this.#rt.call(
-          `delete route ${r.dst}${r.gateway !== undefined ? ` via ${r.gateway}` : ''} dev ${dev.name ?? dev.ifindex}`,
-          (o) =>
-            this.#rt.sock.delRoute(
-              { family: AF_INET, dstLen: r.dstLen, tos: r.tos ?? 0, table: RT_TABLE_MAIN, scope: 'NOWHERE' },
-              attrs,
-              o,
-            ),
-          0,
-          signal,
-        ),
+      what: `delete route ${r.dst}${r.gateway !== undefined ? ` via ${r.gateway}` : ''}`,
+      raw: routeMessage(RTM_DELROUTE, 0, {
+        dst: r.base,
+        dstLen: r.dstLen,
+        gateway: r.gateway !== undefined ? ipv4ToUint(r.gateway) : undefined,
+        oif: dev.ifindex,
+        priority: r.priority !== undefined && r.priority !== 0 ? r.priority : undefined,
+        tos: r.tos ?? 0,
+        table: RT_TABLE_MAIN,
+        protocol: 0,
+        scope: RT_SCOPE_NOWHERE,
+        type: 0,
+        flags: 0,
+      }),
     };
   }
 
-  /** Runs writes strictly one after another; a missing entry on removal is not an error. */
-  async #runInOrder(writes: readonly Write[]): Promise<Entry[]> {
-    const done: Entry[] = [];
-    for (const w of writes) {
-      try {
-        await w.send();
-        done.push(w.entry);
-      } catch (err) {
-        if (w.op === 'remove' && isNetlinkError(err, 'ENOENT', 'ESRCH')) continue;
-        throw err;
-      }
-    }
-    return done;
+  /**
+   * Sends writes as one batch, in order. A removal of an entry that is
+   * already gone is not an error. Returns what was done and what failed.
+   */
+  async #apply(dev: DeviceRef, writes: readonly Write[], op: string, signal: AbortSignal | undefined): Promise<{ done: Write[]; failed: Array<{ w: Write; error: NetlinkError }> }> {
+    const results = await this.#rt.batch(
+      writes.map((w) => w.raw),
+      op,
+      signal,
+    );
+    const done: Write[] = [];
+    const failed: Array<{ w: Write; error: NetlinkError }> = [];
+    writes.forEach((w, i) => {
+      const err = results[i];
+      if (err === undefined) done.push(w);
+      else if (w.op === 'remove' && isNetlinkError(err, 'ENOENT', 'ESRCH')) return;
+      else failed.push({ w, error: new NetlinkError(err.code, `${op}: ${w.what} dev ${dev.name ?? dev.ifindex}`, err.code, { cause: err }) });
+    });
+    return { done, failed };
   }
 
   /**
@@ -478,6 +502,7 @@ export class DataPlane {
    * Then removes what `previous` specs of the same node left that the new
    * spec no longer covers (old node IP's neighbour and FDB entry, dropped pod
    * CIDRs' routes, only when they still point at the old node). Idempotent.
+   * Throws the first refused write (the others were still attempted).
    *
    * The FDB entry is written with NLM_F_CREATE|NLM_F_REPLACE: for a unicast
    * MAC the kernel keeps a single remote and treats APPEND on an existing MAC
@@ -491,40 +516,42 @@ export class DataPlane {
       const prev = previous.map((p) => checkSpec(op, p));
       const { signal } = opts;
       refuseIfAborted(signal, op);
-      const writes: Write[] = [this.#fdbAdd(device, s.mac, s.nodeIP, signal), this.#neighSet(device, s.nodeIP, s.mac, 'add', signal)];
-      for (const c of s.podCIDRs) {
-        const cidr = checkCidr(op, 'pod CIDR', c);
-        writes.push(this.#routeSet(device, { dst: cidr.text, base: cidr.base, prefix: cidr.prefix, via: s.nodeIP }, 'add', signal));
+      const writes: Write[] = [this.#fdbSet(device, s, 'add'), this.#neighSet(device, s, 'add')];
+      for (const c of s.cidrs) {
+        writes.push(this.#routeSet(device, { dst: c.text, base: c.base, prefix: c.prefix, via: s.nodeIP, viaIp: s.ip }, 'add'));
       }
-      const applied = await this.#runInOrder(writes);
-      const removals: Write[] = [];
       const seen = new Set<string>();
+      const keep = new Set(s.cidrs.map((c) => c.text));
       for (const p of prev) {
-        for (const c of p.podCIDRs) {
-          if (s.podCIDRs.includes(c) || seen.has(`r${c}>${p.nodeIP}`)) continue;
-          seen.add(`r${c}>${p.nodeIP}`);
-          const cidr = checkCidr(op, 'pod CIDR', c);
-          removals.push(this.#routeDel(device, { dst: cidr.text, dstLen: cidr.prefix, dstBuf: ipToBuf(cidr.base), gateway: p.nodeIP }, signal));
+        for (const c of p.cidrs) {
+          if (keep.has(c.text) || seen.has(`r${c.text}>${p.nodeIP}`)) continue;
+          seen.add(`r${c.text}>${p.nodeIP}`);
+          writes.push(this.#routeDel(device, { dst: c.text, dstLen: c.prefix, base: c.base, gateway: p.nodeIP }));
         }
       }
       for (const p of prev) {
         if (p.nodeIP !== s.nodeIP && !seen.has(`n${p.nodeIP}`)) {
           seen.add(`n${p.nodeIP}`);
-          removals.push(this.#neighDel(device, p.nodeIP, p.mac, signal));
+          writes.push(this.#neighDel(device, p.nodeIP, p.mac));
         }
         if (fdbKey(p.mac, p.nodeIP) !== fdbKey(s.mac, s.nodeIP) && !seen.has(`f${fdbKey(p.mac, p.nodeIP)}`)) {
           seen.add(`f${fdbKey(p.mac, p.nodeIP)}`);
-          removals.push(this.#fdbDel(device, { mac: p.mac, dst: p.nodeIP }, signal));
+          writes.push(this.#fdbDel(device, { mac: p.mac, dst: p.nodeIP }));
         }
       }
-      const removed = await this.#runInOrder(removals);
-      return { applied, removed };
+      const { done, failed } = await this.#apply(device, writes, op, signal);
+      if (failed[0] !== undefined) throw failed[0].error;
+      return {
+        applied: done.filter((w) => w.op !== 'remove').map((w) => w.entry),
+        removed: done.filter((w) => w.op === 'remove').map((w) => w.entry),
+      };
     });
   }
 
   /**
    * Removes one hybrid node's routes (only those still via its IP), its
-   * neighbour and its FDB entry. Missing entries are fine (idempotent).
+   * neighbour and its FDB entry (the delete names MAC and dst). Missing
+   * entries are fine (idempotent). Returns the entries that were there.
    */
   removeVtep(device: DeviceRef, spec: VtepSpec, opts: WriteOptions = {}): Promise<Entry[]> {
     return this.#serial(async () => {
@@ -532,35 +559,36 @@ export class DataPlane {
       const s = checkSpec(op, spec);
       const { signal } = opts;
       refuseIfAborted(signal, op);
-      const writes: Write[] = s.podCIDRs.map((c) => {
-        const cidr = checkCidr(op, 'pod CIDR', c);
-        return this.#routeDel(device, { dst: cidr.text, dstLen: cidr.prefix, dstBuf: ipToBuf(cidr.base), gateway: s.nodeIP }, signal);
-      });
-      writes.push(this.#neighDel(device, s.nodeIP, s.mac, signal), this.#fdbDel(device, { mac: s.mac, dst: s.nodeIP }, signal));
-      return this.#runInOrder(writes);
+      const writes: Write[] = s.cidrs.map((c) => this.#routeDel(device, { dst: c.text, dstLen: c.prefix, base: c.base, gateway: s.nodeIP }));
+      writes.push(this.#neighDel(device, s.nodeIP, s.mac), this.#fdbDel(device, { mac: s.mac, dst: s.nodeIP }));
+      const { done, failed } = await this.#apply(device, writes, op, signal);
+      if (failed[0] !== undefined) throw failed[0].error;
+      return done.map((w) => w.entry);
     });
   }
 
   // ---- dumps and reconcile --------------------------------------------------
 
-  async #dumpRoutes(): Promise<nl.rt.RouteMessage[]> {
-    return this.#rt.call('dump IPv4 routes', (o) => this.#rt.sock.getRoutes({ family: AF_INET }, {}, o));
+  #dumpRoutes(): Promise<NetlinkMessage[]> {
+    return this.#rt.dump(RTM_GETROUTE, nl.rt.formatRoute({ family: AF_INET }), 'dump IPv4 routes');
   }
 
-  async #dumpNeighbours(ifindex: number): Promise<nl.rt.NeighborMessage[]> {
+  #dumpNeighbours(ifindex: number): Promise<NetlinkMessage[]> {
     const idx = Buffer.alloc(4);
     idx.writeUInt32LE(ifindex);
-    return this.#rt.call('dump IPv4 neighbours', (o) => this.#rt.sock.getNeighbors({ family: AF_INET }, { ifindex: idx }, o));
+    const attrs = new nl.AttrStream();
+    attrs.emit(nl.rt.formatNeighborAttrs({ ifindex: idx }));
+    return this.#rt.dump(RTM_GETNEIGH, nl.rt.formatNeighbor({ family: AF_INET }), 'dump IPv4 neighbours', attrs.bufs);
   }
 
-  async #dumpFdb(): Promise<nl.rt.NeighborMessage[]> {
-    return this.#rt.call('dump FDB', (o) => this.#rt.sock.getNeighbors({ family: AF_BRIDGE }, {}, o));
+  #dumpFdb(): Promise<NetlinkMessage[]> {
+    return this.#rt.dump(RTM_GETNEIGH, nl.rt.formatNeighbor({ family: AF_BRIDGE }), 'dump FDB');
   }
 
   /**
    * Converges the entries on the device to exactly `desired`: dumps routes,
    * neighbours and FDB once, diffs in memory, then writes only the
-   * differences (pipelined): additions and fixes first (make before break),
+   * differences in one batch: additions and fixes first (make before break),
    * removals of stale entries last. Entries the kernel owns are never touched
    * (see entries.ts). Refused writes are reported in `failed`, the rest goes on.
    */
@@ -586,93 +614,72 @@ export class DataPlane {
     // unicast MAC is a no-op), so entries are keyed by MAC: a wanted MAC with
     // another dst, a port/VNI/ifindex of its own or a non-permanent state is
     // fixed with REPLACE; a MAC nobody wants is removed.
-    const wantFdbByMac = want.fdb;
     const fdbHandled = new Set<string>();
     for (const f of fdb) {
-      const w = wantFdbByMac.get(f.mac);
+      const w = want.fdb.get(f.mac);
       if (w === undefined || fdbHandled.has(f.mac)) {
-        removals.push(this.#fdbDel(dev, f, signal));
+        removals.push(this.#fdbDel(dev, f));
         continue;
       }
       fdbHandled.add(f.mac);
       const clean = f.extra.port === undefined && f.extra.vni === undefined && f.extra.ifindex === undefined;
-      if (clean && f.permanent && f.dst === w.dst) unchanged++;
-      else upserts.push({ ...this.#fdbAdd(dev, w.mac, w.dst, signal), op: 'fix' });
+      if (clean && f.permanent && f.dst === w.nodeIP) unchanged++;
+      else upserts.push(this.#fdbSet(dev, w, 'fix'));
     }
-    for (const [mac, w] of wantFdbByMac) {
-      if (!fdbHandled.has(mac)) upserts.push(this.#fdbAdd(dev, w.mac, w.dst, signal));
+    for (const [mac, w] of want.fdb) {
+      if (!fdbHandled.has(mac)) upserts.push(this.#fdbSet(dev, w, 'add'));
     }
 
     // Neighbours: ours are the permanent ones; a wanted IP held by a dynamic entry is fixed.
     const neighSeen = new Set<string>();
     for (const n of neigh.ours) {
-      const mac = want.neighbours.get(n.ip);
-      if (mac === undefined) removals.push(this.#neighDel(dev, n.ip, n.mac ?? '', signal));
-      else if (mac === n.mac) {
+      const w = want.neighbours.get(n.ip);
+      if (w === undefined) removals.push(this.#neighDel(dev, n.ip, n.mac ?? ''));
+      else if (w.mac === n.mac) {
         neighSeen.add(n.ip);
         unchanged++;
       } else {
         neighSeen.add(n.ip);
-        upserts.push(this.#neighSet(dev, n.ip, mac, 'fix', signal));
+        upserts.push(this.#neighSet(dev, w, 'fix'));
       }
     }
-    for (const [ip, mac] of want.neighbours) {
+    for (const [ip, w] of want.neighbours) {
       if (neighSeen.has(ip)) continue;
-      upserts.push(this.#neighSet(dev, ip, mac, neigh.dynamic.has(ip) ? 'fix' : 'add', signal));
+      upserts.push(this.#neighSet(dev, w, neigh.dynamic.has(ip) ? 'fix' : 'add'));
     }
 
     // Routes: key dst. The slot REPLACE acts on is (dst, tos 0, metric 0);
     // entries of the same dst with another tos/metric are removed.
     const routeSeen = new Set<string>();
-    const slotTaken = new Set<string>();
     for (const r of routes) {
       const w = want.routes.get(r.dst);
       const inSlot = r.priority === 0 && r.tos === 0;
-      if (w === undefined || !inSlot || slotTaken.has(r.dst)) {
-        removals.push(this.#routeDel(dev, r, signal));
+      if (w === undefined || !inSlot || routeSeen.has(r.dst)) {
+        removals.push(this.#routeDel(dev, { ...r, base: r.dstBuf.readUInt32BE(0) }));
         continue;
       }
-      slotTaken.add(r.dst);
-      if (r.gateway === w.via && r.onlink && !r.odd) {
-        routeSeen.add(r.dst);
-        unchanged++;
-      } else {
-        routeSeen.add(r.dst);
-        upserts.push(this.#routeSet(dev, w, 'fix', signal));
-      }
+      routeSeen.add(r.dst);
+      if (r.gateway === w.via && r.onlink && !r.odd) unchanged++;
+      else upserts.push(this.#routeSet(dev, w, 'fix'));
     }
     for (const [dst, w] of want.routes) {
-      if (!routeSeen.has(dst)) upserts.push(this.#routeSet(dev, w, 'add', signal));
+      if (!routeSeen.has(dst)) upserts.push(this.#routeSet(dev, w, 'add'));
     }
 
-    // Order: FDB/neighbour/route upserts (a
-    // node's route after its forwarding entries), then removals (routes
-    // first, so nothing routes into a removed neighbour).
+    // Order: FDB, neighbour, route upserts (a node's route after its
+    // forwarding entries), then removals (routes first, so nothing routes
+    // into a removed neighbour).
     upserts.sort((a, b) => rank(a.entry) - rank(b.entry));
     removals.sort((a, b) => rank(b.entry) - rank(a.entry));
 
-    const added: Entry[] = [];
-    const removed: Entry[] = [];
-    const fixed: Entry[] = [];
-    const failed: Array<{ entry: Entry; op: 'add' | 'fix' | 'remove'; error: NetlinkError }> = [];
-    const record = (w: Write): void => {
-      if (w.op === 'add') added.push(w.entry);
-      else if (w.op === 'fix') fixed.push(w.entry);
-      else removed.push(w.entry);
+    const { done, failed } = await this.#apply(dev, [...upserts, ...removals], op, signal);
+    return {
+      added: done.filter((w) => w.op === 'add').map((w) => w.entry),
+      removed: done.filter((w) => w.op === 'remove').map((w) => w.entry),
+      fixed: done.filter((w) => w.op === 'fix').map((w) => w.entry),
+      unchanged,
+      failed: failed.map((f) => ({ entry: f.w.entry, op: f.w.op, error: f.error })),
     };
-    for (const batch of [upserts, removals]) {
-      const fails = await this.#rt.bulk(batch, async (w) => {
-        try {
-          await w.send();
-        } catch (err) {
-          if (w.op === 'remove' && isNetlinkError(err, 'ENOENT', 'ESRCH')) return; // gone meanwhile
-          throw err;
-        }
-        record(w);
-      });
-      for (const f of fails) failed.push({ entry: f.item.entry, op: f.item.op, error: f.error });
-    }
-    return { added, removed, fixed, unchanged, failed };
   }
 
   // ---- statistics -----------------------------------------------------------
@@ -682,8 +689,8 @@ export class DataPlane {
     return this.#serial(async () => {
       const vxlan = await this.#ifStats(device.ifindex);
       const primary = await this.#ifStats(device.underlay.ifindex);
-      const fdbEntries = (await this.#dumpFdb()).filter((m) => m.data.ifindex === device.ifindex).length;
-      const routeCount = (await this.#dumpRoutes()).filter((m) => m.attrs.oif === device.ifindex).length;
+      const fdbEntries = (await this.#dumpFdb()).filter((m) => neighIfindex(m) === device.ifindex).length;
+      const routeCount = (await this.#dumpRoutes()).filter((m) => routeOif(m) === device.ifindex).length;
       return { vxlan, primary, fdbEntries, routeCount, vxlanUp: vxlan.up };
     });
   }
