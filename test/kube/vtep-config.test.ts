@@ -1,0 +1,123 @@
+// CiliumVTEPConfig upsert: create when missing, no write when equal, update
+// when different, conflict-safe, fenced by its AbortSignal, and restored by a
+// leader-style watch when deleted or edited.
+import { afterEach, describe, expect, it } from 'vitest';
+import { KubeFencedError, VtepConfigClient, type KubeObject, type VtepEndpoint } from '../../effects/kube/index.js';
+import { startLab, waitFor, type Lab } from './helpers.js';
+
+let lab: Lab | undefined;
+afterEach(async () => {
+  await lab?.server.close();
+  lab = undefined;
+});
+
+const ONE: VtepEndpoint[] = [{ name: 'vpc-gateway', tunnelEndpoint: '198.51.100.10', cidr: '198.51.100.0/24', mac: '4a:88:b7:ac:5f:b5' }];
+const TWO: VtepEndpoint[] = [
+  { name: 'vpc-gateway-0', tunnelEndpoint: '198.51.100.10', cidr: '198.51.100.0/24', mac: '4a:88:b7:ac:5f:b5' },
+  { name: 'vpc-gateway-1', tunnelEndpoint: '198.51.100.10', cidr: '203.0.113.0/24', mac: '4a:88:b7:ac:5f:b5' },
+];
+
+const writes = (l: Lab): number => l.server.requests.filter((r) => r.resource === 'ciliumvtepconfigs' && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method)).length;
+
+describe('VtepConfigClient', () => {
+  it('creates when missing, does not write when equal, updates when different', async () => {
+    lab = await startLab();
+    const v = new VtepConfigClient({ clients: lab.clients });
+    const live = new AbortController().signal;
+    expect((await v.upsert(ONE, live)).action).toBe('created');
+    const obj = lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!;
+    expect(obj.kind).toBe('CiliumVTEPConfig');
+    expect(obj.spec).toEqual({ endpoints: ONE });
+    const rv = lab.server.store.resourceVersion;
+    const w = writes(lab);
+    for (let i = 0; i < 5; i++) expect((await v.upsert(ONE, live)).action).toBe('unchanged');
+    expect(writes(lab)).toBe(w);
+    expect(lab.server.store.resourceVersion).toBe(rv);
+    expect((await v.upsert(TWO, live)).action).toBe('updated');
+    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!.spec).toEqual({ endpoints: TWO });
+  });
+
+  it('rewrites an edited spec, including extra fields someone added', async () => {
+    lab = await startLab();
+    const v = new VtepConfigClient({ clients: lab.clients });
+    const live = new AbortController().signal;
+    await v.upsert(ONE, live);
+    const cur = lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!;
+    lab.server.store.put('ciliumvtepconfigs', { ...cur, spec: { endpoints: [{ ...ONE[0]!, extra: 'x' }] } });
+    expect((await v.upsert(ONE, live)).action).toBe('updated');
+    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!.spec).toEqual({ endpoints: ONE });
+  });
+
+  it('absorbs 409s within its bound and gives up with Conflict beyond it', async () => {
+    lab = await startLab();
+    const v = new VtepConfigClient({ clients: lab.clients, maxConflictRetries: 3 });
+    const live = new AbortController().signal;
+    await v.upsert(ONE, live);
+    lab.server.faults.set({ conflictRate: 1 });
+    await expect(v.upsert(TWO, live)).rejects.toMatchObject({ code: 'Conflict' });
+    expect(lab.server.faults.injected.conflicts).toBe(4);
+    // Two conflicts, then the write goes through.
+    const draws = [0, 0];
+    lab.server.faults.random = () => draws.shift() ?? 0.99;
+    lab.server.faults.set({ conflictRate: 0.5 });
+    const res = await v.upsert(TWO, live);
+    expect(res).toMatchObject({ action: 'updated', conflicts: 2 });
+    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!.spec).toEqual({ endpoints: TWO });
+  });
+
+  it('refuses to write once its signal is aborted (fencing)', async () => {
+    lab = await startLab();
+    const v = new VtepConfigClient({ clients: lab.clients });
+    const ctl = new AbortController();
+    ctl.abort();
+    await expect(v.upsert(ONE, ctl.signal)).rejects.toBeInstanceOf(KubeFencedError);
+    expect(writes(lab)).toBe(0);
+    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')).toBeUndefined();
+  });
+
+  it('aborting during a slow write fences it', async () => {
+    lab = await startLab();
+    const v = new VtepConfigClient({ clients: lab.clients });
+    lab.server.faults.set({ latencyMs: 300, match: (r) => r.method === 'POST' });
+    const ctl = new AbortController();
+    const p = v.upsert(ONE, ctl.signal);
+    await waitFor(() => lab!.server.requests.length > 0, 'read done');
+    ctl.abort();
+    await expect(p).rejects.toBeInstanceOf(KubeFencedError);
+  });
+
+  it('rejects bad endpoints with a clear error, before any request', async () => {
+    lab = await startLab();
+    const v = new VtepConfigClient({ clients: lab.clients });
+    await expect(v.upsert([{ ...ONE[0]!, mac: '' }], new AbortController().signal)).rejects.toThrow(/mac must be a non-empty string/);
+    await expect(v.upsert([ONE[0]!, ONE[0]!], new AbortController().signal)).rejects.toThrow(/duplicate name/);
+    expect(lab.server.requests).toHaveLength(0);
+  });
+
+  it('a leader-style watch restores it after delete and edit', async () => {
+    lab = await startLab({ bookmarkIntervalMs: 100 });
+    const v = new VtepConfigClient({ clients: lab.clients });
+    const live = new AbortController();
+    const seen: Array<KubeObject | undefined> = [];
+    let restores = 0;
+    const w = v.watch((obj) => {
+      seen.push(obj);
+      void v.upsert(TWO, live.signal).then((r) => {
+        if (r.action !== 'unchanged') restores += 1;
+      });
+    });
+    try {
+      await waitFor(() => lab!.server.store.find('ciliumvtepconfigs', 'hybrid-gateway') !== undefined, 'initial create from the watch');
+      lab.server.store.remove('ciliumvtepconfigs', 'hybrid-gateway');
+      await waitFor(() => restores >= 2 && lab!.server.store.find('ciliumvtepconfigs', 'hybrid-gateway') !== undefined, 'restored after delete');
+      const cur = lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!;
+      lab.server.store.put('ciliumvtepconfigs', { ...cur, spec: { endpoints: ONE } });
+      await waitFor(() => restores >= 3, 'restored after edit');
+      await waitFor(() => JSON.stringify(lab!.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')?.spec) === JSON.stringify({ endpoints: TWO }), 'spec back');
+      expect(seen).toContain(undefined);
+    } finally {
+      live.abort();
+      await w.stop();
+    }
+  });
+});
