@@ -129,7 +129,13 @@ export class VtepConfigClient {
     let conflicts = 0;
     for (;;) {
       if (signal.aborted) throw new KubeFencedError(`upsert ciliumvtepconfig ${this.name}`);
-      const cur = await this.get(signal);
+      let cur: KubeObject | undefined;
+      try {
+        cur = await this.get(signal);
+      } catch (err) {
+        if (signal.aborted) throw new KubeFencedError(`upsert ciliumvtepconfig ${this.name}`, { cause: err });
+        throw err;
+      }
       if (cur !== undefined && vtepSpecEquals(cur, endpoints)) {
         return { action: 'unchanged', resourceVersion: cur.metadata?.resourceVersion, conflicts };
       }
