@@ -13,12 +13,15 @@ import { readFile } from 'node:fs/promises';
 import * as nl from 'netlink';
 import type { NetlinkMessage } from 'netlink';
 import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
-import { bufToIp, bufToMac, checkCidr, checkIPv4, checkMac, ipv4ToUint, macToBuf, parseVxlanLinkInfo, vxlanLinkInfo, type CheckedCidr } from './codec.js';
+import { bufToIp, bufToMac, checkCidr, checkIPv4, checkMac, ipv4ToUint, macToBuf, parseVxlanLinkInfo, vxlanLinkInfo } from './codec.js';
 import { deviceMacFor } from './device-mac.js';
 import {
   AF_BRIDGE,
   AF_INET,
-  fdbKey,
+  ipText,
+  macNumber,
+  macText,
+  routeKey,
   ourFdb,
   ourNeighbours,
   ourRoutes,
@@ -132,11 +135,13 @@ interface CheckedSpec {
   readonly nodeIP: string;
   readonly ip: number;
   readonly mac: string;
+  readonly macNum: number;
   readonly macBuf: Buffer;
-  readonly cidrs: readonly CheckedCidr[];
+  readonly routes: readonly WantedRoute[];
 }
 
 interface WantedRoute {
+  readonly key: number;
   readonly dst: string;
   readonly base: number;
   readonly prefix: number;
@@ -145,9 +150,9 @@ interface WantedRoute {
 }
 
 interface Wanted {
-  readonly routes: Map<string, WantedRoute>;
-  readonly neighbours: Map<string, CheckedSpec>; // node IP → spec
-  readonly fdb: Map<string, CheckedSpec>; // MAC → spec
+  readonly routes: Map<number, WantedRoute>; // routeKey → route
+  readonly neighbours: Map<number, CheckedSpec>; // node IP → spec
+  readonly fdb: Map<number, CheckedSpec>; // MAC → spec
 }
 
 type Write = { entry: Entry; op: 'add' | 'fix' | 'remove'; what: string; raw: RawWrite };
@@ -170,34 +175,39 @@ function checkSpec(op: string, spec: VtepSpec): CheckedSpec {
   const nodeIP = checkIPv4(op, `node ${spec.name} nodeIP`, spec.nodeIP);
   const mac = checkMac(op, `node ${spec.name} mac`, spec.mac);
   if (!Array.isArray(spec.podCIDRs)) throw badInput(op, `node ${spec.name}: podCIDRs must be an array`);
-  const cidrs = spec.podCIDRs.map((c) => checkCidr(op, `node ${spec.name} pod CIDR`, c));
-  const result: CheckedSpec = { name: String(spec.name), nodeIP, ip: ipv4ToUint(nodeIP)!, mac, macBuf: macToBuf(mac), cidrs };
+  const ip = ipv4ToUint(nodeIP)!;
+  const routes = spec.podCIDRs.map((c): WantedRoute => {
+    const cidr = checkCidr(op, `node ${spec.name} pod CIDR`, c);
+    return { key: routeKey(cidr.base, cidr.prefix), dst: cidr.text, base: cidr.base, prefix: cidr.prefix, via: nodeIP, viaIp: ip };
+  });
+  const macBuf = macToBuf(mac);
+  const result: CheckedSpec = { name: String(spec.name), nodeIP, ip, mac, macNum: macNumber(macBuf), macBuf, routes };
   checked.set(spec, result);
   return result;
 }
 
 function wantedOf(op: string, specs: Iterable<VtepSpec>): Wanted {
   const w: Wanted = { routes: new Map(), neighbours: new Map(), fdb: new Map() };
-  const routeOwner = new Map<string, string>();
+  const routeOwner = new Map<number, string>();
   for (const raw of specs) {
     const s = checkSpec(op, raw);
-    const prevMac = w.neighbours.get(s.nodeIP)?.mac;
-    if (prevMac !== undefined && prevMac !== s.mac) {
-      throw badInput(op, `node IP ${s.nodeIP} wanted with two MACs (${prevMac}, ${s.mac})`);
+    const prev = w.neighbours.get(s.ip);
+    if (prev !== undefined && prev.mac !== s.mac) {
+      throw badInput(op, `node IP ${s.nodeIP} wanted with two MACs (${prev.mac}, ${s.mac})`);
     }
-    w.neighbours.set(s.nodeIP, s);
-    const prevDst = w.fdb.get(s.mac)?.nodeIP;
-    if (prevDst !== undefined && prevDst !== s.nodeIP) {
-      throw badInput(op, `MAC ${s.mac} wanted toward two node IPs (${prevDst}, ${s.nodeIP})`);
+    w.neighbours.set(s.ip, s);
+    const prevDst = w.fdb.get(s.macNum);
+    if (prevDst !== undefined && prevDst.ip !== s.ip) {
+      throw badInput(op, `MAC ${s.mac} wanted toward two node IPs (${prevDst.nodeIP}, ${s.nodeIP})`);
     }
-    w.fdb.set(s.mac, s);
-    for (const c of s.cidrs) {
-      const owner = routeOwner.get(c.text);
-      if (owner !== undefined && w.routes.get(c.text)?.via !== s.nodeIP) {
-        throw badInput(op, `pod CIDR ${c.text} wanted via two nodes (${owner}, ${s.name})`);
+    w.fdb.set(s.macNum, s);
+    for (const r of s.routes) {
+      const owner = routeOwner.get(r.key);
+      if (owner !== undefined && w.routes.get(r.key)?.viaIp !== s.ip) {
+        throw badInput(op, `pod CIDR ${r.dst} wanted via two nodes (${owner}, ${s.name})`);
       }
-      routeOwner.set(c.text, s.name);
-      w.routes.set(c.text, { dst: c.text, base: c.base, prefix: c.prefix, via: s.nodeIP, viaIp: s.ip });
+      routeOwner.set(r.key, s.name);
+      w.routes.set(r.key, r);
     }
   }
   return w;
@@ -388,18 +398,22 @@ export class DataPlane {
     };
   }
 
-  #fdbDel(dev: DeviceRef, f: Pick<ObservedFdb, 'mac' | 'dst'> & { extra?: ObservedFdb['extra'] }): Write {
+  #fdbDel(dev: DeviceRef, f: { mac: number; dst: number | undefined; extra?: ObservedFdb['extra'] }): Write {
+    const lladdr = Buffer.alloc(6);
+    lladdr.writeUIntBE(f.mac, 0, 6);
+    const mac = macText(f.mac);
+    const dst = f.dst !== undefined ? ipText(f.dst) : '';
     return {
-      entry: { kind: 'fdb', mac: f.mac, dst: f.dst ?? '' },
+      entry: { kind: 'fdb', mac, dst },
       op: 'remove',
-      what: `delete fdb ${f.mac} dst ${f.dst ?? '-'}`,
+      what: `delete fdb ${mac} dst ${dst || '-'}`,
       raw: neighMessage(RTM_DELNEIGH, 0, {
         family: AF_BRIDGE,
         ifindex: dev.ifindex,
         state: 0,
         flags: NTF_SELF,
-        lladdr: macToBuf(f.mac),
-        dst: f.dst !== undefined ? ipv4ToUint(f.dst) : undefined,
+        lladdr,
+        dst: f.dst,
         port: f.extra?.port,
         vni: f.extra?.vni,
         remoteIfindex: f.extra?.ifindex,
@@ -423,12 +437,13 @@ export class DataPlane {
     };
   }
 
-  #neighDel(dev: DeviceRef, ip: string, mac: string): Write {
+  #neighDel(dev: DeviceRef, ip: number, mac: number | undefined): Write {
+    const ipT = ipText(ip);
     return {
-      entry: { kind: 'neighbour', ip, mac },
+      entry: { kind: 'neighbour', ip: ipT, mac: mac !== undefined ? macText(mac) : '' },
       op: 'remove',
-      what: `delete neighbour ${ip}`,
-      raw: neighMessage(RTM_DELNEIGH, 0, { family: AF_INET, ifindex: dev.ifindex, state: 0, flags: 0, dst: ipv4ToUint(ip) }),
+      what: `delete neighbour ${ipT}`,
+      raw: neighMessage(RTM_DELNEIGH, 0, { family: AF_INET, ifindex: dev.ifindex, state: 0, flags: 0, dst: ip }),
     };
   }
 
@@ -451,18 +466,17 @@ export class DataPlane {
     };
   }
 
-  #routeDel(
-    dev: DeviceRef,
-    r: { dst: string; dstLen: number; base: number; gateway?: string | undefined; priority?: number; tos?: number },
-  ): Write {
+  #routeDel(dev: DeviceRef, r: { base: number; dstLen: number; gateway?: number | undefined; priority?: number; tos?: number }): Write {
+    const dst = `${ipText(r.base)}/${r.dstLen}`;
+    const via = r.gateway !== undefined ? ipText(r.gateway) : '';
     return {
-      entry: { kind: 'route', dst: r.dst, via: r.gateway ?? '' },
+      entry: { kind: 'route', dst, via },
       op: 'remove',
-      what: `delete route ${r.dst}${r.gateway !== undefined ? ` via ${r.gateway}` : ''}`,
+      what: `delete route ${dst}${via !== '' ? ` via ${via}` : ''}`,
       raw: routeMessage(RTM_DELROUTE, 0, {
         dst: r.base,
         dstLen: r.dstLen,
-        gateway: r.gateway !== undefined ? ipv4ToUint(r.gateway) : undefined,
+        gateway: r.gateway,
         oif: dev.ifindex,
         priority: r.priority !== undefined && r.priority !== 0 ? r.priority : undefined,
         tos: r.tos ?? 0,
@@ -517,26 +531,24 @@ export class DataPlane {
       const { signal } = opts;
       refuseIfAborted(signal, op);
       const writes: Write[] = [this.#fdbSet(device, s, 'add'), this.#neighSet(device, s, 'add')];
-      for (const c of s.cidrs) {
-        writes.push(this.#routeSet(device, { dst: c.text, base: c.base, prefix: c.prefix, via: s.nodeIP, viaIp: s.ip }, 'add'));
-      }
+      for (const r of s.routes) writes.push(this.#routeSet(device, r, 'add'));
       const seen = new Set<string>();
-      const keep = new Set(s.cidrs.map((c) => c.text));
+      const keep = new Set(s.routes.map((r) => r.key));
       for (const p of prev) {
-        for (const c of p.cidrs) {
-          if (keep.has(c.text) || seen.has(`r${c.text}>${p.nodeIP}`)) continue;
-          seen.add(`r${c.text}>${p.nodeIP}`);
-          writes.push(this.#routeDel(device, { dst: c.text, dstLen: c.prefix, base: c.base, gateway: p.nodeIP }));
+        for (const r of p.routes) {
+          if (keep.has(r.key) || seen.has(`r${r.key}>${p.ip}`)) continue;
+          seen.add(`r${r.key}>${p.ip}`);
+          writes.push(this.#routeDel(device, { base: r.base, dstLen: r.prefix, gateway: p.ip }));
         }
       }
       for (const p of prev) {
-        if (p.nodeIP !== s.nodeIP && !seen.has(`n${p.nodeIP}`)) {
-          seen.add(`n${p.nodeIP}`);
-          writes.push(this.#neighDel(device, p.nodeIP, p.mac));
+        if (p.ip !== s.ip && !seen.has(`n${p.ip}`)) {
+          seen.add(`n${p.ip}`);
+          writes.push(this.#neighDel(device, p.ip, p.macNum));
         }
-        if (fdbKey(p.mac, p.nodeIP) !== fdbKey(s.mac, s.nodeIP) && !seen.has(`f${fdbKey(p.mac, p.nodeIP)}`)) {
-          seen.add(`f${fdbKey(p.mac, p.nodeIP)}`);
-          writes.push(this.#fdbDel(device, { mac: p.mac, dst: p.nodeIP }));
+        if ((p.macNum !== s.macNum || p.ip !== s.ip) && !seen.has(`f${p.macNum}>${p.ip}`)) {
+          seen.add(`f${p.macNum}>${p.ip}`);
+          writes.push(this.#fdbDel(device, { mac: p.macNum, dst: p.ip }));
         }
       }
       const { done, failed } = await this.#apply(device, writes, op, signal);
@@ -559,8 +571,8 @@ export class DataPlane {
       const s = checkSpec(op, spec);
       const { signal } = opts;
       refuseIfAborted(signal, op);
-      const writes: Write[] = s.cidrs.map((c) => this.#routeDel(device, { dst: c.text, dstLen: c.prefix, base: c.base, gateway: s.nodeIP }));
-      writes.push(this.#neighDel(device, s.nodeIP, s.mac), this.#fdbDel(device, { mac: s.mac, dst: s.nodeIP }));
+      const writes: Write[] = s.routes.map((r) => this.#routeDel(device, { base: r.base, dstLen: r.prefix, gateway: s.ip }));
+      writes.push(this.#neighDel(device, s.ip, s.macNum), this.#fdbDel(device, { mac: s.macNum, dst: s.ip }));
       const { done, failed } = await this.#apply(device, writes, op, signal);
       if (failed[0] !== undefined) throw failed[0].error;
       return done.map((w) => w.entry);
@@ -614,7 +626,7 @@ export class DataPlane {
     // unicast MAC is a no-op), so entries are keyed by MAC: a wanted MAC with
     // another dst, a port/VNI/ifindex of its own or a non-permanent state is
     // fixed with REPLACE; a MAC nobody wants is removed.
-    const fdbHandled = new Set<string>();
+    const fdbHandled = new Set<number>();
     for (const f of fdb) {
       const w = want.fdb.get(f.mac);
       if (w === undefined || fdbHandled.has(f.mac)) {
@@ -623,47 +635,45 @@ export class DataPlane {
       }
       fdbHandled.add(f.mac);
       const clean = f.extra.port === undefined && f.extra.vni === undefined && f.extra.ifindex === undefined;
-      if (clean && f.permanent && f.dst === w.nodeIP) unchanged++;
+      if (clean && f.permanent && f.dst === w.ip) unchanged++;
       else upserts.push(this.#fdbSet(dev, w, 'fix'));
     }
-    for (const [mac, w] of want.fdb) {
-      if (!fdbHandled.has(mac)) upserts.push(this.#fdbSet(dev, w, 'add'));
+    if (fdbHandled.size < want.fdb.size) {
+      for (const [mac, w] of want.fdb) if (!fdbHandled.has(mac)) upserts.push(this.#fdbSet(dev, w, 'add'));
     }
 
     // Neighbours: ours are the permanent ones; a wanted IP held by a dynamic entry is fixed.
-    const neighSeen = new Set<string>();
+    const neighSeen = new Set<number>();
     for (const n of neigh.ours) {
       const w = want.neighbours.get(n.ip);
-      if (w === undefined) removals.push(this.#neighDel(dev, n.ip, n.mac ?? ''));
-      else if (w.mac === n.mac) {
+      if (w === undefined) removals.push(this.#neighDel(dev, n.ip, n.mac));
+      else {
         neighSeen.add(n.ip);
-        unchanged++;
-      } else {
-        neighSeen.add(n.ip);
-        upserts.push(this.#neighSet(dev, w, 'fix'));
+        if (w.macNum === n.mac) unchanged++;
+        else upserts.push(this.#neighSet(dev, w, 'fix'));
       }
     }
-    for (const [ip, w] of want.neighbours) {
-      if (neighSeen.has(ip)) continue;
-      upserts.push(this.#neighSet(dev, w, neigh.dynamic.has(ip) ? 'fix' : 'add'));
+    if (neighSeen.size < want.neighbours.size) {
+      for (const [ip, w] of want.neighbours) {
+        if (!neighSeen.has(ip)) upserts.push(this.#neighSet(dev, w, neigh.dynamic.has(ip) ? 'fix' : 'add'));
+      }
     }
 
-    // Routes: key dst. The slot REPLACE acts on is (dst, tos 0, metric 0);
-    // entries of the same dst with another tos/metric are removed.
-    const routeSeen = new Set<string>();
+    // Routes: key (dst, len). The slot REPLACE acts on is (dst, tos 0,
+    // metric 0); entries of the same dst with another tos/metric are removed.
+    const routeSeen = new Set<number>();
     for (const r of routes) {
-      const w = want.routes.get(r.dst);
-      const inSlot = r.priority === 0 && r.tos === 0;
-      if (w === undefined || !inSlot || routeSeen.has(r.dst)) {
-        removals.push(this.#routeDel(dev, { ...r, base: r.dstBuf.readUInt32BE(0) }));
+      const w = want.routes.get(r.key);
+      if (w === undefined || r.priority !== 0 || r.tos !== 0 || routeSeen.has(r.key)) {
+        removals.push(this.#routeDel(dev, r));
         continue;
       }
-      routeSeen.add(r.dst);
-      if (r.gateway === w.via && r.onlink && !r.odd) unchanged++;
+      routeSeen.add(r.key);
+      if (r.gateway === w.viaIp && r.onlink && !r.odd) unchanged++;
       else upserts.push(this.#routeSet(dev, w, 'fix'));
     }
-    for (const [dst, w] of want.routes) {
-      if (!routeSeen.has(dst)) upserts.push(this.#routeSet(dev, w, 'add'));
+    if (routeSeen.size < want.routes.size) {
+      for (const [key, w] of want.routes) if (!routeSeen.has(key)) upserts.push(this.#routeSet(dev, w, 'add'));
     }
 
     // Order: FDB, neighbour, route upserts (a node's route after its

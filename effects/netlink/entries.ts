@@ -14,7 +14,6 @@
 //   Learning is off on our device, so nothing else adds unicast entries.
 import { endianness } from 'node:os';
 import type { NetlinkMessage } from 'netlink';
-import { bufToIp, bufToMac } from './codec.js';
 
 export const AF_INET = 2;
 export const AF_BRIDGE = 7;
@@ -31,11 +30,33 @@ export type Entry =
   | { readonly kind: 'neighbour'; readonly ip: string; readonly mac: string }
   | { readonly kind: 'fdb'; readonly mac: string; readonly dst: string };
 
+/** 48-bit MAC as a number (exact in a double): cheap Map key. */
+export function macNumber(b: Buffer, o = 0): number {
+  return b[o]! * 0x10000000000 + b[o + 1]! * 0x100000000 + b.readUInt32BE(o + 2);
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+export function macText(n: number): string {
+  const hi = Math.floor(n / 0x100000000);
+  const lo = n >>> 0;
+  return `${HEX[(hi >>> 8) & 255]}:${HEX[hi & 255]}:${HEX[lo >>> 24]}:${HEX[(lo >>> 16) & 255]}:${HEX[(lo >>> 8) & 255]}:${HEX[lo & 255]}`;
+}
+
+export function ipText(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** Map key of a route destination: address and prefix length. */
+export function routeKey(base: number, len: number): number {
+  return base * 64 + len;
+}
+
 export interface ObservedRoute {
-  readonly dst: string;
-  readonly dstBuf: Buffer;
+  readonly key: number;
+  readonly base: number;
   readonly dstLen: number;
-  readonly gateway: string | undefined;
+  readonly gateway: number | undefined;
   readonly onlink: boolean;
   readonly priority: number;
   readonly tos: number;
@@ -44,14 +65,14 @@ export interface ObservedRoute {
 }
 
 export interface ObservedNeighbour {
-  readonly ip: string;
-  readonly mac: string | undefined;
+  readonly ip: number;
+  readonly mac: number | undefined;
   readonly permanent: boolean;
 }
 
 export interface ObservedFdb {
-  readonly mac: string;
-  readonly dst: string | undefined;
+  readonly mac: number;
+  readonly dst: number | undefined;
   readonly permanent: boolean;
   /** NDA_PORT / NDA_VNI / NDA_IFINDEX differing from the device's own: needed to delete, and a mismatch. */
   readonly extra: { port?: Buffer; vni?: Buffer; ifindex?: Buffer };
@@ -59,24 +80,13 @@ export interface ObservedFdb {
 
 // Dumps are parsed here, not with the package's generic parsers: for 5,000
 // routes those cost 50-100 ms (every attribute decoded into objects), while
-// the dump itself takes about 10 ms; reading the few fixed fields and
-// attributes we need keeps an idempotent re-apply well under 100 ms.
-// Netlink structures are in host byte order.
+// the dump itself takes about 10 ms. Only the fixed fields and attributes we
+// need are read, addresses stay numbers (text only for entries reported).
+// Netlink structures are in host byte order, addresses in network order.
 const LE = endianness() === 'LE';
 const u16 = (b: Buffer, o: number): number => (LE ? b.readUInt16LE(o) : b.readUInt16BE(o));
 const u32 = (b: Buffer, o: number): number => (LE ? b.readUInt32LE(o) : b.readUInt32BE(o));
 const s32 = (b: Buffer, o: number): number => (LE ? b.readInt32LE(o) : b.readInt32BE(o));
-
-/** Calls fn(type, start, length) for each attribute of buf from offset `from`. */
-function eachAttr(b: Buffer, from: number, fn: (type: number, start: number, len: number) => void): void {
-  let off = from;
-  while (off + 4 <= b.length) {
-    const len = u16(b, off);
-    if (len < 4 || off + len > b.length) break;
-    fn(u16(b, off + 2) & 0x3fff, off + 4, len - 4);
-    off += (len + 3) & ~3;
-  }
-}
 
 const RTA_DST = 1;
 const RTA_OIF = 4;
@@ -99,12 +109,14 @@ const NUD_PERMANENT = 0x80;
 
 /** Output device of a route message (cheap, for counting). */
 export function routeOif(m: NetlinkMessage): number | undefined {
-  let oif: number | undefined;
-  if (m.data.length < RTM_LEN) return undefined;
-  eachAttr(m.data, RTM_LEN, (t, st) => {
-    if (t === RTA_OIF) oif = u32(m.data, st);
-  });
-  return oif;
+  const b = m.data;
+  for (let o = RTM_LEN; o + 4 <= b.length; ) {
+    const len = u16(b, o);
+    if (len < 4 || o + len > b.length) break;
+    if ((u16(b, o + 2) & 0x3fff) === RTA_OIF && len >= 8) return u32(b, o + 4);
+    o += (len + 3) & ~3;
+  }
+  return undefined;
 }
 
 /** Interface of a neighbour/FDB message (cheap, for counting). */
@@ -117,51 +129,51 @@ export function ourRoutes(msgs: readonly NetlinkMessage[], ifindex: number): Obs
   const out: ObservedRoute[] = [];
   for (const m of msgs) {
     const b = m.data;
-    if (b.length < RTM_LEN || b[0] !== AF_INET) continue;
+    if (b.length < RTM_LEN || b[0] !== AF_INET || b[5] === RTPROT_KERNEL) continue;
     let oif = -1;
     let table = b[4]!;
-    let dst: Buffer | undefined;
-    let gateway: Buffer | undefined;
+    let base = 0;
+    let gateway: number | undefined;
     let priority = 0;
-    let odd = false;
-    eachAttr(b, RTM_LEN, (t, st, len) => {
-      if (t === RTA_OIF && len >= 4) oif = u32(b, st);
-      else if (t === RTA_TABLE && len >= 4) table = u32(b, st);
-      else if (t === RTA_DST) dst = b.subarray(st, st + len);
-      else if (t === RTA_GATEWAY) gateway = b.subarray(st, st + len);
-      else if (t === RTA_PRIORITY && len >= 4) priority = u32(b, st);
+    let odd = b[7] !== RTN_UNICAST;
+    for (let o = RTM_LEN; o + 4 <= b.length; ) {
+      const len = u16(b, o);
+      if (len < 4 || o + len > b.length) break;
+      const t = u16(b, o + 2) & 0x3fff;
+      if (t === RTA_OIF && len >= 8) oif = u32(b, o + 4);
+      else if (t === RTA_TABLE && len >= 8) table = u32(b, o + 4);
+      else if (t === RTA_DST && len === 8) base = b.readUInt32BE(o + 4);
+      else if (t === RTA_GATEWAY && len === 8) gateway = b.readUInt32BE(o + 4);
+      else if (t === RTA_PRIORITY && len >= 8) priority = u32(b, o + 4);
       else if (t === RTA_MULTIPATH || t === RTA_ENCAP || t === RTA_PREFSRC || t === RTA_VIA) odd = true;
-    });
-    if (oif !== ifindex || table !== RT_TABLE_MAIN || b[5] === RTPROT_KERNEL) continue;
+      o += (len + 3) & ~3;
+    }
+    if (oif !== ifindex || table !== RT_TABLE_MAIN) continue;
     const dstLen = b[1]!;
-    const dstBuf = Buffer.from(dst ?? Buffer.alloc(4));
-    const dstIp = bufToIp(dstBuf);
-    if (dstIp === undefined) continue;
     out.push({
-      dst: `${dstIp}/${dstLen}`,
-      dstBuf,
+      key: routeKey(base, dstLen),
+      base,
       dstLen,
-      gateway: bufToIp(gateway),
+      gateway,
       onlink: (u32(b, 8) & RTNH_F_ONLINK) !== 0,
       priority,
       tos: b[3]!,
-      odd: odd || b[7] !== RTN_UNICAST,
+      odd,
     });
   }
   return out;
 }
 
-function kernelOwnedIPv4(ip: string): boolean {
-  const a = Number(ip.split('.')[0]);
-  return ip === '0.0.0.0' || ip === '255.255.255.255' || (a >= 224 && a <= 239) || ip.startsWith('169.254.');
+/** 0.0.0.0, 255.255.255.255, multicast and link-local: never ours. */
+function kernelOwnedIPv4(ip: number): boolean {
+  const a = ip >>> 24;
+  return ip === 0 || ip === 0xffffffff || (a >= 224 && a <= 239) || ip >>> 16 === 0xa9fe;
 }
 
 interface RawNeigh {
-  family: number;
-  ifindex: number;
   permanent: boolean;
-  dst: Buffer | undefined;
-  lladdr: Buffer | undefined;
+  dst: number | undefined;
+  mac: number | undefined;
   port: Buffer | undefined;
   vni: Buffer | undefined;
   remoteIfindex: Buffer | undefined;
@@ -171,60 +183,54 @@ function parseNeigh(m: NetlinkMessage, family: number, ifindex: number): RawNeig
   const b = m.data;
   if (b.length < NDM_LEN || b[0] !== family || s32(b, 4) !== ifindex) return undefined;
   const n: RawNeigh = {
-    family,
-    ifindex,
     permanent: (u16(b, 8) & NUD_PERMANENT) !== 0,
     dst: undefined,
-    lladdr: undefined,
+    mac: undefined,
     port: undefined,
     vni: undefined,
     remoteIfindex: undefined,
   };
-  eachAttr(b, NDM_LEN, (t, st, len) => {
-    const v = Buffer.from(b.subarray(st, st + len));
-    if (t === NDA_DST) n.dst = v;
-    else if (t === NDA_LLADDR) n.lladdr = v;
-    else if (t === NDA_PORT) n.port = v;
-    else if (t === NDA_VNI) n.vni = v;
-    else if (t === NDA_IFINDEX) n.remoteIfindex = v;
-  });
+  for (let o = NDM_LEN; o + 4 <= b.length; ) {
+    const len = u16(b, o);
+    if (len < 4 || o + len > b.length) break;
+    const t = u16(b, o + 2) & 0x3fff;
+    if (t === NDA_DST && len === 8) n.dst = b.readUInt32BE(o + 4);
+    else if (t === NDA_LLADDR && len === 10) n.mac = macNumber(b, o + 4);
+    else if (t === NDA_PORT) n.port = Buffer.from(b.subarray(o + 4, o + len));
+    else if (t === NDA_VNI) n.vni = Buffer.from(b.subarray(o + 4, o + len));
+    else if (t === NDA_IFINDEX) n.remoteIfindex = Buffer.from(b.subarray(o + 4, o + len));
+    o += (len + 3) & ~3;
+  }
   return n;
 }
 
 export function ourNeighbours(msgs: readonly NetlinkMessage[], ifindex: number): {
   ours: ObservedNeighbour[];
-  dynamic: Map<string, ObservedNeighbour>;
+  dynamic: Set<number>;
 } {
   const ours: ObservedNeighbour[] = [];
-  const dynamic = new Map<string, ObservedNeighbour>();
+  const dynamic = new Set<number>();
   for (const m of msgs) {
     const r = parseNeigh(m, AF_INET, ifindex);
-    if (r === undefined) continue;
-    const ip = bufToIp(r.dst);
-    if (ip === undefined || kernelOwnedIPv4(ip)) continue;
-    const n = { ip, mac: bufToMac(r.lladdr), permanent: r.permanent };
-    if (n.permanent) ours.push(n);
-    else dynamic.set(ip, n);
+    if (r?.dst === undefined || kernelOwnedIPv4(r.dst)) continue;
+    if (r.permanent) ours.push({ ip: r.dst, mac: r.mac, permanent: true });
+    else dynamic.add(r.dst);
   }
   return { ours, dynamic };
 }
+
+const MULTICAST_BIT = 0x10000000000; // lowest bit of the first octet
 
 export function ourFdb(msgs: readonly NetlinkMessage[], ifindex: number): ObservedFdb[] {
   const out: ObservedFdb[] = [];
   for (const m of msgs) {
     const r = parseNeigh(m, AF_BRIDGE, ifindex);
-    if (r === undefined) continue;
-    const mac = bufToMac(r.lladdr);
-    if (mac === undefined || mac === '00:00:00:00:00:00' || (parseInt(mac.slice(0, 2), 16) & 1) === 1) continue;
+    if (r?.mac === undefined || r.mac === 0 || Math.floor(r.mac / MULTICAST_BIT) % 2 === 1) continue;
     const extra: ObservedFdb['extra'] = {};
     if (r.port !== undefined) extra.port = r.port;
     if (r.vni !== undefined) extra.vni = r.vni;
     if (r.remoteIfindex !== undefined) extra.ifindex = r.remoteIfindex;
-    out.push({ mac, dst: bufToIp(r.dst), permanent: r.permanent, extra });
+    out.push({ mac: r.mac, dst: r.dst, permanent: r.permanent, extra });
   }
   return out;
-}
-
-export function fdbKey(mac: string, dst: string | undefined): string {
-  return `${mac}>${dst ?? ''}`;
 }
