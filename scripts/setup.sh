@@ -26,3 +26,9 @@ if ! command -v aws >/dev/null 2>&1 && [ "${SKIP_AWSCLI:-0}" != "1" ] && [ "$(id
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends awscli >/dev/null 2>&1; } \
     || echo "setup: could not install awscli; the AWS CLI test will be skipped" >&2
 fi
+# Data-plane tests (test/netns) and the netlink benchmark need the vxlan and
+# veth drivers (dummy is optional: the benchmark falls back to veth). Load them
+# when possible; harmless where they are built in or modprobe is unavailable.
+if command -v modprobe >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  for mod in vxlan veth dummy; do modprobe -q "$mod" 2>/dev/null || true; done
+fi
