@@ -2,7 +2,7 @@
 // (a /29 pod CIDR each out of 198.18.0.0/16, node IPs out of 198.19.0.0/16)
 // on hybrid_vxlan0 in a namespace of its own with a dummy (or, where the
 // dummy driver is missing, veth) underlay:
-//   cold      program all from empty (reconcile: dump, diff, pipelined writes)
+//   cold      program all from empty (reconcile: dump, diff, batched writes)
 //   re-apply  the same desired set again: nothing to do (dump once, diff in memory)
 //   churn     1% of the nodes change (half their pod CIDR, half their node IP)
 //   single    one more node added with programVtep, latency until the kernel acked it
@@ -128,7 +128,7 @@ async function worker(): Promise<Figures> {
     }
     f.sequentialColdMs = median(seqCold);
 
-    // --- ours, pipelined ---------------------------------------------------
+    // --- ours, batched -----------------------------------------------------
     const cold: number[] = [];
     const reapply: number[] = [];
     const churn: number[] = [];

@@ -8,7 +8,7 @@
 // AbortSignal fired (this is how a leader that lost its lease is fenced).
 //
 // Public operations run one at a time (a queue), so a dump never interleaves
-// with writes on the socket; inside one operation, writes are pipelined.
+// with writes on the socket; inside one operation, writes go out as batches.
 import { readFile } from 'node:fs/promises';
 import * as nl from 'netlink';
 import type { NetlinkMessage } from 'netlink';
@@ -138,6 +138,9 @@ interface CheckedSpec {
   readonly macNum: number;
   readonly macBuf: Buffer;
   readonly routes: readonly WantedRoute[];
+  /** The podCIDRs array validated (identity), to detect a mutated spec. */
+  readonly source: readonly string[];
+  readonly sourceLength: number;
 }
 
 interface WantedRoute {
@@ -171,7 +174,16 @@ const checked = new WeakMap<object, CheckedSpec>();
 function checkSpec(op: string, spec: VtepSpec): CheckedSpec {
   if (typeof spec !== 'object' || spec === null) throw badInput(op, 'VtepSpec expected');
   const hit = checked.get(spec);
-  if (hit !== undefined && hit.nodeIP === spec.nodeIP && hit.mac === spec.mac) return hit;
+  if (
+    hit !== undefined &&
+    hit.nodeIP === spec.nodeIP &&
+    hit.mac === spec.mac &&
+    hit.source === spec.podCIDRs &&
+    hit.sourceLength === spec.podCIDRs.length &&
+    hit.routes.every((r, i) => r.dst === spec.podCIDRs[i])
+  ) {
+    return hit;
+  }
   const nodeIP = checkIPv4(op, `node ${spec.name} nodeIP`, spec.nodeIP);
   const mac = checkMac(op, `node ${spec.name} mac`, spec.mac);
   if (!Array.isArray(spec.podCIDRs)) throw badInput(op, `node ${spec.name}: podCIDRs must be an array`);
@@ -181,7 +193,17 @@ function checkSpec(op: string, spec: VtepSpec): CheckedSpec {
     return { key: routeKey(cidr.base, cidr.prefix), dst: cidr.text, base: cidr.base, prefix: cidr.prefix, via: nodeIP, viaIp: ip };
   });
   const macBuf = macToBuf(mac);
-  const result: CheckedSpec = { name: String(spec.name), nodeIP, ip, mac, macNum: macNumber(macBuf), macBuf, routes };
+  const result: CheckedSpec = {
+    name: String(spec.name),
+    nodeIP,
+    ip,
+    mac,
+    macNum: macNumber(macBuf),
+    macBuf,
+    routes,
+    source: spec.podCIDRs,
+    sourceLength: spec.podCIDRs.length,
+  };
   checked.set(spec, result);
   return result;
 }
