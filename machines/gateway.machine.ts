@@ -1,0 +1,279 @@
+// The gateway lifecycle: initialising → electing (standby ⇄ acquiring) →
+// leader → steppingDown → electing, or stopped on shutdown.
+//
+// Pure statechart: every actor, action, guard and delay is referenced by name;
+// the runtime provides the implementations (effects/), tests provide doubles.
+// Leader work is a child of `leader`, so leaving `leader` for any reason stops
+// (aborts) every leader write before anything else happens: that is the fence.
+import { assign, cancel, fromCallback, fromPromise, raise, setup } from 'xstate';
+
+/** What one acquire or renew attempt found. */
+export interface LeaseOutcome {
+  /** True when this process holds the lease after the attempt. */
+  readonly held: boolean;
+  /** Current holder identity, when known. */
+  readonly holder?: string | undefined;
+  /** Local time (ms) at which the successful write was sent: the renew deadline counts from it. */
+  readonly renewedAt?: number | undefined;
+}
+
+export type StepDownCause = 'renew-deadline' | 'lease-lost' | 'shutdown';
+
+export interface GatewayContext {
+  initAttempts: number;
+  leaderWorkAttempts: number;
+  /** Set once SHUTDOWN arrives: stepping down then ends in `stopped`. */
+  shuttingDown: boolean;
+  /** A re-assert was asked for while leader work was already running. */
+  reassertPending: boolean;
+  lastRenewAt: number | undefined;
+  leaseHolder: string | undefined;
+  stepDownCause: StepDownCause | undefined;
+  lastError: string | undefined;
+}
+
+export type GatewayEvent =
+  /** SIGTERM/SIGINT: step down (release the lease) and stop. */
+  | { type: 'SHUTDOWN' }
+  /** The renew deadline passed without a successful renewal (a delayed event the leader schedules). */
+  | { type: 'LEASE.RENEW_DEADLINE_EXCEEDED' }
+  /** The lease watch saw another holder take the lease while we lead. */
+  | { type: 'LEASE.LOST'; holder?: string }
+  /** The lease watch saw the lease released or expired: try to acquire now. */
+  | { type: 'LEASE.FREE' }
+  /** Something the leader owns drifted or changed (CiliumVTEPConfig edited, routes changed): re-assert now. */
+  | { type: 'LEADER.REASSERT'; reason?: string };
+
+function notProvided<T>(name: string) {
+  return fromPromise<T>(() => Promise.reject(new Error(`actor "${name}" is not provided`)));
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export const gatewayMachine = setup({
+  types: {
+    context: {} as GatewayContext,
+    events: {} as GatewayEvent,
+  },
+  actors: {
+    // Placeholders that name the job; runtime/ provides the effects, tests provide doubles.
+    initialise: notProvided<void>('initialise'),
+    watchLease: fromCallback<GatewayEvent>(() => {}),
+    tryAcquireLease: notProvided<LeaseOutcome>('tryAcquireLease'),
+    renewLease: notProvided<LeaseOutcome>('renewLease'),
+    programRouteTables: notProvided<void>('programRouteTables'),
+    writeVtepConfig: notProvided<void>('writeVtepConfig'),
+    releaseLease: notProvided<void>('releaseLease'),
+  },
+  actions: {
+    // Observability hooks (metrics, Events, logs): no-ops here, provided by the runtime.
+    announceStandby: () => {},
+    announceLeader: () => {},
+    announceLeaderReady: () => {},
+    announceNotLeader: () => {},
+    announceStopped: () => {},
+    scheduleRenewDeadline: raise({ type: 'LEASE.RENEW_DEADLINE_EXCEEDED' }, { id: 'renewDeadline', delay: 'renewDeadline' }),
+    cancelRenewDeadline: cancel('renewDeadline'),
+    recordRenewal: assign({
+      lastRenewAt: ({ event }) => (event as unknown as { output: LeaseOutcome }).output.renewedAt,
+    }),
+    recordHolder: assign({
+      leaseHolder: ({ event }) => (event as unknown as { output: LeaseOutcome }).output.holder,
+    }),
+    recordError: assign({ lastError: ({ event }) => errorText((event as unknown as { error: unknown }).error) }),
+    countInitAttempt: assign({ initAttempts: ({ context }) => context.initAttempts + 1 }),
+    resetInitAttempts: assign({ initAttempts: 0 }),
+    countLeaderWorkAttempt: assign({ leaderWorkAttempts: ({ context }) => context.leaderWorkAttempts + 1 }),
+    resetLeaderWorkAttempts: assign({ leaderWorkAttempts: 0, reassertPending: false }),
+    markReassertPending: assign({ reassertPending: true }),
+    clearReassertPending: assign({ reassertPending: false }),
+    markShuttingDown: assign({ shuttingDown: true }),
+    causeRenewDeadline: assign({ stepDownCause: 'renew-deadline' as const }),
+    causeLeaseLost: assign({ stepDownCause: 'lease-lost' as const }),
+    causeShutdown: assign({ stepDownCause: 'shutdown' as const, shuttingDown: true }),
+  },
+  guards: {
+    leaseHeld: ({ event }) => (event as unknown as { output: LeaseOutcome }).output.held,
+    shuttingDown: ({ context }) => context.shuttingDown,
+    reassertPending: ({ context }) => context.reassertPending,
+  },
+  delays: {
+    // Defaults for reading the chart alone; the runtime provides the configured values.
+    retryPeriod: 1000,
+    renewDeadline: 2000,
+    initRetryDelay: 1000,
+    leaderWorkRetryDelay: 500,
+    driftRepairPeriod: 60_000,
+    releaseTimeout: 1000,
+  },
+}).createMachine({
+  id: 'gateway',
+  initial: 'initialising',
+  context: {
+    initAttempts: 0,
+    leaderWorkAttempts: 0,
+    shuttingDown: false,
+    reassertPending: false,
+    lastRenewAt: undefined,
+    leaseHolder: undefined,
+    stepDownCause: undefined,
+    lastError: undefined,
+  },
+  states: {
+    initialising: {
+      // VXLAN device, ip_forward check, cloud identity: every pod needs them.
+      invoke: {
+        id: 'initialise',
+        src: 'initialise',
+        onDone: { target: 'electing', actions: 'resetInitAttempts' },
+        onError: { target: 'initFailed', actions: 'recordError' },
+      },
+      on: { SHUTDOWN: { target: 'stopped', actions: 'causeShutdown' } },
+    },
+    initFailed: {
+      // Retried with a growing, capped delay instead of crashing the pod.
+      entry: 'countInitAttempt',
+      after: { initRetryDelay: 'initialising' },
+      on: { SHUTDOWN: { target: 'stopped', actions: 'causeShutdown' } },
+    },
+    electing: {
+      // The lease watch lives across standby ⇄ acquiring so it is not re-opened each retry period.
+      invoke: { id: 'watchLease', src: 'watchLease' },
+      initial: 'standby',
+      states: {
+        standby: {
+          entry: 'announceStandby',
+          after: { retryPeriod: 'acquiring' },
+          on: {
+            'LEASE.FREE': 'acquiring',
+            SHUTDOWN: { target: '#gateway.stopped', actions: 'causeShutdown' },
+          },
+        },
+        acquiring: {
+          invoke: {
+            id: 'tryAcquireLease',
+            src: 'tryAcquireLease',
+            onDone: [
+              { guard: 'leaseHeld', target: '#gateway.leader', actions: ['recordRenewal', 'recordHolder'] },
+              { target: 'standby', actions: 'recordHolder' },
+            ],
+            onError: { target: 'standby', actions: 'recordError' },
+          },
+          // The attempt may have written the lease already: release it on the way out.
+          on: { SHUTDOWN: { target: '#gateway.steppingDown', actions: 'causeShutdown' } },
+        },
+      },
+    },
+    leader: {
+      type: 'parallel',
+      entry: ['scheduleRenewDeadline', 'announceLeader'],
+      exit: ['cancelRenewDeadline', 'announceNotLeader'],
+      on: {
+        'LEASE.RENEW_DEADLINE_EXCEEDED': { target: 'steppingDown', actions: 'causeRenewDeadline' },
+        'LEASE.LOST': { target: 'electing', actions: 'causeLeaseLost' },
+        SHUTDOWN: { target: 'steppingDown', actions: 'causeShutdown' },
+      },
+      states: {
+        lease: {
+          initial: 'waiting',
+          states: {
+            waiting: { after: { retryPeriod: 'renewing' } },
+            renewing: {
+              invoke: {
+                id: 'renewLease',
+                src: 'renewLease',
+                onDone: [
+                  {
+                    guard: 'leaseHeld',
+                    target: 'waiting',
+                    actions: ['recordRenewal', 'cancelRenewDeadline', 'scheduleRenewDeadline'],
+                  },
+                  { target: '#gateway.electing', actions: ['recordHolder', 'causeLeaseLost'] },
+                ],
+                // A failed attempt is retried after the retry period; the deadline keeps running.
+                onError: { target: 'waiting', actions: 'recordError' },
+              },
+            },
+          },
+        },
+        work: {
+          initial: 'asserting',
+          states: {
+            asserting: {
+              type: 'parallel',
+              on: { 'LEADER.REASSERT': { actions: 'markReassertPending' } },
+              states: {
+                routeTables: {
+                  initial: 'programming',
+                  states: {
+                    programming: {
+                      invoke: {
+                        id: 'programRouteTables',
+                        src: 'programRouteTables',
+                        onDone: 'done',
+                        onError: { target: '#gateway.leader.work.backoff', actions: 'recordError' },
+                      },
+                    },
+                    done: { type: 'final' },
+                  },
+                },
+                vtepConfig: {
+                  initial: 'writing',
+                  states: {
+                    writing: {
+                      invoke: {
+                        id: 'writeVtepConfig',
+                        src: 'writeVtepConfig',
+                        onDone: 'done',
+                        onError: { target: '#gateway.leader.work.backoff', actions: 'recordError' },
+                      },
+                    },
+                    done: { type: 'final' },
+                  },
+                },
+              },
+              onDone: [
+                { guard: 'reassertPending', target: 'asserting', reenter: true, actions: 'clearReassertPending' },
+                { target: 'asserted', actions: ['resetLeaderWorkAttempts', 'announceLeaderReady'] },
+              ],
+            },
+            asserted: {
+              // Drift repair: re-assert on a period, and at once when told of a change.
+              after: { driftRepairPeriod: 'asserting' },
+              on: { 'LEADER.REASSERT': 'asserting' },
+            },
+            backoff: {
+              entry: ['countLeaderWorkAttempt', 'clearReassertPending'],
+              after: { leaderWorkRetryDelay: 'asserting' },
+              on: { 'LEADER.REASSERT': 'asserting' },
+            },
+          },
+        },
+      },
+    },
+    steppingDown: {
+      // Leader writes are already stopped (leaving `leader` aborted them); now hand the lease over.
+      invoke: {
+        id: 'releaseLease',
+        src: 'releaseLease',
+        onDone: [{ guard: 'shuttingDown', target: 'stopped' }, { target: 'electing' }],
+        onError: [
+          { guard: 'shuttingDown', target: 'stopped', actions: 'recordError' },
+          { target: 'electing', actions: 'recordError' },
+        ],
+      },
+      after: {
+        releaseTimeout: [{ guard: 'shuttingDown', target: 'stopped' }, { target: 'electing' }],
+      },
+      on: { SHUTDOWN: { actions: 'markShuttingDown' } },
+    },
+    stopped: {
+      type: 'final',
+      entry: 'announceStopped',
+    },
+  },
+});
+
+export type GatewayMachine = typeof gatewayMachine;

@@ -1,0 +1,108 @@
+// Model-based tests of the gateway lifecycle: @xstate/graph walks the
+// statechart's paths, and each path is replayed on a real actor whose effects
+// are recording doubles. At every step the test checks what the machine has
+// asked the effects to do: which are in flight, which were aborted (leader
+// work must be cancelled the moment `leader` is left), and whether the
+// leader announcement matches the state.
+import { TestModel } from '@xstate/graph';
+import type { EventObject } from 'xstate';
+import { afterAll, describe, expect, it } from 'vitest';
+import { gatewayMachine } from '../../machines/gateway.machine.js';
+import { activeStateIds, eventAlphabet, machineEventTypes, stateNodeIds, transitionPaths } from '../support/model-paths.js';
+import { expectedEffects, gatewayHarness, type EffectName } from './gateway-harness.js';
+
+type Snapshot = ReturnType<ReturnType<typeof gatewayHarness>['actor']['getSnapshot']>;
+interface Path {
+  steps: Array<{ event: EventObject; state: Snapshot }>;
+}
+
+const leaseOutcomes = [{ output: { held: true, renewedAt: 0, holder: 'me' } }, { output: { held: false, holder: 'other' } }];
+const alphabet = eventAlphabet(gatewayMachine, {
+  'xstate.done.actor.tryAcquireLease': leaseOutcomes,
+  'xstate.done.actor.renewLease': leaseOutcomes,
+  'LEASE.LOST': [{ holder: 'other' }],
+});
+const LEADER_WORK = /programRouteTables|writeVtepConfig|driftRepairPeriod|leaderWorkRetryDelay|LEADER\.REASSERT/;
+
+// Counters (attempts, timestamps) are not states; flags that change behaviour are.
+const serializeState = (s: Snapshot): string =>
+  `${JSON.stringify(s.value)}|${String(s.context.shuttingDown)}|${String(s.context.reassertPending)}`;
+
+function model(events: EventObject[] | ((s: Snapshot) => EventObject[])): TestModel<Snapshot, EventObject, unknown> {
+  return new TestModel(gatewayMachine as never, { events: events as never, serializeState: serializeState as never });
+}
+
+const full = model(alphabet);
+const shortest = full.getShortestPaths() as unknown as Path[];
+const suites: Record<string, Path[]> = {
+  'shortest paths (full alphabet)': shortest,
+  'transition paths (every transition of the full alphabet)': transitionPaths(
+    full as never,
+    serializeState,
+    (shortest[0] as Path).steps[0]!.state,
+  ) as unknown as Path[],
+  'simple paths (lifecycle: election, step-down, shutdown)': model(alphabet.filter((e) => !LEADER_WORK.test(e.type))).getSimplePaths() as unknown as Path[],
+  'simple paths (leader work until the fence)': model((s) =>
+    s.matches('leader') ? alphabet.filter((e) => LEADER_WORK.test(e.type) || e.type === 'LEASE.RENEW_DEADLINE_EXCEEDED') : alphabet,
+  ).getSimplePaths({ toState: (s: Snapshot) => s.matches('steppingDown') } as never) as unknown as Path[],
+};
+
+const visitedStates = new Set<string>();
+const takenEvents = new Set<string>();
+
+function replay(path: Path): void {
+  const h = gatewayHarness();
+  h.actor.start();
+  try {
+    let before = '';
+    for (const [index, step] of path.steps.entries()) {
+      if (index > 0) h.actor.send(step.event as never);
+      const snap = h.actor.getSnapshot();
+      const where = `step ${index} (${step.event.type})`;
+      expect(serializeState(snap), where).toBe(serializeState(step.state));
+      expect([...h.running].sort(), `${where}: effects in flight`).toEqual(expectedEffects(snap));
+      expect(h.leaderActive, `${where}: leader announcement`).toBe(snap.matches('leader'));
+      if (!snap.matches('leader')) {
+        const leaderWrites: EffectName[] = ['programRouteTables', 'writeVtepConfig', 'renewLease'];
+        expect(leaderWrites.filter((e) => h.running.has(e)), `${where}: leader work outside leader`).toEqual([]);
+      }
+      const now = serializeState(snap);
+      if (index > 0 && now !== before) takenEvents.add(step.event.type);
+      before = now;
+      activeStateIds('gateway', snap.value).forEach((id) => visitedStates.add(id));
+    }
+    // Leaving `leader` must have aborted whatever leader work was in flight.
+    path.steps.forEach((step, i) => {
+      const prev = path.steps[i - 1];
+      if (prev && prev.state.matches('leader') && !step.state.matches('leader')) {
+        const inFlight = expectedEffects(prev.state).filter((e) => e !== 'watchLease');
+        for (const e of inFlight) expect(h.aborted, `${e} aborted on leaving leader`).toContain(e);
+      }
+    });
+  } finally {
+    h.actor.stop();
+  }
+  expect([...h.running], 'nothing left in flight after stop').toEqual([]);
+}
+
+describe('gateway machine, model-based', () => {
+  for (const [name, paths] of Object.entries(suites)) {
+    it(`${name}: ${paths.length} paths replay with the expected effects at every step`, () => {
+      expect(paths.length).toBeGreaterThan(0);
+      paths.forEach(replay);
+    });
+  }
+
+  it('the paths cover every state node and every event of the machine', () => {
+    Object.values(suites).forEach((paths) => paths.forEach(replay));
+    const missingStates = stateNodeIds(gatewayMachine).filter((id) => !visitedStates.has(id));
+    const missingEvents = machineEventTypes(gatewayMachine).filter((t) => !takenEvents.has(t));
+    expect(missingStates).toEqual([]);
+    expect(missingEvents).toEqual([]);
+  });
+
+  afterAll(() => {
+    const counts = Object.entries(suites).map(([n, p]) => `${p.length} ${n}`);
+    console.info(`gateway model: ${counts.join('; ')}`);
+  });
+});
