@@ -35,3 +35,4 @@ export {
   type VtepUpsertResult,
 } from './vtep-config.js';
 export { ciliumNodeRef, EVENT_REASONS, EventRecorder, podRef, type EventRecorderOptions, type EventType, type ObjectRef, type RecordResult } from './events.js';
+export { ciliumNodeInformerActor, leaseAttemptActor, leaseReleaseActor, leaseWatchActor, vtepUpsertActor, vtepWatchActor, type LeaseWatchEvent } from './actors.js';

@@ -69,6 +69,8 @@ export interface LeaseAttempt {
   readonly leaseTransitions: number | undefined;
   /** Local monotonic ms (performance.now()) until which we may act as leader, when held. */
   readonly heldUntil: number | undefined;
+  /** Local monotonic ms at which our last successful write was SENT, when held (renew deadlines count from it). */
+  readonly renewedAt: number | undefined;
   /** When another holder's lease expires as judged locally (held-by-other). */
   readonly otherExpiresAt: number | undefined;
   readonly record: LeaseRecord | undefined;
@@ -252,6 +254,7 @@ export class LeaseLock {
       holder: r?.holderIdentity,
       leaseTransitions: r?.leaseTransitions,
       heldUntil: held ? this.heldUntilMs : undefined,
+      renewedAt: held && this.heldUntilMs !== undefined ? this.heldUntilMs - this.leaseDurationMs : undefined,
       otherExpiresAt,
       record: r,
       error,

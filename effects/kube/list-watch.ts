@@ -168,8 +168,12 @@ export class ListWatch<T extends KubeObject = KubeObject> {
           // The first 410 re-lists at once (as client-go); repeated ones back off.
           if (this.failures > 0) failure = end.err;
           else this.failures = 1;
-        } else if (end.kind === 'error') {
+        } else if (end.kind === 'error' && !(end.err.code === 'Timeout' && Date.now() - started >= 5000)) {
           failure = end.err;
+        } else if (end.kind === 'error') {
+          // client-node's Watch aborts a watch after 30 s without a byte (its inactivity timer):
+          // on a quiet but healthy watch that is routine, not a failure. Resume at once.
+          this.failures = 0;
         } else if (Date.now() - started < 1000) {
           // A watch that the server closes at once, over and over: do not spin.
           failure = new KubeError('Unavailable', `${this.target.what}: watch closed immediately`, true);

@@ -36,6 +36,8 @@ export interface KubeApiServer {
   /** Every handled request (bounded), newest last. */
   readonly requests: readonly RequestRecord[];
   readonly openWatches: number;
+  /** Requests being handled right now. */
+  readonly inFlight: number;
   /** Writes another copy of the kubeconfig (e.g. for a process in a netns) and returns its path. */
   writeKubeconfig(path: string): string;
   close(): Promise<void>;
@@ -89,6 +91,9 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     },
     get openWatches() {
       return http.openWatches;
+    },
+    get inFlight() {
+      return http.inFlight;
     },
     writeKubeconfig(path: string): string {
       writeFileSync(path, yaml, { mode: 0o600 });

@@ -106,6 +106,7 @@ export class KubeApiHttpServer {
   private readonly watches = new Set<WatchConn>();
   private readonly sockets = new Set<Socket>();
   private readonly bookmarkIntervalMs: number;
+  private inFlightCount = 0;
 
   constructor(
     readonly store: Store,
@@ -114,9 +115,14 @@ export class KubeApiHttpServer {
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 1000;
     this.faults = new Faults(() => this.dropAllWatches());
     this.server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => {
-        this.sendError(res, err instanceof ApiError ? err : ApiError.internal(String(err)));
-      });
+      this.inFlightCount += 1;
+      this.handle(req, res)
+        .catch((err: unknown) => {
+          this.sendError(res, err instanceof ApiError ? err : ApiError.internal(String(err)));
+        })
+        .finally(() => {
+          this.inFlightCount -= 1;
+        });
     });
     this.server.keepAliveTimeout = 5000;
     this.server.on('connection', (s: Socket) => {
@@ -141,6 +147,11 @@ export class KubeApiHttpServer {
     for (const s of this.sockets) s.destroy();
     this.server.closeAllConnections();
     await closed;
+  }
+
+  /** Requests being handled (watches count only until their stream starts). */
+  get inFlight(): number {
+    return this.inFlightCount;
   }
 
   /** Number of watches currently open. */
@@ -201,13 +212,9 @@ export class KubeApiHttpServer {
       resource: route instanceof ApiError || route === undefined ? undefined : route.def.plural,
       watch: isWatch,
     };
-    let status = 200;
-    const finish = (s: number): void => {
-      status = s;
-    };
-    res.on('finish', () => finish(res.statusCode));
+    // Recorded when the exchange ends; 499 (nginx's "client closed request") when the client left first.
     res.on('close', () => {
-      this.record({ method, path: url.pathname, resource: info.resource, name: route instanceof ApiError ? undefined : route?.name, watch: isWatch, status: res.headersSent ? res.statusCode : status });
+      this.record({ method, path: url.pathname, resource: info.resource, name: route instanceof ApiError ? undefined : route?.name, watch: isWatch, status: res.headersSent ? res.statusCode : 499 });
     });
 
     if (this.opts.token !== undefined && req.headers.authorization !== `Bearer ${this.opts.token}`) {
@@ -223,6 +230,9 @@ export class KubeApiHttpServer {
     }
     const delay = this.faults.latencyFor(info);
     if (delay > 0) await sleep(delay);
+    // A client that gave up while the request waited: like the real server's cancelled request
+    // context, nothing is stored.
+    if (req.destroyed || res.destroyed) return;
     if (this.faults.inOutage() !== undefined && info.resource !== undefined) {
       this.faults.injected.outageRefusals += 1;
       this.sendError(res, ApiError.unavailable());
