@@ -72,7 +72,7 @@ const RTA_PRIORITY = 6;
 /** RTM_NEWROUTE / RTM_DELROUTE for an IPv4 route: rtmsg + RTA_DST, RTA_GATEWAY?, RTA_OIF, RTA_PRIORITY?. */
 export function routeMessage(msgType: number, nlFlags: number, r: RouteFields): Buffer {
   const size = HDR + RTMSG + 8 + (r.gateway !== undefined ? 8 : 0) + 8 + (r.priority !== undefined ? 8 : 0);
-  const b = Buffer.alloc(size);
+  const b = Buffer.allocUnsafe(size).fill(0); // pooled: far cheaper than alloc for small buffers
   header(b, msgType, nlFlags);
   let o = HDR;
   b[o] = 2; // AF_INET
@@ -132,7 +132,7 @@ export function neighMessage(msgType: number, nlFlags: number, n: NeighFields): 
   if (n.remoteIfindex !== undefined) extras.push([NDA_IFINDEX, n.remoteIfindex]);
   let size = HDR + NDMSG + (n.dst !== undefined ? 8 : 0) + (n.lladdr !== undefined ? aligned(n.lladdr.length) : 0);
   for (const [, v] of extras) size += aligned(v.length);
-  const b = Buffer.alloc(size);
+  const b = Buffer.allocUnsafe(size).fill(0); // pooled: far cheaper than alloc for small buffers
   header(b, msgType, nlFlags);
   let o = HDR;
   b[o] = n.family;
