@@ -394,6 +394,22 @@ describe('reconcile', () => {
     expect(again).toMatchObject({ added: [], removed: [], fixed: [], failed: [] });
   });
 
+  it('reports refused writes per entry and carries on with the rest (routes on a down device: ENETDOWN)', async () => {
+    const dev = await freshDevice();
+    await run.ip(gw, ['link', 'set', DEV, 'down']);
+    const r = await dp.reconcile(dev, nodes);
+    expect(r.failed.map((f) => [f.entry.kind, f.op, f.error.code])).toEqual([
+      ['route', 'add', 'ENETDOWN'],
+      ['route', 'add', 'ENETDOWN'],
+      ['route', 'add', 'ENETDOWN'],
+      ['route', 'add', 'ENETDOWN'],
+    ]);
+    expect(r.failed[0]?.error.message).toMatch(/replace route 198\.18\.100\.\d+\/\d+ via 198\.18\.20\.\d onlink dev hybrid_vxlan0/);
+    expect(r.added.map((e) => e.kind).sort()).toEqual(['fdb', 'fdb', 'fdb', 'neighbour', 'neighbour', 'neighbour']);
+    expect(await fdbSet()).toEqual(wantFdb);
+    await expect(dp.programVtep(dev, nodes[0]!, [])).rejects.toMatchObject({ code: 'ENETDOWN', retryable: false });
+  });
+
   it('removes all of ours when nothing is wanted', async () => {
     const dev = await freshDevice();
     await dp.reconcile(dev, nodes);

@@ -140,6 +140,16 @@ describe('forwarding through hybrid_vxlan0', () => {
     expect(await podProbe.received()).toContain(size);
   });
 
+  it('survives a gateway restart: the new process adopts the device and finds its entries in place', async () => {
+    await dp.stop();
+    expect(await vpcProbe.udp(POD_IP, UDP_PORT, 100)).toEqual({ ok: true }); // no process, kernel still forwards
+    dp = await startDataPlane(run, ns.gw);
+    const again = await dp.ensureDevice({ nodeIP: NODE_IP });
+    expect(again).toMatchObject({ action: 'adopted', ifindex: dev.ifindex, mac: dev.mac });
+    expect(await dp.reconcile(again, [hybrid])).toMatchObject({ added: [], removed: [], fixed: [], unchanged: 3 });
+    expect(await vpcProbe.udp(POD_IP, UDP_PORT, 100)).toEqual({ ok: true });
+  });
+
   it('stops forwarding once the node is removed, and resumes after reprogramming', async () => {
     await dp.removeVtep(dev, hybrid);
     expect((await vpcProbe.udp(POD_IP, UDP_PORT, 100, 500)).ok).toBe(false);

@@ -29,6 +29,16 @@ function errorOf(err: unknown): Record<string, unknown> {
   return { name: err instanceof Error ? err.name : 'Error', code: 'UNKNOWN', message: err instanceof Error ? err.message : String(err) };
 }
 
+/** Errors inside results (e.g. ReconcileResult.failed) as plain objects: IPC drops their own fields. */
+function plain(value: unknown): unknown {
+  if (value instanceof Error) return errorOf(value);
+  if (Array.isArray(value)) return value.map(plain);
+  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
+}
+
 process.on('message', (raw: unknown) => {
   const call = raw as Call;
   void (async () => {
@@ -36,7 +46,7 @@ process.on('message', (raw: unknown) => {
       const fn = (dp as unknown as Record<string, unknown>)[call.method];
       if (typeof fn !== 'function') throw new Error(`no such method ${call.method}`);
       const value: unknown = await (fn as (...a: unknown[]) => Promise<unknown>).apply(dp, call.args.map(revive));
-      process.send?.({ id: call.id, ok: true, value });
+      process.send?.({ id: call.id, ok: true, value: plain(value) });
     } catch (err) {
       process.send?.({ id: call.id, ok: false, error: errorOf(err) });
     }
