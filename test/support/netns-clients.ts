@@ -132,3 +132,23 @@ export async function startProbe(run: NetnsRun, ns: string): Promise<Probe> {
     stop: () => peer.stop(),
   };
 }
+
+/** The vtep statechart with the netlink actors, running in a namespace (netns-actors-worker.ts). */
+export interface RemoteVtepActors {
+  command(cmd: string, body?: Record<string, unknown>): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+export async function startVtepActors(run: NetnsRun, ns: string): Promise<RemoteVtepActors> {
+  const peer = new IpcPeer(run.spawnNode(ns, 'test/support/netns-actors-worker.ts'), `vtep actors in ${ns}`);
+  await peer.ready;
+  return {
+    command: async (cmd, body = {}) => {
+      const r = await peer.request({ cmd, ...body });
+      if (r.ok) return r.value;
+      const e = (r.error ?? {}) as Record<string, unknown>;
+      throw new RemoteError(String(e.code), String(e.message), false, undefined, 'Error');
+    },
+    stop: () => peer.stop(),
+  };
+}

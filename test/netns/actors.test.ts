@@ -1,0 +1,88 @@
+// The netlink actors inside the real vtep statechart, on the real kernel:
+// program, update (pod CIDR and node IP), remove; a refused write takes the
+// machine to its retry path; reconcileKernel resolves with counts and rejects
+// when the kernel refused writes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vtepMacForNode } from '../../machines/domain/ipv4.js';
+import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
+import { createNetnsRun, type NetnsRun } from '../support/netns.js';
+import { startVtepActors, type RemoteVtepActors } from '../support/netns-clients.js';
+
+const DEV = 'hybrid_vxlan0';
+let run: NetnsRun;
+let gw: string;
+let actors: RemoteVtepActors;
+
+const spec = (nodeIP: string, podCIDRs: string[]): VtepSpec => ({ name: 'hyb-1', nodeIP, mac: vtepMacForNode(nodeIP), podCIDRs });
+const routes = async (): Promise<string[]> =>
+  (await run.ipJson<Array<{ dst: string; gateway?: string }>>(gw, ['route', 'show', 'dev', DEV])).map((r) => `${r.dst} via ${r.gateway}`).sort();
+const neighbours = async (): Promise<string[]> =>
+  (await run.ipJson<Array<{ dst: string }>>(gw, ['-4', 'neigh', 'show', 'dev', DEV, 'nud', 'permanent'])).map((n) => n.dst).sort();
+const fdb = async (): Promise<string[]> => (await run.bridgeJson<Array<{ mac: string; dst?: string }>>(gw, ['fdb', 'show', 'dev', DEV])).map((f) => `${f.mac} ${f.dst}`).sort();
+
+beforeAll(async () => {
+  run = createNetnsRun();
+  try {
+    gw = await run.ns('gw');
+    const peer = await run.ns('peer');
+    await run.veth({ ns: gw, ifname: 'u0', addr: '198.18.2.1/24' }, { ns: peer, ifname: 'u0', addr: '198.18.2.2/24' });
+    actors = await startVtepActors(run, gw);
+    await actors.command('device', { nodeIP: '198.18.2.1' });
+  } catch (err) {
+    await run.teardown();
+    throw err;
+  }
+});
+
+afterAll(async () => {
+  await actors?.stop();
+  await run?.teardown();
+});
+
+describe('netlink actors in the vtep statechart', () => {
+  it('programs, updates and removes one node through the machine', async () => {
+    const a = spec('198.18.20.1', ['198.18.100.0/29']);
+    await actors.command('start', { spec: a });
+    await actors.command('wait', { state: 'programmed' });
+    expect(await routes()).toEqual(['198.18.100.0/29 via 198.18.20.1']);
+
+    const b = spec('198.18.20.1', ['198.18.100.8/29', '198.18.100.16/29']);
+    await actors.command('send', { event: { type: 'UPDATE', spec: b } });
+    await actors.command('wait', { state: 'programmed' });
+    expect(await routes()).toEqual(['198.18.100.16/29 via 198.18.20.1', '198.18.100.8/29 via 198.18.20.1']);
+
+    const c = spec('198.18.20.9', ['198.18.100.8/29', '198.18.100.16/29']);
+    await actors.command('send', { event: { type: 'UPDATE', spec: c } });
+    await actors.command('wait', { state: 'programmed' });
+    expect(await routes()).toEqual(['198.18.100.16/29 via 198.18.20.9', '198.18.100.8/29 via 198.18.20.9']);
+    expect(await neighbours()).toEqual(['198.18.20.9']);
+    expect(await fdb()).toEqual([`${c.mac} 198.18.20.9`]);
+
+    await actors.command('send', { event: { type: 'REMOVE' } });
+    await actors.command('wait', { state: 'done' });
+    expect([await routes(), await neighbours(), await fdb()]).toEqual([[], [], []]);
+  });
+
+  it('takes the retry path when the kernel refuses, and recovers', async () => {
+    await run.ip(gw, ['link', 'set', DEV, 'down']);
+    await actors.command('start', { spec: spec('198.18.20.2', ['198.18.101.0/29']) });
+    const stalled = (await actors.command('wait', { state: 'stalled' })) as { lastError?: string; attempts: number };
+    expect(stalled.attempts).toBe(2);
+    expect(stalled.lastError).toMatch(/ENETDOWN/);
+    await run.ip(gw, ['link', 'set', DEV, 'up']);
+    await actors.command('send', { event: { type: 'RETRY' } });
+    await actors.command('wait', { state: 'programmed' });
+    expect(await routes()).toEqual(['198.18.101.0/29 via 198.18.20.2']);
+  });
+
+  it('reconcileKernel resolves with counts, and rejects when writes were refused', async () => {
+    const vteps = [spec('198.18.20.3', ['198.18.102.0/29']), { ...spec('198.18.20.4', ['198.18.102.8/29']), name: 'hyb-2' }];
+    expect(await actors.command('reconcile', { vteps })).toEqual({ added: 6, removed: 3, fixed: 0 });
+    expect(await actors.command('reconcile', { vteps })).toEqual({ added: 0, removed: 0, fixed: 0 });
+    await run.ip(gw, ['link', 'set', DEV, 'down']);
+    await expect(actors.command('reconcile', { vteps: [...vteps, { ...spec('198.18.20.5', ['198.18.102.16/29']), name: 'hyb-3' }] })).rejects.toMatchObject({
+      code: 'ENETDOWN',
+    });
+    await run.ip(gw, ['link', 'set', DEV, 'up']);
+  });
+});
