@@ -65,6 +65,7 @@ const fleetSetup = setup({
   types: {
     context: {} as FleetContext,
     events: {} as FleetEvent,
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- xstate reads the input type from this assertion
     input: {} as FleetInput,
   },
   actors: {

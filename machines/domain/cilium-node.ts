@@ -3,11 +3,16 @@
 import { findOverlaps, isIPv4, isIPv6, overlaps, parseCidr, vtepMacForNode, type Cidr } from './ipv4.js';
 import type { VtepSpec } from './vtep-spec.js';
 
+export interface CiliumNodeAddress {
+  type?: string;
+  ip?: string;
+}
+
 /** The fields of a CiliumNode the gateway reads (the rest is ignored). */
 export interface CiliumNode {
   metadata?: { name?: string; creationTimestamp?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string> };
   spec?: {
-    addresses?: Array<{ type?: string; ip?: string }>;
+    addresses?: CiliumNodeAddress[];
     ipam?: { podCIDRs?: string[] };
   };
 }
@@ -58,10 +63,14 @@ function skip(name: string, reason: SkipReason, detail: string): NodeResult {
  * the tunnel carries the IPv4 family only.
  */
 export function vtepSpecFromCiliumNode(node: CiliumNode, vpcCidrs: readonly Cidr[]): NodeResult {
+  if (typeof node !== 'object' || node === null) return skip('<unnamed>', 'missing-name', 'the object is not a CiliumNode');
   const name = node.metadata?.name;
   if (typeof name !== 'string' || name === '') return skip('<unnamed>', 'missing-name', 'metadata.name is empty');
 
-  const internal = (node.spec?.addresses ?? []).filter((a) => a?.type === 'InternalIP' && typeof a.ip === 'string');
+  const addresses: unknown = node.spec?.addresses;
+  const internal = (Array.isArray(addresses) ? (addresses as CiliumNodeAddress[]) : []).filter(
+    (a) => typeof a === 'object' && a !== null && a.type === 'InternalIP' && typeof a.ip === 'string',
+  );
   if (internal.length === 0) return skip(name, 'missing-internal-ip', 'spec.addresses has no InternalIP');
   const v4 = internal.find((a) => isIPv4(a.ip as string));
   if (v4 === undefined) {

@@ -16,12 +16,16 @@ interface Candidate {
   readonly rank: number;
 }
 
+function text(value: unknown, fallback: string): string {
+  return typeof value === 'string' ? value : fallback;
+}
+
 function byAge(a: CiliumNode, b: CiliumNode): number {
-  const ta = a.metadata?.creationTimestamp ?? '\uffff';
-  const tb = b.metadata?.creationTimestamp ?? '\uffff';
+  const ta = text(a?.metadata?.creationTimestamp, '\uffff');
+  const tb = text(b?.metadata?.creationTimestamp, '\uffff');
   if (ta !== tb) return ta < tb ? -1 : 1;
-  const na = a.metadata?.name ?? '';
-  const nb = b.metadata?.name ?? '';
+  const na = text(a?.metadata?.name, '');
+  const nb = text(b?.metadata?.name, '');
   return na < nb ? -1 : na > nb ? 1 : 0;
 }
 

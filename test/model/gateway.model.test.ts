@@ -29,7 +29,7 @@ const serializeState = (s: Snapshot): string =>
   `${JSON.stringify(s.value)}|${String(s.context.shuttingDown)}|${String(s.context.reassertPending)}`;
 
 function model(events: EventObject[] | ((s: Snapshot) => EventObject[])): TestModel<Snapshot, EventObject, unknown> {
-  return new TestModel(gatewayMachine as never, { events: events as never, serializeState: serializeState as never });
+  return new TestModel(gatewayMachine as never, { events: events as never, serializeState: serializeState });
 }
 
 const full = model(alphabet);
@@ -40,11 +40,11 @@ const suites: Record<string, Path[]> = {
     full as never,
     serializeState,
     (shortest[0] as Path).steps[0]!.state,
-  ) as unknown as Path[],
-  'simple paths (lifecycle: election, step-down, shutdown)': model(alphabet.filter((e) => !LEADER_WORK.test(e.type))).getSimplePaths() as unknown as Path[],
+  ),
+  'simple paths (lifecycle: election, step-down, shutdown)': model(alphabet.filter((e) => !LEADER_WORK.test(e.type))).getSimplePaths(),
   'simple paths (leader work until the fence)': model((s) =>
     s.matches('leader') ? alphabet.filter((e) => LEADER_WORK.test(e.type) || e.type === 'LEASE.RENEW_DEADLINE_EXCEEDED') : alphabet,
-  ).getSimplePaths({ toState: (s: Snapshot) => s.matches('steppingDown') } as never) as unknown as Path[],
+  ).getSimplePaths({ toState: (s: Snapshot) => s.matches('steppingDown') }),
 };
 
 const visitedStates = new Set<string>();

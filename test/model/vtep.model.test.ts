@@ -55,7 +55,7 @@ const suites: Record<string, Suite> = {
   'transition paths': {
     program: false,
     serialize: serializeState,
-    paths: transitionPaths(held as never, serializeState, heldShortest[0]!.steps[0]!.state) as unknown as Path[],
+    paths: transitionPaths(held as never, serializeState, heldShortest[0]!.steps[0]!.state),
   },
   'simple paths': {
     program: false,

@@ -29,7 +29,7 @@ export function stateNodeIds(machine: AnyStateMachine): string[] {
     if (!transient) ids.push(node.id);
     Object.values(node.states).forEach(walk);
   };
-  walk(machine.root as unknown as StateNodeLike);
+  walk(machine.root);
   return ids;
 }
 
@@ -43,7 +43,7 @@ export function activeStateIds(machineId: string, value: StateValue): string[] {
     }
     for (const [key, child] of Object.entries(v)) {
       ids.push(`${prefix}.${key}`);
-      if (child !== undefined) walk(`${prefix}.${key}`, child as StateValue);
+      if (child !== undefined) walk(`${prefix}.${key}`, child);
     }
   };
   walk(machineId, value);

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig, type GatewayConfig } from '../../runtime/config/parse.js';
+import { parseDuration } from '../../runtime/config/duration.js';
+import { OPTIONS } from '../../runtime/config/options.js';
+
+const base = {
+  NODE_IP: '198.18.0.10',
+  VPC_CIDR: '198.18.0.0/16',
+  POD_CIDRS: '198.19.0.0/16',
+  ROUTE_TABLE_IDS: 'rtb-0123456789abcdef0',
+};
+
+function config(argv: string[] = [], env: Record<string, string | undefined> = base): GatewayConfig {
+  const out = parseConfig(argv, env);
+  if (out.kind !== 'config') throw new Error('expected a config');
+  return out.config;
+}
+
+function problems(argv: string[], env: Record<string, string | undefined> = base): string[] {
+  try {
+    parseConfig(argv, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('reads the reference env vars, with the reference defaults', () => {
+    const c = config();
+    expect(c).toMatchObject({
+      nodeIP: '198.18.0.10',
+      vpcCIDRs: ['198.18.0.0/16'],
+      podCIDRs: ['198.19.0.0/16'],
+      routeTableIDs: ['rtb-0123456789abcdef0'],
+      leaderElectionID: 'hybrid-gateway-leader',
+      debug: false,
+      leaseDurationMs: 3000,
+      renewDeadlineMs: 2000,
+      retryPeriodMs: 1000,
+      vxlanVNI: 2,
+      metricsBindAddress: { host: '0.0.0.0', port: 10080 },
+      healthProbeBindAddress: { host: '0.0.0.0', port: 8088 },
+      awsRegion: undefined,
+      awsInstanceID: undefined,
+    });
+  });
+
+  it('flags win over env, and Go-style single-dash flags are accepted', () => {
+    const c = config(['--node-ip', '203.0.113.7', '-leader-election-id=gw', '--aws-region=us-west-2', '--pod-cidrs', '192.0.2.0/25,192.0.2.128/25'], {
+      ...base,
+      LEADER_ELECTION_ID: 'from-env',
+    });
+    expect(c.nodeIP).toBe('203.0.113.7');
+    expect(c.leaderElectionID).toBe('gw');
+    expect(c.awsRegion).toBe('us-west-2');
+    expect(c.podCIDRs).toEqual(['192.0.2.0/25', '192.0.2.128/25']);
+  });
+
+  it.each([
+    [['--debug'], true],
+    [['--debug=false'], false],
+    [['--debug', 'true'], true],
+    [[], false],
+  ])('debug %j → %s', (argv, expected) => {
+    expect(config(argv).debug).toBe(expected);
+  });
+
+  it('DEBUG env takes Go booleans', () => {
+    expect(config([], { ...base, DEBUG: '1' }).debug).toBe(true);
+    expect(problems([], { ...base, DEBUG: 'yes' })).toEqual(['invalid DEBUG "yes": not a boolean (true/false/1/0)']);
+  });
+
+  it('several VPC CIDRs are kept in order; more than 8 are refused', () => {
+    expect(config([], { ...base, VPC_CIDR: '198.18.0.0/24, 198.18.1.0/24' }).vpcCIDRs).toEqual(['198.18.0.0/24', '198.18.1.0/24']);
+    const nine = Array.from({ length: 9 }, (_, i) => `198.18.${i}.0/24`).join(',');
+    expect(problems([], { ...base, VPC_CIDR: nine })[0]).toMatch(/9 VPC CIDRs given; Cilium's VTEP map takes at most 8/);
+  });
+
+  it('lease timings parse Go durations and must be ordered', () => {
+    const c = config(['--leader-election-lease-duration=1500ms', '--leader-election-renew-deadline=1s', '--leader-election-retry-period=250ms']);
+    expect([c.leaseDurationMs, c.renewDeadlineMs, c.retryPeriodMs]).toEqual([1500, 1000, 250]);
+    expect(problems(['--leader-election-renew-deadline=3s'])).toEqual([
+      'invalid --leader-election-renew-deadline "3s": must be below the lease duration (3s)',
+    ]);
+    expect(problems(['--leader-election-retry-period=1900ms'])).toEqual([
+      'invalid --leader-election-retry-period "1900ms": must stay below the renew deadline (2s) with 1.2× jitter',
+    ]);
+    expect(problems(['--leader-election-lease-duration=3 seconds'])[0]).toBe(
+      'invalid --leader-election-lease-duration "3 seconds": not a duration (e.g. "3s", "500ms", "1m30s")',
+    );
+  });
+
+  it.each<[Record<string, string>, string[], string]>([
+    [{ NODE_IP: '10.0.0.300' }, [], 'invalid NODE_IP "10.0.0.300": not an IPv4 address'],
+    [{ NODE_IP: '2001:db8::1' }, [], 'invalid NODE_IP "2001:db8::1": not an IPv4 address'],
+    [{ VPC_CIDR: '198.18.0.0' }, [], 'invalid VPC_CIDR "198.18.0.0": "198.18.0.0" is not an IPv4 CIDR (want a.b.c.d/n)'],
+    [{ VPC_CIDR: '198.18.0.1/16' }, [], 'invalid VPC_CIDR "198.18.0.1/16": "198.18.0.1/16" has host bits set (did you mean 198.18.0.0/16?)'],
+    [{ POD_CIDRS: '198.18.4.0/24' }, [], 'invalid POD_CIDRS "198.18.4.0/24": pod CIDR 198.18.4.0/24 overlaps the VPC CIDR 198.18.0.0/16'],
+    [{ POD_CIDRS: '198.19.0.0/16,198.19.8.0/24' }, [], 'invalid POD_CIDRS "198.19.0.0/16,198.19.8.0/24": pod CIDRs 198.19.0.0/16 and 198.19.8.0/24 overlap'],
+    [{ ROUTE_TABLE_IDS: ' , ' }, [], 'invalid ROUTE_TABLE_IDS " , ": the route table list is empty'],
+    [{ ROUTE_TABLE_IDS: 'rtb-12345' }, [], 'invalid ROUTE_TABLE_IDS "rtb-12345": "rtb-12345" is not a route table ID (want rtb- and 8 or 17 hex digits)'],
+    [{}, ['--vxlan-vni', '0'], 'invalid --vxlan-vni "0": not a VNI (an integer from 1 to 16777215)'],
+    [{}, ['--metrics-bind-address', 'localhost'], 'invalid --metrics-bind-address "localhost": want host:port or :port, or "0" to disable'],
+    [{ AWS_REGION: 'us-west' }, [], 'invalid AWS_REGION "us-west": not an AWS region name (e.g. us-west-2)'],
+    [{ AWS_INSTANCE_ID: 'i-xyz' }, [], 'invalid AWS_INSTANCE_ID "i-xyz": not an EC2 instance ID (want i- and 8 or 17 hex digits)'],
+    [{ LEADER_ELECTION_ID: 'Bad_Name' }, [], 'invalid LEADER_ELECTION_ID "Bad_Name": not a valid Kubernetes object name (lowercase DNS subdomain)'],
+  ])('refuses %j %j with one clear line', (env, argv, message) => {
+    expect(problems(argv, { ...base, ...env })).toEqual([message]);
+  });
+
+  it('names every missing required option at once', () => {
+    expect(problems([], {})).toEqual([
+      'missing --node-ip / NODE_IP: it is required',
+      'missing --vpc-cidr / VPC_CIDR: it is required',
+      'missing --pod-cidrs / POD_CIDRS: it is required',
+      'missing --route-table-ids / ROUTE_TABLE_IDS: it is required',
+    ]);
+  });
+
+  it('unknown flags are refused', () => {
+    expect(problems(['--nodeip', '1.2.3.4'])[0]).toMatch(/Unknown option '--nodeip'/);
+  });
+
+  it('--help lists every option with its env var and default', () => {
+    const out = parseConfig(['--help'], {});
+    expect(out.kind).toBe('help');
+    const text = out.kind === 'help' ? out.text : '';
+    for (const o of OPTIONS) {
+      expect(text).toContain(`--${o.flag}`);
+      if (o.env) expect(text).toContain(`env ${o.env}`);
+      if (o.defaultValue) expect(text).toContain(`default ${o.defaultValue}`);
+    }
+  });
+});
+
+describe('Go durations', () => {
+  it.each([
+    ['3s', 3000],
+    ['500ms', 500],
+    ['1m30s', 90_000],
+    ['1.5s', 1500],
+    ['2h', 7_200_000],
+    ['0', 0],
+  ])('%s = %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+  it.each(['', '3', 's', '3 s', '3sec', '-1s', '1s2'])('%j is refused', (text) => expect(parseDuration(text)).toBeUndefined());
+});
