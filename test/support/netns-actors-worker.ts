@@ -9,7 +9,7 @@
 // Replies { id, ok, value | error }.
 import { createActor, toPromise, type AnyActorRef } from 'xstate';
 import { openDataPlane, programVtepActor, reconcileKernelActor, removeVtepActor, type DeviceInfo } from '../../effects/netlink/index.js';
-import { vtepMachine, type VtepEvent } from '../../machines/vtep.machine.js';
+import { vtepMachine } from '../../machines/vtep.machine.js';
 import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
 
 type Msg = { id: number; cmd: string; [k: string]: unknown };
