@@ -11,6 +11,7 @@ import { jsonPatch, mergePatch } from './patch.js';
 import { findResource, groupVersion, RESOURCES, type KObj, type ResourceDef } from './resources.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError } from './selectors.js';
 import type { Store, StoreEvent } from './store.js';
+import { toTable, wantsTable } from './table.js';
 
 export interface ServerOptions {
   /** Bookmark period of watches that ask for them (default 1000 ms; the real server sends one a minute). */
@@ -332,12 +333,17 @@ export class KubeApiHttpServer {
       this.send(res, status, obj);
     };
     if (name === undefined) {
+      const table = wantsTable(req.headers.accept);
       if (method === 'GET' && isWatch) {
-        this.startWatch(def, ns, q, res);
+        this.startWatch(def, ns, q, res, table);
         return;
       }
       if (method === 'GET') {
-        this.send(res, 200, this.list(def, ns, q));
+        const list = this.list(def, ns, q);
+        if (table) {
+          const { resourceVersion, ...rest } = list.metadata as Record<string, unknown>;
+          this.send(res, 200, toTable(def, list.items as KObj[], String(resourceVersion), q.get('includeObject'), rest));
+        } else this.send(res, 200, list);
         return;
       }
       if (method === 'POST') {
@@ -357,7 +363,9 @@ export class KubeApiHttpServer {
       return;
     }
     if (method === 'GET') {
-      if (subresource === undefined || subresource === 'status') this.send(res, 200, store.get(def, ns, name));
+      const obj = store.get(def, ns, name);
+      if (wantsTable(req.headers.accept)) this.send(res, 200, toTable(def, [obj], String(obj.metadata?.resourceVersion ?? ''), q.get('includeObject')));
+      else this.send(res, 200, obj);
       return;
     }
     if (method === 'PUT') {
@@ -424,7 +432,7 @@ export class KubeApiHttpServer {
     return { kind: `${def.kind}List`, apiVersion: groupVersion(def), metadata, items };
   }
 
-  private startWatch(def: ResourceDef, ns: string | undefined, q: URLSearchParams, res: ServerResponse): void {
+  private startWatch(def: ResourceDef, ns: string | undefined, q: URLSearchParams, res: ServerResponse, table = false): void {
     const lm = parseLabelSelector(q.get('labelSelector'));
     const fm = parseFieldSelector(q.get('fieldSelector'), def.fieldSelectors);
     const matches = (o: KObj | undefined): boolean =>
@@ -436,8 +444,12 @@ export class KubeApiHttpServer {
 
     res.writeHead(200, { 'Content-Type': JSON_TYPE, 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
+    const includeObject = q.get('includeObject');
     const write = (type: string, object: unknown): void => {
-      if (!res.destroyed && !res.writableEnded) res.write(`${JSON.stringify({ type, object })}\n`);
+      if (res.destroyed || res.writableEnded) return;
+      // Table watches carry each object as a one-row Table (ERROR and BOOKMARK stay as they are).
+      const o = table && type !== 'ERROR' && type !== 'BOOKMARK' ? toTable(def, [object as KObj], String((object as KObj).metadata?.resourceVersion ?? ''), includeObject) : object;
+      res.write(`${JSON.stringify({ type, object: o })}\n`);
     };
 
     const toEvent = (e: StoreEvent): { type: string; object: KObj } | undefined => {

@@ -247,6 +247,17 @@ describe('kube-apiserver stand-in', () => {
     expect((await req('GET', CN)).status).toBe(200);
   });
 
+  it('answers Table requests (kubectl get) with printer columns', async () => {
+    srv = await startKubeApiServer();
+    srv.store.put('ciliumnodes', { ...node('a'), spec: { addresses: [{ type: 'InternalIP', ip: '198.19.0.7' }] } });
+    const accept = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json';
+    const t = await req('GET', CN, undefined, { accept });
+    expect(t.body).toMatchObject({ kind: 'Table', apiVersion: 'meta.k8s.io/v1' });
+    expect((t.body.columnDefinitions as Array<{ name: string }>).map((c) => c.name)).toEqual(['Name', 'CiliumInternalIP', 'InternalIP', 'Age']);
+    expect((t.body.rows as Array<{ cells: unknown[]; object: { kind: string } }>)[0]).toMatchObject({ cells: ['a', '', '198.19.0.7', expect.stringMatching(/^\d+s$/) as unknown], object: { kind: 'PartialObjectMetadata' } });
+    expect((await req('GET', CN)).body.kind).toBe('CiliumNodeList');
+  });
+
   it('token auth when configured', async () => {
     srv = await startKubeApiServer({ token: 's3cret' });
     expect((await req('GET', CN)).status).toBe(401);

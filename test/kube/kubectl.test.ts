@@ -98,6 +98,8 @@ spec:
     writeFileSync(file, lease('gw-b'));
     expect(await k('apply', '-f', file)).toContain('configured');
     expect(await k('get', 'lease', 'manual', '-n', 'kube-system', '-o', 'jsonpath={.spec.holderIdentity}')).toBe('gw-b');
+    // Default output is the server's Table: the same columns as a real cluster.
+    expect(await k('get', 'leases', '-n', 'kube-system')).toMatch(/^NAME\s+HOLDER\s+AGE\nmanual\s+gw-b\s+\d+s\n$/);
     expect(await k('delete', 'lease', 'manual', '-n', 'kube-system')).toContain('deleted');
   });
 
