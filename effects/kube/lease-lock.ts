@@ -210,6 +210,9 @@ export class LeaseLock {
       this.observedRaw = undefined;
       this.observedFp = undefined;
       this.observedRecord = undefined;
+      // The Lease is gone (deleted by hand): anyone may create it now, so we stop acting as
+      // leader at once rather than at the end of our last renewal.
+      this.heldUntilMs = undefined;
       return;
     }
     const fp = fingerprint(raw);

@@ -177,6 +177,22 @@ describe('LeaseLock', () => {
     );
   });
 
+  it('a leader whose Lease is deleted by hand stops holding at once (seen through its watch)', async () => {
+    lab = await startLab();
+    const a = lock(lab, 'gw-a', 3000);
+    await a.tryAcquireOrRenew();
+    const w = a.watchLease(() => undefined);
+    try {
+      await waitFor(() => lab!.server.openWatches > 0, 'watch');
+      expect(a.isHeld()).toBe(true);
+      lab.server.store.remove('leases', NAME, NS);
+      await waitFor(() => !a.isHeld(), 'fenced by the deletion');
+      expect(a.observation.free).toBe(true);
+    } finally {
+      await w.stop();
+    }
+  });
+
   it('release does nothing when the record names someone else', async () => {
     lab = await startLab();
     const a = lock(lab, 'gw-a');
