@@ -47,7 +47,8 @@ const KNOWN = new Set<string>([
 ]);
 
 /** Transient conditions: the same request may well succeed a moment later. */
-const RETRYABLE = new Set<NetlinkErrorCode>(['EBUSY', 'EAGAIN', 'EINTR', 'ENOMEM', 'ENOBUFS', 'ETIMEDOUT']);
+/** A garbled reply (BAD_REPLY) comes from replies interleaving after a timeout: also transient. */
+const RETRYABLE = new Set<NetlinkErrorCode>(['EBUSY', 'EAGAIN', 'EINTR', 'ENOMEM', 'ENOBUFS', 'ETIMEDOUT', 'BAD_REPLY']);
 
 export class NetlinkError extends EffectError {
   declare readonly code: NetlinkErrorCode;

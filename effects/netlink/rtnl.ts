@@ -156,7 +156,11 @@ export class Rtnl {
       let o = 0;
       for (let i = from; i < to; i++) {
         const m = items[i]!;
-        if (m.length % 4 !== 0 || m.length < 16) throw new NetlinkError('BAD_INPUT', op, `malformed message #${i} (${m.length} bytes)`);
+        // A message whose nlmsg_len is not its (aligned) size would make the
+        // kernel drop the rest of the datagram silently: refuse it here.
+        if (m.length % 4 !== 0 || m.length < 16 || (LE ? m.readUInt32LE(0) : m.readUInt32BE(0)) !== m.length) {
+          throw new NetlinkError('BAD_INPUT', op, `malformed message #${i} (${m.length} bytes)`);
+        }
         m.copy(buf, o);
         const seq = this.sock.socket.generateSeq();
         seqs[i] = seq;
