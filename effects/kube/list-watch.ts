@@ -90,6 +90,7 @@ export class ListWatch<T extends KubeObject = KubeObject> {
   private currentWatch: AbortController | undefined;
   private hasSynced = false;
   private failures = 0;
+  private quickGones = 0;
   private readonly opts: Required<Omit<ListWatchOptions, 'random'>> & { random: () => number };
 
   constructor(
@@ -151,7 +152,7 @@ export class ListWatch<T extends KubeObject = KubeObject> {
   private async run(): Promise<void> {
     let needList = true;
     while (!this.stopped) {
-      const phase: 'list' | 'watch' = needList ? 'list' : 'watch';
+      let phase: 'list' | 'watch' = needList ? 'list' : 'watch';
       let failure: KubeError | undefined;
       try {
         if (needList) {
@@ -160,14 +161,19 @@ export class ListWatch<T extends KubeObject = KubeObject> {
           this.failures = 0;
         }
         if (this.stopped) break;
+        phase = 'watch';
         const started = Date.now();
         const end = await this.watchOnce();
         if (this.stopped) break;
+        // A watch that ran healthy for a while starts a new incident when it fails.
+        if (Date.now() - started >= 5000) this.failures = 0;
+        if (end.kind !== 'gone') this.quickGones = 0;
         if (end.kind === 'gone') {
           needList = true;
-          // The first 410 re-lists at once (as client-go); repeated ones back off.
-          if (this.failures > 0) failure = end.err;
-          else this.failures = 1;
+          // A 410 re-lists at once (as client-go) unless the previous watch, straight after a
+          // re-list, was also answered 410: then back off rather than spin on full lists.
+          this.quickGones = Date.now() - started < 1000 ? this.quickGones + 1 : 0;
+          if (this.quickGones > 1) failure = end.err;
         } else if (end.kind === 'error' && !(end.err.code === 'Timeout' && Date.now() - started >= 5000)) {
           failure = end.err;
         } else if (end.kind === 'error') {
