@@ -15,6 +15,12 @@ export interface LeaseOutcome {
   readonly holder?: string | undefined;
   /** Local time (ms) at which the successful write was sent: the renew deadline counts from it. */
   readonly renewedAt?: number | undefined;
+  /**
+   * How the attempt ended when it did not hold: 'held-by-other' means another
+   * holder is current; 'error', 'conflict' or 'fenced' mean the attempt was
+   * inconclusive (retried while the renew deadline runs).
+   */
+  readonly outcome?: string | undefined;
 }
 
 export type StepDownCause = 'renew-deadline' | 'lease-lost' | 'shutdown';
@@ -96,6 +102,10 @@ export const gatewayMachine = setup({
   },
   guards: {
     leaseHeld: ({ event }) => (event as unknown as { output: LeaseOutcome }).output.held,
+    attemptInconclusive: ({ event }) => {
+      const out = (event as unknown as { output: LeaseOutcome }).output;
+      return !out.held && (out.outcome === 'error' || out.outcome === 'conflict' || out.outcome === 'fenced');
+    },
     shuttingDown: ({ context }) => context.shuttingDown,
     reassertPending: ({ context }) => context.reassertPending,
   },
@@ -168,6 +178,8 @@ export const gatewayMachine = setup({
     },
     leader: {
       type: 'parallel',
+      // The watch tells a leader at once when another holder took the lease.
+      invoke: { id: 'watchLease', src: 'watchLease' },
       entry: ['scheduleRenewDeadline', 'announceLeader'],
       exit: ['cancelRenewDeadline', 'announceNotLeader'],
       on: {
@@ -190,6 +202,8 @@ export const gatewayMachine = setup({
                     target: 'waiting',
                     actions: ['recordRenewal', 'cancelRenewDeadline', 'scheduleRenewDeadline'],
                   },
+                  // The API did not answer clearly: try again after the retry period; the deadline keeps running.
+                  { guard: 'attemptInconclusive', target: 'waiting' },
                   { target: '#gateway.electing', actions: ['recordHolder', 'causeLeaseLost'] },
                 ],
                 // A failed attempt is retried after the retry period; the deadline keeps running.

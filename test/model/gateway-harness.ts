@@ -100,7 +100,7 @@ export function gatewayHarness(delays: Partial<Record<string, number>> = {}): Ga
 export function expectedEffects(snapshot: ReturnType<GatewayHarness['actor']['getSnapshot']>): EffectName[] {
   const out: EffectName[] = [];
   if (snapshot.matches('initialising')) out.push('initialise');
-  if (snapshot.matches('electing')) out.push('watchLease');
+  if (snapshot.matches('electing') || snapshot.matches('leader')) out.push('watchLease');
   if (snapshot.matches({ electing: 'acquiring' })) out.push('tryAcquireLease');
   if (snapshot.matches({ leader: { lease: 'renewing' } })) out.push('renewLease');
   if (snapshot.matches({ leader: { work: { asserting: { routeTables: 'programming' } } } })) out.push('programRouteTables');

@@ -56,6 +56,18 @@ describe('gateway delays', () => {
     h.actor.stop();
   });
 
+  it('an inconclusive renewal (API error) keeps leading until the renew deadline', () => {
+    const h = toLeader();
+    h.clock.increment(1000);
+    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: false, outcome: 'error' } } as never);
+    expect(h.actor.getSnapshot().matches({ leader: { lease: 'waiting' } })).toBe(true);
+    h.clock.increment(999);
+    expect(h.actor.getSnapshot().matches('leader')).toBe(true);
+    h.clock.increment(1);
+    expect(h.actor.getSnapshot().matches('steppingDown')).toBe(true);
+    h.actor.stop();
+  });
+
   it('a renewal that finds another holder returns to electing without releasing', () => {
     const h = toLeader();
     h.clock.increment(1000);

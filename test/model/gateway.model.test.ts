@@ -16,7 +16,11 @@ interface Path {
   steps: Array<{ event: EventObject; state: Snapshot }>;
 }
 
-const leaseOutcomes = [{ output: { held: true, renewedAt: 0, holder: 'me' } }, { output: { held: false, holder: 'other' } }];
+const leaseOutcomes = [
+  { output: { held: true, renewedAt: 0, holder: 'me', outcome: 'renewed' } },
+  { output: { held: false, holder: 'other', outcome: 'held-by-other' } },
+  { output: { held: false, outcome: 'error' } },
+];
 const alphabet = eventAlphabet(gatewayMachine, {
   'xstate.done.actor.tryAcquireLease': leaseOutcomes,
   'xstate.done.actor.renewLease': leaseOutcomes,

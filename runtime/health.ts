@@ -1,0 +1,107 @@
+// /healthz and /readyz on :8088, and /metrics on :10080.
+//
+// /healthz (liveness): the process answers and its event loop is not stuck:
+//   500 when the event loop's worst delay over the last window exceeds the
+//   limit (a wedged loop cannot answer at all, so the probe's timeout covers
+//   the fully stuck case).
+// /readyz (readiness): 200 only when every readiness check passes: the VXLAN
+//   device is up, the CiliumNode informer has synced, and the data plane has
+//   converged at least once. Otherwise 503 with the failing checks.
+// Both answer JSON with each check's state; `?verbose` is accepted for
+// kubectl-style callers and changes nothing.
+import { createServer, type Server } from 'node:http';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import type { Registry } from 'prom-client';
+import type { BindAddress } from './config/parse.js';
+
+export interface ReadinessChecks {
+  vxlanUp: boolean;
+  informerSynced: boolean;
+  dataPlaneConverged: boolean;
+}
+
+export interface HealthState {
+  readiness(): ReadinessChecks;
+}
+
+export class EventLoopWatch {
+  private readonly histogram: IntervalHistogram;
+  private worstMs = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly windowMs = 5000) {
+    this.histogram = monitorEventLoopDelay({ resolution: 20 });
+    this.histogram.enable();
+    this.timer = setInterval(() => {
+      this.worstMs = this.histogram.max / 1e6;
+      this.histogram.reset();
+    }, this.windowMs);
+    this.timer.unref();
+  }
+
+  /** Worst event-loop delay seen in the last complete window, in ms. */
+  worstDelayMs(): number {
+    return Math.max(this.worstMs, this.histogram.max / 1e6);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.histogram.disable();
+  }
+}
+
+function listen(server: Server, bind: BindAddress): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(bind.port, bind.host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+export function startHealthServer(bind: BindAddress, state: HealthState, opts: { maxEventLoopDelayMs?: number; loop?: EventLoopWatch } = {}) {
+  const loop = opts.loop ?? new EventLoopWatch();
+  const maxDelay = opts.maxEventLoopDelayMs ?? 5000;
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const reply = (code: number, body: unknown): void => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(`${JSON.stringify(body)}\n`);
+    };
+    if (path === '/healthz' || path === '/livez') {
+      const delay = Math.round(loop.worstDelayMs());
+      const ok = delay <= maxDelay;
+      reply(ok ? 200 : 500, { status: ok ? 'ok' : 'event loop stalled', eventLoopDelayMs: delay, limitMs: maxDelay });
+    } else if (path === '/readyz') {
+      const checks = state.readiness();
+      const failing = Object.entries(checks)
+        .filter(([, ok]) => !ok)
+        .map(([name]) => name);
+      reply(failing.length === 0 ? 200 : 503, { status: failing.length === 0 ? 'ok' : 'not ready', checks, failing });
+    } else {
+      reply(404, { status: 'not found' });
+    }
+  });
+  return listen(server, bind).then((s) => ({ server: s, loop }));
+}
+
+export function startMetricsServer(bind: BindAddress, registry: Registry): Promise<Server> {
+  const server = createServer((req, res) => {
+    if ((req.url ?? '/').split('?')[0] !== '/metrics') {
+      res.writeHead(404).end('not found\n');
+      return;
+    }
+    registry
+      .metrics()
+      .then((text) => {
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(text);
+      })
+      .catch((err: unknown) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`metrics collection failed: ${String(err)}\n`);
+      });
+  });
+  return listen(server, bind);
+}
