@@ -1,0 +1,164 @@
+// OpenTelemetry: every statechart transition becomes a span (machine, from,
+// to, event, node), and each failover is one trace:
+//   gateway.failover
+//     ├ event lease.expiry-seen
+//     ├ lease.acquire
+//     ├ routeTables.repoint ─ routeTable <rtb-…> (one per table)
+//     ├ vtepConfig.write
+//     └ event leader.ready
+// Configured by the standard OTEL_* variables; off (the API's no-op tracer)
+// when no OTLP endpoint is set or OTEL_SDK_DISABLED / OTEL_TRACES_EXPORTER=none.
+import { context, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { InspectionEvent, Observer } from 'xstate';
+
+export interface Tracing {
+  readonly enabled: boolean;
+  readonly tracer: Tracer;
+  shutdown(): Promise<void>;
+}
+
+export function tracingEnabled(env: Readonly<Record<string, string | undefined>>): boolean {
+  if ((env.OTEL_SDK_DISABLED ?? '').toLowerCase() === 'true') return false;
+  if ((env.OTEL_TRACES_EXPORTER ?? '').toLowerCase() === 'none') return false;
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+export function startTracing(env: Readonly<Record<string, string | undefined>>, attributes: Attributes): Tracing {
+  if (!tracingEnabled(env)) {
+    return { enabled: false, tracer: trace.getTracer('eks-hybrid-gateway'), shutdown: () => Promise.resolve() };
+  }
+  const sdk = new NodeSDK({
+    serviceName: env.OTEL_SERVICE_NAME ?? 'eks-hybrid-gateway',
+    resource: resourceFromAttributes(attributes),
+    // The exporter reads the endpoint, headers and timeout from OTEL_EXPORTER_OTLP_* itself.
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(), { scheduledDelayMillis: Number(env.OTEL_BSP_SCHEDULE_DELAY ?? 1000) })],
+    instrumentations: [],
+  });
+  sdk.start();
+  return {
+    enabled: true,
+    tracer: trace.getTracer('eks-hybrid-gateway'),
+    shutdown: () => sdk.shutdown(),
+  };
+}
+
+/**
+ * One failover, from the moment this pod saw the lease free (or found it
+ * expired) to leader ready. The runtime calls these at the matching points of
+ * the gateway machine; spans of leader work attach under the open failover.
+ */
+export class FailoverTrace {
+  private root: Span | undefined;
+  private freeSeenAt: number | undefined;
+  private openedAt = 0;
+
+  constructor(private readonly tracer: Tracer, private readonly now: () => number = Date.now) {}
+
+  /** The standby learned the lease is free (release seen on the watch). */
+  leaseFreeSeen(at = this.now()): void {
+    this.freeSeenAt ??= at;
+  }
+
+  /** An acquire attempt ended; a won attempt opens the failover trace. */
+  acquireAttempt(startedAt: number, won: boolean, attrs: Attributes = {}): void {
+    if (!won) return;
+    this.end('superseded');
+    const seen = Math.min(this.freeSeenAt ?? startedAt, startedAt);
+    this.openedAt = seen;
+    this.root = this.tracer.startSpan('gateway.failover', { startTime: seen, attributes: attrs });
+    this.root.addEvent('lease.expiry-seen', { 'lease.seen_free': this.freeSeenAt !== undefined }, seen);
+    const ctx = trace.setSpan(context.active(), this.root);
+    this.tracer.startSpan('lease.acquire', { startTime: startedAt }, ctx).end(this.now());
+    this.freeSeenAt = undefined;
+  }
+
+  /** Runs `fn` in a child span of the open failover (or of nothing, for drift repair). */
+  async span<T>(name: string, attrs: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
+    const parent = this.root ? trace.setSpan(context.active(), this.root) : context.active();
+    return this.tracer.startActiveSpan(name, { attributes: attrs }, parent, async (span) => {
+      try {
+        const out = await fn(span);
+        span.setStatus({ code: SpanStatusCode.OK });
+        return out;
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  /** Leader work done: closes the failover; returns its duration in ms, if one was open. */
+  leaderReady(): number | undefined {
+    if (!this.root) return undefined;
+    const at = this.now();
+    this.root.addEvent('leader.ready', {}, at);
+    this.root.setStatus({ code: SpanStatusCode.OK });
+    this.root.end(at);
+    this.root = undefined;
+    return at - this.openedAt;
+  }
+
+  /** Leadership ended before leader work finished. */
+  end(reason: string): void {
+    if (!this.root) return;
+    this.root.setStatus({ code: SpanStatusCode.ERROR, message: reason });
+    this.root.end(this.now());
+    this.root = undefined;
+  }
+
+  /** The open failover's span, for transitions to attach to. */
+  get active(): Span | undefined {
+    return this.root;
+  }
+}
+
+function valueText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/**
+ * An xstate inspection observer that turns every state change of every actor
+ * (gateway, fleet, each vtep) into a zero-length span `state.transition` with
+ * machine, from, to, event and node; under the open failover when there is one.
+ */
+export function transitionTracer(tracer: Tracer, failover: FailoverTrace, onTransition?: (t: TransitionRecord) => void): Observer<InspectionEvent> {
+  const last = new Map<string, string>();
+  return {
+    next(ev) {
+      if (ev.type !== '@xstate.snapshot') return;
+      const snap = ev.snapshot as { value?: unknown; status?: string; machine?: { id?: string } };
+      if (snap.value === undefined) return;
+      const id = ev.actorRef.sessionId;
+      const to = valueText(snap.value);
+      const from = last.get(id);
+      if (from === to) return;
+      last.set(id, to);
+      if (snap.status === 'done' || snap.status === 'stopped') last.delete(id);
+      const machine = snap.machine?.id ?? 'unknown';
+      const actorId = (ev.actorRef as { id?: string }).id ?? '';
+      const node = actorId.startsWith('vtep:') ? actorId.slice('vtep:'.length) : undefined;
+      const record: TransitionRecord = { machine, from: from ?? '(start)', to, event: ev.event.type, node };
+      const attributes: Attributes = { 'xstate.machine': machine, 'xstate.from': record.from, 'xstate.to': to, 'xstate.event': ev.event.type };
+      if (node !== undefined) attributes['hybrid.node'] = node;
+      const parent = failover.active ? trace.setSpan(context.active(), failover.active) : context.active();
+      const now = Date.now();
+      tracer.startSpan('state.transition', { attributes, startTime: now }, parent).end(now);
+      onTransition?.(record);
+    },
+  };
+}
+
+export interface TransitionRecord {
+  machine: string;
+  from: string;
+  to: string;
+  event: string;
+  node: string | undefined;
+}
