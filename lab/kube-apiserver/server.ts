@@ -230,7 +230,14 @@ export class KubeApiHttpServer {
       return;
     }
     const delay = this.faults.latencyFor(info);
-    if (delay > 0) await sleep(delay);
+    if (delay > 0) {
+      // The wait ends early when the client goes away.
+      const gone = new AbortController();
+      const onClose = (): void => gone.abort();
+      res.once('close', onClose);
+      await sleep(delay, undefined, { signal: gone.signal }).catch(() => undefined);
+      res.off('close', onClose);
+    }
     // A client that gave up while the request waited: like the real server's cancelled request
     // context, nothing is stored.
     if (req.destroyed || res.destroyed) return;

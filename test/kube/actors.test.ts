@@ -57,13 +57,12 @@ describe('kube actors', () => {
   it('stopping a writeVtepConfig actor aborts (fences) its write', async () => {
     lab = await startLab();
     const client = new VtepConfigClient({ clients: lab.clients });
-    lab.server.faults.set({ latencyMs: 400, match: (r) => r.method === 'POST' });
+    lab.server.faults.set({ latencyMs: 5000, match: (r) => r.method === 'POST' });
     const actor = createActor(vtepUpsertActor(client, () => [{ name: 'vpc-gateway', tunnelEndpoint: '198.51.100.1', cidr: '198.51.100.0/24', mac: '02:00:00:00:00:01' }]));
     let error: unknown;
     actor.subscribe({ error: (e) => (error = e) });
     actor.start();
-    await waitFor(() => lab!.server.requests.some((r) => r.method === 'GET'), 'read done');
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => lab!.server.requests.some((r) => r.method === 'GET') && lab!.server.inFlight > 0, 'POST held by the server');
     actor.stop();
     expect(actor.getSnapshot().status).toBe('stopped');
     expect(error === undefined || error instanceof KubeFencedError).toBe(true);

@@ -228,7 +228,7 @@ describe('kube-apiserver stand-in', () => {
     expect((await req('PUT', `${CN}/a`, cur)).status).toBe(409);
     expect((await req('GET', CN)).status).toBe(200);
     // Latency on one path only: a later request elsewhere overtakes it.
-    srv.faults.set({ latencyMs: 300, match: (r) => r.path.endsWith('/a') });
+    srv.faults.set({ latencyMs: 1000, match: (r) => r.path.endsWith('/a') });
     const order: string[] = [];
     const slow = req('GET', `${CN}/a`).then(() => order.push('slow'));
     await new Promise((r) => setImmediate(r));

@@ -133,7 +133,9 @@ describe('LeaseLock', () => {
 
   it('release clears the holder; a watching standby acquires at once (hand-over times printed)', async () => {
     lab = await startLab();
-    const locks = [lock(lab, 'gw-a', 3000), lock(lab, 'gw-b', 3000)];
+    // A 60 s lease: a standby that waited for expiry instead of reacting to the release would
+    // time out below.
+    const locks = [lock(lab, 'gw-a', 60_000), lock(lab, 'gw-b', 60_000)];
     expect((await locks[0]!.tryAcquireOrRenew()).outcome).toBe('acquired');
     // Each lock, as a standby, tries to acquire the moment its watch reports the lease free.
     // (The one releasing is shutting down: it does not try again.)
@@ -161,7 +163,7 @@ describe('LeaseLock', () => {
         const t0 = performance.now();
         expect(await leader.release()).toBe(true);
         expect(leader.isHeld()).toBe(false);
-        await waitFor(() => acquiredAt.has(standby.identity), 'standby to acquire', 2500); // well under the 3 s lease
+        await waitFor(() => acquiredAt.has(standby.identity), 'standby to acquire after the release', 15_000);
         times.push(acquiredAt.get(standby.identity)! - t0);
         const rec = lab.server.store.find('leases', NAME, NS)!.spec as Record<string, unknown>;
         expect(rec.holderIdentity).toBe(standby.identity);
@@ -172,7 +174,7 @@ describe('LeaseLock', () => {
     }
     const sorted = [...times].sort((x, y) => x - y);
     console.log(
-      `lease hand-over after release (10 runs, lease 3000 ms): min ${sorted[0]!.toFixed(1)} ms, ` +
+      `lease hand-over after release (10 runs, lease 60 s): min ${sorted[0]!.toFixed(1)} ms, ` +
         `median ${sorted[5]!.toFixed(1)} ms, max ${sorted[9]!.toFixed(1)} ms`,
     );
   });

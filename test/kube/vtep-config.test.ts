@@ -78,12 +78,14 @@ describe('VtepConfigClient', () => {
   it('aborting during a slow write fences it', async () => {
     lab = await startLab();
     const v = new VtepConfigClient({ clients: lab.clients });
-    lab.server.faults.set({ latencyMs: 300, match: (r) => r.method === 'POST' });
+    lab.server.faults.set({ latencyMs: 5000, match: (r) => r.method === 'POST' });
     const ctl = new AbortController();
     const p = v.upsert(ONE, ctl.signal);
-    await waitFor(() => lab!.server.requests.length > 0, 'read done');
+    await waitFor(() => lab!.server.requests.length > 0 && lab!.server.inFlight > 0, 'POST held by the server');
     ctl.abort();
     await expect(p).rejects.toBeInstanceOf(KubeFencedError);
+    await waitFor(() => lab!.server.inFlight === 0, 'server done');
+    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')).toBeUndefined();
   });
 
   it('rejects bad endpoints with a clear error, before any request', async () => {
