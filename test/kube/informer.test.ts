@@ -201,12 +201,12 @@ describe('ListWatch', () => {
       list: async () => {
         calls += 1;
         const { toListPage } = await import('../../effects/kube/index.js');
-        return calls < 3 ? toListPage({ items: 'nope' }, 'x') : toListPage({ items: [], metadata: { resourceVersion: '5' } }, 'x');
+        return calls < 3 ? toListPage({ items: 'nope' }, 'x') : toListPage({ items: [], metadata: { resourceVersion: String(lab!.server.store.resourceVersion) } }, 'x');
       },
     };
     const lw = new ListWatch(lab.clients, target, { onError: (e) => errors.push(e.code) }, { initialBackoffMs: 5 }).start();
     try {
-      await waitFor(() => lw.synced, 'sync after retries');
+      await waitFor(() => lw.synced && lab!.server.openWatches > 0, 'sync and watch after retries');
       expect(errors).toEqual(['Malformed', 'Malformed']);
     } finally {
       await lw.stop();
