@@ -1,0 +1,63 @@
+{{/* Chart name, at most 63 characters. */}}
+{{- define "eks-hybrid-nodes-gateway.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified name: the release name, with the chart name unless it already contains it. */}}
+{{- define "eks-hybrid-nodes-gateway.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "eks-hybrid-nodes-gateway.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "eks-hybrid-nodes-gateway.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "eks-hybrid-nodes-gateway.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "eks-hybrid-nodes-gateway.labels" -}}
+helm.sh/chart: {{ include "eks-hybrid-nodes-gateway.chart" . }}
+{{ include "eks-hybrid-nodes-gateway.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: gateway
+app.kubernetes.io/part-of: eks-hybrid-nodes-gateway
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "eks-hybrid-nodes-gateway.serviceAccountName" -}}
+{{- include "eks-hybrid-nodes-gateway.fullname" . }}
+{{- end }}
+
+{{/* Namespace of the namespaced objects: .Values.namespace, else the release namespace. */}}
+{{- define "eks-hybrid-nodes-gateway.namespace" -}}
+{{- default .Release.Namespace .Values.namespace }}
+{{- end }}
+
+{{/* Image reference: repository@digest, else repository:tag (tag defaults to appVersion; toString keeps a numeric --set tag intact). */}}
+{{- define "eks-hybrid-nodes-gateway.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (toString (default .Chart.AppVersion .Values.image.tag)) }}
+{{- end }}
+{{- end }}
+
+{{/* A list value given as a comma-separated string or a YAML list, as one comma-separated string without spaces. */}}
+{{- define "eks-hybrid-nodes-gateway.csv" -}}
+{{- if kindIs "slice" . }}
+{{- join "," . | nospace }}
+{{- else }}
+{{- toString . | nospace }}
+{{- end }}
+{{- end }}
