@@ -1,18 +1,28 @@
 // Gateway entry point: configuration first (exit 2 on bad input), then the
-// runtime. The runtime wiring lands with the runtime issue; until then the
-// process validates its configuration and reports that it cannot run yet.
-import { ConfigError, parseConfig } from './config/parse.js';
+// runtime, the health and metrics servers, and the signals.
+//
+// SIGTERM/SIGINT: the leader steps down (its writes stop, the lease is
+// released so the standby takes over at once), watches stop, and the process
+// exits 0 within 5 s. The VXLAN device and its entries are left in place on
+// purpose: the reference deletes hybrid_vxlan0 on exit, which drops the data
+// plane on every restart; a restarted gateway here adopts the device and
+// converges its entries, and traffic keeps flowing meanwhile.
+import type { Server } from 'node:http';
+import { ConfigError, parseConfig, type GatewayConfig } from './config/parse.js';
+import { startGateway } from './gateway.js';
+import { startHealthServer, startMetricsServer } from './health.js';
+import { createLogger, type Logger } from './logging.js';
 
-function main(argv: readonly string[], env: NodeJS.ProcessEnv): number {
+const EXIT_DEADLINE_MS = 5000;
+
+function configOrExit(argv: readonly string[], env: NodeJS.ProcessEnv): GatewayConfig | number {
   try {
     const outcome = parseConfig(argv, env);
     if (outcome.kind === 'help') {
       process.stdout.write(outcome.text);
       return 0;
     }
-    process.stderr.write(`configuration valid: ${JSON.stringify(outcome.config)}\n`);
-    process.stderr.write('the gateway runtime is not wired yet (see the runtime issue)\n');
-    return 1;
+    return outcome.config;
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const p of err.problems) process.stderr.write(`config: ${p}\n`);
@@ -23,4 +33,45 @@ function main(argv: readonly string[], env: NodeJS.ProcessEnv): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2), process.env);
+async function run(config: GatewayConfig, log: Logger): Promise<void> {
+  const runtime = startGateway(config, { env: process.env, logger: log });
+  const servers: Server[] = [];
+  if (config.healthProbeBindAddress) servers.push((await startHealthServer(config.healthProbeBindAddress, runtime)).server);
+  if (config.metricsBindAddress) servers.push(await startMetricsServer(config.metricsBindAddress, runtime.metrics.registry));
+  log.info({ nodeIP: config.nodeIP, vpcCIDRs: config.vpcCIDRs, podCIDRs: config.podCIDRs, routeTables: config.routeTableIDs }, 'gateway started');
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: stepping down, data plane left in place');
+    const hard = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, EXIT_DEADLINE_MS);
+    hard.unref();
+    runtime
+      .stop()
+      .catch((err: unknown) => log.error({ err }, 'shutdown error'))
+      .finally(() => {
+        for (const s of servers) s.close();
+        log.flush();
+        process.exitCode = 0;
+        setImmediate(() => process.exit(0));
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+const configured = configOrExit(process.argv.slice(2), process.env);
+if (typeof configured === 'number') {
+  process.exitCode = configured;
+} else {
+  const log = createLogger({ debug: configured.debug, base: { pod: configured.podName, node: configured.nodeName } });
+  run(configured, log).catch((err: unknown) => {
+    log.fatal({ err }, 'gateway failed to start');
+    log.flush();
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,400 @@
+// The gateway process: the statecharts of machines/ given their effects.
+//
+//   CiliumNode informer → DesiredFeed (pure core) → fleet machine → vtep actors → netlink
+//   Lease / CiliumVTEPConfig watches, timers  → gateway machine → leader work → EC2, Kubernetes
+//
+// Every pod programs the data plane; only the leader state invokes the route
+// table and CiliumVTEPConfig writers, and leaving it aborts them (their
+// AbortSignals fence the adapters) before anything else happens.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { createActor, fromCallback, fromPromise, waitFor, type Actor } from 'xstate';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { parseCidr, type Cidr } from '../machines/domain/ipv4.js';
+import { fleetMachine } from '../machines/fleet.machine.js';
+import { gatewayMachine, type GatewayEvent, type LeaseOutcome } from '../machines/gateway.machine.js';
+import { vtepMachine } from '../machines/vtep.machine.js';
+import {
+  checkSourceDestCheck,
+  createEc2Client,
+  DEFAULT_AWS_RETRY_POLICY,
+  discoverInstanceIdentity,
+  ensureRoutes,
+  withRetry,
+  type InstanceIdentity,
+} from '../effects/aws/index.js';
+import {
+  backoffDelay,
+  ciliumNodeRef,
+  EventRecorder,
+  kubeClients,
+  LeaseLock,
+  loadKubeConfig,
+  podRef,
+  startCiliumNodeInformer,
+  vtepSpecEquals,
+  vtepWatchActor,
+  VtepConfigClient,
+  type CiliumNodeInformer,
+  type VtepEndpoint,
+} from '../effects/kube/index.js';
+import { openDataPlane, programVtepActor, reconcileKernelActor, removeVtepActor, type DeviceInfo } from '../effects/netlink/index.js';
+import type { GatewayConfig } from './config/parse.js';
+import type { Logger } from './logging.js';
+import { createMetrics, type GatewayStateName, type ScrapeStats } from './metrics.js';
+import { FailoverTrace, startTracing, transitionTracer, type TransitionRecord } from './tracing.js';
+import { DesiredFeed } from './wiring/desired-feed.js';
+
+export const VXLAN_DEVICE = 'hybrid_vxlan0';
+const DRIFT_REPAIR_MS = 30_000;
+const RESYNC_MS = 30_000;
+const DEVICE_CHECK_MS = 10_000;
+
+export interface GatewayDeps {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly logger: Logger;
+}
+
+export interface GatewayRuntime {
+  readonly metrics: ReturnType<typeof createMetrics>;
+  readiness(): { vxlanUp: boolean; informerSynced: boolean; dataPlaneConverged: boolean };
+  readonly gateway: Actor<typeof gatewayMachine>;
+  /** SIGTERM path: step down (release the lease), stop watching; the data plane stays. */
+  stop(): Promise<void>;
+}
+
+/** The Lease's namespace: flag/env, else the pod's service-account namespace, else "default". */
+function leaseNamespace(config: GatewayConfig): string {
+  if (config.leaderElectionNamespace) return config.leaderElectionNamespace;
+  try {
+    return readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim() || 'default';
+  } catch {
+    return 'default';
+  }
+}
+
+/** CiliumVTEPConfig endpoints: one per VPC CIDR, named as the reference names them. */
+export function vtepEndpoints(config: GatewayConfig, mac: string): VtepEndpoint[] {
+  return config.vpcCIDRs.map((cidr, i) => ({
+    name: config.vpcCIDRs.length === 1 ? 'vpc-gateway' : `vpc-gateway-${i}`,
+    tunnelEndpoint: config.nodeIP,
+    cidr,
+    mac,
+  }));
+}
+
+function gatewayStateName(value: unknown): GatewayStateName {
+  if (typeof value === 'string') return value as GatewayStateName;
+  const v = value as Record<string, unknown>;
+  if ('electing' in v) return v.electing as GatewayStateName;
+  return Object.keys(v)[0] as GatewayStateName;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayRuntime {
+  const log = deps.logger;
+  const identity = config.podName ?? hostname();
+  const namespace = leaseNamespace(config);
+  const vpcCidrs: Cidr[] = config.vpcCIDRs.map((c) => {
+    const p = parseCidr(c);
+    if (!p.ok) throw new Error(p.error); // validated by config already
+    return p.value;
+  });
+
+  const tracing = startTracing(deps.env, { 'k8s.pod.name': identity, 'k8s.namespace.name': namespace, 'k8s.node.name': config.nodeName ?? '', 'host.ip': config.nodeIP });
+  const failover = new FailoverTrace(tracing.tracer);
+
+  const clients = kubeClients(loadKubeConfig(config.kubeconfig));
+  const lock = new LeaseLock({ clients, namespace, name: config.leaderElectionID, identity, leaseDurationMs: config.leaseDurationMs });
+  const vtepConfig = new VtepConfigClient({ clients });
+  const events = new EventRecorder({ clients, host: config.nodeName ?? identity, onError: (err) => log.debug({ err }, 'event not recorded') });
+  const self = podRef(namespace, identity);
+
+  const dp = openDataPlane();
+  let device: DeviceInfo | undefined;
+  let cloud: { id: InstanceIdentity; ec2: EC2Client } | undefined;
+  let informerSynced = false;
+  let converged = false;
+  let leaderSince: number | undefined;
+  let firstAssert = false;
+  const configured = new Set<string>();
+
+  const scrape = async (): Promise<ScrapeStats> => {
+    if (!device) return {};
+    const s = await dp.stats(device);
+    return {
+      vxlan: { ...s.vxlan, up: s.vxlanUp, fdbEntries: s.fdbEntries, routeCount: s.routeCount },
+      primary: { ...s.primary, name: s.primary.name },
+    };
+  };
+  const metrics = createMetrics(
+    { nodeIP: config.nodeIP, nodeName: config.nodeName ?? '', vxlanInterface: VXLAN_DEVICE, vpcCIDRs: config.vpcCIDRs, podCIDRs: config.podCIDRs },
+    scrape,
+  );
+  const endpoints = (): VtepEndpoint[] => vtepEndpoints(config, device?.mac ?? '');
+
+  // ── the data plane: fleet of vtep actors ───────────────────────────────────
+  const getDevice = (): DeviceInfo | undefined => device;
+  const vtep = vtepMachine.provide({
+    actors: { programVtep: programVtepActor(dp, getDevice), removeVtep: removeVtepActor(dp, getDevice) },
+    actions: {
+      announceProgrammed: ({ context }) => {
+        metrics.vtepAdd.inc();
+        configured.add(context.desired.name);
+        metrics.hybridNodesConfigured.set(configured.size);
+        log.debug({ node: context.desired.name, nodeIP: context.desired.nodeIP, podCIDRs: context.desired.podCIDRs }, 'vtep programmed');
+      },
+      announceProgramFailed: ({ context }) => {
+        metrics.vtepAddErrors.inc();
+        log.warn({ node: context.desired.name, attempt: context.attempts, error: context.lastError }, 'vtep programming failed');
+      },
+      announceRemoved: ({ context }) => {
+        metrics.vtepRemove.inc();
+        configured.delete(context.desired.name);
+        metrics.hybridNodesConfigured.set(configured.size);
+        log.debug({ node: context.desired.name }, 'vtep removed');
+      },
+      announceRemoveFailed: ({ context }) => {
+        metrics.vtepRemoveErrors.inc();
+        log.warn({ node: context.desired.name, attempt: context.attempts, error: context.lastError }, 'vtep removal failed');
+      },
+      announceStalled: ({ context }) => {
+        log.error({ node: context.desired.name, error: context.lastError }, 'vtep programming gave up; the next sweep retries');
+        void events.record(ciliumNodeRef(context.desired.name), 'Warning', 'VtepProgrammingFailed', `programming ${context.desired.name} failed: ${context.lastError ?? ''}`);
+      },
+    },
+    delays: { vtepRetryDelay: ({ context }) => backoffDelay(context.attempts, 200, 30_000) },
+  });
+  const fleetLogic = fleetMachine.provide({
+    actors: {
+      vtep,
+      reconcileKernel: reconcileKernelActor(dp, getDevice, (r) => {
+        if (r.added.length + r.removed.length + r.fixed.length + r.failed.length > 0) {
+          log.info({ added: r.added.length, removed: r.removed.length, fixed: r.fixed.length, failed: r.failed.length, unchanged: r.unchanged }, 'data plane reconciled');
+        }
+      }),
+    },
+    actions: {
+      announceConverged: () => {
+        converged = true;
+      },
+      announceConvergeFailed: () => log.warn('bulk reconcile failed; nodes are programmed one by one'),
+    },
+    delays: { resyncPeriod: RESYNC_MS },
+  });
+
+  const onTransition = (t: TransitionRecord): void => {
+    log.debug(t, 'transition');
+    if (t.machine !== 'gateway') return;
+    metrics.setGatewayState(gatewayStateName(JSON.parse(t.to.startsWith('{') ? t.to : JSON.stringify(t.to))));
+    if (t.event === 'LEASE.FREE') failover.leaseFreeSeen();
+  };
+  const inspect = transitionTracer(tracing.tracer, failover, onTransition);
+  const fleet = createActor(fleetLogic, { input: {}, inspect });
+
+  const feed = new DesiredFeed({
+    vpcCidrs,
+    send: (e) => fleet.send(e),
+    onSkipped: (fresh, current, nodes) => {
+      metrics.nodesSkipped.reset();
+      for (const s of current) metrics.nodesSkipped.inc({ reason: s.reason });
+      for (const s of fresh) {
+        metrics.nodesSkippedTotal.inc({ reason: s.reason });
+        log.warn({ node: s.name, reason: s.reason, detail: s.detail }, 'CiliumNode skipped');
+        const uid = (nodes.get(s.name))?.metadata?.uid;
+        void events.record(ciliumNodeRef(s.name, uid), 'Warning', 'MalformedCiliumNode', `skipped by the hybrid gateway (${s.reason}): ${s.detail}`);
+      }
+    },
+  });
+
+  // ── the lifecycle: gateway machine ─────────────────────────────────────────
+  const gatewayLogic = gatewayMachine.provide({
+    actors: {
+      initialise: fromPromise(async ({ signal }) => {
+        device = await dp.ensureDevice({ name: VXLAN_DEVICE, vni: config.vxlanVNI, nodeIP: config.nodeIP, signal });
+        log.info({ device: device.name, action: device.action, changes: device.changes, mtu: device.mtu, mac: device.mac, underlay: device.underlay.name }, 'vxlan device ready');
+        if (!(await dp.ipForwardEnabled())) throw new Error('net.ipv4.ip_forward is 0 on this node: the gateway cannot forward (set it to 1)');
+        fleet.send({ type: 'DATAPLANE.READY' });
+        if (!cloud) {
+          const id = await withRetry(
+            () => discoverInstanceIdentity({ nodeIP: config.nodeIP, region: config.awsRegion, instanceId: config.awsInstanceID, signal }),
+            DEFAULT_AWS_RETRY_POLICY,
+            { signal, what: 'instance identity' },
+          );
+          const ec2 = createEc2Client({ region: id.region });
+          cloud = { id, ec2 };
+          log.info({ instanceId: id.instanceId, region: id.region, eni: id.networkInterfaceId }, 'instance identity');
+          checkSourceDestCheck(ec2, id.networkInterfaceId, { signal })
+            .then((r) => {
+              if (!r.canForward) log.error({ eni: id.networkInterfaceId }, r.message);
+            })
+            .catch((err: unknown) => log.warn({ err }, 'source/destination check could not be read'));
+        }
+      }),
+      watchLease: fromCallback<GatewayEvent>(({ sendBack }) => {
+        let last = '';
+        const w = lock.watchLease((o) => {
+          const key = o.free ? 'free' : `held:${o.holder ?? ''}`;
+          if (key === last) return;
+          last = key;
+          if (o.free) sendBack({ type: 'LEASE.FREE' });
+          else if (o.holder !== undefined && o.holder !== identity) sendBack({ type: 'LEASE.LOST', holder: o.holder });
+        });
+        return () => void w.stop();
+      }),
+      tryAcquireLease: fromPromise<LeaseOutcome>(async ({ signal }) => {
+        const startedAt = Date.now();
+        const attempt = await lock.tryAcquireOrRenew(signal);
+        if (attempt.held) firstAssert = true;
+        failover.acquireAttempt(startedAt, attempt.held, { 'lease.holder': identity, 'lease.transitions': attempt.leaseTransitions ?? 0 });
+        if (attempt.error) log.debug({ err: attempt.error }, 'lease acquire attempt failed');
+        return attempt;
+      }),
+      renewLease: fromPromise<LeaseOutcome>(({ signal }) => lock.tryAcquireOrRenew(signal)),
+      watchLeaderObjects: vtepWatchActor<GatewayEvent>(vtepConfig, (obj) =>
+        device !== undefined && vtepSpecEquals(obj, endpoints())
+          ? undefined
+          : { type: 'LEADER.REASSERT', reason: obj === undefined ? 'CiliumVTEPConfig deleted' : 'CiliumVTEPConfig differs' },
+      ),
+      programRouteTables: fromPromise(async ({ signal }) => {
+        const c = cloud;
+        if (!c) throw new Error('instance identity is not known yet');
+        // Right after winning the lease every route points at the old leader: write without reading first.
+        const strategy = firstAssert ? 'write-first' : 'describe-first';
+        await failover.span('routeTables.repoint', { 'aws.strategy': strategy, 'aws.eni': c.id.networkInterfaceId }, () =>
+          Promise.all(
+            config.routeTableIDs.map((table) =>
+              failover.span(`routeTable ${table}`, { 'aws.route_table_id': table }, async () => {
+                const r = await ensureRoutes({
+                  ec2: c.ec2,
+                  routeTableIds: [table],
+                  cidrs: config.podCIDRs,
+                  networkInterfaceId: c.id.networkInterfaceId,
+                  strategy,
+                  signal,
+                  writeGuard: () => lock.isHeld(),
+                  checkSourceDestCheck: false,
+                  onRouteUpdate: (u) => {
+                    if (u.action === 'unchanged' && !u.error) return;
+                    if (u.error) metrics.routeTableUpdateErrors.inc();
+                    else metrics.routeTableUpdate.inc();
+                    metrics.routeTableUpdateDuration.observe(u.durationMs / 1000);
+                  },
+                });
+                if (!r.ok) {
+                  const failed = r.tables.flatMap((t) => [t.error, ...t.routes.map((x) => x.error)]).find((e) => e !== undefined);
+                  throw failed ?? new Error(`route table ${table} not converged`);
+                }
+              }),
+            ),
+          ),
+        );
+        firstAssert = false;
+      }),
+      writeVtepConfig: fromPromise(({ signal }) =>
+        failover.span('vtepConfig.write', { 'cilium.vtep.endpoints': config.vpcCIDRs.length }, async () => {
+          const r = await vtepConfig.upsert(endpoints(), signal);
+          if (r.action !== 'unchanged') log.info({ action: r.action }, 'CiliumVTEPConfig written');
+        }),
+      ),
+      releaseLease: fromPromise(async ({ signal }) => {
+        await lock.release(signal);
+      }),
+    },
+    actions: {
+      announceLeader: () => {
+        leaderSince = Date.now();
+        metrics.leaderIsActive.set(1);
+        log.info({ identity }, 'became leader');
+        void events.record(self, 'Normal', 'LeaderElected', `${identity} on ${config.nodeIP} leads; repointing routes and CiliumVTEPConfig`);
+      },
+      announceLeaderReady: () => {
+        if (leaderSince !== undefined) metrics.leaderSetupDuration.observe((Date.now() - leaderSince) / 1000);
+        leaderSince = undefined;
+        const ms = failover.leaderReady();
+        if (ms !== undefined) {
+          metrics.failoverDuration.observe(ms / 1000);
+          log.info({ failoverMs: ms }, 'leader ready: route tables and CiliumVTEPConfig point here');
+        }
+      },
+      announceNotLeader: ({ context }) => {
+        lock.fence();
+        leaderSince = undefined;
+        metrics.leaderIsActive.set(0);
+        failover.end(context.stepDownCause ?? 'left leader');
+        log.warn({ cause: context.stepDownCause, lastError: context.lastError }, 'no longer leader; leader writes stopped');
+        void events.record(self, 'Normal', 'LeadershipLost', `${identity} stopped leading (${context.stepDownCause ?? 'unknown'})`);
+      },
+      announceStandby: () => {},
+      announceStopped: () => log.info('gateway stopped'),
+    },
+    delays: {
+      retryPeriod: config.retryPeriodMs,
+      // Counted from when the last successful renewal was sent (monotonic clock), as client-go does.
+      renewDeadline: ({ context }) =>
+        context.lastRenewAt === undefined ? config.renewDeadlineMs : Math.max(0, context.lastRenewAt + config.renewDeadlineMs - performance.now()),
+      initRetryDelay: ({ context }) => backoffDelay(context.initAttempts, 500, 30_000),
+      leaderWorkRetryDelay: ({ context }) => backoffDelay(context.leaderWorkAttempts, 200, 10_000),
+      driftRepairPeriod: DRIFT_REPAIR_MS,
+      releaseTimeout: Math.max(500, config.renewDeadlineMs),
+    },
+  });
+  const gateway = createActor(gatewayLogic, { inspect });
+  gateway.subscribe({
+    error: (err) => log.fatal({ err }, 'gateway statechart failed'),
+  });
+
+  // ── start ───────────────────────────────────────────────────────────────────
+  fleet.start();
+  gateway.start();
+  const informer: CiliumNodeInformer = startCiliumNodeInformer(clients, {
+    synced: (all) => {
+      feed.resync(all);
+      informerSynced = true;
+    },
+    upsert: (node) => feed.upsert(node),
+    delete: (node) => feed.remove(node),
+    malformed: (_raw, why) => {
+      metrics.nodesSkippedTotal.inc({ reason: 'missing-name' });
+      log.warn({ why }, 'unkeyable CiliumNode skipped');
+    },
+    error: (err, info) => log.warn({ err, ...info }, 'CiliumNode list/watch failed; retrying'),
+  });
+
+  // The device may be deleted or changed by hand: check it, and sweep the kernel again if it was recreated.
+  const deviceCheck = setInterval(() => {
+    if (!device) return;
+    dp.ensureDevice({ name: VXLAN_DEVICE, vni: config.vxlanVNI, nodeIP: config.nodeIP })
+      .then((d) => {
+        device = d;
+        if (d.action !== 'adopted') {
+          log.warn({ action: d.action, changes: d.changes }, 'vxlan device repaired');
+          fleet.send({ type: 'RESYNC' });
+        }
+      })
+      .catch((err: unknown) => log.error({ err: errorText(err) }, 'vxlan device check failed'));
+  }, DEVICE_CHECK_MS);
+  deviceCheck.unref();
+
+  return {
+    metrics,
+    gateway,
+    readiness: () => ({ vxlanUp: device?.up === true, informerSynced, dataPlaneConverged: converged }),
+    async stop() {
+      clearInterval(deviceCheck);
+      gateway.send({ type: 'SHUTDOWN' });
+      await waitFor(gateway, (s) => s.status === 'done', { timeout: Math.max(1000, config.renewDeadlineMs + 500) }).catch(() =>
+        log.warn('step-down did not finish in time'),
+      );
+      gateway.stop();
+      await informer.stop();
+      fleet.stop();
+      await Promise.allSettled([events.flush(), tracing.shutdown()]);
+      await dp.close();
+      // The device and its entries stay: a restarted gateway adopts them and traffic keeps flowing meanwhile.
+    },
+  };
+}
