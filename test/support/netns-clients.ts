@@ -18,11 +18,11 @@ export class RemoteError extends Error {
   }
 }
 
-type Reply = { id: number; ok: boolean; value?: unknown; error?: unknown; [k: string]: unknown };
+export type Reply = { id: number; ok: boolean; value?: unknown; error?: unknown; [k: string]: unknown };
 
 const errText = (e: unknown): string => (typeof e === 'string' ? e : JSON.stringify(e));
 
-class IpcPeer {
+export class IpcPeer {
   #next = 1;
   readonly #pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   readonly ready: Promise<void>;

@@ -1,0 +1,68 @@
+// The lab's control plane: the Kubernetes API and EC2/IMDS stand-ins for a set
+// of gateway nodes, in one place (run inside the lab's control namespace).
+import type { KObj } from './kube-apiserver/index.js';
+import { startKubeApiServer, type KubeApiServer } from './kube-apiserver/index.js';
+import { startEc2StandIn, type Ec2StandIn } from './ec2/index.js';
+
+export interface LabGatewayNode {
+  readonly name: string;
+  readonly instanceId: string;
+  readonly eni: string;
+  readonly mac: string;
+  readonly ip: string;
+}
+
+export interface ControlPlaneOptions {
+  /** Address the stand-ins listen on (the control namespace's address). */
+  readonly host: string;
+  readonly region: string;
+  readonly vpcId: string;
+  readonly vpcCidr: string;
+  readonly subnetId: string;
+  readonly routeTableIds: readonly string[];
+  readonly gateways: readonly LabGatewayNode[];
+}
+
+export interface ControlPlane {
+  readonly kube: KubeApiServer;
+  readonly ec2: Ec2StandIn;
+  /** Where each gateway's route-table targets point: table → CIDR → ENI (or gateway id). */
+  routes(): Record<string, Record<string, string>>;
+  close(): Promise<void>;
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const kube = await startKubeApiServer({ host: opts.host, namespace: 'kube-system' });
+  const ec2 = await startEc2StandIn({
+    host: opts.host,
+    instances: opts.gateways.map((g) => ({
+      instanceId: g.instanceId,
+      region: opts.region,
+      az: `${opts.region}a`,
+      eni: g.eni,
+      mac: g.mac,
+      privateIp: g.ip,
+      subnetId: opts.subnetId,
+      vpcId: opts.vpcId,
+      sourceDestCheck: false,
+    })),
+    routeTables: opts.routeTableIds.map((routeTableId) => ({ routeTableId, vpcId: opts.vpcId, vpcCidr: opts.vpcCidr })),
+  });
+  return {
+    kube,
+    ec2,
+    routes() {
+      const out: Record<string, Record<string, string>> = {};
+      for (const [id, table] of ec2.state.routeTables) {
+        out[id] = {};
+        for (const [cidr, r] of table.routes) out[id][cidr] = r.networkInterfaceId ?? r.gatewayId ?? '';
+      }
+      return out;
+    },
+    async close() {
+      await Promise.allSettled([kube.close(), ec2.close()]);
+    },
+  };
+}
+
+export type { KObj };

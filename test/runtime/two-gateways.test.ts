@@ -1,0 +1,243 @@
+// Two real gateway processes, each in its own network namespace, against the
+// lab's Kubernetes and EC2/IMDS stand-ins in a control namespace: one leads
+// and the route tables and CiliumVTEPConfig point at it; both program the
+// hybrid node's entries; kill -9 of the leader hands over at lease expiry;
+// SIGTERM hands over at once (the lease is released) and exits 0, leaving the
+// data plane in place. Addresses: 198.18.10.0/24 (control link), 198.19.0.0/16
+// (hybrid pod CIDRs), 203.0.113.0/24 (hybrid node IPs); nothing leaves the
+// namespaces this test creates.
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deviceMacFor } from '../../effects/netlink/index.js';
+import { IpcPeer, type Reply } from '../support/netns-clients.js';
+import { createNetnsRun, stderrTail, type NetnsRun } from '../support/netns.js';
+
+const REGION = 'us-west-2';
+const TABLES = ['rtb-0a1a1a1a1a1a1a1a1', 'rtb-0b2b2b2b2b2b2b2b2'];
+const POD_CIDRS = '198.19.0.0/17,198.19.128.0/17';
+const NODES = [
+  { name: 'gw-a', instanceId: 'i-0aaaaaaaaaaaaaaa1', eni: 'eni-0aaaaaaaaaaaaaaa1', mac: '0a:00:00:00:00:0a', ip: '198.18.10.11' },
+  { name: 'gw-b', instanceId: 'i-0bbbbbbbbbbbbbbb2', eni: 'eni-0bbbbbbbbbbbbbbb2', mac: '0a:00:00:00:00:0b', ip: '198.18.10.12' },
+] as const;
+type GwName = (typeof NODES)[number]['name'];
+
+const hybridNode = (name: string, ip: string, cidrs: string[]) => ({
+  apiVersion: 'cilium.io/v2',
+  kind: 'CiliumNode',
+  metadata: { name, labels: { 'eks.amazonaws.com/compute-type': 'hybrid' } },
+  spec: { addresses: [{ type: 'InternalIP', ip }], ipam: { podCIDRs: cidrs } },
+});
+
+let run: NetnsRun;
+let ctl: IpcPeer;
+let ctlInfo: { kubeUrl: string; kubeconfig: string; ec2Url: string; imds: Record<string, string> };
+const ns: Record<GwName, string> = { 'gw-a': '', 'gw-b': '' };
+const procs: Partial<Record<GwName, ChildProcess>> = {};
+
+async function ask<T>(body: Record<string, unknown>): Promise<T> {
+  const r: Reply = await ctl.request(body);
+  if (!r.ok) throw new Error(String(r.error));
+  return r.value as T;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const start = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function startGateway(name: GwName): ChildProcess {
+  const node = NODES.find((n) => n.name === name)!;
+  const child = run.spawnNode(ns[name], 'runtime/main.ts', [], {
+    NODE_IP: node.ip,
+    VPC_CIDR: '198.18.0.0/16',
+    POD_CIDRS,
+    ROUTE_TABLE_IDS: TABLES.join(','),
+    POD_NAME: name,
+    POD_NAMESPACE: 'kube-system',
+    NODE_NAME: `node-${name}`,
+    KUBECONFIG: ctlInfo.kubeconfig,
+    AWS_ENDPOINT_URL_EC2: ctlInfo.ec2Url,
+    AWS_EC2_METADATA_SERVICE_ENDPOINT: ctlInfo.imds[node.instanceId]!,
+    AWS_ACCESS_KEY_ID: 'AKIDLABEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'lab-secret',
+    METRICS_BIND_ADDRESS: `${node.ip}:10080`,
+    HEALTH_PROBE_BIND_ADDRESS: `${node.ip}:8088`,
+    OTEL_SDK_DISABLED: 'true',
+  });
+  procs[name] = child;
+  return child;
+}
+
+/** Who the control plane says leads: lease holder, route targets and VTEP endpoint all agree. */
+async function leaderEverywhere(): Promise<GwName | undefined> {
+  const lease = await ask<{ spec?: { holderIdentity?: string } } | null>({ op: 'get', plural: 'leases', name: 'hybrid-gateway-leader', namespace: 'kube-system' });
+  const holder = lease?.spec?.holderIdentity;
+  const node = NODES.find((n) => n.name === holder);
+  if (!node) return undefined;
+  const routes = await ask<Record<string, Record<string, string>>>({ op: 'routes' });
+  for (const t of TABLES) for (const c of POD_CIDRS.split(',')) if (routes[t]?.[c] !== node.eni) return undefined;
+  const vtep = await ask<{ spec?: { endpoints?: Array<{ name: string; tunnelEndpoint: string; cidr: string; mac: string }> } } | null>({
+    op: 'get',
+    plural: 'ciliumvtepconfigs',
+    name: 'hybrid-gateway',
+  });
+  const ep = vtep?.spec?.endpoints;
+  if (ep?.length !== 1 || ep[0]!.tunnelEndpoint !== node.ip || ep[0]!.mac !== deviceMacFor(node.ip) || ep[0]!.cidr !== '198.18.0.0/16' || ep[0]!.name !== 'vpc-gateway') return undefined;
+  return node.name;
+}
+
+async function kernelRoutes(name: GwName): Promise<string[]> {
+  const routes = await run.ipJson<Array<{ dst: string; gateway?: string; flags?: string[] }>>(ns[name], ['route', 'show', 'dev', 'hybrid_vxlan0']);
+  return routes.map((r) => `${r.dst} via ${r.gateway ?? '?'}${r.flags?.includes('onlink') ? ' onlink' : ''}`).sort();
+}
+
+async function httpGet(name: GwName, port: number, path: string): Promise<{ status: number; body: string }> {
+  const node = NODES.find((n) => n.name === name)!;
+  // node:http from inside the namespace (the test process sits in the root namespace).
+  const script = `require('http').get('http://${node.ip}:${port}${path}',r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>{process.stdout.write(JSON.stringify({status:r.statusCode,body:b}))})}).on('error',e=>{process.stdout.write(JSON.stringify({status:0,body:String(e)}))})`;
+  const out = await run.exec(ns[name], [process.execPath, '-e', script]);
+  return JSON.parse(out.stdout) as { status: number; body: string };
+}
+
+function other(name: GwName): GwName {
+  return name === 'gw-a' ? 'gw-b' : 'gw-a';
+}
+
+describe('two gateway processes against the lab stand-ins', () => {
+  beforeAll(async () => {
+    run = createNetnsRun();
+    const c = await run.ns('ctl');
+    ns['gw-a'] = await run.ns('gwa');
+    ns['gw-b'] = await run.ns('gwb');
+    await run.ip(c, ['link', 'add', 'br0', 'type', 'bridge']);
+    await run.ip(c, ['addr', 'add', '198.18.10.1/24', 'dev', 'br0']);
+    await run.ip(c, ['link', 'set', 'br0', 'up']);
+    for (const node of NODES) {
+      const peer = `p-${node.name}`;
+      await run.veth({ ns: c, ifname: peer }, { ns: ns[node.name], ifname: 'eth0', addr: `${node.ip}/24` });
+      await run.ip(c, ['link', 'set', peer, 'master', 'br0']);
+      await run.sysctl(ns[node.name], 'net.ipv4.ip_forward', '1');
+    }
+    const child = run.spawnNode(c, 'lab/control-plane-worker.ts', [
+      JSON.stringify({
+        host: '198.18.10.1',
+        region: REGION,
+        vpcId: 'vpc-0123456789abcdef0',
+        vpcCidr: '198.18.0.0/16',
+        subnetId: 'subnet-0123456789abcdef0',
+        routeTableIds: TABLES,
+        gateways: NODES,
+      }),
+    ]);
+    const ready = new Promise<typeof ctlInfo>((resolve) => child.once('message', (m) => resolve(m as typeof ctlInfo)));
+    ctl = new IpcPeer(child, 'control plane');
+    await ctl.ready;
+    ctlInfo = await ready;
+    await ask({ op: 'put', plural: 'ciliumnodes', body: hybridNode('hyb-1', '203.0.113.10', ['198.19.1.0/24', '198.19.2.0/24']) });
+    // A malformed node among good ones: skipped, never programmed.
+    await ask({ op: 'put', plural: 'ciliumnodes', body: hybridNode('hyb-bad', '2001:db8::1', ['198.19.3.0/24']) });
+    startGateway('gw-a');
+    startGateway('gw-b');
+  }, 60_000);
+
+  afterAll(async () => {
+    await run?.teardown();
+  }, 30_000);
+
+  let firstLeader: GwName;
+
+  it('one gateway leads: lease, both route tables and CiliumVTEPConfig point at it', async () => {
+    firstLeader = await until('a leader everywhere', leaderEverywhere, 30_000);
+    expect(['gw-a', 'gw-b']).toContain(firstLeader);
+  }, 40_000);
+
+  it('both gateways program the hybrid node (all its pod CIDRs) and skip the malformed one', async () => {
+    const want = ['198.19.1.0/24 via 203.0.113.10 onlink', '198.19.2.0/24 via 203.0.113.10 onlink'];
+    for (const name of ['gw-a', 'gw-b'] as const) {
+      await until(`${name} routes`, async () => ((await kernelRoutes(name)).join() === want.join() ? true : undefined));
+      const fdb = await run.bridgeJson<Array<{ mac: string; dst?: string }>>(ns[name], ['fdb', 'show', 'dev', 'hybrid_vxlan0']);
+      expect(fdb.filter((f) => f.dst === '203.0.113.10').map((f) => f.mac)).toEqual(['02:00:cb:00:71:0a']);
+    }
+  }, 30_000);
+
+  it('serves /readyz, /healthz and the reference metrics', async () => {
+    for (const name of ['gw-a', 'gw-b'] as const) {
+      const ready = await until(`${name} ready`, async () => {
+        const r = await httpGet(name, 8088, '/readyz');
+        return r.status === 200 ? r : undefined;
+      });
+      expect(JSON.parse(ready.body)).toMatchObject({ checks: { vxlanUp: true, informerSynced: true, dataPlaneConverged: true } });
+      expect((await httpGet(name, 8088, '/healthz')).status).toBe(200);
+    }
+    const metrics = (await httpGet(firstLeader, 10080, '/metrics')).body;
+    expect(metrics).toMatch(/^hybrid_gateway_leader_is_active 1$/m);
+    expect(metrics).toMatch(/^hybrid_gateway_hybrid_nodes_configured 1$/m);
+    expect(metrics).toMatch(/^hybrid_gateway_vxlan_interface_up 1$/m);
+    expect(metrics).toMatch(/^hybrid_gateway_vxlan_route_count 2$/m);
+    expect(metrics).toMatch(/^hybrid_gateway_cilium_nodes_skipped\{reason="ipv6-only-internal-ip"\} 1$/m);
+    expect(metrics).toMatch(/^hybrid_gateway_aws_route_table_update_total [1-9]/m);
+    expect(metrics).toMatch(/^hybrid_gateway_gateway_state\{state="leader"\} 1$/m);
+    expect(metrics).toMatch(/^hybrid_gateway_primary_nic_info\{interface_name="eth0"\} 1$/m);
+    const standby = (await httpGet(other(firstLeader), 10080, '/metrics')).body;
+    expect(standby).toMatch(/^hybrid_gateway_leader_is_active 0$/m);
+    expect(standby).toMatch(/^hybrid_gateway_gateway_state\{state="standby"\} 1$/m);
+  }, 30_000);
+
+  let killHandoverMs = 0;
+  let secondLeader: GwName;
+
+  it('kill -9 of the leader: the standby takes over once the lease expires', async () => {
+    const victim = firstLeader;
+    const t0 = Date.now();
+    procs[victim]!.kill('SIGKILL');
+    secondLeader = await until('the standby to lead everywhere', async () => {
+      const l = await leaderEverywhere();
+      return l !== undefined && l !== victim ? l : undefined;
+    });
+    killHandoverMs = Date.now() - t0;
+    expect(secondLeader).toBe(other(victim));
+    // The killed gateway's data plane is untouched by its death.
+    expect(await kernelRoutes(victim)).toHaveLength(2);
+    console.info(`kill -9 hand-over: ${killHandoverMs} ms`);
+  }, 30_000);
+
+  it('SIGTERM of the leader: releases the lease, the other takes over faster, exit 0, data plane kept', async () => {
+    const restarted = other(secondLeader);
+    startGateway(restarted);
+    await until(`${restarted} ready again`, async () => ((await httpGet(restarted, 8088, '/readyz')).status === 200 ? true : undefined));
+
+    const leader = procs[secondLeader]!;
+    const exited = new Promise<number | null>((resolve) => leader.once('exit', (code) => resolve(code)));
+    const t0 = Date.now();
+    leader.kill('SIGTERM');
+    const third = await until('hand-over after SIGTERM', async () => {
+      const l = await leaderEverywhere();
+      return l !== undefined && l !== secondLeader ? l : undefined;
+    });
+    const termHandoverMs = Date.now() - t0;
+    expect(third).toBe(restarted);
+    const code = await Promise.race([exited, new Promise<'late'>((r) => setTimeout(() => r('late'), 6000))]);
+    expect(code, stderrTail(leader)).toBe(0);
+    expect(await kernelRoutes(secondLeader)).toHaveLength(2);
+    console.info(`SIGTERM hand-over: ${termHandoverMs} ms (kill -9: ${killHandoverMs} ms)`);
+    expect(termHandoverMs).toBeLessThan(killHandoverMs);
+  }, 40_000);
+
+  it('a deleted CiliumNode loses its entries on the running gateway', async () => {
+    const live = (await leaderEverywhere())!;
+    await ask({ op: 'remove', plural: 'ciliumnodes', name: 'hyb-1' });
+    await until('entries removed', async () => ((await kernelRoutes(live)).length === 0 ? true : undefined));
+    const fdb = await run.bridgeJson<Array<{ mac: string; dst?: string }>>(ns[live], ['fdb', 'show', 'dev', 'hybrid_vxlan0']);
+    expect(fdb.filter((f) => f.dst === '203.0.113.10')).toEqual([]);
+  }, 30_000);
+});
