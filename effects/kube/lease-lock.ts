@@ -162,6 +162,8 @@ export class LeaseLock {
   private observedRecord: LeaseRecord | undefined;
   private observedAt = 0;
   private heldUntilMs: number | undefined;
+  private heldCtl: AbortController | undefined;
+  private lapseTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: LeaseLockOptions) {
     if (opts.identity === '') throw new Error('LeaseLock: identity must not be empty');
@@ -199,9 +201,43 @@ export class LeaseLock {
     return { record: r, holder: r?.holderIdentity, free: r === undefined || r.holderIdentity === '', observedAt: this.observedAt };
   }
 
+  /**
+   * An AbortSignal for the leader's writes: aborted the moment this lock stops holding (the
+   * lease lapses locally, fence(), release(), another holder or a deletion is observed). A new
+   * signal is handed out after each re-acquisition; when not holding, an aborted one.
+   */
+  heldSignal(): AbortSignal {
+    if (this.heldCtl !== undefined && this.isHeld()) return this.heldCtl.signal;
+    return AbortSignal.abort(new Error(`lease ${this.namespace}/${this.name} not held by ${this.identity}`));
+  }
+
+  private setHeldUntil(until: number | undefined): void {
+    if (this.lapseTimer !== undefined) clearTimeout(this.lapseTimer);
+    this.lapseTimer = undefined;
+    if (until === undefined || until <= this.now()) {
+      this.heldUntilMs = undefined;
+      const ctl = this.heldCtl;
+      this.heldCtl = undefined;
+      ctl?.abort(new Error(`lease ${this.namespace}/${this.name} no longer held by ${this.identity}`));
+      return;
+    }
+    this.heldUntilMs = until;
+    this.heldCtl ??= new AbortController();
+    const arm = (): void => {
+      const left = (this.heldUntilMs ?? 0) - this.now();
+      if (left <= 0) {
+        this.setHeldUntil(undefined);
+        return;
+      }
+      this.lapseTimer = setTimeout(arm, Math.max(1, Math.ceil(left)));
+      this.lapseTimer.unref();
+    };
+    arm();
+  }
+
   /** Forgets local leadership at once (e.g. the renew deadline passed): isHeld() is false from now on. */
   fence(): void {
-    this.heldUntilMs = undefined;
+    this.setHeldUntil(undefined);
   }
 
   private observe(raw: KubeObject | undefined, at: number): void {
@@ -212,7 +248,7 @@ export class LeaseLock {
       this.observedRecord = undefined;
       // The Lease is gone (deleted by hand): anyone may create it now, so we stop acting as
       // leader at once rather than at the end of our last renewal.
-      this.heldUntilMs = undefined;
+      this.setHeldUntil(undefined);
       return;
     }
     const fp = fingerprint(raw);
@@ -223,7 +259,7 @@ export class LeaseLock {
       this.observedAt = at;
     }
     // Someone else's name on the record: whatever we believed, we do not hold it.
-    if (this.observedRecord !== undefined && this.observedRecord.holderIdentity !== this.identity) this.heldUntilMs = undefined;
+    if (this.observedRecord !== undefined && this.observedRecord.holderIdentity !== this.identity) this.setHeldUntil(undefined);
   }
 
   private callOpts(signal?: AbortSignal): CallOptions {
@@ -267,7 +303,7 @@ export class LeaseLock {
   /** One attempt to acquire or renew. Never throws: every outcome is a value. */
   async tryAcquireOrRenew(signal?: AbortSignal): Promise<LeaseAttempt> {
     if (signal?.aborted === true) {
-      this.heldUntilMs = undefined;
+      this.setHeldUntil(undefined);
       return this.result('fenced');
     }
     let raw: KubeObject | undefined;
@@ -322,15 +358,14 @@ export class LeaseLock {
           ? this.clients.custom.createNamespacedCustomObject({ group: LEASE_GROUP, version: LEASE_VERSION, namespace: this.namespace, plural: LEASE_PLURAL, body }, o)
           : this.clients.custom.replaceNamespacedCustomObject({ group: LEASE_GROUP, version: LEASE_VERSION, namespace: this.namespace, plural: LEASE_PLURAL, name: this.name, body }, o),
       );
-      this.heldUntilMs = sentAt + this.leaseDurationMs;
       if (saved !== null && typeof saved === 'object') this.observe(saved as KubeObject, this.now());
-      // The write succeeded: our name is on the record even if the response was odd.
-      this.heldUntilMs = sentAt + this.leaseDurationMs;
+      // The write succeeded: our name is on the record (even if the response was odd).
+      this.setHeldUntil(sentAt + this.leaseDurationMs);
       return this.result(kind === 'renew' ? 'renewed' : 'acquired');
     } catch (err) {
       const ke = toKubeError(err, what, signal);
       if (ke.code === 'Fenced' || ke.code === 'Aborted') {
-        this.heldUntilMs = undefined;
+        this.setHeldUntil(undefined);
         return this.result('fenced', ke);
       }
       if (ke.code === 'Conflict' || ke.code === 'AlreadyExists') {
@@ -355,7 +390,7 @@ export class LeaseLock {
    * Returns true when the record was released by this call.
    */
   async release(signal?: AbortSignal): Promise<boolean> {
-    this.heldUntilMs = undefined;
+    this.setHeldUntil(undefined);
     for (let attempt = 0; attempt < 3; attempt++) {
       let raw: KubeObject | undefined;
       try {

@@ -103,6 +103,25 @@ describe('LeaseLock', () => {
     await waitFor(() => !a.isHeld(), 'local lease to lapse');
   });
 
+  it('heldSignal() aborts when the lease lapses locally, and on release', async () => {
+    lab = await startLab();
+    const a = lock(lab, 'gw-a', 200);
+    expect(a.heldSignal().aborted).toBe(true); // not holding yet
+    await a.tryAcquireOrRenew();
+    const s1 = a.heldSignal();
+    expect(s1.aborted).toBe(false);
+    await a.tryAcquireOrRenew(); // renewing keeps the same signal alive
+    expect(a.heldSignal()).toBe(s1);
+    await waitFor(() => s1.aborted, 'lapse without renewal');
+    expect(a.isHeld()).toBe(false);
+    expect((await a.tryAcquireOrRenew()).outcome).toBe('renewed'); // still ours on the server: held again
+    const s2 = a.heldSignal();
+    expect(s2).not.toBe(s1);
+    expect(s2.aborted).toBe(false);
+    await a.release();
+    expect(s2.aborted).toBe(true);
+  });
+
   it('refuses to write once the signal is aborted (fencing) and does not touch the server', async () => {
     lab = await startLab();
     const a = lock(lab, 'gw-a');
