@@ -334,6 +334,10 @@ export class KubeApiHttpServer {
   private async handleResource(method: string, route: Route, q: URLSearchParams, isWatch: boolean, req: IncomingMessage, res: ServerResponse, info: RequestInfo): Promise<void> {
     const { def, ns, name, subresource } = route;
     const store = this.store;
+    if (method !== 'GET' && (q.get('dryRun') ?? '') !== '') {
+      // Refused rather than ignored: ignoring it would store what the client meant only to try.
+      throw ApiError.badRequest('dryRun is not supported by the lab kube-apiserver stand-in');
+    }
     const respondWrite = async (status: number, obj: KObj): Promise<void> => {
       const d = this.faults.responseLatencyFor(info);
       if (d > 0) await sleep(d);

@@ -182,6 +182,9 @@ describe('kube-apiserver stand-in', () => {
     const jp = await req('PATCH', `${CN}/n1`, [{ op: 'remove', path: '/metadata/labels/extra' }], { 'content-type': 'application/json-patch+json' });
     expect((jp.body.metadata as { labels: Record<string, string> }).labels).toEqual({ 'eks.amazonaws.com/compute-type': 'hybrid' });
     expect((await req('PATCH', `${CN}/n1`, 'x: 1', { 'content-type': 'application/apply-patch+yaml' })).status).toBe(415);
+    const before = srv.store.resourceVersion;
+    expect((await req('PATCH', `${CN}/n1?dryRun=All`, { spec: { z: 1 } }, { 'content-type': 'application/merge-patch+json' })).status).toBe(400);
+    expect(srv.store.resourceVersion).toBe(before);
     expect((await req('PATCH', `${CN}/nope`, {}, { 'content-type': 'application/merge-patch+json' })).status).toBe(404);
   });
 
