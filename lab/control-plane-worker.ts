@@ -13,6 +13,7 @@ type Request =
   | { id: number; op: 'remove'; plural: string; name: string; namespace?: string }
   | { id: number; op: 'routes' }
   | { id: number; op: 'ec2Calls' }
+  | { id: number; op: 'spans' }
   | { id: number; op: 'kubeFault'; config: FaultConfig }
   | { id: number; op: 'kubeOutage'; ms: number };
 
@@ -38,6 +39,9 @@ process.on('message', (raw: unknown) => {
         break;
       case 'routes':
         value = cp.routes();
+        break;
+      case 'spans':
+        value = cp.otlp.spans;
         break;
       case 'ec2Calls':
         value = cp.ec2.calls.map((c) => ({ action: c.action, status: c.status, code: c.code }));
@@ -68,5 +72,6 @@ process.send?.({
   kubeUrl: cp.kube.url,
   kubeconfig: cp.kube.kubeconfigPath,
   ec2Url: cp.ec2.url,
+  otlpUrl: cp.otlp.url,
   imds: Object.fromEntries(opts.gateways.map((g) => [g.instanceId, cp.ec2.imdsUrl(g.instanceId)])),
 });

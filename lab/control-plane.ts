@@ -3,6 +3,7 @@
 import type { KObj } from './kube-apiserver/index.js';
 import { startKubeApiServer, type KubeApiServer } from './kube-apiserver/index.js';
 import { startEc2StandIn, type Ec2StandIn } from './ec2/index.js';
+import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
 
 export interface LabGatewayNode {
   readonly name: string;
@@ -26,6 +27,8 @@ export interface ControlPlaneOptions {
 export interface ControlPlane {
   readonly kube: KubeApiServer;
   readonly ec2: Ec2StandIn;
+  /** OTLP/HTTP trace receiver the gateways export to (OTEL_EXPORTER_OTLP_ENDPOINT). */
+  readonly otlp: OtlpReceiver;
   /** Where each gateway's route-table targets point: table → CIDR → ENI (or gateway id). */
   routes(): Record<string, Record<string, string>>;
   close(): Promise<void>;
@@ -48,9 +51,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     })),
     routeTables: opts.routeTableIds.map((routeTableId) => ({ routeTableId, vpcId: opts.vpcId, vpcCidr: opts.vpcCidr })),
   });
+  const otlp = await startOtlpReceiver({ host: opts.host });
   return {
     kube,
     ec2,
+    otlp,
     routes() {
       const out: Record<string, Record<string, string>> = {};
       for (const [id, table] of ec2.state.routeTables) {
@@ -60,7 +65,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       return out;
     },
     async close() {
-      await Promise.allSettled([kube.close(), ec2.close()]);
+      await Promise.allSettled([kube.close(), ec2.close(), otlp.close()]);
     },
   };
 }

@@ -33,7 +33,6 @@ import {
   podRef,
   startCiliumNodeInformer,
   vtepSpecEquals,
-  vtepWatchActor,
   VtepConfigClient,
   type CiliumNodeInformer,
   type VtepEndpoint,
@@ -254,11 +253,18 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
         return attempt;
       }),
       renewLease: fromPromise<LeaseOutcome>(({ signal }) => lock.tryAcquireOrRenew(signal)),
-      watchLeaderObjects: vtepWatchActor<GatewayEvent>(vtepConfig, (obj) =>
-        device !== undefined && vtepSpecEquals(obj, endpoints())
-          ? undefined
-          : { type: 'LEADER.REASSERT', reason: obj === undefined ? 'CiliumVTEPConfig deleted' : 'CiliumVTEPConfig differs' },
-      ),
+      watchLeaderObjects: fromCallback<GatewayEvent>(({ sendBack }) => {
+        // The first notice is the object as the previous leader left it: the leader work that starts
+        // with this state writes it anyway, so only later changes (edits, deletes) ask for a re-assert.
+        let initial = true;
+        const w = vtepConfig.watch((obj) => {
+          const first = initial;
+          initial = false;
+          if (first || (device !== undefined && vtepSpecEquals(obj, endpoints()))) return;
+          sendBack({ type: 'LEADER.REASSERT', reason: obj === undefined ? 'CiliumVTEPConfig deleted' : 'CiliumVTEPConfig differs' });
+        });
+        return () => void w.stop();
+      }),
       programRouteTables: fromPromise(async ({ signal }) => {
         const c = cloud;
         if (!c) throw new Error('instance identity is not known yet');

@@ -76,9 +76,12 @@ export class FailoverTrace {
     this.freeSeenAt = undefined;
   }
 
-  /** Runs `fn` in a child span of the open failover (or of nothing, for drift repair). */
+  /**
+   * Runs `fn` in a child span: of the span active in the caller's context
+   * (nesting), else of the open failover, else a root (drift repair).
+   */
   async span<T>(name: string, attrs: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
-    const parent = this.root ? trace.setSpan(context.active(), this.root) : context.active();
+    const parent = trace.getSpan(context.active()) ? context.active() : this.root ? trace.setSpan(context.active(), this.root) : context.active();
     return this.tracer.startActiveSpan(name, { attributes: attrs }, parent, async (span) => {
       try {
         const out = await fn(span);

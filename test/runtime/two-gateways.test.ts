@@ -30,7 +30,7 @@ const hybridNode = (name: string, ip: string, cidrs: string[]) => ({
 
 let run: NetnsRun;
 let ctl: IpcPeer;
-let ctlInfo: { kubeUrl: string; kubeconfig: string; ec2Url: string; imds: Record<string, string> };
+let ctlInfo: { kubeUrl: string; kubeconfig: string; ec2Url: string; otlpUrl: string; imds: Record<string, string> };
 const ns: Record<GwName, string> = { 'gw-a': '', 'gw-b': '' };
 const procs: Partial<Record<GwName, ChildProcess>> = {};
 
@@ -50,7 +50,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
     } catch (err) {
       last = err;
     }
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -72,7 +72,9 @@ function startGateway(name: GwName): ChildProcess {
     AWS_SECRET_ACCESS_KEY: 'lab-secret',
     METRICS_BIND_ADDRESS: `${node.ip}:10080`,
     HEALTH_PROBE_BIND_ADDRESS: `${node.ip}:8088`,
-    OTEL_SDK_DISABLED: 'true',
+    OTEL_EXPORTER_OTLP_ENDPOINT: ctlInfo.otlpUrl,
+    OTEL_SERVICE_NAME: `gateway-${name}`,
+    OTEL_BSP_SCHEDULE_DELAY: '200',
   });
   procs[name] = child;
   return child;
@@ -232,6 +234,41 @@ describe('two gateway processes against the lab stand-ins', () => {
     console.info(`SIGTERM hand-over: ${termHandoverMs} ms (kill -9: ${killHandoverMs} ms)`);
     expect(termHandoverMs).toBeLessThan(killHandoverMs);
   }, 40_000);
+
+  it('traces: each failover is one trace with the lease, per-table route, VTEP config and transition spans', async () => {
+    type Span = {
+      traceId: string;
+      spanId: string;
+      parentSpanId?: string;
+      name: string;
+      startMs: number;
+      endMs: number;
+      attributes: Record<string, unknown>;
+      events: Array<{ name: string }>;
+      service?: string;
+    };
+    const spans = await until('failover traces from both hand-overs', async () => {
+      const all = await ask<Span[]>({ op: 'spans' });
+      return all.filter((s) => s.name === 'gateway.failover').length >= 3 ? all : undefined;
+    });
+    const failovers = spans.filter((s) => s.name === 'gateway.failover');
+    // The last one is the SIGTERM hand-over: its children and events tell the story in order.
+    const last = failovers.sort((a, b) => a.startMs - b.startMs).at(-1)!;
+    const children = spans.filter((s) => s.traceId === last.traceId && s.parentSpanId === last.spanId);
+    const names = children.map((s) => s.name);
+    expect(names).toEqual(expect.arrayContaining(['lease.acquire', 'routeTables.repoint', 'vtepConfig.write', 'state.transition']));
+    // One round of leader work: nothing asked for a re-assert during the hand-over.
+    expect(names.filter((n) => n === 'routeTables.repoint')).toHaveLength(1);
+    expect(last.events.map((e) => e.name)).toEqual(['lease.expiry-seen', 'leader.ready']);
+    const repoint = children.find((s) => s.name === 'routeTables.repoint')!;
+    const tables = spans.filter((s) => s.parentSpanId === repoint.spanId).map((s) => s.name).sort();
+    expect(tables).toEqual(TABLES.map((t) => `routeTable ${t}`));
+    const transitions = children.filter((s) => s.name === 'state.transition');
+    expect(transitions.some((t) => t.attributes['xstate.machine'] === 'gateway' && String(t.attributes['xstate.to']).includes('leader'))).toBe(true);
+    // Every machine's transitions are traced, hybrid node ones with the node name.
+    expect(spans.some((s) => s.name === 'state.transition' && s.attributes['xstate.machine'] === 'vtep' && s.attributes['hybrid.node'] === 'hyb-1')).toBe(true);
+    console.info(`failover traces: ${failovers.map((f) => `${f.service}: ${Math.round(f.endMs - f.startMs)} ms`).join(', ')}`);
+  }, 30_000);
 
   it('a deleted CiliumNode loses its entries on the running gateway', async () => {
     const live = (await leaderEverywhere())!;
