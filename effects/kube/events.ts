@@ -140,10 +140,26 @@ export class EventRecorder {
     return true;
   }
 
+  /** Keeps the bookkeeping bounded: forgets aggregates past their window and full buckets. */
+  private prune(t: number): void {
+    if (this.aggregates.size > 4096) {
+      for (const [k, a] of this.aggregates) {
+        if (t - a.lastSeen > this.dedupeWindowMs) {
+          this.aggregates.delete(k);
+          this.chains.delete(k);
+        }
+      }
+    }
+    if (this.buckets.size > 4096) {
+      for (const [k, b] of this.buckets) if (b.tokens >= this.burst || t - b.last > this.refillEveryMs * this.burst) this.buckets.delete(k);
+    }
+  }
+
   /** Records one occurrence. Resolves with what happened; never rejects. */
   record(ref: ObjectRef, type: EventType, reason: string, message: string): Promise<RecordResult> {
     const key = [objKey(ref), type, reason, message].join('\u0001');
     const t = this.now();
+    this.prune(t);
     let agg = this.aggregates.get(key);
     if (agg === undefined || t - agg.lastSeen > this.dedupeWindowMs) {
       const ns = ref.namespace !== undefined && ref.namespace !== '' ? ref.namespace : 'default';
