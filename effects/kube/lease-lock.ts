@@ -310,7 +310,12 @@ export class LeaseLock {
     try {
       raw = await this.read(signal);
     } catch (err) {
-      return this.result('error', toKubeError(err, 'lease read', signal));
+      const ke = toKubeError(err, 'lease read', signal);
+      if (ke.code === 'Aborted') {
+        this.setHeldUntil(undefined);
+        return this.result('fenced', ke);
+      }
+      return this.result('error', ke);
     }
     this.observe(raw, this.now());
     const micros = formatMicroTime(this.wallMicros());
@@ -336,7 +341,8 @@ export class LeaseLock {
       if (expiresAt > this.now()) return this.result('held-by-other', undefined, expiresAt);
     }
     const md = (raw.metadata ?? {}) as Record<string, unknown>;
-    const annotations = { ...((md.annotations as Record<string, string> | undefined) ?? {}), [LEASE_DURATION_MS_ANNOTATION]: String(this.leaseDurationMs) };
+    const existing = md.annotations !== null && typeof md.annotations === 'object' && !Array.isArray(md.annotations) ? (md.annotations as Record<string, string>) : {};
+    const annotations = { ...existing, [LEASE_DURATION_MS_ANNOTATION]: String(this.leaseDurationMs) };
     const body = {
       ...raw,
       apiVersion: `${LEASE_GROUP}/${LEASE_VERSION}`,
