@@ -56,23 +56,27 @@ export function createMetrics(info: GatewayInfo, scrape: () => Promise<ScrapeSta
     return lastScrape;
   };
 
-  const gaugeFrom = (name: string, help: string, read: (s: ScrapeStats) => number | bigint | undefined): Gauge => {
-    const g: Gauge = new Gauge({
+  // A gauge read from the kernel at scrape time, absent from the output when
+  // there is nothing to report (no device yet), as the reference's collector does.
+  const gaugeFrom = (name: string, help: string, read: (s: ScrapeStats) => number | bigint | undefined): void => {
+    registry.registerMetric({
       name,
       help,
-      registers: [registry],
-      async collect() {
+      type: 'gauge',
+      aggregator: 'sum',
+      async get() {
         const value = read(await stats());
-        g.reset();
-        if (value !== undefined) g.set(Number(value));
+        return { name, help, type: 'gauge', aggregator: 'sum', values: value === undefined ? [] : [{ value: Number(value), labels: {} }] };
       },
-    });
-    return g;
+      reset() {},
+    } as unknown as Gauge);
   };
 
   for (const [field, suffix] of COUNTER_FIELDS) {
-    gaugeFrom(`${NS}_vxlan_${suffix}`, `${suffix.replace(/_total$/, '').replace('_', ' ')} on the VXLAN interface (hybrid_vxlan0).`, (s) => s.vxlan?.[field]);
-    gaugeFrom(`${NS}_primary_nic_${suffix}`, `${suffix.replace(/_total$/, '').replace('_', ' ')} on the primary network interface.`, (s) => s.primary?.[field]);
+    const [dir, what] = suffix.split('_') as [string, string];
+    const text = `Total ${what} ${dir === 'rx' ? 'received' : 'transmitted'}`;
+    gaugeFrom(`${NS}_vxlan_${suffix}`, `${text} on the VXLAN interface (hybrid_vxlan0).`, (s) => s.vxlan?.[field]);
+    gaugeFrom(`${NS}_primary_nic_${suffix}`, `${text} on the primary network interface.`, (s) => s.primary?.[field]);
   }
   gaugeFrom(`${NS}_vxlan_interface_up`, '1 if the VXLAN interface (hybrid_vxlan0) is UP, 0 otherwise.', (s) => (s.vxlan ? (s.vxlan.up ? 1 : 0) : 0));
   // The reference README's name for the same gauge, kept so either dashboard works.
