@@ -32,3 +32,20 @@ fi
 if command -v modprobe >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
   for mod in vxlan veth dummy; do modprobe -q "$mod" 2>/dev/null || true; done
 fi
+# Headless Chromium for test/visualizations/browser.test.ts (issue 8), driven by
+# playwright-core at /usr/bin/chromium (never a downloaded browser), and
+# fonts-liberation so Helvetica/Arial in the SVGs map to metric-compatible
+# Liberation Sans (labels then fit the boxes Graphviz measured). Optional:
+# without chromium those tests are skipped with a logged reason; SKIP_CHROMIUM=1
+# skips the install.
+if [ "${SKIP_CHROMIUM:-0}" != "1" ] && [ "$(id -u)" -eq 0 ]; then
+  viz_need=()
+  [ -x /usr/bin/chromium ] || viz_need+=(chromium)
+  dpkg -s fonts-liberation >/dev/null 2>&1 || viz_need+=(fonts-liberation)
+  if [ "${#viz_need[@]}" -gt 0 ]; then
+    echo "setup: installing ${viz_need[*]} (for test/visualizations)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${viz_need[@]}" >/dev/null 2>&1 \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${viz_need[@]}" >/dev/null 2>&1; } \
+      || echo "setup: could not install ${viz_need[*]}; the browser tests will be skipped" >&2
+  fi
+fi
