@@ -156,7 +156,7 @@ class DotWriter {
     rows.push(
       `<tr><td align="left"><font point-size="9" color="${COLORS.muted}">● initial · double border = final · dashed = parallel region · ` +
         `EVENT <font color="${COLORS.guard}">[guard]</font> <font color="${COLORS.action}">/ actions</font> · ` +
-        `<font color="${COLORS.delay}">after delay</font></font></td></tr>`,
+        `<font color="${COLORS.delay}">after delay</font> · <b>invoke</b> = actor running while in the state, stopped when it is left</font></td></tr>`,
     );
     const implementations = this.machine.implementations as { delays?: Record<string, unknown> };
     const delays = Object.entries(implementations.delays ?? {}).map(([name, value]) =>
