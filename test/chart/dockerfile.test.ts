@@ -39,6 +39,15 @@ function workdir(s: Stage): string {
   return wd;
 }
 
+/** The sources tsconfig.build.json compiles that the build stage copies. */
+function copiedRoots(config: ts.ParsedCommandLine): string[] {
+  const copied = buildContextSources();
+  return config.fileNames.filter((f) => {
+    const rel = relative(repoRoot, f).split(sep).join('/');
+    return copied.some((c) => rel.startsWith(`${c}/`));
+  });
+}
+
 /** Repository paths the build stage copies from the build context. */
 function buildContextSources(): string[] {
   return copies(stage('build'))
@@ -53,11 +62,11 @@ const buildConfig = (): ts.ParsedCommandLine => {
   return parsed;
 };
 
-/** Every file runtime/main.ts imports, transitively, with the bare package names it needs. */
-function importClosure(config: ts.ParsedCommandLine): { files: Set<string>; packages: Set<string> } {
+/** Every file the given files import, transitively (themselves included), with the bare package names they need. */
+function importClosure(config: ts.ParsedCommandLine, start: readonly string[] = [join(repoRoot, 'runtime', 'main.ts')]): { files: Set<string>; packages: Set<string> } {
   const files = new Set<string>();
   const packages = new Set<string>();
-  const queue = [join(repoRoot, 'runtime', 'main.ts')];
+  const queue = [...start];
   while (queue.length > 0) {
     const file = queue.pop() as string;
     if (files.has(file)) continue;
@@ -111,9 +120,12 @@ describe('Dockerfile structure', () => {
   });
 
   it('the copied sources hold every file runtime/main.ts imports; its packages are production dependencies', () => {
-    const { files, packages } = importClosure(buildConfig());
+    const config = buildConfig();
+    const { files, packages } = importClosure(config);
     const copied = buildContextSources();
-    for (const f of files) {
+    // `npm run build` compiles every copied source: none may import outside the copied folders.
+    const all = importClosure(config, copiedRoots(config)).files;
+    for (const f of [...files, ...all]) {
       const rel = relative(repoRoot, f).split(sep).join('/');
       expect(copied.some((c) => rel === c || rel.startsWith(`${c}/`)), `${rel} is not copied into the build stage`).toBe(true);
     }
@@ -211,12 +223,8 @@ describe('the image layout starts', () => {
 
   it('the copied sources compile to dist/runtime/main.js, and `node dist/runtime/main.js --help` runs from /app', async () => {
     const config = buildConfig();
-    const copied = buildContextSources();
     // Only the sources the build stage copies (the Dockerfile leaves lab/ out).
-    const roots = config.fileNames.filter((f) => {
-      const rel = relative(repoRoot, f).split(sep).join('/');
-      return copied.some((c) => rel.startsWith(`${c}/`));
-    });
+    const roots = copiedRoots(config);
     // tsconfig has isolatedModules and verbatimModuleSyntax: per-file transpilation emits
     // what tsc emits, written where tsc would write it (getOutputFileNames) under /app.
     // NodeNext emits ES modules here (package.json "type": "module"); transpileModule
