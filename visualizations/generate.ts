@@ -22,17 +22,23 @@ const USAGE = `usage:
 class UsageError extends Error {}
 
 async function timeline(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      outages: { type: 'string' },
-      out: { type: 'string' },
-      title: { type: 'string' },
-      root: { type: 'string' },
-      'trace-id': { type: 'string' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        outages: { type: 'string' },
+        out: { type: 'string' },
+        title: { type: 'string' },
+        root: { type: 'string' },
+        'trace-id': { type: 'string' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
   const [input, ...extra] = positionals;
   if (input === undefined || extra.length > 0) throw new UsageError('timeline needs exactly one OTLP JSON file');
   const otlp = await readFile(input);
