@@ -170,10 +170,26 @@ class DotWriter {
     return `<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">${rows.join('')}</table>>`;
   }
 
+  /** Actors the machine declares but no state invokes: it spawns them (e.g. one per node). */
+  private spawnedActors(): string[] {
+    const invoked = new Set<string>();
+    const walk = (node: AnyStateNode): void => {
+      for (const inv of node.invoke) if (typeof inv.src === 'string') invoked.add(inv.src);
+      for (const child of children(node)) walk(child);
+    };
+    walk(this.machine.root);
+    const implementations = this.machine.implementations as { actors?: Record<string, unknown> };
+    return Object.keys(implementations.actors ?? {}).filter((name) => !invoked.has(name));
+  }
+
   /** Lines listed inside a state: description, entry, invoke, exit, targetless transitions. */
   private bodyLines(node: AnyStateNode): string[] {
     const out: string[] = [];
     if (node.description) out.push(`<i>${esc(node.description)}</i>`);
+    if (node.parent === undefined) {
+      const spawned = this.spawnedActors();
+      if (spawned.length > 0) out.push(`<b>spawns</b> ${esc(spawned.join(', '))} <font color="${COLORS.muted}">(declared actors no state invokes)</font>`);
+    }
     // From the config, not node.entry/node.exit: those also hold the raise/cancel
     // actions xstate adds for `after` transitions, which the edges already show.
     const entry = asList(node.config.entry).map(refName);

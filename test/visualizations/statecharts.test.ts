@@ -124,6 +124,15 @@ describe('gateway statechart (DOT)', () => {
   });
 });
 
+describe('fleet statechart (DOT)', () => {
+  it('names the actors the fleet spawns rather than invokes', () => {
+    const dot = machineToDot(fleetMachine);
+    expect(dot).toMatch(/<b>fleet \(machine\)<\/b>.*<b>spawns<\/b> vtep /);
+    expect(dot).not.toMatch(/<b>spawns<\/b>[^<]*reconcileKernel/);
+    expect(machineToDot(gatewayMachine)).not.toContain('<b>spawns</b>');
+  });
+});
+
 describe('DOT for other shapes of machine', () => {
   const m = setup({
     guards: { a: () => true, b: () => true },
