@@ -8,7 +8,7 @@
 // AbortSignals fence the adapters) before anything else happens.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { createActor, fromCallback, fromPromise, waitFor, type Actor } from 'xstate';
+import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { parseCidr, type Cidr } from '../machines/domain/ipv4.js';
 import { fleetMachine } from '../machines/fleet.machine.js';
@@ -28,11 +28,13 @@ import {
   ciliumNodeRef,
   EventRecorder,
   kubeClients,
+  leaseWatchActor,
   LeaseLock,
   loadKubeConfig,
   podRef,
   startCiliumNodeInformer,
   vtepSpecEquals,
+  vtepWatchActor,
   VtepConfigClient,
   type CiliumNodeInformer,
   type VtepEndpoint,
@@ -233,17 +235,7 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
             .catch((err: unknown) => log.warn({ err }, 'source/destination check could not be read'));
         }
       }),
-      watchLease: fromCallback<GatewayEvent>(({ sendBack }) => {
-        let last = '';
-        const w = lock.watchLease((o) => {
-          const key = o.free ? 'free' : `held:${o.holder ?? ''}`;
-          if (key === last) return;
-          last = key;
-          if (o.free) sendBack({ type: 'LEASE.FREE' });
-          else if (o.holder !== undefined && o.holder !== identity) sendBack({ type: 'LEASE.LOST', holder: o.holder });
-        });
-        return () => void w.stop();
-      }),
+      watchLease: leaseWatchActor<GatewayEvent>(lock),
       tryAcquireLease: fromPromise<LeaseOutcome>(async ({ signal }) => {
         const startedAt = Date.now();
         const attempt = await lock.tryAcquireOrRenew(signal);
@@ -253,18 +245,16 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
         return attempt;
       }),
       renewLease: fromPromise<LeaseOutcome>(({ signal }) => lock.tryAcquireOrRenew(signal)),
-      watchLeaderObjects: fromCallback<GatewayEvent>(({ sendBack }) => {
-        // The first notice is the object as the previous leader left it: the leader work that starts
-        // with this state writes it anyway, so only later changes (edits, deletes) ask for a re-assert.
-        let initial = true;
-        const w = vtepConfig.watch((obj) => {
-          const first = initial;
-          initial = false;
-          if (first || (device !== undefined && vtepSpecEquals(obj, endpoints()))) return;
-          sendBack({ type: 'LEADER.REASSERT', reason: obj === undefined ? 'CiliumVTEPConfig deleted' : 'CiliumVTEPConfig differs' });
-        });
-        return () => void w.stop();
-      }),
+      // The first notice is the object as the previous leader left it: the leader work starting
+      // with this state writes it anyway, so only later edits and deletes ask for a re-assert.
+      watchLeaderObjects: vtepWatchActor<GatewayEvent>(
+        vtepConfig,
+        (obj) =>
+          device !== undefined && vtepSpecEquals(obj, endpoints())
+            ? undefined
+            : { type: 'LEADER.REASSERT', reason: obj === undefined ? 'CiliumVTEPConfig deleted' : 'CiliumVTEPConfig differs' },
+        { skipInitial: true },
+      ),
       programRouteTables: fromPromise(async ({ signal }) => {
         const c = cloud;
         if (!c) throw new Error('instance identity is not known yet');

@@ -4,7 +4,7 @@
 // actor when it leaves the state that invoked it; xstate then aborts the
 // actor's `signal`, which the adapters treat as the fencing signal: a leader
 // write in flight is aborted and no new one starts.
-import { fromCallback, fromPromise } from 'xstate';
+import { fromCallback, fromPromise, type EventObject } from 'xstate';
 import type { CiliumNodeHandlers, CiliumNodeInformerOptions } from './cilium-nodes.js';
 import { startCiliumNodeInformer } from './cilium-nodes.js';
 import type { KubeClients } from './client.js';
@@ -33,8 +33,9 @@ export function leaseReleaseActor(lock: LeaseLock) {
  * watchLease: LEASE.FREE when the Lease is released or deleted, LEASE.LOST when another
  * identity holds it. Sent on each observed change only.
  */
-export function leaseWatchActor(lock: LeaseLock) {
-  return fromCallback<LeaseWatchEvent>(({ sendBack }) => {
+export function leaseWatchActor<E extends EventObject = LeaseWatchEvent>(lock: LeaseLock) {
+  // E: the parent's event union (it must include LeaseWatchEvent); xstate types actors by it.
+  return fromCallback<E>(({ sendBack }) => {
     let last = '';
     const w = lock.watchLease((o) => {
       const key = o.free ? 'free' : `held:${o.holder ?? ''}`;
@@ -57,10 +58,23 @@ export function vtepUpsertActor(client: VtepConfigClient, desired: () => readonl
   return fromPromise<VtepUpsertResult>(({ signal }) => client.upsert(desired(), signal));
 }
 
-/** Watches CiliumVTEPConfig and sends `event(obj)` (e.g. LEADER.REASSERT) when it changes or disappears. */
-export function vtepWatchActor<E extends { type: string }>(client: VtepConfigClient, event: (obj: KubeObject | undefined) => E | undefined) {
+/**
+ * Watches CiliumVTEPConfig and sends `event(obj)` (e.g. LEADER.REASSERT) when it changes or
+ * disappears. With `skipInitial`, the first notice (the object as it is when the watch starts)
+ * is not passed on: a caller that writes the object right away has nothing to learn from it.
+ */
+export function vtepWatchActor<E extends { type: string }>(
+  client: VtepConfigClient,
+  event: (obj: KubeObject | undefined) => E | undefined,
+  opts: { skipInitial?: boolean } = {},
+) {
   return fromCallback<E>(({ sendBack }) => {
+    let skip = opts.skipInitial === true;
     const w = client.watch((obj) => {
+      if (skip) {
+        skip = false;
+        return;
+      }
       const e = event(obj);
       if (e !== undefined) sendBack(e);
     });
