@@ -67,6 +67,7 @@ export const gatewayMachine = setup({
     // Placeholders that name the job; runtime/ provides the effects, tests provide doubles.
     initialise: notProvided<void>('initialise'),
     watchLease: fromCallback<GatewayEvent>(() => {}),
+    watchLeaderObjects: fromCallback<GatewayEvent>(() => {}),
     tryAcquireLease: notProvided<LeaseOutcome>('tryAcquireLease'),
     renewLease: notProvided<LeaseOutcome>('renewLease'),
     programRouteTables: notProvided<void>('programRouteTables'),
@@ -178,8 +179,12 @@ export const gatewayMachine = setup({
     },
     leader: {
       type: 'parallel',
-      // The watch tells a leader at once when another holder took the lease.
-      invoke: { id: 'watchLease', src: 'watchLease' },
+      invoke: [
+        // The lease watch tells a leader at once when another holder took the lease;
+        // the other watch sends LEADER.REASSERT when CiliumVTEPConfig is edited or deleted.
+        { id: 'watchLease', src: 'watchLease' },
+        { id: 'watchLeaderObjects', src: 'watchLeaderObjects' },
+      ],
       entry: ['scheduleRenewDeadline', 'announceLeader'],
       exit: ['cancelRenewDeadline', 'announceNotLeader'],
       on: {

@@ -8,6 +8,7 @@ import { gatewayMachine, type GatewayEvent, type LeaseOutcome } from '../../mach
 export type EffectName =
   | 'initialise'
   | 'watchLease'
+  | 'watchLeaderObjects'
   | 'tryAcquireLease'
   | 'renewLease'
   | 'programRouteTables'
@@ -68,6 +69,14 @@ export function gatewayHarness(delays: Partial<Record<string, number>> = {}): Ga
           h.aborted.push('watchLease');
         };
       }),
+      watchLeaderObjects: fromCallback<GatewayEvent>(() => {
+        h.running.add('watchLeaderObjects');
+        h.started.push('watchLeaderObjects');
+        return () => {
+          h.running.delete('watchLeaderObjects');
+          h.aborted.push('watchLeaderObjects');
+        };
+      }),
       tryAcquireLease: inFlight<LeaseOutcome>('tryAcquireLease'),
       renewLease: inFlight<LeaseOutcome>('renewLease'),
       programRouteTables: inFlight<void>('programRouteTables'),
@@ -101,6 +110,7 @@ export function expectedEffects(snapshot: ReturnType<GatewayHarness['actor']['ge
   const out: EffectName[] = [];
   if (snapshot.matches('initialising')) out.push('initialise');
   if (snapshot.matches('electing') || snapshot.matches('leader')) out.push('watchLease');
+  if (snapshot.matches('leader')) out.push('watchLeaderObjects');
   if (snapshot.matches({ electing: 'acquiring' })) out.push('tryAcquireLease');
   if (snapshot.matches({ leader: { lease: 'renewing' } })) out.push('renewLease');
   if (snapshot.matches({ leader: { work: { asserting: { routeTables: 'programming' } } } })) out.push('programRouteTables');

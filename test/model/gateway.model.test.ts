@@ -67,7 +67,7 @@ function replay(path: Path): void {
       expect([...h.running].sort(), `${where}: effects in flight`).toEqual(expectedEffects(snap));
       expect(h.leaderActive, `${where}: leader announcement`).toBe(snap.matches('leader'));
       if (!snap.matches('leader')) {
-        const leaderWrites: EffectName[] = ['programRouteTables', 'writeVtepConfig', 'renewLease'];
+        const leaderWrites: EffectName[] = ['programRouteTables', 'writeVtepConfig', 'renewLease', 'watchLeaderObjects'];
         expect(leaderWrites.filter((e) => h.running.has(e)), `${where}: leader work outside leader`).toEqual([]);
       }
       const now = serializeState(snap);
