@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { createActor, fromPromise } from 'xstate';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { vtepMachine } from '../../machines/vtep.machine.js';
+import { machineDefinitionJson } from '../../visualizations/definition.js';
 import { createLiveInspector, InspectorConfigError, inspectorUrl, type LiveInspector } from '../../visualizations/inspector.js';
 
 interface ServerSocket {
@@ -130,6 +131,8 @@ describe('live inspector', () => {
     const definition = JSON.parse(actorEvent!.definition as string) as { id: string; states: Record<string, unknown> };
     expect(definition.id).toBe('vtep');
     expect(Object.keys(definition.states)).toContain('programming');
+    // The checked-in definition JSON is what the inspector sends (key order aside).
+    expect(definition).toEqual(JSON.parse(machineDefinitionJson(vtepMachine)));
     expect(relay.messages.some((e) => e.type === '@xstate.event' && (e.event as { type?: string }).type === 'PROGRAM')).toBe(true);
   });
 
