@@ -8,7 +8,7 @@
 // AbortSignals fence the adapters) before anything else happens.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
+import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, type Observer } from 'xstate';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { parseCidr, type Cidr } from '../machines/domain/ipv4.js';
 import { fleetMachine } from '../machines/fleet.machine.js';
@@ -43,6 +43,7 @@ import { openDataPlane, programVtepActor, reconcileKernelActor, removeVtepActor,
 import type { GatewayConfig } from './config/parse.js';
 import type { Logger } from './logging.js';
 import { createMetrics, type GatewayStateName, type ScrapeStats } from './metrics.js';
+import { createLiveInspector } from './inspector.js';
 import { FailoverTrace, startTracing, transitionTracer, type TransitionRecord } from './tracing.js';
 import { DesiredFeed } from './wiring/desired-feed.js';
 
@@ -193,7 +194,17 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
     metrics.setGatewayState(gatewayStateName(JSON.parse(t.to.startsWith('{') ? t.to : JSON.stringify(t.to))));
     if (t.event === 'LEASE.FREE') failover.leaseFreeSeen();
   };
-  const inspect = transitionTracer(tracing.tracer, failover, onTransition);
+  const traced = transitionTracer(tracing.tracer, failover, onTransition);
+  // Optional: the same inspection events, live, to a Stately inspector relay.
+  const live = createLiveInspector({ enabled: config.statechartInspector !== undefined, url: config.statechartInspector });
+  const inspect: Observer<InspectionEvent> = live
+    ? {
+        next: (ev) => {
+          traced.next?.(ev);
+          live.inspect.next?.(ev);
+        },
+      }
+    : traced;
   const fleet = createActor(fleetLogic, { input: {}, inspect });
 
   const feed = new DesiredFeed({
@@ -388,6 +399,7 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       gateway.stop();
       await informer.stop();
       fleet.stop();
+      live?.stop();
       await Promise.allSettled([events.flush(), tracing.shutdown()]);
       await dp.close();
       // The device and its entries stay: a restarted gateway adopts them and traffic keeps flowing meanwhile.

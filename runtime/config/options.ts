@@ -32,6 +32,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'metrics-bind-address', env: 'METRICS_BIND_ADDRESS', valueName: 'addr', defaultValue: ':10080', help: 'Address of the Prometheus /metrics endpoint ("0" disables it)' },
   { flag: 'health-probe-bind-address', env: 'HEALTH_PROBE_BIND_ADDRESS', valueName: 'addr', defaultValue: ':8088', help: 'Address of /healthz and /readyz ("0" disables it)' },
   { flag: 'kubeconfig', env: 'KUBECONFIG', valueName: 'path', help: 'kubeconfig file (default: in-cluster service account)' },
+  {
+    flag: 'statechart-inspector',
+    env: 'STATECHART_INSPECTOR',
+    valueName: 'ws-url',
+    help: 'Send live statechart inspection events to this Stately inspector relay (e.g. ws://127.0.0.1:8080); off when unset',
+  },
 ];
 
 export function helpText(program = 'eks-hybrid-gateway'): string {

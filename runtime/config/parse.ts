@@ -33,6 +33,8 @@ export interface GatewayConfig {
   readonly metricsBindAddress: BindAddress | null;
   readonly healthProbeBindAddress: BindAddress | null;
   readonly kubeconfig: string | undefined;
+  /** WebSocket URL of a Stately inspector relay; undefined = off. */
+  readonly statechartInspector: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -229,6 +231,8 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
     }
     return b;
   };
+  const inspectorRaw = get('statechart-inspector')?.value.trim();
+  if (inspectorRaw !== undefined && !/^wss?:\/\/[^\s/]+(\/\S*)?$/.test(inspectorRaw)) bad('statechart-inspector', 'not a ws:// or wss:// URL');
   const metricsBindAddress = bind('metrics-bind-address');
   const healthProbeBindAddress = bind('health-probe-bind-address');
 
@@ -254,6 +258,7 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
       metricsBindAddress,
       healthProbeBindAddress,
       kubeconfig: get('kubeconfig')?.value,
+      statechartInspector: inspectorRaw,
     },
   };
 }

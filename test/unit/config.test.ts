@@ -44,7 +44,9 @@ describe('configuration', () => {
       healthProbeBindAddress: { host: '0.0.0.0', port: 8088 },
       awsRegion: undefined,
       awsInstanceID: undefined,
+      statechartInspector: undefined,
     });
+    expect(config(['--statechart-inspector', 'ws://127.0.0.1:8080']).statechartInspector).toBe('ws://127.0.0.1:8080');
   });
 
   it('flags win over env, and Go-style single-dash flags are accepted', () => {
@@ -105,6 +107,7 @@ describe('configuration', () => {
     [{}, ['--metrics-bind-address', 'localhost'], 'invalid --metrics-bind-address "localhost": want host:port or :port, or "0" to disable'],
     [{ AWS_REGION: 'us-west' }, [], 'invalid AWS_REGION "us-west": not an AWS region name (e.g. us-west-2)'],
     [{ AWS_INSTANCE_ID: 'i-xyz' }, [], 'invalid AWS_INSTANCE_ID "i-xyz": not an EC2 instance ID (want i- and 8 or 17 hex digits)'],
+    [{ STATECHART_INSPECTOR: 'http://127.0.0.1:8080' }, [], 'invalid STATECHART_INSPECTOR "http://127.0.0.1:8080": not a ws:// or wss:// URL'],
     [{ LEADER_ELECTION_ID: 'Bad_Name' }, [], 'invalid LEADER_ELECTION_ID "Bad_Name": not a valid Kubernetes object name (lowercase DNS subdomain)'],
   ])('refuses %j %j with one clear line', (env, argv, message) => {
     expect(problems(argv, { ...base, ...env })).toEqual([message]);
