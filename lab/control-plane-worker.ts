@@ -3,8 +3,48 @@
 //   ip netns exec <ctl> node --import tsx lab/control-plane-worker.ts '<ControlPlaneOptions JSON>'
 // Sends {ready, kubeUrl, kubeconfig, ec2Url, imds: {instanceId: url}} once
 // listening; answers {id, op, ...} requests with {id, ok, value | error}.
+// With `vpcRouter: {ns, routeTableId}` in the options, every route change of
+// that table is applied to the VPC router namespace's kernel routes
+// (`ip -n <ns> route replace <cidr> via <eni private ip>`), and every route
+// write is logged with the Lease holder at that instant (op routeLog).
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startControlPlane, type ControlPlaneOptions } from './control-plane.js';
+import type { ScriptedFailure } from './ec2/index.js';
 import type { FaultConfig, KObj } from './kube-apiserver/index.js';
+
+const execFileP = promisify(execFile);
+
+/** One route create/replace/delete as the EC2 stand-in applied it. */
+export interface RouteWrite {
+  /** Epoch ms when the stand-in applied it. */
+  readonly atMs: number;
+  readonly routeTableId: string;
+  readonly cidr: string;
+  /** Target ENI (the writer's own: a gateway points routes at itself); null when deleted. */
+  readonly eni: string | null;
+  /** SigV4 access key of the request that wrote it (each lab gateway has its own). */
+  readonly accessKeyId: string | undefined;
+  /** Lease holder at that instant, and whether the lease was still within its duration. */
+  readonly holder: string | undefined;
+  readonly leaseValid: boolean;
+  /** Epoch ms when the VPC router's kernel route followed (when this table drives it). */
+  routerAppliedMs?: number;
+  routerError?: string;
+}
+
+export type Ec2FaultRequest =
+  | { kind: 'failNext'; count: number; failure: ScriptedFailure }
+  | { kind: 'fail'; failure: ScriptedFailure; probability?: number }
+  | { kind: 'tokenBuckets'; spec: boolean | { mutating: { capacity: number; refillPerSecond: number }; describe: { capacity: number; refillPerSecond: number } } }
+  | { kind: 'latency'; ms: number; actions?: string[] }
+  | { kind: 'reset' };
+
+interface LabExtras {
+  readonly vpcRouter?: { readonly ns: string; readonly routeTableId: string };
+  readonly leaseName?: string;
+  readonly leaseNamespace?: string;
+}
 
 type Request =
   | { id: number; op: 'get'; plural: string; name: string; namespace?: string }
@@ -15,10 +55,72 @@ type Request =
   | { id: number; op: 'ec2Calls' }
   | { id: number; op: 'spans' }
   | { id: number; op: 'kubeFault'; config: FaultConfig }
-  | { id: number; op: 'kubeOutage'; ms: number };
+  | { id: number; op: 'kubeOutage'; ms: number }
+  | { id: number; op: 'kubeEndOutage' }
+  | { id: number; op: 'dropWatches' }
+  | { id: number; op: 'compact' }
+  | { id: number; op: 'ec2Fault'; fault: Ec2FaultRequest }
+  | { id: number; op: 'ec2CallLog' }
+  | { id: number; op: 'routeLog' }
+  | { id: number; op: 'otlpRequests' }
+  | { id: number; op: 'writeKubeconfig'; path: string };
 
-const opts = JSON.parse(process.argv[2] ?? '{}') as ControlPlaneOptions;
+const opts = JSON.parse(process.argv[2] ?? '{}') as ControlPlaneOptions & LabExtras;
 const cp = await startControlPlane(opts);
+const routeLog: RouteWrite[] = [];
+const epochOf = (perfNow: number): number => performance.timeOrigin + perfNow;
+
+function leaseAt(now: number): { holder: string | undefined; valid: boolean } {
+  const lease = cp.kube.store.find('leases', opts.leaseName ?? 'hybrid-gateway-leader', opts.leaseNamespace ?? 'kube-system') as
+    | { spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } }
+    | undefined;
+  const holder = lease?.spec?.holderIdentity || undefined;
+  const renew = Date.parse(lease?.spec?.renewTime ?? '');
+  const valid = holder !== undefined && Number.isFinite(renew) && now <= renew + (lease?.spec?.leaseDurationSeconds ?? 0) * 1000;
+  return { holder, valid };
+}
+
+// Serialized: the router's kernel routes follow the table in write order.
+let routerChain: Promise<void> = Promise.resolve();
+cp.ec2.onRouteChange((change) => {
+  const now = Date.now();
+  // The request being answered: the newest route call for this table/CIDR without a status yet.
+  const call = [...cp.ec2.calls]
+    .reverse()
+    .find((c) => c.status === undefined && c.params.RouteTableId === change.routeTableId && c.params.DestinationCidrBlock === change.cidr);
+  const { holder, valid } = leaseAt(now);
+  const entry: RouteWrite = {
+    atMs: now,
+    routeTableId: change.routeTableId,
+    cidr: change.cidr,
+    eni: change.target === null ? null : change.target.kind === 'interface' ? change.target.networkInterfaceId : change.target.gatewayId,
+    accessKeyId: call?.accessKeyId,
+    holder,
+    leaseValid: valid,
+  };
+  routeLog.push(entry);
+  if (routeLog.length > 20_000) routeLog.splice(0, routeLog.length - 20_000);
+  const router = opts.vpcRouter;
+  if (router === undefined || router.routeTableId !== change.routeTableId) return;
+  const args =
+    change.target === null
+      ? ['-n', router.ns, 'route', 'del', change.cidr]
+      : change.target.kind === 'interface'
+        ? ['-n', router.ns, 'route', 'replace', change.cidr, 'via', change.target.privateIp]
+        : undefined;
+  if (args === undefined) return;
+  const applied = routerChain.then(async () => {
+    try {
+      await execFileP('ip', args);
+      entry.routerAppliedMs = Date.now();
+    } catch (err) {
+      entry.routerError = (err as Error).message;
+    }
+  });
+  routerChain = applied;
+  // Awaited: the API answers once the router follows, as a VPC's data plane would.
+  return applied;
+});
 
 process.on('message', (raw: unknown) => {
   const req = raw as Request;
@@ -53,6 +155,49 @@ process.on('message', (raw: unknown) => {
       case 'kubeOutage':
         cp.kube.faults.outage(req.ms);
         value = null;
+        break;
+      case 'kubeEndOutage':
+        cp.kube.faults.endOutage();
+        value = null;
+        break;
+      case 'dropWatches':
+        value = cp.kube.faults.dropWatches();
+        break;
+      case 'compact':
+        cp.kube.store.compact();
+        value = null;
+        break;
+      case 'ec2Fault': {
+        const f = req.fault;
+        if (f.kind === 'failNext') cp.ec2.faults.failNext(f.count, f.failure);
+        else if (f.kind === 'fail') cp.ec2.faults.fail(f.failure, f.probability ?? 1);
+        else if (f.kind === 'tokenBuckets') cp.ec2.faults.tokenBuckets(f.spec);
+        else if (f.kind === 'latency') cp.ec2.faults.latency(f.ms, f.actions);
+        else cp.ec2.faults.reset();
+        value = null;
+        break;
+      }
+      case 'ec2CallLog':
+        value = cp.ec2.calls.map((c) => ({
+          seq: c.seq,
+          action: c.action,
+          atMs: epochOf(c.arrivedAt),
+          accessKeyId: c.accessKeyId,
+          routeTableId: c.params.RouteTableId,
+          cidr: c.params.DestinationCidrBlock,
+          eni: c.params.NetworkInterfaceId,
+          status: c.status,
+          code: c.code,
+        }));
+        break;
+      case 'routeLog':
+        value = routeLog;
+        break;
+      case 'otlpRequests':
+        value = cp.otlp.requests;
+        break;
+      case 'writeKubeconfig':
+        value = cp.kube.writeKubeconfig(req.path);
         break;
     }
     process.send?.({ id: req.id, ok: true, value });

@@ -1,0 +1,584 @@
+// The lab: a VPC and a hybrid site in network namespaces on one Linux host,
+// with the real gateway processes, the Kubernetes/EC2/IMDS stand-ins and a
+// Cilium stand-in on every hybrid node (address plan: addresses.ts).
+//
+//  ctl ──(198.51.100/24)── router ──bridge vpc0 (198.18.0/24)── gw-a, gw-b
+//                            │ └──(198.18.1/24)── vpc-pod
+//                            └──"on-prem link" (192.0.2.0/30)── onprem ──bridge site0 (203.0.113/24)── hyb-i ── pod-i
+//
+// The router's route to the hybrid pod CIDRs follows the EC2 stand-in's first
+// route table (the control-plane worker applies each route change to it).
+// Traffic VPC pod ⇄ hybrid pods crosses the real kernel VXLAN path through
+// the leading gateway. Used by the lab command (main.ts), the failover
+// benchmark and the tests in test/lab.
+import type { ChildProcess } from 'node:child_process';
+import { deviceMacFor } from '../effects/netlink/index.js';
+import {
+  CONTROL_IP,
+  ECHO_PORT,
+  GATEWAYS,
+  GATEWAY_NAMES,
+  LEASE_NAME,
+  LEASE_NAMESPACE,
+  ONPREM_IP,
+  POD_CIDRS,
+  REGION,
+  ROUTER_CONTROL_IP,
+  ROUTER_ONPREM_IP,
+  ROUTER_POD_IP,
+  ROUTER_VPC_IP,
+  ROUTE_TABLE_IDS,
+  SITE_GATEWAY_IP,
+  SUBNET_ID,
+  VPC_CIDR,
+  VPC_ID,
+  VPC_POD_IP,
+  ciliumNode,
+  gateway,
+  hybridNode,
+  nodeMacFor,
+  type GatewayName,
+  type HybridNodeAddresses,
+} from './addresses.js';
+import type { AgentApplied } from './cilium-agent.js';
+import type { Ec2FaultRequest, RouteWrite } from './control-plane-worker.js';
+import { IpcPeer, type Reply } from './ipc.js';
+import { stderrTail, type NetnsRun } from './netns.js';
+import type { FlowReport } from './probe-worker.js';
+import type { ReceivedSpan } from './otlp-receiver.js';
+
+export interface ControlInfo {
+  readonly kubeUrl: string;
+  readonly kubeconfig: string;
+  readonly ec2Url: string;
+  readonly otlpUrl: string;
+  readonly imds: Record<string, string>;
+}
+
+export interface HybridNode extends HybridNodeAddresses {
+  readonly nodeNs: string;
+  readonly podNs: string;
+  readonly agent: IpcPeer;
+  /** Every state the Cilium stand-in applied, oldest first. */
+  readonly agentLog: AgentApplied[];
+  readonly probe: IpcPeer;
+  /** Whether the lab registered its CiliumNode (and so expects its entries on the gateways). */
+  registered: boolean;
+}
+
+export interface LabOptions {
+  readonly run: NetnsRun;
+  /** Hybrid nodes brought up at start (default 2). */
+  readonly hybridNodes?: number;
+  /** Extra gateway flags (e.g. lease timings). */
+  readonly gatewayArgs?: readonly string[];
+  /** Progress lines (default: none). */
+  readonly log?: (line: string) => void;
+  /** Probe interval per flow (default 10 ms). */
+  readonly probeIntervalMs?: number;
+}
+
+export interface GatewayProcess {
+  child: ChildProcess | undefined;
+  /** Frozen with SIGSTOP (not yet SIGCONT). */
+  stopped: boolean;
+  /** Links down (node lost). */
+  down: boolean;
+}
+
+export interface ConvergeReport {
+  readonly ok: boolean;
+  readonly leader: GatewayName | undefined;
+  readonly problems: string[];
+}
+
+export const VXLAN_DEVICE = 'hybrid_vxlan0';
+export const now = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until probe returns a value (not undefined); rejects after timeoutMs with the last error. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+  const start = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+export class Lab {
+  readonly ns = { ctl: '', router: '', vpcPod: '', onprem: '', gw: {} as Record<GatewayName, string> };
+  readonly gateways: Record<GatewayName, GatewayProcess> = { 'gw-a': { child: undefined, stopped: false, down: false }, 'gw-b': { child: undefined, stopped: false, down: false } };
+  readonly hybrid = new Map<string, HybridNode>();
+  ctl!: IpcPeer;
+  info!: ControlInfo;
+  vpcProbe!: IpcPeer;
+  private readonly flows = new Map<string, { probe: IpcPeer; to: string }>();
+  private readonly log: (line: string) => void;
+
+  private constructor(readonly opts: LabOptions) {
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  get run(): NetnsRun {
+    return this.opts.run;
+  }
+
+  /** Builds the namespaces, the control plane, the VPC pod and the hybrid nodes (gateways not started). */
+  static async create(opts: LabOptions): Promise<Lab> {
+    const lab = new Lab(opts);
+    await lab.build(opts.hybridNodes ?? 2);
+    return lab;
+  }
+
+  private async build(hybridNodes: number): Promise<void> {
+    const run = this.run;
+    this.log('creating namespaces and links');
+    const [ctl, router, vpcPod, onprem, gwa, gwb] = await Promise.all(['ctl', 'router', 'vpc-pod', 'onprem', 'gw-a', 'gw-b'].map((n) => run.ns(n)));
+    Object.assign(this.ns, { ctl, router, vpcPod, onprem });
+    this.ns.gw = { 'gw-a': gwa!, 'gw-b': gwb! };
+    await run.sysctl(router!, 'net.ipv4.ip_forward', '1');
+    await run.sysctl(onprem!, 'net.ipv4.ip_forward', '1');
+    // Control link.
+    await run.veth({ ns: router!, ifname: 'r-ctl', addr: `${ROUTER_CONTROL_IP}/24` }, { ns: ctl!, ifname: 'eth0', addr: `${CONTROL_IP}/24` });
+    await run.ip(ctl!, ['route', 'add', 'default', 'via', ROUTER_CONTROL_IP]);
+    // VPC subnet: a bridge in the router with the gateways on it.
+    await run.ip(router!, ['link', 'add', 'vpc0', 'type', 'bridge']);
+    await run.ip(router!, ['addr', 'add', `${ROUTER_VPC_IP}/24`, 'dev', 'vpc0']);
+    await run.ip(router!, ['link', 'set', 'vpc0', 'up']);
+    for (const g of GATEWAYS) {
+      const port = `p-${g.name}`;
+      await run.veth({ ns: router!, ifname: port }, { ns: this.ns.gw[g.name], ifname: 'eth0', addr: `${g.ip}/24` });
+      await run.ip(router!, ['link', 'set', port, 'master', 'vpc0']);
+      await this.gatewayNetwork(g.name);
+    }
+    // VPC pod subnet.
+    await run.veth({ ns: router!, ifname: 'r-pod', addr: `${ROUTER_POD_IP}/24` }, { ns: vpcPod!, ifname: 'eth0', addr: `${VPC_POD_IP}/24` });
+    await run.ip(vpcPod!, ['route', 'add', 'default', 'via', ROUTER_POD_IP]);
+    // On-prem link and the hybrid site's bridge.
+    await run.veth({ ns: router!, ifname: 'r-onprem', addr: `${ROUTER_ONPREM_IP}/30` }, { ns: onprem!, ifname: 'eth0', addr: `${ONPREM_IP}/30` });
+    await run.ip(router!, ['route', 'add', '203.0.113.0/24', 'via', ONPREM_IP]);
+    await run.ip(onprem!, ['route', 'add', 'default', 'via', ROUTER_ONPREM_IP]);
+    await run.ip(onprem!, ['link', 'add', 'site0', 'type', 'bridge']);
+    await run.ip(onprem!, ['addr', 'add', `${SITE_GATEWAY_IP}/24`, 'dev', 'site0']);
+    await run.ip(onprem!, ['link', 'set', 'site0', 'up']);
+    for (const n of [router!, onprem!]) await run.sysctl(n, 'net.ipv4.conf.all.send_redirects', '0');
+
+    this.log('starting the control plane (Kubernetes API, EC2/IMDS, OTLP receiver)');
+    const child = run.spawnNode(ctl!, 'lab/control-plane-worker.ts', [
+      JSON.stringify({
+        host: CONTROL_IP,
+        region: REGION,
+        vpcId: VPC_ID,
+        vpcCidr: VPC_CIDR,
+        subnetId: SUBNET_ID,
+        routeTableIds: ROUTE_TABLE_IDS,
+        gateways: GATEWAYS.map((g) => ({ name: g.name, instanceId: g.instanceId, eni: g.eni, mac: g.mac, ip: g.ip })),
+        vpcRouter: { ns: router!, routeTableId: ROUTE_TABLE_IDS[0] },
+        leaseName: LEASE_NAME,
+        leaseNamespace: LEASE_NAMESPACE,
+      }),
+    ]);
+    const ready = new Promise<ControlInfo>((resolve) => child.once('message', (m) => resolve(m as ControlInfo)));
+    this.ctl = new IpcPeer(child, 'control plane');
+    await this.ctl.ready;
+    this.info = await ready;
+
+    this.log('starting the VPC pod probe');
+    this.vpcProbe = new IpcPeer(run.spawnNode(vpcPod!, 'lab/probe-worker.ts'), 'VPC pod probe');
+    await this.vpcProbe.ready;
+    await this.must(this.vpcProbe, { cmd: 'echo', bind: VPC_POD_IP, port: ECHO_PORT });
+
+    this.log(`bringing up ${hybridNodes} hybrid node(s) with the Cilium stand-in`);
+    await Promise.all(Array.from({ length: hybridNodes }, (_, i) => this.addHybridNode(i + 1)));
+  }
+
+  /** (Re)configures a gateway namespace's network: forwarding, default route, no redirects. */
+  private async gatewayNetwork(name: GatewayName): Promise<void> {
+    const ns = this.ns.gw[name];
+    await this.run.sysctl(ns, 'net.ipv4.ip_forward', '1');
+    await this.run.sysctl(ns, 'net.ipv4.conf.all.send_redirects', '0');
+    await this.run.ip(ns, ['route', 'replace', 'default', 'via', ROUTER_VPC_IP]);
+  }
+
+  private async must(peer: IpcPeer, body: Record<string, unknown>): Promise<unknown> {
+    const r = await peer.request(body);
+    if (!r.ok) throw new Error(`${String(body.cmd ?? body.op)}: ${String(r.error)}`);
+    return r.value;
+  }
+
+  /** A control-plane request (see control-plane-worker.ts); rejects on an error reply. */
+  async ask<T>(body: Record<string, unknown>): Promise<T> {
+    const r: Reply = await this.ctl.request(body);
+    if (!r.ok) throw new Error(`control plane ${String(body.op)}: ${String(r.error)}`);
+    return r.value as T;
+  }
+
+  ec2Fault(fault: Ec2FaultRequest): Promise<void> {
+    return this.ask({ op: 'ec2Fault', fault });
+  }
+
+  // ------------------------------------------------------------ hybrid site
+
+  /**
+   * Brings up hybrid node i: its namespace on the site bridge, the Cilium
+   * stand-in (vxlan device + agent), a pod behind it with a probe. Registers
+   * its CiliumNode unless register is false.
+   */
+  async addHybridNode(index: number, register = true): Promise<HybridNode> {
+    const a = hybridNode(index);
+    const run = this.run;
+    const [nodeNs, podNs] = await Promise.all([run.ns(a.name), run.ns(`pod-${index}`)]);
+    const port = `p-${a.name}`;
+    await run.veth({ ns: this.ns.onprem, ifname: port }, { ns: nodeNs, ifname: 'eth0', addr: `${a.ip}/24` });
+    await run.ip(this.ns.onprem, ['link', 'set', port, 'master', 'site0']);
+    await run.ip(nodeNs, ['route', 'add', 'default', 'via', SITE_GATEWAY_IP]);
+    await run.sysctl(nodeNs, 'net.ipv4.ip_forward', '1');
+    await run.veth({ ns: nodeNs, ifname: 'eth1', addr: `${a.podGatewayIp}/24` }, { ns: podNs, ifname: 'eth0', addr: `${a.podIp}/24` });
+    await run.ip(podNs, ['route', 'add', 'default', 'via', a.podGatewayIp]);
+    const agentLog: AgentApplied[] = [];
+    const agentChild = run.spawnNode(nodeNs, 'lab/cilium-agent.ts', [
+      JSON.stringify({ nodeIp: a.ip, nic: 'eth0', underlayGateway: SITE_GATEWAY_IP, kubeconfig: this.info.kubeconfig }),
+    ]);
+    agentChild.on('message', (m: unknown) => {
+      const applied = (m as { applied?: AgentApplied }).applied;
+      if (applied !== undefined) agentLog.push(applied);
+    });
+    const agent = new IpcPeer(agentChild, `Cilium stand-in on ${a.name}`);
+    const probe = new IpcPeer(run.spawnNode(podNs, 'lab/probe-worker.ts'), `probe in pod-${index}`);
+    await Promise.all([agent.ready, probe.ready]);
+    await this.must(probe, { cmd: 'echo', bind: a.podIp, port: ECHO_PORT });
+    const node: HybridNode = { ...a, nodeNs: nodeNs, podNs: podNs, agent, agentLog, probe, registered: false };
+    this.hybrid.set(a.name, node);
+    if (register) await this.registerHybridNode(a.name);
+    return node;
+  }
+
+  /** Puts the node's CiliumNode into the Kubernetes stand-in. */
+  async registerHybridNode(name: string, ip?: string): Promise<void> {
+    const n = this.hybridOrThrow(name);
+    await this.ask({ op: 'put', plural: 'ciliumnodes', body: ciliumNode(n.name, ip ?? n.ip, [n.podCidr]) });
+    n.registered = true;
+  }
+
+  /** Deletes the node's CiliumNode (its namespaces stay until teardown). */
+  async unregisterHybridNode(name: string): Promise<void> {
+    const n = this.hybridOrThrow(name);
+    await this.ask({ op: 'remove', plural: 'ciliumnodes', name: n.name });
+    n.registered = false;
+  }
+
+  /** Moves a hybrid node to another underlay IP (203.0.113.x): its NIC, its vxlan device and its CiliumNode. */
+  async changeHybridNodeIp(name: string, newIp: string): Promise<HybridNode> {
+    const n = this.hybridOrThrow(name);
+    await n.agent.stop();
+    await this.run.ip(n.nodeNs, ['addr', 'del', `${n.ip}/24`, 'dev', 'eth0']);
+    await this.run.ip(n.nodeNs, ['addr', 'add', `${newIp}/24`, 'dev', 'eth0']);
+    await this.run.ip(n.nodeNs, ['route', 'replace', 'default', 'via', SITE_GATEWAY_IP]);
+    const agentLog: AgentApplied[] = [];
+    const agentChild = this.run.spawnNode(n.nodeNs, 'lab/cilium-agent.ts', [
+      JSON.stringify({ nodeIp: newIp, nic: 'eth0', underlayGateway: SITE_GATEWAY_IP, kubeconfig: this.info.kubeconfig }),
+    ]);
+    agentChild.on('message', (m: unknown) => {
+      const applied = (m as { applied?: AgentApplied }).applied;
+      if (applied !== undefined) agentLog.push(applied);
+    });
+    const agent = new IpcPeer(agentChild, `Cilium stand-in on ${n.name}`);
+    await agent.ready;
+    const moved: HybridNode = { ...n, ip: newIp, agent, agentLog };
+    this.hybrid.set(n.name, moved);
+    await this.ask({ op: 'put', plural: 'ciliumnodes', body: ciliumNode(n.name, newIp, [n.podCidr]) });
+    moved.registered = true;
+    return moved;
+  }
+
+  private hybridOrThrow(name: string): HybridNode {
+    const n = this.hybrid.get(name);
+    if (n === undefined) throw new Error(`no hybrid node ${name} in this lab`);
+    return n;
+  }
+
+  // ------------------------------------------------------------ gateways
+
+  gatewayEnv(name: GatewayName): Record<string, string> {
+    const g = gateway(name);
+    return {
+      NODE_IP: g.ip,
+      VPC_CIDR,
+      POD_CIDRS,
+      ROUTE_TABLE_IDS: ROUTE_TABLE_IDS.join(','),
+      POD_NAME: g.name,
+      POD_NAMESPACE: LEASE_NAMESPACE,
+      NODE_NAME: `node-${g.name}`,
+      KUBECONFIG: this.info.kubeconfig,
+      AWS_ENDPOINT_URL_EC2: this.info.ec2Url,
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: this.info.imds[g.instanceId]!,
+      AWS_ACCESS_KEY_ID: g.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: 'lab-secret',
+      METRICS_BIND_ADDRESS: `${g.ip}:10080`,
+      HEALTH_PROBE_BIND_ADDRESS: `${g.ip}:8088`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: this.info.otlpUrl,
+      OTEL_SERVICE_NAME: `gateway-${g.name}`,
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+    };
+  }
+
+  /** Starts the real gateway process in its namespace (`node --import tsx runtime/main.ts`). */
+  startGateway(name: GatewayName): ChildProcess {
+    const gp = this.gateways[name];
+    if (gp.child !== undefined && gp.child.exitCode === null && gp.child.signalCode === null) throw new Error(`${name} is running already`);
+    const child = this.run.spawnNode(this.ns.gw[name], 'runtime/main.ts', this.opts.gatewayArgs ?? [], this.gatewayEnv(name));
+    gp.child = child;
+    gp.stopped = false;
+    return child;
+  }
+
+  running(name: GatewayName): boolean {
+    const c = this.gateways[name].child;
+    return c !== undefined && c.exitCode === null && c.signalCode === null;
+  }
+
+  /** Sends a signal; for SIGTERM/SIGKILL resolves with the exit code once the process is gone. */
+  async signalGateway(name: GatewayName, signal: 'SIGTERM' | 'SIGKILL' | 'SIGSTOP' | 'SIGCONT', exitTimeoutMs = 8000): Promise<number | null | undefined> {
+    const gp = this.gateways[name];
+    const c = gp.child;
+    if (c === undefined || !this.running(name)) return undefined;
+    if (signal === 'SIGSTOP' || signal === 'SIGCONT') {
+      // The process is `ip netns exec` exec'ing node: same pid.
+      c.kill(signal);
+      gp.stopped = signal === 'SIGSTOP';
+      return undefined;
+    }
+    const exited = new Promise<number | null>((resolve) => c.once('exit', (code) => resolve(code)));
+    if (gp.stopped && signal === 'SIGTERM') c.kill('SIGCONT');
+    c.kill(signal);
+    gp.stopped = false;
+    const code = await Promise.race([exited, sleep(exitTimeoutMs).then(() => 'late' as const)]);
+    if (code === 'late') {
+      c.kill('SIGKILL');
+      return exited;
+    }
+    return code;
+  }
+
+  /** An EC2 instance loss: every link of the gateway's namespace down, then kill -9. Returns the event time. */
+  async nodeLoss(name: GatewayName): Promise<number> {
+    const ns = this.ns.gw[name];
+    const t0 = now();
+    await this.run.ip(ns, ['link', 'set', 'eth0', 'down']);
+    const killed = this.signalGateway(name, 'SIGKILL');
+    await this.run.ip(ns, ['link', 'set', VXLAN_DEVICE, 'down']).catch(() => undefined);
+    this.gateways[name].down = true;
+    await killed;
+    return t0;
+  }
+
+  /** Brings a lost node back: links up, its network again, the gateway restarted. */
+  async restoreNode(name: GatewayName): Promise<void> {
+    const ns = this.ns.gw[name];
+    await this.run.ip(ns, ['link', 'set', 'eth0', 'up']);
+    await this.gatewayNetwork(name);
+    this.gateways[name].down = false;
+    this.startGateway(name);
+    await this.waitReady(name);
+  }
+
+  /** GETs a path of a gateway's health or metrics server, from inside its namespace. */
+  async gatewayHttp(name: GatewayName, port: number, path: string): Promise<{ status: number; body: string }> {
+    const g = gateway(name);
+    const script = `require('http').get('http://${g.ip}:${port}${path}',{timeout:2000},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>{process.stdout.write(JSON.stringify({status:r.statusCode,body:b}))})}).on('error',e=>{process.stdout.write(JSON.stringify({status:0,body:String(e)}))})`;
+    const out = await this.run.exec(this.ns.gw[name], [process.execPath, '-e', script], { timeoutMs: 10_000 });
+    return JSON.parse(out.stdout) as { status: number; body: string };
+  }
+
+  async waitReady(name: GatewayName, timeoutMs = 30_000): Promise<void> {
+    await until(
+      `${name} /readyz`,
+      async () => {
+        if (!this.running(name)) throw new Error(`${name} exited: ${stderrTail(this.gateways[name].child!)}`);
+        return (await this.gatewayHttp(name, 8088, '/readyz')).status === 200 ? true : undefined;
+      },
+      timeoutMs,
+      200,
+    );
+  }
+
+  // ------------------------------------------------------------ observation
+
+  async lease(): Promise<{ holder: string | undefined; renewMs: number; transitions: number }> {
+    const l = await this.ask<{ spec?: { holderIdentity?: string; renewTime?: string; leaseTransitions?: number } } | null>({
+      op: 'get',
+      plural: 'leases',
+      name: LEASE_NAME,
+      namespace: LEASE_NAMESPACE,
+    });
+    return { holder: l?.spec?.holderIdentity || undefined, renewMs: Date.parse(l?.spec?.renewTime ?? ''), transitions: l?.spec?.leaseTransitions ?? 0 };
+  }
+
+  /** What the VTEP endpoint of a leading gateway must be. */
+  static vtepEndpointFor(name: GatewayName): { name: string; tunnelEndpoint: string; cidr: string; mac: string } {
+    const g = gateway(name);
+    return { name: 'vpc-gateway', tunnelEndpoint: g.ip, cidr: VPC_CIDR, mac: deviceMacFor(g.ip) };
+  }
+
+  /** The gateway the lease, every route table and CiliumVTEPConfig agree on, if they do. */
+  async leaderEverywhere(): Promise<GatewayName | undefined> {
+    const { holder } = await this.lease();
+    const g = GATEWAYS.find((x) => x.name === holder);
+    if (g === undefined) return undefined;
+    const routes = await this.ask<Record<string, Record<string, string>>>({ op: 'routes' });
+    for (const t of ROUTE_TABLE_IDS) if (routes[t]?.[POD_CIDRS] !== g.eni) return undefined;
+    const vtep = await this.ask<{ spec?: { endpoints?: unknown[] } } | null>({ op: 'get', plural: 'ciliumvtepconfigs', name: 'hybrid-gateway' });
+    if (JSON.stringify(vtep?.spec?.endpoints) !== JSON.stringify([Lab.vtepEndpointFor(g.name)])) return undefined;
+    return g.name;
+  }
+
+  /** The gateway's hybrid_vxlan0 entries: routes "cidr via ip", FDB "mac dst ip", permanent neighbours "ip mac". */
+  async kernelEntries(name: GatewayName): Promise<{ routes: string[]; fdb: string[]; neigh: string[] }> {
+    const ns = this.ns.gw[name];
+    const routes = await this.run.ipJson<Array<{ dst: string; gateway?: string }>>(ns, ['route', 'show', 'dev', VXLAN_DEVICE]);
+    const fdb = await this.run.bridgeJson<Array<{ mac: string; dst?: string }>>(ns, ['fdb', 'show', 'dev', VXLAN_DEVICE]);
+    const neigh = await this.run.ipJson<Array<{ dst: string; lladdr?: string; state?: string[] }>>(ns, ['neigh', 'show', 'dev', VXLAN_DEVICE]);
+    return {
+      routes: routes.map((r) => `${r.dst} via ${r.gateway ?? '?'}`).sort(),
+      fdb: fdb.filter((f) => f.dst !== undefined).map((f) => `${f.mac} dst ${f.dst}`).sort(),
+      neigh: neigh.filter((n) => n.state?.includes('PERMANENT')).map((n) => `${n.dst} ${n.lladdr ?? '?'}`).sort(),
+    };
+  }
+
+  /** The entries every gateway must hold: one set per registered hybrid node. */
+  desiredEntries(): { routes: string[]; fdb: string[]; neigh: string[] } {
+    const nodes = [...this.hybrid.values()].filter((n) => n.registered);
+    return {
+      routes: nodes.map((n) => `${n.podCidr} via ${n.ip}`).sort(),
+      fdb: nodes.map((n) => `${nodeMacFor(n.ip)} dst ${n.ip}`).sort(),
+      neigh: nodes.map((n) => `${n.ip} ${nodeMacFor(n.ip)}`).sort(),
+    };
+  }
+
+  /** One probe each way between the VPC pod and a hybrid pod. */
+  async reachable(node: HybridNode, timeoutMs = 500): Promise<{ toHybrid: boolean; toVpc: boolean }> {
+    const [a, b] = await Promise.all([
+      this.must(this.vpcProbe, { cmd: 'once', to: node.podIp, port: ECHO_PORT, timeoutMs }),
+      this.must(node.probe, { cmd: 'once', to: VPC_POD_IP, port: ECHO_PORT, timeoutMs }),
+    ]);
+    return { toHybrid: a === true, toVpc: b === true };
+  }
+
+  /**
+   * The whole lab agrees: one leader (lease, route tables, CiliumVTEPConfig),
+   * the VPC router and every Cilium stand-in point at it, every running
+   * gateway holds exactly the desired kernel entries, traffic flows both ways
+   * to every registered hybrid pod.
+   */
+  async converged(checkTraffic = true): Promise<ConvergeReport> {
+    const problems: string[] = [];
+    const leader = await this.leaderEverywhere();
+    if (leader === undefined) problems.push(`no single leader (lease ${JSON.stringify(await this.lease())}, routes ${JSON.stringify(await this.ask({ op: 'routes' }))})`);
+    else {
+      if (!this.running(leader) || this.gateways[leader].stopped || this.gateways[leader].down) problems.push(`leader ${leader} is not a live gateway`);
+      const want = gateway(leader).ip;
+      const rr = await this.run.ipJson<Array<{ dst: string; gateway?: string }>>(this.ns.router, ['route', 'show', POD_CIDRS]);
+      if (rr[0]?.gateway !== want) problems.push(`VPC router sends ${POD_CIDRS} via ${rr[0]?.gateway ?? 'nothing'}, not ${want}`);
+      const ep = JSON.stringify([Lab.vtepEndpointFor(leader)]);
+      for (const n of this.hybrid.values()) {
+        const last = n.agentLog.at(-1);
+        if (JSON.stringify(last?.endpoints) !== ep) problems.push(`Cilium stand-in on ${n.name} applied ${JSON.stringify(last?.endpoints)}`);
+      }
+    }
+    const want = this.desiredEntries();
+    for (const name of GATEWAY_NAMES) {
+      if (!this.running(name) || this.gateways[name].down) continue;
+      const got = await this.kernelEntries(name);
+      for (const k of ['routes', 'fdb', 'neigh'] as const) {
+        if (got[k].join() !== want[k].join()) problems.push(`${name} ${k}: ${JSON.stringify(got[k])}, want ${JSON.stringify(want[k])}`);
+      }
+    }
+    if (checkTraffic && problems.length === 0) {
+      for (const n of this.hybrid.values()) {
+        if (!n.registered) continue;
+        const r = await this.reachable(n);
+        if (!r.toHybrid || !r.toVpc) problems.push(`traffic ${n.name}: VPC→hybrid ${r.toHybrid}, hybrid→VPC ${r.toVpc}`);
+      }
+    }
+    return { ok: problems.length === 0, leader, problems };
+  }
+
+  async waitConverged(timeoutMs = 30_000): Promise<GatewayName> {
+    let last: ConvergeReport | undefined;
+    try {
+      return await until(
+        'the lab to converge',
+        async () => {
+          last = await this.converged();
+          return last.ok ? last.leader : undefined;
+        },
+        timeoutMs,
+        200,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; last check: ${last?.problems.join('; ') ?? 'none'}`, { cause: err });
+    }
+  }
+
+  // ------------------------------------------------------------ traffic
+
+  /** Starts the two flows of a hybrid node: VPC pod → its pod, its pod → VPC pod. */
+  async startTraffic(node: HybridNode): Promise<string[]> {
+    const interval = this.opts.probeIntervalMs ?? 10;
+    const out = `vpc→${node.name}`;
+    const back = `${node.name}→vpc`;
+    await this.must(this.vpcProbe, { cmd: 'flow', flow: out, to: node.podIp, port: ECHO_PORT, intervalMs: interval, timeoutMs: 500 });
+    await this.must(node.probe, { cmd: 'flow', flow: back, to: VPC_POD_IP, port: ECHO_PORT, intervalMs: interval, timeoutMs: 500 });
+    this.flows.set(out, { probe: this.vpcProbe, to: node.podIp });
+    this.flows.set(back, { probe: node.probe, to: VPC_POD_IP });
+    return [out, back];
+  }
+
+  async stopTraffic(node: HybridNode): Promise<void> {
+    for (const f of [`vpc→${node.name}`, `${node.name}→vpc`]) {
+      const fl = this.flows.get(f);
+      if (fl === undefined) continue;
+      await this.must(fl.probe, { cmd: 'stopFlow', flow: f });
+      this.flows.delete(f);
+    }
+  }
+
+  flowNames(): string[] {
+    return [...this.flows.keys()];
+  }
+
+  async flowReport(flow: string, sinceMs = 0): Promise<FlowReport> {
+    const f = this.flows.get(flow);
+    if (f === undefined) throw new Error(`no flow ${flow}`);
+    return (await this.must(f.probe, { cmd: 'windows', flow, sinceMs })) as FlowReport;
+  }
+
+  async flowReports(sinceMs = 0): Promise<Record<string, FlowReport>> {
+    const out: Record<string, FlowReport> = {};
+    for (const f of this.flows.keys()) out[f] = await this.flowReport(f, sinceMs);
+    return out;
+  }
+
+  // ------------------------------------------------------------ control-plane records
+
+  spans(): Promise<ReceivedSpan[]> {
+    return this.ask<ReceivedSpan[]>({ op: 'spans' });
+  }
+
+  routeLog(): Promise<RouteWrite[]> {
+    return this.ask<RouteWrite[]>({ op: 'routeLog' });
+  }
+
+  async teardown(): Promise<void> {
+    // Frozen gateways cannot handle SIGTERM: wake them so teardown's SIGTERM works.
+    for (const name of GATEWAY_NAMES) if (this.gateways[name].stopped) this.gateways[name].child?.kill('SIGCONT');
+    await this.run.teardown();
+  }
+}
