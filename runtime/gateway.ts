@@ -189,9 +189,9 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   });
 
   const onTransition = (t: TransitionRecord): void => {
-    log.debug(t, 'transition');
+    log.debug({ machine: t.machine, from: t.from, to: t.to, event: t.event, node: t.node }, 'transition');
     if (t.machine !== 'gateway') return;
-    metrics.setGatewayState(gatewayStateName(JSON.parse(t.to.startsWith('{') ? t.to : JSON.stringify(t.to))));
+    metrics.setGatewayState(gatewayStateName(t.value));
     if (t.event === 'LEASE.FREE') failover.leaseFreeSeen();
   };
   const traced = transitionTracer(tracing.tracer, failover, onTransition);
@@ -303,7 +303,8 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       }),
       writeVtepConfig: fromPromise(({ signal }) =>
         failover.span('vtepConfig.write', { 'cilium.vtep.endpoints': config.vpcCIDRs.length }, async () => {
-          const r = await vtepConfig.upsert(endpoints(), signal);
+          // Fenced twice: by leaving the leader state, and by the lease lapsing locally.
+          const r = await vtepConfig.upsert(endpoints(), AbortSignal.any([signal, lock.heldSignal()]));
           if (r.action !== 'unchanged') log.info({ action: r.action }, 'CiliumVTEPConfig written');
         }),
       ),

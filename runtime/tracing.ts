@@ -147,7 +147,7 @@ export function transitionTracer(tracer: Tracer, failover: FailoverTrace, onTran
       const machine = snap.machine?.id ?? 'unknown';
       const actorId = (ev.actorRef as { id?: string }).id ?? '';
       const node = actorId.startsWith('vtep:') ? actorId.slice('vtep:'.length) : undefined;
-      const record: TransitionRecord = { machine, from: from ?? '(start)', to, event: ev.event.type, node };
+      const record: TransitionRecord = { machine, from: from ?? '(start)', to, value: snap.value, event: ev.event.type, node };
       const attributes: Attributes = { 'xstate.machine': machine, 'xstate.from': record.from, 'xstate.to': to, 'xstate.event': ev.event.type };
       if (node !== undefined) attributes['hybrid.node'] = node;
       const parent = failover.active ? trace.setSpan(context.active(), failover.active) : context.active();
@@ -162,6 +162,8 @@ export interface TransitionRecord {
   machine: string;
   from: string;
   to: string;
+  /** The state value reached (`to` is its text). */
+  value: unknown;
   event: string;
   node: string | undefined;
 }
