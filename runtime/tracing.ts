@@ -65,7 +65,12 @@ export class FailoverTrace {
 
   /** An acquire attempt ended; a won attempt opens the failover trace. */
   acquireAttempt(startedAt: number, won: boolean, attrs: Attributes = {}): void {
-    if (!won) return;
+    // A lost attempt ends what the free lease meant: a later win (after this
+    // holder's lease expires) must not date its failover from that old sighting.
+    if (!won) {
+      this.freeSeenAt = undefined;
+      return;
+    }
     this.end('superseded');
     const seen = Math.min(this.freeSeenAt ?? startedAt, startedAt);
     this.openedAt = seen;
