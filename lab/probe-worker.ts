@@ -28,7 +28,8 @@ export interface FlowReport {
   readonly sent: number;
   readonly ok: number;
   readonly lost: number;
-  /** Send time of the newest probe whose echo came back. */
+  /** Send time of the oldest and the newest probe whose echo came back. */
+  readonly firstOkMs: number | null;
   readonly lastOkMs: number | null;
   readonly windows: LossWindow[];
 }
@@ -100,6 +101,7 @@ function report(f: Flow, sinceMs: number): FlowReport {
   let sent = 0;
   let ok = 0;
   let lost = 0;
+  let firstOkMs: number | null = null;
   let lastOkMs: number | null = null;
   let open: { startMs: number; lost: number } | undefined;
   for (let i = 0; i < f.sentAt.length; i++) {
@@ -108,6 +110,7 @@ function report(f: Flow, sinceMs: number): FlowReport {
     if (f.okAt[i] === true) {
       sent += 1;
       ok += 1;
+      firstOkMs ??= t;
       lastOkMs = t;
       if (open !== undefined) {
         windows.push({ startMs: open.startMs, endMs: t, lost: open.lost });
@@ -121,7 +124,7 @@ function report(f: Flow, sinceMs: number): FlowReport {
     }
   }
   if (open !== undefined) windows.push({ startMs: open.startMs, endMs: null, lost: open.lost });
-  return { sent, ok, lost, lastOkMs, windows };
+  return { sent, ok, lost, firstOkMs, lastOkMs, windows };
 }
 
 function once(m: Msg): void {

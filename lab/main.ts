@@ -1,0 +1,157 @@
+// The lab command (`npm run lab`, as root):
+//   npm run lab            bring the lab up, run traffic, measure a node loss, a
+//                          SIGTERM hand-over, a hybrid node added and removed;
+//                          print the report, write it under lab-output/, tear down
+//   npm run lab -- up      bring it up with traffic and keep it running until Ctrl-C
+//   npm run lab -- down    remove every lab namespace and process (prefix ehlab-)
+// Ctrl-C or any failure tears everything down.
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { GATEWAYS, VPC_POD_IP } from './addresses.js';
+import { Lab, now } from './lab.js';
+import { createNetnsRun, deleteNamespaceSync, listNamespaces, REPO_ROOT, type NetnsRun } from './netns.js';
+import { formatReport, writeReport } from './report.js';
+import { measureFailover, measureNodeAdd, measureNodeRemove, type StepResult } from './scenarios.js';
+
+export const LAB_PREFIX = 'ehlab-';
+const OUTPUT = join(REPO_ROOT, 'lab-output');
+const USAGE = `usage: npm run lab [-- up | down | --help]
+  (no argument)  bring the lab up, measure node loss, SIGTERM hand-over, node add/remove; report under lab-output/
+  up             bring the lab up with traffic and keep it running until Ctrl-C
+  down           remove every lab namespace (${LAB_PREFIX}*) and the processes in them`;
+
+const log = (line: string): void => {
+  process.stdout.write(`[lab ${new Date().toISOString().slice(11, 23)}] ${line}\n`);
+};
+
+function down(): number {
+  const mine = listNamespaces().filter((n) => n.startsWith(LAB_PREFIX));
+  for (const ns of mine) deleteNamespaceSync(ns);
+  log(mine.length === 0 ? 'nothing to remove' : `removed ${mine.length} namespaces: ${mine.join(' ')}`);
+  return 0;
+}
+
+let active: { lab?: Lab; run: NetnsRun } | undefined;
+let tearing: Promise<void> | undefined;
+
+function teardown(): Promise<void> {
+  tearing ??= (async () => {
+    if (active === undefined) return;
+    log('tearing down');
+    await (active.lab?.teardown() ?? active.run.teardown());
+    const left = listNamespaces().filter((n) => n.startsWith(LAB_PREFIX));
+    for (const ns of left) deleteNamespaceSync(ns);
+  })();
+  return tearing;
+}
+
+async function bringUp(): Promise<Lab> {
+  if (listNamespaces().some((n) => n.startsWith(LAB_PREFIX))) {
+    throw new Error(`a lab is up already (namespaces ${LAB_PREFIX}*): stop it with Ctrl-C or \`npm run lab -- down\``);
+  }
+  const run = createNetnsRun({ prefix: LAB_PREFIX });
+  active = { run };
+  const lab = await Lab.create({ run, log });
+  active.lab = lab;
+  // If the control plane dies (e.g. `lab down` from another shell), stop too.
+  lab.ctl.child.once('exit', () => {
+    if (tearing === undefined) {
+      log('the control plane exited; stopping');
+      void teardown().then(() => process.exit(1));
+    }
+  });
+  log('starting gateways gw-a and gw-b (runtime/main.ts)');
+  for (const g of GATEWAYS) lab.startGateway(g.name);
+  const leader = await lab.waitConverged(60_000);
+  log(`converged: ${leader} leads; starting traffic (UDP probe every 10 ms, both directions, every hybrid pod)`);
+  for (const n of lab.hybrid.values()) await lab.startTraffic(n);
+  return lab;
+}
+
+async function full(): Promise<number> {
+  const startedAt = new Date().toISOString();
+  const lab = await bringUp();
+  await new Promise((r) => setTimeout(r, 1000));
+  const steps: StepResult[] = [];
+  steps.push(await measureFailover(lab, 'node-loss', log));
+  steps.push(await measureFailover(lab, 'sigterm', log));
+  const next = Math.max(...[...lab.hybrid.values()].map((n) => n.index)) + 1;
+  steps.push(await measureNodeAdd(lab, next, log));
+  steps.push(await measureNodeRemove(lab, `hyb-${next}`, log));
+  const final = await lab.converged();
+  const otlp = await lab.ask<unknown[]>({ op: 'otlpRequests' });
+  const report = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    leaseTimings: { durationS: 3, renewDeadlineS: 2, retryPeriodS: 1 },
+    steps,
+    converged: final.ok,
+  };
+  process.stdout.write(`\n${formatReport(steps)}\n\nfinal state: ${final.ok ? `converged, ${final.leader} leads` : `NOT converged: ${final.problems.join('; ')}`}\n`);
+  const files = await writeReport(OUTPUT, report, otlp);
+  process.stdout.write(`written: ${files.map((f) => relative(process.cwd(), f)).join(', ')}\n\n`);
+  await teardown();
+  return final.ok ? 0 : 1;
+}
+
+async function up(): Promise<number> {
+  const lab = await bringUp();
+  await mkdir(OUTPUT, { recursive: true });
+  const kubeconfig = join(OUTPUT, 'kubeconfig');
+  await copyFile(lab.info.kubeconfig, kubeconfig);
+  const n = lab.ns;
+  const hyb = [...lab.hybrid.values()][0]!;
+  process.stdout.write(`
+The lab is up (Ctrl-C tears it down; \`npm run lab -- down\` from another shell does too).
+Namespaces: ${[n.ctl, n.router, n.vpcPod, n.onprem, n.gw['gw-a'], n.gw['gw-b'], ...[...lab.hybrid.values()].flatMap((h) => [h.nodeNs, h.podNs])].join(' ')}
+
+Explore:
+  KUBECTL=$(bash scripts/k8s-tools.sh | tail -1)/kubectl
+  ip netns exec ${n.ctl} $KUBECTL --kubeconfig ${relative(process.cwd(), kubeconfig)} get leases -n kube-system -w
+  ip netns exec ${n.ctl} $KUBECTL --kubeconfig ${relative(process.cwd(), kubeconfig)} get ciliumnodes,ciliumvtepconfigs -o yaml
+  ip -n ${n.router} route                                   # the VPC router: ${'198.19.0.0/16'} via the leader's ENI IP
+  ip -n ${n.gw['gw-a']} route show dev hybrid_vxlan0        # a gateway's VTEP routes
+  bridge -n ${n.gw['gw-a']} fdb show dev hybrid_vxlan0
+  ip -n ${hyb.nodeNs} route                                 # a hybrid node: the VPC CIDR via the leader
+  ip netns exec ${hyb.podNs} ping -c 3 ${VPC_POD_IP}         # a hybrid pod → the VPC pod, through the gateway
+  ip netns exec ${n.gw['gw-a']} node -e "fetch('http://${GATEWAYS[0].ip}:10080/metrics').then(r=>r.text()).then(console.log)"
+  kill -STOP / -9 the gateway processes (ip netns pids ${n.gw['gw-a']}) to watch a failover
+`);
+  await new Promise<never>(() => undefined);
+  return 0;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const cmd = argv[0];
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (cmd !== undefined && cmd !== 'up' && cmd !== 'down') {
+    process.stderr.write(`unknown argument ${cmd}\n${USAGE}\n`);
+    return 2;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('the lab needs root (network namespaces): run it as root\n');
+    return 2;
+  }
+  if (cmd === 'down') return down();
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      log(`${sig}`);
+      void teardown().then(() => process.exit(130));
+    });
+  }
+  try {
+    return cmd === 'up' ? await up() : await full();
+  } catch (err) {
+    process.stderr.write(`lab failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    await teardown();
+    return 1;
+  }
+}
+
+const t = now();
+const code = await main(process.argv.slice(2));
+log(`done in ${((now() - t) / 1000).toFixed(1)} s`);
+process.exit(code);
