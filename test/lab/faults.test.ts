@@ -1,0 +1,163 @@
+// Fault scenarios against the whole lab (real gateway processes, the real
+// kernel VXLAN path, the Kubernetes/EC2 stand-ins, Cilium stand-ins, traffic
+// probes), sharing one lab: each scenario starts from and ends in a converged
+// lab (one leader; route tables, VPC router, CiliumVTEPConfig, every Cilium
+// stand-in and both gateways' kernel entries correct; traffic both ways), so
+// nothing is lost between them. Scenarios: stale kernel entries from a
+// crashed run, a malformed CiliumNode among good ones, watch drop + 410, a
+// hybrid node changing IP, a Kubernetes API outage of 10 s, an EC2 throttling
+// storm during a node-loss failover, both gateways restarted at once. Every
+// route write of the file is checked for a single writer holding the Lease.
+// Addresses: lab/addresses.ts (198.18.0.0/15 and TEST-NETs only).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ciliumNode, gateway, GATEWAYS, nodeMacFor, type GatewayName } from '../../lab/addresses.js';
+import { Lab, now, until, VXLAN_DEVICE } from '../../lab/lab.js';
+import { createNetnsRun, type NetnsRun } from '../../lab/netns.js';
+import { deviceMacFor } from '../../effects/netlink/index.js';
+import { checkSingleWriter, leaderActive, sleep } from './helpers.js';
+
+let run: NetnsRun;
+let lab: Lab;
+const ifindexBefore: Partial<Record<GatewayName, number>> = {};
+const other = (g: GatewayName): GatewayName => (g === 'gw-a' ? 'gw-b' : 'gw-a');
+
+// A crashed earlier run's leftovers on hybrid_vxlan0, and what the gateway must remove.
+const BOGUS = { ip: '203.0.113.200', cidr: '198.19.200.0/24' };
+
+describe('lab fault scenarios', () => {
+  beforeAll(async () => {
+    run = createNetnsRun();
+    lab = await Lab.create({ run, hybridNodes: 2 });
+    // Stale kernel entries from a crashed run: the device as the gateway makes it, with entries nobody wants.
+    for (const g of GATEWAYS) {
+      const ns = lab.ns.gw[g.name];
+      await run.ip(ns, ['link', 'add', VXLAN_DEVICE, 'type', 'vxlan', 'id', '2', 'dstport', '8472', 'local', g.ip, 'dev', 'eth0', 'nolearning']);
+      await run.ip(ns, ['link', 'set', VXLAN_DEVICE, 'address', deviceMacFor(g.ip), 'mtu', '1450', 'up']);
+      await run.ip(ns, ['route', 'add', BOGUS.cidr, 'via', BOGUS.ip, 'dev', VXLAN_DEVICE, 'onlink']);
+      await run.ip(ns, ['neigh', 'add', BOGUS.ip, 'lladdr', nodeMacFor(BOGUS.ip), 'dev', VXLAN_DEVICE, 'nud', 'permanent']);
+      await run.exec(ns, ['bridge', 'fdb', 'append', nodeMacFor(BOGUS.ip), 'dev', VXLAN_DEVICE, 'dst', BOGUS.ip, 'self', 'permanent']);
+      const links = await run.ipJson<Array<{ ifindex: number }>>(ns, ['link', 'show', VXLAN_DEVICE]);
+      ifindexBefore[g.name] = links[0]!.ifindex;
+    }
+    // Malformed CiliumNodes among the good ones.
+    await lab.ask({ op: 'put', plural: 'ciliumnodes', body: ciliumNode('bad-ip', 'not-an-ip', ['198.19.201.0/24']) });
+    await lab.ask({ op: 'put', plural: 'ciliumnodes', body: ciliumNode('bad-cidr', '203.0.113.201', ['198.19.202.0/33']) });
+    const noSpec = ciliumNode('no-spec', '203.0.113.202', []);
+    delete noSpec.spec;
+    await lab.ask({ op: 'put', plural: 'ciliumnodes', body: noSpec });
+    for (const g of GATEWAYS) lab.startGateway(g.name);
+    await lab.waitConverged(60_000);
+    for (const n of lab.hybrid.values()) await lab.startTraffic(n);
+  }, 120_000);
+
+  afterAll(async () => {
+    await lab?.teardown();
+  }, 60_000);
+
+  it('removes stale kernel entries of a crashed run (adopting the device) and skips malformed CiliumNodes', async () => {
+    const c = await lab.converged();
+    expect(c.problems).toEqual([]);
+    for (const g of GATEWAYS) {
+      const e = await lab.kernelEntries(g.name);
+      expect(e.routes.some((r) => r.startsWith(BOGUS.cidr))).toBe(false);
+      expect(e.fdb.some((f) => f.endsWith(BOGUS.ip))).toBe(false);
+      expect(e.neigh.some((n) => n.startsWith(`${BOGUS.ip} `))).toBe(false);
+      // Nothing of the malformed nodes was programmed (exact sets compared by converged() too).
+      expect(e.routes.some((r) => /198\.19\.20[12]\./.test(r))).toBe(false);
+      const links = await run.ipJson<Array<{ ifindex: number }>>(lab.ns.gw[g.name], ['link', 'show', VXLAN_DEVICE]);
+      expect(links[0]!.ifindex).toBe(ifindexBefore[g.name]);
+      expect(lab.running(g.name)).toBe(true);
+      const metrics = (await lab.gatewayHttp(g.name, 10080, '/metrics')).body;
+      expect(metrics).toMatch(/^hybrid_gateway_hybrid_nodes_configured 2$/m);
+    }
+  });
+
+  it('watch drop + 410: a node registered and one removed while the watches are down reach both gateways', async () => {
+    const extra = await lab.addHybridNode(3, false);
+    // Compact the history, then end every watch: resuming from the old resourceVersion answers 410 (re-list).
+    await lab.ask({ op: 'compact' });
+    await lab.ask({ op: 'dropWatches' });
+    await lab.registerHybridNode(extra.name);
+    await lab.waitConverged(30_000);
+    await lab.ask({ op: 'compact' });
+    await lab.ask({ op: 'dropWatches' });
+    await lab.unregisterHybridNode(extra.name);
+    await lab.waitConverged(30_000);
+    for (const g of GATEWAYS) expect((await lab.kernelEntries(g.name)).routes.some((r) => r.startsWith(extra.podCidr))).toBe(false);
+  }, 60_000);
+
+  it('a hybrid node changing IP: old entries go, new ones come, on both gateways; traffic follows', async () => {
+    const oldIp = lab.hybrid.get('hyb-1')!.ip;
+    const moved = await lab.changeHybridNodeIp('hyb-1', '203.0.113.111');
+    await lab.waitConverged(30_000);
+    for (const g of GATEWAYS) {
+      const e = await lab.kernelEntries(g.name);
+      expect(e.routes).toContain(`${moved.podCidr} via 203.0.113.111`);
+      expect(e.fdb.some((f) => f.endsWith(` dst ${oldIp}`))).toBe(false);
+      expect(e.neigh.some((n) => n.startsWith(`${oldIp} `))).toBe(false);
+    }
+  }, 60_000);
+
+  it('Kubernetes API outage of 10 s: the leader steps down, the data plane stays on both gateways and forwards; one leader afterwards', async () => {
+    const leader = await lab.waitConverged(30_000);
+    const want = lab.desiredEntries();
+    const outageStarts = now();
+    await lab.ask({ op: 'kubeOutage', ms: 10_000 });
+    const outageEnds = Date.now() + 10_000;
+    // The leader cannot renew within its deadline: it stops leading (fenced) while the API is still down.
+    await until(`${leader} to step down`, async () => ((await leaderActive(lab, leader)) === 0 ? true : undefined), 9000, 200);
+    expect(Date.now()).toBeLessThan(outageEnds);
+    expect(await leaderActive(lab, other(leader))).toBe(0);
+    for (const g of GATEWAYS) {
+      expect(lab.running(g.name)).toBe(true);
+      const e = await lab.kernelEntries(g.name);
+      expect(e).toEqual(want);
+    }
+    // Routes still point at the old leader's node and its kernel still forwards: traffic flows during the outage.
+    await sleep(Math.max(0, outageEnds - Date.now()));
+    const during = await lab.flowReports(outageStarts);
+    console.info(`flows during the API outage: ${JSON.stringify(during)}`);
+    for (const [flow, r] of Object.entries(during)) {
+      expect(r.ok, flow).toBeGreaterThan(0);
+      expect(r.windows, flow).toEqual([]);
+    }
+    await lab.waitConverged(30_000);
+  }, 60_000);
+
+  it('EC2 throttling storm during a node-loss failover: the new leader gets every route through; nothing lost', async () => {
+    const leader = await lab.waitConverged(30_000);
+    const next = other(leader);
+    await lab.ec2Fault({ kind: 'fail', failure: { code: 'RequestLimitExceeded' }, probability: 0.7 });
+    await lab.ec2Fault({ kind: 'tokenBuckets', spec: { mutating: { capacity: 2, refillPerSecond: 1 }, describe: { capacity: 5, refillPerSecond: 2 } } });
+    const callsBefore = (await lab.ask<unknown[]>({ op: 'ec2CallLog' })).length;
+    await lab.nodeLoss(leader);
+    await until(`${next} to hold the lease`, async () => ((await lab.lease()).holder === next ? true : undefined), 20_000);
+    await sleep(4000);
+    const calls = (await lab.ask<Array<{ code?: string }>>({ op: 'ec2CallLog' })).slice(callsBefore);
+    expect(calls.filter((c) => c.code === 'RequestLimitExceeded').length).toBeGreaterThan(0);
+    await lab.ec2Fault({ kind: 'reset' });
+    // Converged with the old leader's node still lost: the new leader carries everything alone.
+    expect(await lab.waitConverged(40_000)).toBe(next);
+    expect(lab.running(next)).toBe(true);
+    await lab.restoreNode(leader);
+    await lab.waitConverged(40_000);
+  }, 90_000);
+
+  it('both gateways restarted at once: one leader again, entries and traffic intact', async () => {
+    const before = (await lab.lease()).transitions;
+    await Promise.all(GATEWAYS.map((g) => lab.signalGateway(g.name, 'SIGKILL')));
+    for (const g of GATEWAYS) lab.startGateway(g.name);
+    const leader = await lab.waitConverged(40_000);
+    expect(GATEWAYS.map((g) => g.name)).toContain(leader);
+    expect((await lab.lease()).transitions).toBeGreaterThanOrEqual(before);
+    for (const g of GATEWAYS) await lab.waitReady(g.name);
+  }, 60_000);
+
+  it('all along: every route write came from the Lease holder, within its lease', async () => {
+    const check = await checkSingleWriter(lab);
+    expect(check.writes).toBeGreaterThan(0);
+    expect(check.violations).toEqual([]);
+    // And both route targets only ever named one of the two gateways.
+    expect(GATEWAYS.map((g) => gateway(g.name).eni)).toHaveLength(2);
+  });
+});
