@@ -7,7 +7,7 @@
 // Ctrl-C or any failure tears everything down.
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { GATEWAYS, VPC_POD_IP } from './addresses.js';
+import { ECHO_PORT, GATEWAYS, VPC_POD_IP } from './addresses.js';
 import { Lab, now } from './lab.js';
 import { createNetnsRun, deleteNamespaceSync, listNamespaces, REPO_ROOT, type NetnsRun } from './netns.js';
 import { formatReport, writeReport } from './report.js';
@@ -113,7 +113,8 @@ Explore:
   ip -n ${n.gw['gw-a']} route show dev hybrid_vxlan0        # a gateway's VTEP routes
   bridge -n ${n.gw['gw-a']} fdb show dev hybrid_vxlan0
   ip -n ${hyb.nodeNs} route                                 # a hybrid node: the VPC CIDR via the leader
-  ip netns exec ${hyb.podNs} ping -c 3 ${VPC_POD_IP}         # a hybrid pod → the VPC pod, through the gateway
+  # a hybrid pod → the VPC pod's UDP echo (port ${ECHO_PORT}), through the gateway:
+  ip netns exec ${hyb.podNs} node -e "const s=require('dgram').createSocket('udp4');s.on('message',m=>{console.log('echo:',String(m));process.exit(0)});s.send('hello',${ECHO_PORT},'${VPC_POD_IP}');setTimeout(()=>{console.log('no echo');process.exit(1)},1000)"
   ip netns exec ${n.gw['gw-a']} node -e "fetch('http://${GATEWAYS[0].ip}:10080/metrics').then(r=>r.text()).then(console.log)"
   kill -STOP / -9 the gateway processes (ip netns pids ${n.gw['gw-a']}) to watch a failover
 `);
