@@ -127,21 +127,38 @@ describe('lab fault scenarios', () => {
   it('EC2 throttling storm during a node-loss failover: the new leader gets every route through; nothing lost', async () => {
     const leader = await lab.waitConverged(30_000);
     const next = other(leader);
-    await lab.ec2Fault({ kind: 'fail', failure: { code: 'RequestLimitExceeded' }, probability: 0.7 });
-    await lab.ec2Fault({ kind: 'tokenBuckets', spec: { mutating: { capacity: 2, refillPerSecond: 1 }, describe: { capacity: 5, refillPerSecond: 2 } } });
+    const ROUTE_ACTIONS = ['DescribeRouteTables', 'CreateRoute', 'ReplaceRoute'];
     const callsBefore = (await lab.ask<unknown[]>({ op: 'ec2CallLog' })).length;
-    await lab.nodeLoss(leader);
-    await until(`${next} to hold the lease`, async () => ((await lab.lease()).holder === next ? true : undefined), 20_000);
-    await sleep(4000);
-    const calls = (await lab.ask<Array<{ code?: string }>>({ op: 'ec2CallLog' })).slice(callsBefore);
-    expect(calls.filter((c) => c.code === 'RequestLimitExceeded').length).toBeGreaterThan(0);
-    await lab.ec2Fault({ kind: 'reset' });
-    // Converged with the old leader's node still lost: the new leader carries everything alone.
-    expect(await lab.waitConverged(40_000)).toBe(next);
-    expect(lab.running(next)).toBe(true);
-    await lab.restoreNode(leader);
+    // The first 6 route calls are throttled for sure, then 60 % of them, with a tiny token bucket on top.
+    await lab.ec2Fault({ kind: 'failNext', count: 6, failure: { code: 'RequestLimitExceeded', actions: ROUTE_ACTIONS } });
+    await lab.ec2Fault({ kind: 'fail', failure: { code: 'RequestLimitExceeded', actions: ROUTE_ACTIONS }, probability: 0.6 });
+    await lab.ec2Fault({ kind: 'tokenBuckets', spec: { mutating: { capacity: 2, refillPerSecond: 1 }, describe: { capacity: 5, refillPerSecond: 2 } } });
+    try {
+      await lab.nodeLoss(leader);
+      await until(`${next} to hold the lease`, async () => ((await lab.lease()).holder === next ? true : undefined), 20_000);
+      // The storm goes on while the new leader repoints: wait until it has been throttled repeatedly.
+      const throttled = await until(
+        'the new leader to be throttled',
+        async () => {
+          const calls = (await lab.ask<Array<{ code?: string; accessKeyId?: string }>>({ op: 'ec2CallLog' })).slice(callsBefore);
+          const n = calls.filter((c) => c.code === 'RequestLimitExceeded' && c.accessKeyId === gateway(next).accessKeyId).length;
+          return n >= 6 ? n : undefined;
+        },
+        20_000,
+        200,
+      );
+      expect(throttled).toBeGreaterThanOrEqual(6);
+      await sleep(2000);
+      await lab.ec2Fault({ kind: 'reset' });
+      // Converged with the old leader's node still lost: the new leader carries everything alone.
+      expect(await lab.waitConverged(40_000)).toBe(next);
+      expect(lab.running(next)).toBe(true);
+    } finally {
+      await lab.ec2Fault({ kind: 'reset' });
+      if (lab.gateways[leader].down) await lab.restoreNode(leader);
+    }
     await lab.waitConverged(40_000);
-  }, 90_000);
+  }, 120_000);
 
   it('both gateways restarted at once: one leader again, entries and traffic intact', async () => {
     const before = (await lab.lease()).transitions;
