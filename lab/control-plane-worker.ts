@@ -63,6 +63,7 @@ type Request =
   | { id: number; op: 'ec2CallLog' }
   | { id: number; op: 'routeLog' }
   | { id: number; op: 'otlpRequests' }
+  | { id: number; op: 'kubeRequests' }
   | { id: number; op: 'writeKubeconfig'; path: string };
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as ControlPlaneOptions & LabExtras;
@@ -192,6 +193,9 @@ process.on('message', (raw: unknown) => {
         break;
       case 'routeLog':
         value = routeLog;
+        break;
+      case 'kubeRequests':
+        value = cp.kube.requests.map((r) => ({ method: r.method, path: r.path, watch: r.watch, status: r.status }));
         break;
       case 'otlpRequests':
         value = cp.otlp.requests;

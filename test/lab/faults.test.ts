@@ -74,11 +74,16 @@ describe('lab fault scenarios', () => {
 
   it('watch drop + 410: a node registered and one removed while the watches are down reach both gateways', async () => {
     const extra = await lab.addHybridNode(3, false);
+    type Req = { method: string; path: string; watch: boolean };
+    const before = (await lab.ask<Req[]>({ op: 'kubeRequests' })).length;
     // Compact the history, then end every watch: resuming from the old resourceVersion answers 410 (re-list).
     await lab.ask({ op: 'compact' });
     await lab.ask({ op: 'dropWatches' });
     await lab.registerHybridNode(extra.name);
     await lab.waitConverged(30_000);
+    // A dropped watch alone resumes from its resourceVersion; only the 410 makes a gateway list CiliumNodes again.
+    const relists = (await lab.ask<Req[]>({ op: 'kubeRequests' })).slice(before).filter((r) => r.method === 'GET' && !r.watch && r.path === '/apis/cilium.io/v2/ciliumnodes');
+    expect(relists.length).toBeGreaterThanOrEqual(2);
     await lab.ask({ op: 'compact' });
     await lab.ask({ op: 'dropWatches' });
     await lab.unregisterHybridNode(extra.name);
