@@ -21,6 +21,8 @@ export interface LeaseOutcome {
    * inconclusive (retried while the renew deadline runs).
    */
   readonly outcome?: string | undefined;
+  /** When another holder's lease expires, as judged locally (ms, the runtime's clock). */
+  readonly otherExpiresAt?: number | undefined;
 }
 
 export type StepDownCause = 'renew-deadline' | 'lease-lost' | 'shutdown';
@@ -34,6 +36,8 @@ export interface GatewayContext {
   reassertPending: boolean;
   lastRenewAt: number | undefined;
   leaseHolder: string | undefined;
+  /** When the current holder's lease expires as last judged; a standby's next attempt need not wait past it. */
+  leaseExpiresAt: number | undefined;
   stepDownCause: StepDownCause | undefined;
   lastError: string | undefined;
 }
@@ -85,9 +89,11 @@ export const gatewayMachine = setup({
     cancelRenewDeadline: cancel('renewDeadline'),
     recordRenewal: assign({
       lastRenewAt: ({ event }) => (event as unknown as { output: LeaseOutcome }).output.renewedAt,
+      leaseExpiresAt: undefined,
     }),
     recordHolder: assign({
       leaseHolder: ({ event }) => (event as unknown as { output: LeaseOutcome }).output.holder,
+      leaseExpiresAt: ({ event }) => (event as unknown as { output: LeaseOutcome }).output.otherExpiresAt,
     }),
     recordError: assign({ lastError: ({ event }) => errorText((event as unknown as { error: unknown }).error) }),
     countInitAttempt: assign({ initAttempts: ({ context }) => context.initAttempts + 1 }),
@@ -129,6 +135,7 @@ export const gatewayMachine = setup({
     reassertPending: false,
     lastRenewAt: undefined,
     leaseHolder: undefined,
+    leaseExpiresAt: undefined,
     stepDownCause: undefined,
     lastError: undefined,
   },
@@ -156,6 +163,7 @@ export const gatewayMachine = setup({
       states: {
         standby: {
           entry: 'announceStandby',
+          // The runtime shortens the wait to the holder's expiry when that comes sooner.
           after: { retryPeriod: 'acquiring' },
           on: {
             'LEASE.FREE': 'acquiring',

@@ -51,6 +51,8 @@ export const VXLAN_DEVICE = 'hybrid_vxlan0';
 const DRIFT_REPAIR_MS = 30_000;
 const RESYNC_MS = 30_000;
 const DEVICE_CHECK_MS = 10_000;
+// Attempt just after the holder's lease expires by our clock, not just before.
+const EXPIRY_MARGIN_MS = 5;
 
 export interface GatewayDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -83,6 +85,17 @@ export function vtepEndpoints(config: GatewayConfig, mac: string): VtepEndpoint[
     cidr,
     mac,
   }));
+}
+
+/**
+ * The wait before the next lease attempt: the retry period, or less when the
+ * holder's lease (as judged locally) expires sooner — a standby then tries
+ * right after the expiry instead of up to a period later. An expiry already
+ * past says nothing new: a failed attempt then waits the full period.
+ */
+export function retryDelay(retryPeriodMs: number, leaseExpiresAt: number | undefined, now: number): number {
+  const untilExpiry = leaseExpiresAt === undefined ? Infinity : leaseExpiresAt - now + EXPIRY_MARGIN_MS;
+  return untilExpiry > 0 ? Math.min(retryPeriodMs, untilExpiry) : retryPeriodMs;
 }
 
 function gatewayStateName(value: unknown): GatewayStateName {
@@ -340,7 +353,7 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       announceStopped: () => log.info('gateway stopped'),
     },
     delays: {
-      retryPeriod: config.retryPeriodMs,
+      retryPeriod: ({ context }) => retryDelay(config.retryPeriodMs, context.leaseExpiresAt, performance.now()),
       // Counted from when the last successful renewal was sent (monotonic clock), as client-go does.
       renewDeadline: ({ context }) =>
         context.lastRenewAt === undefined ? config.renewDeadlineMs : Math.max(0, context.lastRenewAt + config.renewDeadlineMs - performance.now()),
