@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // netns and lab tests share the kernel: files run one at a time in their own
-    // process so a failing file cannot leave state behind for the next one.
+    // Each file runs in its own process (files in parallel, one per core):
+    // kernel-facing tests use their own uniquely prefixed namespaces, so they
+    // do not meet, and a crashing file cannot take another down with it.
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
