@@ -36,15 +36,12 @@ function configOrExit(argv: readonly string[], env: NodeJS.ProcessEnv): GatewayC
 async function run(config: GatewayConfig, log: Logger): Promise<void> {
   const runtime = startGateway(config, { env: process.env, logger: log });
   const servers: Server[] = [];
-  if (config.healthProbeBindAddress) servers.push((await startHealthServer(config.healthProbeBindAddress, runtime)).server);
-  if (config.metricsBindAddress) servers.push(await startMetricsServer(config.metricsBindAddress, runtime.metrics.registry));
-  log.info({ nodeIP: config.nodeIP, vpcCIDRs: config.vpcCIDRs, podCIDRs: config.podCIDRs, routeTables: config.routeTableIDs }, 'gateway started');
 
   let stopping = false;
-  const stop = (signal: string): void => {
+  const stop = (reason: string, code: number): void => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping: stepping down, data plane left in place');
+    log.info({ reason }, 'stopping: stepping down, data plane left in place');
     const hard = setTimeout(() => {
       log.error('shutdown took too long; exiting');
       process.exit(1);
@@ -56,12 +53,24 @@ async function run(config: GatewayConfig, log: Logger): Promise<void> {
       .finally(() => {
         for (const s of servers) s.close();
         log.flush();
-        process.exitCode = 0;
-        setImmediate(() => process.exit(0));
+        process.exitCode = code;
+        setImmediate(() => process.exit(code));
       });
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // Installed before anything is awaited, so a SIGTERM during start-up still steps down cleanly.
+  process.on('SIGTERM', () => stop('SIGTERM', 0));
+  process.on('SIGINT', () => stop('SIGINT', 0));
+
+  try {
+    if (config.healthProbeBindAddress) servers.push((await startHealthServer(config.healthProbeBindAddress, runtime)).server);
+    if (config.metricsBindAddress) servers.push(await startMetricsServer(config.metricsBindAddress, runtime.metrics.registry));
+  } catch (err) {
+    // e.g. the port is taken: without probes the pod would be killed anyway; say why and stop cleanly.
+    log.fatal({ err }, 'cannot serve health or metrics');
+    stop('start-up failed', 1);
+    return;
+  }
+  log.info({ nodeIP: config.nodeIP, vpcCIDRs: config.vpcCIDRs, podCIDRs: config.podCIDRs, routeTables: config.routeTableIDs }, 'gateway started');
 }
 
 const configured = configOrExit(process.argv.slice(2), process.env);
