@@ -9,6 +9,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceMacFor } from '../../effects/netlink/index.js';
+import { until } from '../../lab/lab.js';
 import { IpcPeer, type Reply } from '../support/netns-clients.js';
 import { createNetnsRun, stderrTail, type NetnsRun } from '../support/netns.js';
 
@@ -38,21 +39,6 @@ async function ask<T>(body: Record<string, unknown>): Promise<T> {
   const r: Reply = await ctl.request(body);
   if (!r.ok) throw new Error(String(r.error));
   return r.value as T;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const start = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function startGateway(name: GwName): ChildProcess {
