@@ -1,23 +1,17 @@
 // Fencing: once the caller's AbortSignal fires (or its writeGuard says no), no
 // further write reaches EC2 — checked at the stand-in, which records every
 // request on arrival, before any injected hold or delay.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActor, setup, toPromise } from 'xstate';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { FencedError, disableSourceDestCheck, ensureRoutes, ensureRoutesActor, type EnsureRoutesOptions } from '../../effects/aws/index.js';
 import type { Ec2StandIn } from '../../lab/ec2/index.js';
-import { CIDRS, FAST_RETRY, GW_A, GW_B, TABLES, allPointAt, startWorld, targets, writeCalls } from './fixture.js';
+import { CIDRS, FAST_RETRY, GW_A, GW_B, TABLES, allPointAt, targets, writeCalls, useWorld } from './fixture.js';
 
 let standIn: Ec2StandIn;
 let ec2: EC2Client;
 
-beforeEach(async () => {
-  ({ standIn, ec2 } = await startWorld());
-});
-afterEach(async () => {
-  ec2.destroy();
-  await standIn.close();
-});
+useWorld((w) => ({ standIn, ec2 } = w));
 
 const leader = (eni: string, extra: Partial<EnsureRoutesOptions> = {}): EnsureRoutesOptions => ({
   ec2,

@@ -1,6 +1,7 @@
 // Shared world for the AWS tests: two gateway instances in one VPC (gw-a has
 // a second interface), three route tables, four pod CIDRs — all addresses
 // from 198.18.0.0/15 and the TEST-NETs; every socket on 127.0.0.1.
+import { afterEach, beforeEach } from 'vitest';
 import { createEc2Client } from '../../effects/aws/index.js';
 import type { RetryPolicy } from '../../effects/aws/index.js';
 import { startEc2StandIn, type Ec2StandIn, type InstanceSpec, type RouteTableSpec } from '../../lab/ec2/index.js';
@@ -82,6 +83,25 @@ export async function startWorld(tables: RouteTableSpec[] = seedTables()): Promi
   const standIn = await startEc2StandIn({ instances: [GW_A, GW_B, OTHER_VPC_HOST], routeTables: tables });
   const ec2 = createEc2Client({ region: REGION, endpoint: standIn.url, credentials: CREDENTIALS });
   return { standIn, ec2 };
+}
+
+export interface World {
+  standIn: Ec2StandIn;
+  ec2: EC2Client;
+}
+
+/** A fresh world for every test of the calling file (started before, closed after each). */
+export function useWorld(onStart: (world: World) => void): void {
+  let world: World | undefined;
+  beforeEach(async () => {
+    world = await startWorld();
+    onStart(world);
+  });
+  afterEach(async () => {
+    world?.ec2.destroy();
+    await world?.standIn.close();
+    world = undefined;
+  });
 }
 
 export const WRITES = new Set(['ReplaceRoute', 'CreateRoute', 'DeleteRoute', 'ModifyNetworkInterfaceAttribute']);

@@ -1,7 +1,7 @@
 // ensureRoutes against the EC2 stand-in with the real SDK client: convergence,
 // races, throttling storms with backoff, permission and validation errors
 // without retry loops, the source/destination check.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import {
@@ -16,18 +16,12 @@ import {
   type RouteUpdateEvent,
 } from '../../effects/aws/index.js';
 import type { Ec2StandIn } from '../../lab/ec2/index.js';
-import { CIDRS, FAST_RETRY, GW_A, GW_A_SECOND, GW_B, OTHER_VPC_HOST, TABLES, VPC, VPC_CIDR, allPointAt, seedTables, startWorld, targets, writeCalls } from './fixture.js';
+import { CIDRS, FAST_RETRY, GW_A, GW_A_SECOND, GW_B, OTHER_VPC_HOST, TABLES, VPC, VPC_CIDR, allPointAt, seedTables, targets, writeCalls, useWorld } from './fixture.js';
 
 let standIn: Ec2StandIn;
 let ec2: EC2Client;
 
-beforeEach(async () => {
-  ({ standIn, ec2 } = await startWorld());
-});
-afterEach(async () => {
-  ec2.destroy();
-  await standIn.close();
-});
+useWorld((w) => ({ standIn, ec2 } = w));
 
 const base = () => ({ ec2, routeTableIds: [...TABLES], cidrs: [...CIDRS], networkInterfaceId: GW_A.eni, retry: FAST_RETRY });
 

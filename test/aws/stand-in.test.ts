@@ -1,7 +1,7 @@
 // The EC2 stand-in speaks the EC2 Query protocol: checked on the wire (raw
 // HTTP) and with the real SDK client, unchanged.
 import { request } from 'node:http';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CreateRouteCommand,
   DeleteRouteCommand,
@@ -13,18 +13,12 @@ import {
 } from '@aws-sdk/client-ec2';
 import { XMLParser } from 'fast-xml-parser';
 import type { Ec2StandIn, RouteChange } from '../../lab/ec2/index.js';
-import { CIDRS, GW_A, GW_A_SECOND, GW_B, TABLES, VPC, startWorld } from './fixture.js';
+import { CIDRS, GW_A, GW_A_SECOND, GW_B, TABLES, VPC, useWorld } from './fixture.js';
 
 let standIn: Ec2StandIn;
 let ec2: EC2Client;
 
-beforeEach(async () => {
-  ({ standIn, ec2 } = await startWorld());
-});
-afterEach(async () => {
-  ec2.destroy();
-  await standIn.close();
-});
+useWorld((w) => ({ standIn, ec2 } = w));
 
 function post(body: string, headers: Record<string, string> = { authorization: 'AWS4-HMAC-SHA256 Credential=AKIDRAW/20260101/us-west-2/ec2/aws4_request, SignedHeaders=host, Signature=00' }) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
