@@ -163,10 +163,17 @@ export interface NetnsRun {
   /**
    * Starts `node --import tsx <script> ...args` inside the namespace with an
    * IPC channel (advanced serialization). Tracked: teardown kills it.
+   * `compiled: true` runs plain `node <script>` (a built .js file, as the image
+   * does), with `nodeArgs` (e.g. --cpu-prof) before the script.
    */
-  spawnNode(ns: string, script: string, args?: readonly string[], env?: Record<string, string>): ChildProcess;
+  spawnNode(ns: string, script: string, args?: readonly string[], env?: Record<string, string>, opts?: SpawnNodeOptions): ChildProcess;
   /** Kills this run's processes and deletes every namespace with its prefix. Idempotent. */
   teardown(): Promise<void>;
+}
+
+export interface SpawnNodeOptions {
+  readonly compiled?: boolean;
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface NetnsRunOptions {
@@ -239,8 +246,10 @@ export function createNetnsRun(options: NetnsRunOptions = {}): NetnsRun {
     async sysctl(ns, key, value) {
       await run('ip', ['netns', 'exec', own(ns), 'sh', '-c', 'echo "$1" > "/proc/sys/$2"', 'sh', value, key.replaceAll('.', '/')]);
     },
-    spawnNode(ns, script, args = [], env = {}) {
-      const child = spawn('ip', ['netns', 'exec', own(ns), process.execPath, '--import', 'tsx', resolve(REPO_ROOT, script), ...args], {
+    spawnNode(ns, script, args = [], env = {}, opts = {}) {
+      const loader = opts.compiled === true ? [] : ['--import', 'tsx'];
+      const argv = ['netns', 'exec', own(ns), process.execPath, ...loader, ...(opts.nodeArgs ?? []), resolve(REPO_ROOT, script), ...args];
+      const child = spawn('ip', argv, {
         cwd: REPO_ROOT,
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         serialization: 'advanced',

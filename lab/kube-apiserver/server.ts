@@ -30,6 +30,8 @@ export interface RequestRecord {
   readonly name: string | undefined;
   readonly watch: boolean;
   readonly status: number;
+  /** Epoch ms when the exchange ended (for a watch: when it closed). */
+  readonly atMs: number;
 }
 
 interface Route {
@@ -215,7 +217,7 @@ export class KubeApiHttpServer {
     };
     // Recorded when the exchange ends; 499 (nginx's "client closed request") when the client left first.
     res.on('close', () => {
-      this.record({ method, path: url.pathname, resource: info.resource, name: route instanceof ApiError ? undefined : route?.name, watch: isWatch, status: res.headersSent ? res.statusCode : 499 });
+      this.record({ method, path: url.pathname, resource: info.resource, name: route instanceof ApiError ? undefined : route?.name, watch: isWatch, status: res.headersSent ? res.statusCode : 499, atMs: performance.timeOrigin + performance.now() });
     });
 
     if (this.opts.token !== undefined && req.headers.authorization !== `Bearer ${this.opts.token}`) {

@@ -64,6 +64,8 @@ export class Store {
   /** A watch may start from rv >= this; older answers 410 Expired. */
   private minWatchRV: number;
   private readonly listeners = new Set<StoreListener>();
+  /** Each resource's objects in key order, rebuilt on the first list after a change. */
+  private readonly sorted = new Map<ResourceDef, KObj[]>();
 
   constructor(opts: StoreOptions = {}) {
     this.historyLimit = opts.historyLimit ?? 1000;
@@ -112,6 +114,7 @@ export class Store {
 
   private commit(type: WatchEventType, def: ResourceDef, object: KObj, prev: KObj | undefined): StoreEvent {
     const e: StoreEvent = { type, rv: this.rvCounter, def, object, prev, at: performance.now() };
+    this.sorted.delete(def);
     this.history.push(e);
     while (this.history.length > this.historyLimit) {
       const dropped = this.history.shift()!;
@@ -137,13 +140,19 @@ export class Store {
     return this.bucket(def).get(keyOf(def.namespaced ? ns : undefined, name));
   }
 
-  /** Objects of a resource (in one namespace, or all when ns is undefined), sorted by namespace/name. */
+  /**
+   * Objects of a resource (in one namespace, or all when ns is undefined) in
+   * key order (namespace/name, byte order: etcd's key order, which the real
+   * server lists in and continue tokens rely on).
+   */
   list(def: ResourceDef, ns?: string): KObj[] {
-    const out: KObj[] = [];
-    for (const o of this.bucket(def).values()) {
-      if (!def.namespaced || ns === undefined || o.metadata?.namespace === ns) out.push(o);
+    let all = this.sorted.get(def);
+    if (all === undefined) {
+      const keyed = [...this.bucket(def).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      all = keyed.map(([, o]) => o);
+      this.sorted.set(def, all);
     }
-    return out.sort((a, b) => keyOf(a.metadata?.namespace, a.metadata?.name ?? '').localeCompare(keyOf(b.metadata?.namespace, b.metadata?.name ?? '')));
+    return !def.namespaced || ns === undefined ? [...all] : all.filter((o) => o.metadata?.namespace === ns);
   }
 
   private prepareBody(def: ResourceDef, ns: string | undefined, body: unknown): KObj {
