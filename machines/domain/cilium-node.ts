@@ -1,6 +1,6 @@
 // CiliumNode (cilium.io/v2) → VtepSpec, validating everything the kernel
 // entries depend on. Never throws: a malformed node yields reasons instead.
-import { findOverlaps, isIPv4, isIPv6, overlaps, parseCidr, vtepMacForNode, type Cidr } from './ipv4.js';
+import { findOverlaps, ipv4ToInt, isIPv4, isIPv6, overlaps, parseCidr, vtepMacForNode, type Cidr } from './ipv4.js';
 import type { VtepSpec } from './vtep-spec.js';
 
 export interface CiliumNodeAddress {
@@ -51,7 +51,8 @@ export interface Skip {
   readonly detail: string;
 }
 
-export type NodeResult = { ok: true; spec: VtepSpec } | { ok: false; skip: Skip };
+/** A valid node: its spec, and (for the cross-node checks) its IP as a number and its parsed pod CIDRs. */
+export type NodeResult = { ok: true; spec: VtepSpec; ip: number; blocks: readonly Cidr[] } | { ok: false; skip: Skip };
 
 function skip(name: string, reason: SkipReason, detail: string): NodeResult {
   return { ok: false, skip: { name, reason, detail } };
@@ -104,5 +105,5 @@ export function vtepSpecFromCiliumNode(node: CiliumNode, vpcCidrs: readonly Cidr
   }
 
   const podCIDRs = cidrs.map((c) => c.text);
-  return { ok: true, spec: { name, nodeIP, mac: vtepMacForNode(nodeIP), podCIDRs } };
+  return { ok: true, spec: { name, nodeIP, mac: vtepMacForNode(nodeIP), podCIDRs }, ip: ipv4ToInt(nodeIP), blocks: cidrs };
 }

@@ -85,6 +85,8 @@ describe('CiliumNode → VTEP spec', () => {
     expect(r).toEqual({
       ok: true,
       spec: { name: 'hyb-1', nodeIP: '192.0.2.10', mac: '02:00:c0:00:02:0a', podCIDRs: ['203.0.113.0/26', '203.0.113.64/26'] },
+      ip: 0xc000020a,
+      blocks: [cidr('203.0.113.0/26'), cidr('203.0.113.64/26')],
     });
   });
 
