@@ -10,9 +10,11 @@
 // Both answer JSON with each check's state; `?verbose` is accepted for
 // kubectl-style callers and changes nothing.
 import { createServer, type Server } from 'node:http';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import type { BindAddress } from './config/parse.js';
+import { EventLoopWatch } from './event-loop.js';
+
+export { EventLoopWatch } from './event-loop.js';
 
 export interface ReadinessChecks {
   vxlanUp: boolean;
@@ -22,32 +24,6 @@ export interface ReadinessChecks {
 
 export interface HealthState {
   readiness(): ReadinessChecks;
-}
-
-export class EventLoopWatch {
-  private readonly histogram: IntervalHistogram;
-  private worstMs = 0;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(private readonly windowMs = 5000) {
-    this.histogram = monitorEventLoopDelay({ resolution: 20 });
-    this.histogram.enable();
-    this.timer = setInterval(() => {
-      this.worstMs = this.histogram.max / 1e6;
-      this.histogram.reset();
-    }, this.windowMs);
-    this.timer.unref();
-  }
-
-  /** Worst event-loop delay seen in the last complete window, in ms. */
-  worstDelayMs(): number {
-    return Math.max(this.worstMs, this.histogram.max / 1e6);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-    this.histogram.disable();
-  }
 }
 
 function listen(server: Server, bind: BindAddress): Promise<Server> {

@@ -10,6 +10,7 @@
 import type { Server } from 'node:http';
 import { ConfigError, parseConfig, type GatewayConfig } from './config/parse.js';
 import { startGateway } from './gateway.js';
+import { EventLoopWatch } from './event-loop.js';
 import { startHealthServer, startMetricsServer } from './health.js';
 import { createLogger, type Logger } from './logging.js';
 
@@ -35,6 +36,12 @@ function configOrExit(argv: readonly string[], env: NodeJS.ProcessEnv): GatewayC
 
 async function run(config: GatewayConfig, log: Logger): Promise<void> {
   const runtime = startGateway(config, { env: process.env, logger: log });
+  const loop: EventLoopWatch = new EventLoopWatch(5000, {
+    onSample: (worstMs) => {
+      runtime.metrics.eventLoopDelay.observe(worstMs / 1000);
+      runtime.metrics.eventLoopDelayMax.set(loop.maxDelayMs() / 1000);
+    },
+  });
   const servers: Server[] = [];
 
   let stopping = false;
@@ -62,7 +69,7 @@ async function run(config: GatewayConfig, log: Logger): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT', 0));
 
   try {
-    if (config.healthProbeBindAddress) servers.push((await startHealthServer(config.healthProbeBindAddress, runtime)).server);
+    if (config.healthProbeBindAddress) servers.push((await startHealthServer(config.healthProbeBindAddress, runtime, { loop })).server);
     if (config.metricsBindAddress) servers.push(await startMetricsServer(config.metricsBindAddress, runtime.metrics.registry));
   } catch (err) {
     // e.g. the port is taken: without probes the pod would be killed anyway; say why and stop cleanly.

@@ -3,7 +3,7 @@
 // our own: the gateway machine's state, failover duration, skipped nodes.
 // Interface counters are read from the kernel on each scrape, as the
 // reference's collector does; they are gauges there, so they are gauges here.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface InterfaceCounters {
   rxBytes: number | bigint;
@@ -47,6 +47,8 @@ export type GatewayStateName = (typeof GATEWAY_STATES)[number];
 
 export function createMetrics(info: GatewayInfo, scrape: () => Promise<ScrapeStats>) {
   const registry = new Registry();
+  // The standard process_* and nodejs_* metrics (CPU, resident memory, heap, GC), as operators expect of any exporter.
+  collectDefaultMetrics({ register: registry });
   let lastScrape: Promise<ScrapeStats> | undefined;
   // One kernel read per scrape, shared by every interface gauge.
   const stats = (): Promise<ScrapeStats> => {
@@ -151,6 +153,17 @@ export function createMetrics(info: GatewayInfo, scrape: () => Promise<ScrapeSta
       name: `${NS}_cilium_nodes_skipped_total`,
       help: 'Times a CiliumNode was newly found malformed or conflicting, by reason.',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    eventLoopDelay: new Histogram({
+      name: `${NS}_event_loop_delay_seconds`,
+      help: 'Worst event-loop delay of each second: how long timers, lease renewals and probes waited.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+      registers: [registry],
+    }),
+    eventLoopDelayMax: new Gauge({
+      name: `${NS}_event_loop_delay_max_seconds`,
+      help: 'Worst event-loop delay since the process started.',
       registers: [registry],
     }),
     setGatewayState(state: GatewayStateName): void {
