@@ -1,19 +1,26 @@
-// The reconciler over all hybrid nodes: keeps one `vtep` actor per desired node
-// and converges the whole kernel table in bulk when it must.
+// The reconciler over all hybrid nodes. Entries in place need no actor; a
+// `vtep` actor is spawned for each node whose entries must change and
+// retired when it reports back (the book-keeping: domain/fleet-plan.ts).
 //
-//   gathering  — waits for both the VXLAN device and the first full list of
-//                CiliumNodes: converging against a partial list would delete
-//                the entries of nodes not listed yet and drop their traffic.
-//   converging — one bulk reconcile (dump, diff, fix) with the full desired set;
-//                the vtep actors then adopt the result instead of re-programming.
-//   steady     — per-node changes go to the vtep actors; a periodic sweep
-//                (`sweeping`) removes stale entries and repairs drift.
+//   gathering       — waits for both the VXLAN device and the first full list of
+//                     CiliumNodes: converging against a partial list would delete
+//                     the entries of nodes not listed yet and drop their traffic.
+//   converging      — one bulk reconcile (dump, diff, fix) with the full desired set.
+//   convergeBackoff — the bulk reconcile itself failed (no device, socket error):
+//                     again after `convergeRetryDelay`.
+//   steady          — each change goes to the node's vtep actor, or spawns one; a
+//                     periodic sweep (`sweeping`) removes stale entries and repairs
+//                     drift.
+// While a bulk reconcile runs, changes only update the desired set (the
+// reconcile and a vtep actor must not write one node at once). When it is
+// done, every node is in place but those the kernel refused and those that
+// changed meanwhile: they go to vtep actors, and stalled actors try again.
 //
 // Pure statechart: `reconcileKernel` is a named actor (netlink in the runtime).
-import { assign, fromPromise, setup } from 'xstate';
+import { assertEvent, assign, fromPromise, setup } from 'xstate';
+import { EMPTY_BOOK, planChanges, planDesired, planReport, planSettled, syncedChanges, type FleetBook, type FleetPlan } from './domain/fleet-plan.js';
 import type { VtepSpec } from './domain/vtep-spec.js';
-import { sameVtepSpec } from './domain/vtep-spec.js';
-import { vtepMachine, type VtepOutput } from './vtep.machine.js';
+import { vtepMachine, type VtepEvent, type VtepInput, type VtepReport } from './vtep.machine.js';
 
 export interface ReconcileKernelInput {
   readonly vteps: readonly VtepSpec[];
@@ -23,6 +30,8 @@ export interface ReconcileKernelOutput {
   readonly added: number;
   readonly removed: number;
   readonly fixed: number;
+  /** Nodes some of whose entries the kernel refused (the others were written). */
+  readonly failedNodes: readonly string[];
 }
 
 export interface FleetInput {
@@ -30,36 +39,48 @@ export interface FleetInput {
   readonly maxAttempts?: number;
 }
 
-export interface FleetContext {
-  /** Desired spec per CiliumNode name. */
-  desired: Record<string, VtepSpec>;
-  /** Names with a live vtep actor (a removed node keeps its actor until its entries are gone). */
-  tracked: Record<string, true>;
+export interface FleetContext extends FleetBook {
   dataPlaneReady: boolean;
   synced: boolean;
-  /** The desired set changed while a bulk reconcile was running: run it again. */
+  /** The desired set the running (or last) bulk reconcile writes. */
+  written: ReadonlyMap<string, VtepSpec>;
+  /** A sweep was asked for (the device was recreated) while a bulk reconcile ran: run it again. */
   dirty: boolean;
   maxAttempts: number;
+  /** Failed bulk reconciles in a row (for the retry delay). */
+  convergeFailures: number;
+  /** Nodes whose entries the kernel refused in the last bulk reconcile. */
+  refused: readonly string[];
 }
 
 export type FleetEvent =
   /** Full desired set after a (re)list: nodes absent from it are removed. */
   | { type: 'NODES.SYNCED'; vteps: readonly VtepSpec[] }
-  | { type: 'NODE.UPSERT'; spec: VtepSpec }
-  /** A confirmed delete, or the node became invalid (skipped). */
-  | { type: 'NODE.REMOVE'; name: string }
+  /** Nodes newly desired or changed, and nodes no longer desired. */
+  | { type: 'NODES.CHANGED'; upserts: readonly VtepSpec[]; removes: readonly string[] }
   /** hybrid_vxlan0 exists and is up. */
   | { type: 'DATAPLANE.READY' }
   /** Sweep now (e.g. after the device was recreated). */
   | { type: 'RESYNC' }
-  /** A vtep actor finished (its node's entries are gone), or the bulk reconcile finished. */
-  | { type: `xstate.done.actor.${string}`; output: VtepOutput | ReconcileKernelOutput };
+  /** A vtep actor's work is done. */
+  | VtepReport;
 
-export function vtepActorId(name: string): string {
-  return `vtep:${name}`;
+/** What a plan needs of xstate's `enqueue` (its methods are assignable to these). */
+interface PlanEnqueue {
+  stopChild(id: string): void;
+  sendTo(id: string, event: VtepEvent): void;
+  assign(fn: (args: { spawn: (src: 'vtep', opts: { id: string; input: VtepInput }) => unknown }) => Partial<FleetContext>): void;
 }
 
-type Mode = 'hold' | 'program';
+/** Carries out a plan: retire, spawn (in one assign, so N spawns copy the children once), message. */
+function runPlan(enqueue: PlanEnqueue, maxAttempts: number, plan: FleetPlan): void {
+  for (const id of plan.stop) enqueue.stopChild(id);
+  enqueue.assign(({ spawn }) => {
+    for (const o of plan.spawn) spawn('vtep', { id: o.id, input: { spec: o.spec, previous: o.previous, task: o.task, maxAttempts } });
+    return { desired: plan.book.desired, programmed: plan.book.programmed, busy: plan.book.busy, spawned: plan.book.spawned };
+  });
+  for (const m of plan.send) enqueue.sendTo(m.id, m.event);
+}
 
 const fleetSetup = setup({
   types: {
@@ -80,161 +101,144 @@ const fleetSetup = setup({
   },
   delays: {
     resyncPeriod: 30_000,
+    // The runtime provides an exponential, capped delay from context.convergeFailures.
+    convergeRetryDelay: 1000,
   },
 });
 
-// Applies a desired-set change to context and to the vtep actors. `hold`
-// spawns new actors in `pending` (a bulk reconcile will settle them);
-// `program` starts them at once.
-function applyChange(mode: Mode) {
-  return fleetSetup.enqueueActions(({ context, event, enqueue }) => {
-      const desired = { ...context.desired };
-      const tracked = { ...context.tracked };
-      const upsert = (spec: VtepSpec): void => {
-        const id = vtepActorId(spec.name);
-        if (tracked[spec.name]) {
-          if (!sameVtepSpec(desired[spec.name], spec)) enqueue.sendTo(id, { type: 'UPDATE', spec });
-        } else {
-          enqueue.spawnChild('vtep', { id, input: { spec, maxAttempts: context.maxAttempts, program: mode === 'program' } });
-          tracked[spec.name] = true;
-        }
-        desired[spec.name] = spec;
-      };
-      const remove = (name: string): void => {
-        if (tracked[name] && desired[name] !== undefined) enqueue.sendTo(vtepActorId(name), { type: 'REMOVE' });
-        delete desired[name];
-      };
-      let synced = context.synced;
-      switch (event.type) {
-        case 'NODE.UPSERT':
-          upsert(event.spec);
-          break;
-        case 'NODE.REMOVE':
-          remove(event.name);
-          break;
-        case 'NODES.SYNCED': {
-          const next = new Set(event.vteps.map((v) => v.name));
-          for (const name of Object.keys(desired)) if (!next.has(name)) remove(name);
-          for (const spec of event.vteps) upsert(spec);
-          synced = true;
-          break;
-        }
-        default: {
-          // A vtep actor finished removing. If its node came back meanwhile, start a fresh actor.
-          if (!event.type.startsWith(`xstate.done.actor.${vtepActorId('')}`) || !('output' in event)) break;
-          const name = (event.output as VtepOutput).name;
-          enqueue.stopChild(vtepActorId(name));
-          delete tracked[name];
-          const spec = desired[name];
-          if (spec !== undefined) {
-            enqueue.spawnChild('vtep', { id: vtepActorId(name), input: { spec, maxAttempts: context.maxAttempts, program: mode === 'program' } });
-            tracked[name] = true;
-          }
-          break;
-        }
-      }
-      enqueue.assign({ desired, tracked, synced });
-    });
-}
-
-export const fleetMachine = fleetSetup.extend({
-  actions: {
-    // Observability hook (sweep results to logs/metrics): provided by the runtime.
-    announceConverged: () => {},
-    announceConvergeFailed: () => {},
-    markDataPlaneReady: assign({ dataPlaneReady: true }),
-    markDirty: assign({ dirty: true }),
-    clearDirty: assign({ dirty: false }),
-    applyChangeHeld: applyChange('hold'),
-    applyChangeLive: applyChange('program'),
-    // After a bulk reconcile the kernel holds every desired spec: pending actors adopt it.
-    adoptAll: fleetSetup.enqueueActions(({ context, enqueue }) => {
-      for (const name of Object.keys(context.desired)) enqueue.sendTo(vtepActorId(name), { type: 'ADOPTED' });
+export const fleetMachine = fleetSetup
+  .extend({
+    actions: {
+      // Observability hooks (sweep results to logs/metrics): provided by the runtime.
+      announceConverged: () => {},
+      announceConvergeFailed: () => {},
+      markDataPlaneReady: assign({ dataPlaneReady: true }),
+      markDirty: assign({ dirty: true }),
+      clearDirty: assign({ dirty: false }),
+      countConvergeFailure: assign({ convergeFailures: ({ context }) => context.convergeFailures + 1 }),
+      // Before convergence and during a bulk reconcile only the desired set is kept.
+      recordDesired: assign(({ context, event }) => {
+        assertEvent(event, ['NODES.SYNCED', 'NODES.CHANGED']);
+        if (event.type === 'NODES.SYNCED') return { ...planDesired(context, event.vteps, [], true), synced: true };
+        return planDesired(context, event.upserts, event.removes);
+      }),
+      // Converged: each change goes to the node's vtep actor, or spawns one.
+      applyChanges: fleetSetup.enqueueActions(({ context, event, enqueue }) => {
+        assertEvent(event, ['NODES.SYNCED', 'NODES.CHANGED']);
+        const { upserts, removes } = event.type === 'NODES.SYNCED' ? syncedChanges(context, event.vteps) : event;
+        runPlan(enqueue, context.maxAttempts, planChanges(context, upserts, removes));
+      }),
+      // A vtep actor reported back: retire it (and hire another if its node changed meanwhile).
+      settleReport: fleetSetup.enqueueActions(({ context, event, enqueue }) => {
+        assertEvent(event, ['VTEP.PROGRAMMED', 'VTEP.REMOVED']);
+        runPlan(enqueue, context.maxAttempts, planReport(context, event));
+      }),
+      // The same while a bulk reconcile runs: nobody is hired until it is done.
+      settleReportHeld: fleetSetup.enqueueActions(({ context, event, enqueue }) => {
+        assertEvent(event, ['VTEP.PROGRAMMED', 'VTEP.REMOVED']);
+        runPlan(enqueue, context.maxAttempts, planReport(context, event, true));
+      }),
+      // A bulk reconcile starts: it writes the desired set as it is now.
+      noteWritten: assign(({ context }) => ({ written: context.desired })),
+      // What the last bulk reconcile could not write (shown by readiness; their actors retry).
+      recordRefused: assign((_, params: { nodes: readonly string[] }) => ({ refused: params.nodes })),
+      // A bulk reconcile is done: refused nodes and those changed meanwhile go to actors.
+      settleReconciled: fleetSetup.enqueueActions(({ context, enqueue }) => {
+        runPlan(enqueue, context.maxAttempts, planSettled(context, context.written, context.refused));
+        enqueue.assign({ convergeFailures: 0 });
+      }),
+      // A sweep failed: the kernel is as before it; the changes that waited go to actors now.
+      settleUnswept: fleetSetup.enqueueActions(({ context, enqueue }) => {
+        runPlan(enqueue, context.maxAttempts, planSettled(context, context.programmed, []));
+      }),
+    },
+  })
+  .createMachine({
+    id: 'fleet',
+    initial: 'gathering',
+    context: ({ input }) => ({
+      ...EMPTY_BOOK,
+      dataPlaneReady: false,
+      synced: false,
+      written: new Map(),
+      dirty: false,
+      maxAttempts: input.maxAttempts ?? 8,
+      convergeFailures: 0,
+      refused: [],
     }),
-    // The bulk reconcile failed: fall back to per-node programming, errors isolated per node.
-    programAll: fleetSetup.enqueueActions(({ context, enqueue }) => {
-      for (const name of Object.keys(context.desired)) enqueue.sendTo(vtepActorId(name), { type: 'PROGRAM' });
-    }),
-    // Actors that gave up get another round after each sweep.
-    retryStalled: fleetSetup.enqueueActions(({ context, enqueue }) => {
-      for (const name of Object.keys(context.desired)) enqueue.sendTo(vtepActorId(name), { type: 'RETRY' });
-    }),
-  },
-}).createMachine({
-  id: 'fleet',
-  initial: 'gathering',
-  context: ({ input }) => ({
-    desired: {},
-    tracked: {},
-    dataPlaneReady: false,
-    synced: false,
-    dirty: false,
-    maxAttempts: input.maxAttempts ?? 8,
-  }),
-  on: {
-    'DATAPLANE.READY': { actions: 'markDataPlaneReady' },
-  },
-  states: {
-    gathering: {
-      always: { guard: 'readyToConverge', target: 'converging' },
-      on: {
-        'NODES.SYNCED': { actions: 'applyChangeHeld' },
-        'NODE.UPSERT': { actions: 'applyChangeHeld' },
-        'NODE.REMOVE': { actions: 'applyChangeHeld' },
-        'xstate.done.actor.*': { actions: 'applyChangeHeld' },
+    on: {
+      'DATAPLANE.READY': { actions: 'markDataPlaneReady' },
+    },
+    states: {
+      gathering: {
+        always: { guard: 'readyToConverge', target: 'converging' },
+        on: {
+          'NODES.SYNCED': { actions: 'recordDesired' },
+          'NODES.CHANGED': { actions: 'recordDesired' },
+        },
+      },
+      converging: {
+        entry: ['clearDirty', 'noteWritten'],
+        invoke: {
+          id: 'reconcileKernel',
+          src: 'reconcileKernel',
+          input: ({ context }): ReconcileKernelInput => ({ vteps: [...context.written.values()] }),
+          onDone: [
+            { guard: 'dirty', target: 'converging', reenter: true },
+            {
+              target: 'steady',
+              actions: [{ type: 'recordRefused', params: ({ event }) => ({ nodes: event.output.failedNodes }) }, 'settleReconciled', 'announceConverged'],
+            },
+          ],
+          onError: { target: 'convergeBackoff', actions: ['countConvergeFailure', 'announceConvergeFailed'] },
+        },
+        on: {
+          RESYNC: { actions: 'markDirty' },
+          'NODES.SYNCED': { actions: 'recordDesired' },
+          'NODES.CHANGED': { actions: 'recordDesired' },
+        },
+      },
+      convergeBackoff: {
+        after: { convergeRetryDelay: 'converging' },
+        on: {
+          'NODES.SYNCED': { actions: 'recordDesired' },
+          'NODES.CHANGED': { actions: 'recordDesired' },
+        },
+      },
+      steady: {
+        after: { resyncPeriod: 'sweeping' },
+        on: {
+          RESYNC: 'sweeping',
+          'NODES.SYNCED': { actions: 'applyChanges' },
+          'NODES.CHANGED': { actions: 'applyChanges' },
+          'VTEP.PROGRAMMED': { actions: 'settleReport' },
+          'VTEP.REMOVED': { actions: 'settleReport' },
+        },
+      },
+      sweeping: {
+        entry: ['clearDirty', 'noteWritten'],
+        invoke: {
+          id: 'reconcileKernel',
+          src: 'reconcileKernel',
+          input: ({ context }): ReconcileKernelInput => ({ vteps: [...context.written.values()] }),
+          onDone: [
+            { guard: 'dirty', target: 'sweeping', reenter: true },
+            {
+              target: 'steady',
+              actions: [{ type: 'recordRefused', params: ({ event }) => ({ nodes: event.output.failedNodes }) }, 'settleReconciled', 'announceConverged'],
+            },
+          ],
+          onError: { target: 'steady', actions: ['settleUnswept', 'announceConvergeFailed'] },
+        },
+        on: {
+          RESYNC: { actions: 'markDirty' },
+          'NODES.SYNCED': { actions: 'recordDesired' },
+          'NODES.CHANGED': { actions: 'recordDesired' },
+          'VTEP.PROGRAMMED': { actions: 'settleReportHeld' },
+          'VTEP.REMOVED': { actions: 'settleReportHeld' },
+        },
       },
     },
-    converging: {
-      entry: 'clearDirty',
-      invoke: {
-        id: 'reconcileKernel',
-        src: 'reconcileKernel',
-        input: ({ context }): ReconcileKernelInput => ({ vteps: Object.values(context.desired) }),
-        onDone: [
-          { guard: 'dirty', target: 'converging', reenter: true },
-          { target: 'steady', actions: ['adoptAll', 'announceConverged'] },
-        ],
-        onError: { target: 'steady', actions: ['programAll', 'announceConvergeFailed'] },
-      },
-      on: {
-        'NODES.SYNCED': { actions: ['applyChangeHeld', 'markDirty'] },
-        'NODE.UPSERT': { actions: ['applyChangeHeld', 'markDirty'] },
-        'NODE.REMOVE': { actions: ['applyChangeHeld', 'markDirty'] },
-        'xstate.done.actor.*': { actions: 'applyChangeHeld' },
-      },
-    },
-    steady: {
-      after: { resyncPeriod: 'sweeping' },
-      on: {
-        RESYNC: 'sweeping',
-        'NODES.SYNCED': { actions: 'applyChangeLive' },
-        'NODE.UPSERT': { actions: 'applyChangeLive' },
-        'NODE.REMOVE': { actions: 'applyChangeLive' },
-        'xstate.done.actor.*': { actions: 'applyChangeLive' },
-      },
-    },
-    sweeping: {
-      entry: 'clearDirty',
-      invoke: {
-        id: 'reconcileKernel',
-        src: 'reconcileKernel',
-        input: ({ context }): ReconcileKernelInput => ({ vteps: Object.values(context.desired) }),
-        onDone: [
-          // A change raced the sweep: its view of the desired set may be stale, so sweep again.
-          { guard: 'dirty', target: 'sweeping', reenter: true },
-          { target: 'steady', actions: ['retryStalled', 'announceConverged'] },
-        ],
-        onError: { target: 'steady', actions: 'announceConvergeFailed' },
-      },
-      on: {
-        RESYNC: { actions: 'markDirty' },
-        'NODES.SYNCED': { actions: ['applyChangeLive', 'markDirty'] },
-        'NODE.UPSERT': { actions: ['applyChangeLive', 'markDirty'] },
-        'NODE.REMOVE': { actions: ['applyChangeLive', 'markDirty'] },
-        'xstate.done.actor.*': { actions: 'applyChangeLive' },
-      },
-    },
-  },
-});
+  });
 
 export type FleetMachine = typeof fleetMachine;

@@ -1,21 +1,34 @@
 // One hybrid node's VTEP entries on hybrid_vxlan0 (routes for every pod CIDR,
-// a permanent neighbour, an FDB entry):
-//   pending → programming → programmed ⇄ updating → removing → removed,
-//   with failed → backoff → programming (exponential delay, bounded attempts)
-//   and `stalled` once the attempts are spent (the fleet's RETRY restarts it).
+// a permanent neighbour, an FDB entry) while they need work. The fleet
+// spawns this actor when a node's entries must be written or removed, and
+// retires it when it reports back; a node whose entries are in place needs
+// no actor (with 20,000 nodes, a live actor each would be most of the
+// gateway's memory and start-up time).
+//
+//   starting → programming → programmed (final: VTEP.PROGRAMMED to the fleet)
+//            ↘ removing   → removed    (final: VTEP.REMOVED to the fleet)
+//   programming failures: failed → backoff → programming (exponential delay,
+//   bounded attempts), `stalled` once the attempts are spent (the fleet's
+//   RETRY after each sweep restarts it); removal failures: removeBackoff.
+//   UPDATE (new spec) restarts programming and keeps the old spec as a
+//   leftover to remove; REMOVE switches to removing; UPDATE while removing
+//   (the node came back) programs again.
 //
 // Pure statechart: `programVtep` and `removeVtep` are named actors the runtime
-// backs with netlink; the delay `vtepRetryDelay` is computed by the runtime from
+// backs with netlink; `vtepRetryDelay` is computed by the runtime from
 // `context.attempts` (exponential, capped).
-import { assign, fromPromise, setup } from 'xstate';
+import { assertEvent, assign, fromPromise, sendParent, setup } from 'xstate';
 import { sameVtepSpec, type VtepSpec } from './domain/vtep-spec.js';
 
 export interface VtepInput {
+  /** What the kernel must hold for this node (for a removal: the node's last spec). */
   readonly spec: VtepSpec;
+  /** Earlier specs of this node that may still be in the kernel. */
+  readonly previous?: readonly VtepSpec[];
+  /** Write the entries, or remove them (every spec above). */
+  readonly task: 'program' | 'remove';
   /** Failed attempts before the actor stops retrying on its own (default 8). */
   readonly maxAttempts?: number;
-  /** Start programming at once; otherwise wait in `pending` for PROGRAM or ADOPTED. */
-  readonly program?: boolean;
 }
 
 export interface ProgramVtepInput {
@@ -34,31 +47,33 @@ export interface VtepContext {
   desired: VtepSpec;
   /** Specs possibly still programmed besides `desired` (after an update or an aborted attempt). */
   previous: VtepSpec[];
+  removeOnStart: boolean;
   attempts: number;
   maxAttempts: number;
   lastError: string | undefined;
-  programOnStart: boolean;
 }
 
 export type VtepEvent =
-  /** Program now (the fleet says the device is ready). */
-  | { type: 'PROGRAM' }
-  /** The fleet's bulk reconcile already put exactly this spec in the kernel. */
-  | { type: 'ADOPTED' }
-  /** The node's spec changed (IP, pod CIDRs). */
+  /** The node's spec changed (IP, pod CIDRs), or the node came back while being removed. */
   | { type: 'UPDATE'; spec: VtepSpec }
-  /** The node is gone (confirmed delete or absent from a full list). */
+  /** The node is gone (confirmed delete, absent from a full list, or now skipped). */
   | { type: 'REMOVE' }
-  /** Try again after giving up (periodic resync). */
+  /** Try again after giving up (after each sweep of the fleet). */
   | { type: 'RETRY' };
 
-/** The actor's output when it is done: the parent learns which node's entries are gone. */
-export interface VtepOutput {
-  readonly name: string;
-}
+/** What a vtep actor tells the fleet when its work is done (then it stops). */
+export type VtepReport =
+  /** The kernel holds exactly `spec` for the node. */
+  | { type: 'VTEP.PROGRAMMED'; name: string; spec: VtepSpec }
+  /** The node's entries are gone (or, after spent attempts, left to the fleet's sweep). */
+  | { type: 'VTEP.REMOVED'; name: string };
 
 function withoutSpec(list: readonly VtepSpec[], spec: VtepSpec): VtepSpec[] {
   return list.filter((s) => !sameVtepSpec(s, spec));
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 export const vtepMachine = setup({
@@ -66,39 +81,40 @@ export const vtepMachine = setup({
     context: {} as VtepContext,
     events: {} as VtepEvent,
     input: {} as VtepInput,
-    output: {} as VtepOutput,
   },
   actors: {
     programVtep: fromPromise<void, ProgramVtepInput>(() => Promise.reject(new Error('actor "programVtep" is not provided'))),
     removeVtep: fromPromise<void, RemoveVtepInput>(() => Promise.reject(new Error('actor "removeVtep" is not provided'))),
   },
   actions: {
-    // Observability hooks (metrics vtep_{add,remove}_total and _errors_total, logs): provided by the runtime.
+    // Observability hooks (metrics vtep_{add,remove}_total and _errors_total, logs, Events): provided by the runtime.
     announceProgrammed: () => {},
     announceProgramFailed: () => {},
     announceRemoved: () => {},
     announceRemoveFailed: () => {},
     announceStalled: () => {},
+    reportProgrammed: sendParent(({ context }): VtepReport => ({ type: 'VTEP.PROGRAMMED', name: context.desired.name, spec: context.desired })),
+    reportRemoved: sendParent(({ context }): VtepReport => ({ type: 'VTEP.REMOVED', name: context.desired.name })),
     acceptUpdate: assign(({ context, event }) => {
-      const spec = (event as Extract<VtepEvent, { type: 'UPDATE' }>).spec;
+      assertEvent(event, 'UPDATE');
       // The old spec may be (partly) in the kernel: keep it as a leftover to clean.
-      const previous = withoutSpec([...context.previous, context.desired], spec);
-      return { desired: spec, previous, attempts: 0 };
+      const previous = withoutSpec([...context.previous, context.desired], event.spec);
+      return { desired: event.spec, previous, attempts: 0 };
     }),
     settleProgrammed: assign({ previous: [] as VtepSpec[], attempts: 0, lastError: undefined }),
     recordFailure: assign({
       attempts: ({ context }) => context.attempts + 1,
-      lastError: ({ event }) => {
-        const error = (event as unknown as { error?: unknown }).error;
-        return error instanceof Error ? error.message : String(error);
-      },
+      lastError: ({ event }) => errorText((event as { error?: unknown }).error),
     }),
     resetAttempts: assign({ attempts: 0 }),
   },
   guards: {
-    specChanged: ({ context, event }) => !sameVtepSpec(context.desired, (event as Extract<VtepEvent, { type: 'UPDATE' }>).spec),
+    removeOnStart: ({ context }) => context.removeOnStart,
+    specChanged: ({ context, event }) => {
+      assertEvent(event, 'UPDATE');
+      return !sameVtepSpec(context.desired, event.spec);
+    },
     attemptsLeft: ({ context }) => context.attempts < context.maxAttempts,
-    programOnStart: ({ context }) => context.programOnStart,
     attemptsSpent: ({ context }) => context.attempts >= context.maxAttempts,
   },
   delays: {
@@ -107,57 +123,30 @@ export const vtepMachine = setup({
   },
 }).createMachine({
   id: 'vtep',
-  initial: 'pending',
-  output: ({ context }) => ({ name: context.desired.name }),
+  initial: 'starting',
   context: ({ input }) => ({
     desired: input.spec,
-    previous: [],
+    previous: withoutSpec(input.previous ?? [], input.spec),
+    removeOnStart: input.task === 'remove',
     attempts: 0,
     maxAttempts: input.maxAttempts ?? 8,
     lastError: undefined,
-    programOnStart: input.program === true,
   }),
   states: {
-    pending: {
-      // Known but not yet ours to program: the device or the first full list is not there yet.
-      always: { guard: 'programOnStart', target: 'programming' },
-      on: {
-        PROGRAM: 'programming',
-        ADOPTED: { target: 'programmed', actions: ['settleProgrammed', 'announceProgrammed'] },
-        UPDATE: { actions: 'acceptUpdate' },
-        REMOVE: { target: 'removing', actions: 'resetAttempts' },
-      },
+    starting: {
+      always: [{ guard: 'removeOnStart', target: 'removing' }, { target: 'programming' }],
     },
     programming: {
       invoke: {
         id: 'programVtep',
         src: 'programVtep',
         input: ({ context }): ProgramVtepInput => ({ spec: context.desired, previous: context.previous }),
-        onDone: { target: 'programmed', actions: ['settleProgrammed', 'announceProgrammed'] },
+        onDone: { target: 'programmed', actions: ['settleProgrammed', 'announceProgrammed', 'reportProgrammed'] },
         onError: { target: 'failed', actions: ['recordFailure', 'announceProgramFailed'] },
       },
       on: {
         // Restart with the new spec; the aborted attempt's spec joins the leftovers.
         UPDATE: { guard: 'specChanged', target: 'programming', reenter: true, actions: 'acceptUpdate' },
-        REMOVE: { target: 'removing', actions: 'resetAttempts' },
-      },
-    },
-    programmed: {
-      on: {
-        UPDATE: { guard: 'specChanged', target: 'updating', actions: 'acceptUpdate' },
-        REMOVE: { target: 'removing', actions: 'resetAttempts' },
-      },
-    },
-    updating: {
-      invoke: {
-        id: 'programVtep',
-        src: 'programVtep',
-        input: ({ context }): ProgramVtepInput => ({ spec: context.desired, previous: context.previous }),
-        onDone: { target: 'programmed', actions: ['settleProgrammed', 'announceProgrammed'] },
-        onError: { target: 'failed', actions: ['recordFailure', 'announceProgramFailed'] },
-      },
-      on: {
-        UPDATE: { guard: 'specChanged', target: 'updating', reenter: true, actions: 'acceptUpdate' },
         REMOVE: { target: 'removing', actions: 'resetAttempts' },
       },
     },
@@ -172,7 +161,7 @@ export const vtepMachine = setup({
       },
     },
     stalled: {
-      // Out of attempts: wait for a new spec, the fleet's periodic RETRY, or removal.
+      // Out of attempts: wait for a new spec, the fleet's RETRY after a sweep, or removal.
       entry: 'announceStalled',
       on: {
         RETRY: { target: 'programming', actions: 'resetAttempts' },
@@ -180,12 +169,15 @@ export const vtepMachine = setup({
         REMOVE: { target: 'removing', actions: 'resetAttempts' },
       },
     },
+    programmed: {
+      type: 'final',
+    },
     removing: {
       invoke: {
         id: 'removeVtep',
         src: 'removeVtep',
         input: ({ context }): RemoveVtepInput => ({ specs: [context.desired, ...context.previous] }),
-        onDone: { target: 'removed', actions: 'announceRemoved' },
+        onDone: { target: 'removed', actions: ['announceRemoved', 'reportRemoved'] },
         onError: { target: 'removeBackoff', actions: ['recordFailure', 'announceRemoveFailed'] },
       },
       on: {
@@ -194,12 +186,12 @@ export const vtepMachine = setup({
       },
     },
     removeBackoff: {
-      always: { guard: 'attemptsSpent', target: 'removed', actions: 'announceRemoved' },
+      // Entries left after spent attempts are stale to the fleet's sweep, which removes them.
+      always: { guard: 'attemptsSpent', target: 'removed', actions: ['announceRemoved', 'reportRemoved'] },
       after: { vtepRetryDelay: 'removing' },
       on: { UPDATE: { target: 'programming', actions: 'acceptUpdate' } },
     },
     removed: {
-      // Entries left after spent attempts are stale to the fleet's sweep, which removes them.
       type: 'final',
     },
   },

@@ -39,11 +39,11 @@ import {
   type CiliumNodeInformer,
   type VtepEndpoint,
 } from '../effects/kube/index.js';
-import { openDataPlane, programVtepActor, reconcileKernelActor, removeVtepActor, type DeviceInfo } from '../effects/netlink/index.js';
+import { nodesTouched, openDataPlane, programVtepActor, reconcileKernelActor, removeVtepActor, type DeviceInfo } from '../effects/netlink/index.js';
 import type { GatewayConfig } from './config/parse.js';
 import type { Logger } from './logging.js';
 import { createMetrics, type GatewayStateName, type ScrapeStats } from './metrics.js';
-import { createLiveInspector } from './inspector.js';
+import type { LiveInspector } from './inspector.js';
 import { FailoverTrace, startTracing, transitionTracer, type TransitionRecord } from './tracing.js';
 import { DesiredFeed } from './wiring/desired-feed.js';
 
@@ -135,7 +135,6 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   let converged = false;
   let leaderSince: number | undefined;
   let firstAssert = false;
-  const configured = new Set<string>();
 
   const scrape = async (): Promise<ScrapeStats> => {
     if (!device) return {};
@@ -158,8 +157,6 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
     actions: {
       announceProgrammed: ({ context }) => {
         metrics.vtepAdd.inc();
-        configured.add(context.desired.name);
-        metrics.hybridNodesConfigured.set(configured.size);
         log.debug({ node: context.desired.name, nodeIP: context.desired.nodeIP, podCIDRs: context.desired.podCIDRs }, 'vtep programmed');
       },
       announceProgramFailed: ({ context }) => {
@@ -168,8 +165,6 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       },
       announceRemoved: ({ context }) => {
         metrics.vtepRemove.inc();
-        configured.delete(context.desired.name);
-        metrics.hybridNodesConfigured.set(configured.size);
         log.debug({ node: context.desired.name }, 'vtep removed');
       },
       announceRemoveFailed: ({ context }) => {
@@ -186,19 +181,26 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   const fleetLogic = fleetMachine.provide({
     actors: {
       vtep,
-      reconcileKernel: reconcileKernelActor(dp, getDevice, (r) => {
+      reconcileKernel: reconcileKernelActor(dp, getDevice, (r, input) => {
+        const n = nodesTouched(input, r);
+        metrics.vtepAdd.inc(n.programmed);
+        metrics.vtepRemove.inc(n.removed);
         if (r.added.length + r.removed.length + r.fixed.length + r.failed.length > 0) {
           log.info({ added: r.added.length, removed: r.removed.length, fixed: r.fixed.length, failed: r.failed.length, unchanged: r.unchanged }, 'data plane reconciled');
         }
       }),
     },
     actions: {
-      announceConverged: () => {
+      announceConverged: ({ context }) => {
         converged = true;
+        if (context.refused.length > 0) log.warn({ nodes: context.refused }, 'the kernel refused the entries of some nodes; they are retried one by one');
       },
-      announceConvergeFailed: () => log.warn('bulk reconcile failed; nodes are programmed one by one'),
+      announceConvergeFailed: ({ context }) => log.warn({ failures: context.convergeFailures }, 'bulk reconcile failed; retrying'),
     },
-    delays: { resyncPeriod: RESYNC_MS },
+    delays: {
+      resyncPeriod: RESYNC_MS,
+      convergeRetryDelay: ({ context }) => backoffDelay(context.convergeFailures, 500, 30_000),
+    },
   });
 
   const onTransition = (t: TransitionRecord): void => {
@@ -208,28 +210,33 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
     if (t.event === 'LEASE.FREE') failover.leaseFreeSeen();
   };
   const traced = transitionTracer(tracing.tracer, failover, onTransition);
-  // Optional: the same inspection events, live, to a Stately inspector relay.
-  const live = createLiveInspector({ enabled: config.statechartInspector !== undefined, url: config.statechartInspector });
-  const inspect: Observer<InspectionEvent> = live
-    ? {
-        next: (ev) => {
-          traced.next?.(ev);
-          live.inspect.next?.(ev);
-        },
-      }
-    : traced;
+  // Optional: the same inspection events, live, to a Stately inspector relay (loaded only when asked for).
+  let live: LiveInspector | undefined;
+  const liveReady =
+    config.statechartInspector === undefined
+      ? Promise.resolve()
+      : import('./inspector.js').then((m) => {
+          live = m.createLiveInspector({ enabled: true, url: config.statechartInspector });
+        });
+  const inspect: Observer<InspectionEvent> = {
+    next: (ev) => {
+      traced.next?.(ev);
+      live?.inspect.next?.(ev);
+    },
+  };
   const fleet = createActor(fleetLogic, { input: {}, inspect });
+  fleet.subscribe((snap) => metrics.hybridNodesConfigured.set(snap.context.programmed.size));
 
   const feed = new DesiredFeed({
     vpcCidrs,
     send: (e) => fleet.send(e),
-    onSkipped: (fresh, current, nodes) => {
+    onSkipped: (fresh, byReason) => {
       metrics.nodesSkipped.reset();
-      for (const s of current) metrics.nodesSkipped.inc({ reason: s.reason });
+      for (const [reason, count] of byReason) metrics.nodesSkipped.set({ reason }, count);
       for (const s of fresh) {
         metrics.nodesSkippedTotal.inc({ reason: s.reason });
         log.warn({ node: s.name, reason: s.reason, detail: s.detail }, 'CiliumNode skipped');
-        const uid = (nodes.get(s.name))?.metadata?.uid;
+        const uid = informer?.get(s.name)?.metadata?.uid;
         void events.record(ciliumNodeRef(s.name, uid), 'Warning', 'MalformedCiliumNode', `skipped by the hybrid gateway (${s.reason}): ${s.detail}`);
       }
     },
@@ -368,10 +375,9 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
     error: (err) => log.fatal({ err }, 'gateway statechart failed'),
   });
 
-  // ── start ───────────────────────────────────────────────────────────────────
-  fleet.start();
-  gateway.start();
-  const informer: CiliumNodeInformer = startCiliumNodeInformer(clients, {
+  // ── start: once tracing and the inspector are loaded, so the first transitions are seen ──
+  let informer: CiliumNodeInformer | undefined;
+  const startInformer = (): CiliumNodeInformer => startCiliumNodeInformer(clients, {
     synced: (all) => {
       feed.resync(all);
       informerSynced = true;
@@ -384,6 +390,17 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
     },
     error: (err, info) => log.warn({ err, ...info }, 'CiliumNode list/watch failed; retrying'),
   });
+  let stopping = false;
+  let running = false;
+  const started = Promise.all([tracing.ready, liveReady])
+    .catch((err: unknown) => log.error({ err }, 'tracing or the inspector could not be loaded; going on without'))
+    .then(() => {
+      if (stopping) return;
+      running = true;
+      fleet.start();
+      gateway.start();
+      informer = startInformer();
+    });
 
   // The device may be deleted or changed by hand: check it, and sweep the kernel again if it was recreated.
   const deviceCheck = setInterval(() => {
@@ -405,13 +422,17 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
     gateway,
     readiness: () => ({ vxlanUp: device?.up === true, informerSynced, dataPlaneConverged: converged }),
     async stop() {
+      stopping = true;
+      await started;
       clearInterval(deviceCheck);
-      gateway.send({ type: 'SHUTDOWN' });
-      await waitFor(gateway, (s) => s.status === 'done', { timeout: Math.max(1000, config.renewDeadlineMs + 500) }).catch(() =>
-        log.warn('step-down did not finish in time'),
-      );
+      if (running) {
+        gateway.send({ type: 'SHUTDOWN' });
+        await waitFor(gateway, (s) => s.status === 'done', { timeout: Math.max(1000, config.renewDeadlineMs + 500) }).catch(() =>
+          log.warn('step-down did not finish in time'),
+        );
+      }
       gateway.stop();
-      await informer.stop();
+      await informer?.stop();
       fleet.stop();
       live?.stop();
       await Promise.allSettled([events.flush(), tracing.shutdown()]);

@@ -8,6 +8,7 @@ import { fromPromise } from 'xstate';
 import type { ReconcileKernelInput, ReconcileKernelOutput } from '../../machines/fleet.machine.js';
 import type { ProgramVtepInput, RemoveVtepInput } from '../../machines/vtep.machine.js';
 import type { DataPlane, DeviceRef, ReconcileResult } from './data-plane.js';
+import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
 import { NetlinkError } from './errors.js';
 
 export type DeviceGetter = () => DeviceRef | undefined;
@@ -32,22 +33,60 @@ export function removeVtepActor(dp: DataPlane, device: DeviceGetter) {
   });
 }
 
+function owners(vteps: readonly VtepSpec[]): (e: ReconcileResult['added'][number]) => string | undefined {
+  const byRoute = new Map<string, string>();
+  const byIp = new Map<string, string>();
+  const byMac = new Map<string, string>();
+  for (const v of vteps) {
+    for (const c of v.podCIDRs) byRoute.set(c, v.name);
+    byIp.set(v.nodeIP, v.name);
+    byMac.set(v.mac, v.name);
+  }
+  return (e) => (e.kind === 'route' ? byRoute.get(e.dst) : e.kind === 'neighbour' ? byIp.get(e.ip) : byMac.get(e.mac));
+}
+
 /**
- * reconcileKernel: converges the device to the desired set. Resolves with the
- * counts; rejects when any write was refused (after all others were made),
- * so the fleet falls back to per-node programming. `onResult` sees the full
- * result either way (for logs and metrics).
+ * What a bulk reconcile did, in nodes (for vtep_{add,remove}_total): the nodes
+ * whose entries it added or fixed, and the stale nodes it removed (one
+ * neighbour entry each).
  */
-export function reconcileKernelActor(dp: DataPlane, device: DeviceGetter, onResult?: (r: ReconcileResult) => void) {
+export function nodesTouched(vteps: readonly VtepSpec[], r: ReconcileResult): { programmed: number; removed: number } {
+  const ownerOf = owners(vteps);
+  const programmed = new Set<string>();
+  for (const e of [...r.added, ...r.fixed]) {
+    const o = ownerOf(e);
+    if (o !== undefined) programmed.add(o);
+  }
+  return { programmed: programmed.size, removed: r.removed.filter((e) => e.kind === 'neighbour').length };
+}
+
+/**
+ * The nodes some of whose wanted entries the kernel refused: a refused route,
+ * neighbour or FDB write belongs to the node that wants that entry. Refused
+ * removals of stale entries belong to nobody (the next sweep tries again).
+ */
+export function refusedNodes(vteps: readonly VtepSpec[], r: ReconcileResult): string[] {
+  const ownerOf = owners(vteps);
+  const out = new Set<string>();
+  for (const f of r.failed) {
+    if (f.op === 'remove') continue;
+    const owner = ownerOf(f.entry);
+    if (owner !== undefined) out.add(owner);
+  }
+  return [...out];
+}
+
+/**
+ * reconcileKernel: converges the device to the desired set. Writes the kernel
+ * refuses do not fail it: their nodes are reported in `failedNodes` (the fleet
+ * gives each its own actor, which retries and then stalls with the reason);
+ * it rejects only when the reconcile itself cannot run. `onResult` sees the
+ * full result (for logs and metrics).
+ */
+export function reconcileKernelActor(dp: DataPlane, device: DeviceGetter, onResult?: (r: ReconcileResult, vteps: readonly VtepSpec[]) => void) {
   return fromPromise<ReconcileKernelOutput, ReconcileKernelInput>(async ({ input, signal }) => {
     const r = await dp.reconcile(deviceOf(device, 'reconcile'), input.vteps, { signal });
-    onResult?.(r);
-    const first = r.failed[0];
-    if (first !== undefined) {
-      throw new NetlinkError(first.error.code, 'reconcile', `${r.failed.length} write(s) refused, first: ${first.error.message}`, {
-        cause: first.error,
-      });
-    }
-    return { added: r.added.length, removed: r.removed.length, fixed: r.fixed.length };
+    onResult?.(r, input.vteps);
+    return { added: r.added.length, removed: r.removed.length, fixed: r.fixed.length, failedNodes: refusedNodes(input.vteps, r) };
   });
 }

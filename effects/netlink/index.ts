@@ -21,4 +21,4 @@ export {
 export { deviceMacFor, deviceMacBytes } from './device-mac.js';
 export { NetlinkError, isNetlinkError, toNetlinkError, type NetlinkErrorCode } from './errors.js';
 export { NETLINK_RETRY_POLICY, isRetryableNetlinkError, withNetlinkRetry } from './retry.js';
-export { programVtepActor, removeVtepActor, reconcileKernelActor, type DeviceGetter } from './actors.js';
+export { nodesTouched, programVtepActor, refusedNodes, removeVtepActor, reconcileKernelActor, type DeviceGetter } from './actors.js';

@@ -1,81 +1,119 @@
-// The CiliumNode informer's callbacks → the fleet's events. Keeps the raw
-// cache, recomputes the desired set with the pure core on each change (it
-// settles cross-node conflicts, so one node's change can affect another), and
-// sends only the differences. Skipped nodes are reported once per new reason.
-import { desiredVteps } from '../../machines/domain/desired-state.js';
-import type { CiliumNode, Skip } from '../../machines/domain/cilium-node.js';
+// The CiliumNode informer's callbacks → the fleet's events, through the
+// incremental desired set (machines/domain/desired-index.ts).
+//
+// - Nothing reaches the fleet before the first complete list: the list's
+//   items also arrive one by one first (as upserts) and are ignored, since
+//   the list that follows holds them all.
+// - Changes are coalesced: those that arrive while the event loop is busy
+//   (a watch chunk of many events, a re-list) are applied together, and the
+//   fleet gets one NODES.CHANGED per batch.
+// - A large batch (the first list of 20,000 nodes) is applied in slices,
+//   handing the event loop back between them, so lease renewals and probes
+//   are served on time while the nodes are taken in.
+import { DesiredIndex, type DesiredDelta, type NodeChange } from '../../machines/domain/desired-index.js';
+import type { CiliumNode, Skip, SkipReason } from '../../machines/domain/cilium-node.js';
 import type { Cidr } from '../../machines/domain/ipv4.js';
-import { sameVtepSpec, type VtepSpec } from '../../machines/domain/vtep-spec.js';
+import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
 import type { FleetEvent } from '../../machines/fleet.machine.js';
 
 export interface DesiredFeedOptions {
-  vpcCidrs: readonly Cidr[];
+  readonly vpcCidrs: readonly Cidr[];
   send(event: FleetEvent): void;
-  /** Newly skipped nodes (or with a new reason), and the full current list. */
-  onSkipped?(fresh: readonly Skip[], current: readonly Skip[], nodes: ReadonlyMap<string, CiliumNode>): void;
+  /** Nodes newly skipped (or for a new reason), and the counts of all skipped nodes by reason. */
+  onSkipped?(fresh: readonly Skip[], byReason: ReadonlyMap<SkipReason, number>): void;
+  /** Units of work (one node indexed or judged) between yields; default 2,000. */
+  readonly sliceSize?: number;
+  /** Hands the event loop back; default setImmediate. */
+  readonly yieldToLoop?: () => Promise<void>;
 }
 
+const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export class DesiredFeed {
-  private readonly nodes = new Map<string, CiliumNode>();
-  private desired = new Map<string, VtepSpec>();
-  private skipped = new Map<string, Skip>();
+  private readonly index: DesiredIndex;
+  private pending = new Map<string, NodeChange>();
+  /** A complete list waiting to be applied (it supersedes the pending changes before it). */
+  private pendingList: readonly CiliumNode[] | undefined;
   private synced = false;
+  /** A complete list has arrived (applied or not): from then on every change counts. */
+  private listed = false;
+  private draining: Promise<void> | undefined;
 
-  constructor(private readonly opts: DesiredFeedOptions) {}
+  constructor(private readonly opts: DesiredFeedOptions) {
+    this.index = new DesiredIndex({ vpcCidrs: opts.vpcCidrs });
+  }
 
-  /** A complete (re-)list: the cache becomes exactly these nodes. */
+  /** A complete (re-)list: the desired set becomes exactly these nodes. */
   resync(all: readonly CiliumNode[]): void {
-    this.nodes.clear();
-    for (const n of all) {
-      const name = n?.metadata?.name;
-      if (typeof name === 'string') this.nodes.set(name, n);
-    }
-    const next = this.compute();
-    this.synced = true;
-    this.opts.send({ type: 'NODES.SYNCED', vteps: [...next.values()] });
-    this.desired = next;
+    this.listed = true;
+    this.pendingList = all;
+    this.pending.clear();
+    this.schedule();
   }
 
   upsert(node: CiliumNode): void {
     const name = node?.metadata?.name;
-    if (typeof name !== 'string') return;
-    this.nodes.set(name, node);
-    this.apply();
+    if (typeof name !== 'string' || !this.listed) return;
+    this.pending.set(name, { node });
+    this.schedule();
   }
 
   remove(node: CiliumNode): void {
     const name = node?.metadata?.name;
-    if (typeof name !== 'string' || !this.nodes.delete(name)) return;
-    this.apply();
+    if (typeof name !== 'string' || !this.listed) return;
+    this.pending.set(name, { removed: name });
+    this.schedule();
   }
 
+  /** The desired specs right now (after the last applied batch). */
   get current(): ReadonlyMap<string, VtepSpec> {
-    return this.desired;
+    return this.index.vteps;
   }
 
   get skippedNodes(): readonly Skip[] {
-    return [...this.skipped.values()];
+    return [...this.index.skipped.values()];
   }
 
-  private compute(): Map<string, VtepSpec> {
-    const { vteps, skipped } = desiredVteps(this.nodes.values(), this.opts.vpcCidrs);
-    const before = this.skipped;
-    this.skipped = new Map(skipped.map((s) => [s.name, s]));
-    const fresh = skipped.filter((s) => before.get(s.name)?.reason !== s.reason);
-    const cleared = [...before.keys()].some((name) => !this.skipped.has(name));
-    if (fresh.length > 0 || cleared) this.opts.onSkipped?.(fresh, skipped, this.nodes);
-    return new Map(vteps);
+  /** Resolves once every change received so far has been applied and sent. */
+  async settled(): Promise<void> {
+    while (this.draining !== undefined) await this.draining;
   }
 
-  private apply(): void {
-    const next = this.compute();
-    if (!this.synced) {
-      // Before the first full list the fleet only gathers; keep it informed.
-      this.desired = next;
-      return;
+  private schedule(): void {
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+      if (this.pendingList !== undefined || this.pending.size > 0) this.schedule();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    const yieldToLoop = this.opts.yieldToLoop ?? immediate;
+    // Let the rest of this burst arrive (a watch chunk holds many events).
+    await yieldToLoop();
+    while (this.pendingList !== undefined || this.pending.size > 0) {
+      const list = this.pendingList;
+      this.pendingList = undefined;
+      const changes = list !== undefined ? this.index.resyncChanges(list) : [...this.pending.values()];
+      if (list === undefined) this.pending = new Map();
+      const first = !this.synced && list !== undefined;
+      const steps = this.index.steps(changes, this.opts.sliceSize ?? 2000);
+      let delta: DesiredDelta;
+      for (;;) {
+        const r = steps.next();
+        if (r.done === true) {
+          delta = r.value;
+          break;
+        }
+        await yieldToLoop();
+      }
+      if (first) {
+        this.synced = true;
+        this.opts.send({ type: 'NODES.SYNCED', vteps: [...this.index.vteps.values()] });
+      } else if (delta.upserts.length > 0 || delta.removes.length > 0) {
+        this.opts.send({ type: 'NODES.CHANGED', upserts: delta.upserts, removes: delta.removes });
+      }
+      if (delta.skipped.length > 0 || delta.cleared.length > 0) this.opts.onSkipped?.(delta.skipped, this.index.skippedByReason);
+      // Changes that arrived during the slices wait for the next round (a list replaces them).
     }
-    for (const [name, spec] of next) if (!sameVtepSpec(this.desired.get(name), spec)) this.opts.send({ type: 'NODE.UPSERT', spec });
-    for (const name of this.desired.keys()) if (!next.has(name)) this.opts.send({ type: 'NODE.REMOVE', name });
-    this.desired = next;
   }
 }

@@ -1,17 +1,24 @@
 // Model-based tests of one hybrid node's VTEP lifecycle. Each path is replayed
-// on a real actor; at every step the test checks which netlink effect is in
-// flight and with what input, and that every spec that may sit in the kernel
-// is either the one being programmed or listed as a leftover to remove.
+// on a real actor: the effects finish only when the path says so (the test
+// resolves or rejects the in-flight double, and the machine gets the real
+// done/error event) and delays pass by advancing the simulated clock. At every
+// step the test checks which netlink effect is in flight and with what input,
+// that every spec that may sit in the kernel is either the one being
+// programmed or listed as a leftover to remove, and that the fleet is told the
+// outcome exactly when the actor finishes.
 import { TestModel } from '@xstate/graph';
 import type { EventObject } from 'xstate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sameVtepSpec, type VtepSpec } from '../../machines/domain/vtep-spec.js';
 import { vtepMachine } from '../../machines/vtep.machine.js';
 import { activeStateIds, eventAlphabet, machineEventTypes, stateNodeIds, transitionPaths, type ModelPath } from '../support/model-paths.js';
-import { specA, specB, vtepHarness } from './vtep-harness.js';
+import { specA, specB, vtepHarness, type VtepHarnessOptions } from './vtep-harness.js';
 
 type Snapshot = ReturnType<ReturnType<typeof vtepHarness>['actor']['getSnapshot']>;
 type Path = ModelPath<Snapshot>;
+
+/** The machine's own default for vtepRetryDelay (vtep.machine.ts): the clock is advanced by it. */
+const RETRY_DELAY_MS = 200;
 
 const alphabet = eventAlphabet(vtepMachine, { UPDATE: [{ spec: specA }, { spec: specB }] });
 const serializeState = (s: Snapshot): string =>
@@ -25,48 +32,56 @@ const serializeState = (s: Snapshot): string =>
 // Simple paths use a coarser view (state, leftovers pending or not, attempts)
 // and an UPDATE that always switches to the other spec, so the view stays
 // deterministic while the number of paths stays in the hundreds.
-const coarse = (s: Snapshot): string =>
-  `${JSON.stringify(s.value)}|${String(s.context.previous.length > 0)}|${s.context.attempts}`;
+const coarse = (s: Snapshot): string => `${JSON.stringify(s.value)}|${String(s.context.previous.length > 0)}|${s.context.attempts}`;
 const switchingUpdate = (s: Snapshot): EventObject[] => [
   ...alphabet.filter((e) => e.type !== 'UPDATE'),
   { type: 'UPDATE', spec: s.context.desired.nodeIP === specA.nodeIP ? specB : specA } as EventObject,
 ];
 
-function modelFor(program: boolean, serialize: (s: Snapshot) => string, events: EventObject[] | ((s: Snapshot) => EventObject[]) = alphabet) {
-  return new TestModel(vtepMachine as never, {
+// Walked without a parent: the reports to the fleet are no-ops while the graph is built.
+const walked = vtepMachine.provide({ actions: { reportProgrammed: () => {}, reportRemoved: () => {} } });
+
+function modelFor(start: VtepHarnessOptions, serialize: (s: Snapshot) => string, events: EventObject[] | ((s: Snapshot) => EventObject[]) = alphabet) {
+  return new TestModel(walked as never, {
     events: events as never,
     serializeState: serialize as never,
-    input: { spec: specA, maxAttempts: 2, program },
+    input: { spec: specA, previous: start.previous ?? [], maxAttempts: 2, task: start.task ?? 'program' },
   });
 }
 
 interface Suite {
-  program: boolean;
+  start: VtepHarnessOptions;
   serialize: (s: Snapshot) => string;
   paths: Path[];
   /** Re-derives a state-dependent event from the live actor (the switching UPDATE). */
   live?: (event: EventObject, s: Snapshot) => EventObject;
 }
 
-const held = modelFor(false, serializeState);
-const heldShortest = held.getShortestPaths() as unknown as Path[];
+const program: VtepHarnessOptions = { task: 'program' };
+const programModel = modelFor(program, serializeState);
+const programShortest = programModel.getShortestPaths() as unknown as Path[];
 const suites: Record<string, Suite> = {
-  'shortest paths': { program: false, serialize: serializeState, paths: heldShortest },
-  'transition paths': {
-    program: false,
+  'shortest paths (program)': { start: program, serialize: serializeState, paths: programShortest },
+  'transition paths (program)': {
+    start: program,
     serialize: serializeState,
-    paths: transitionPaths(held as never, serializeState, heldShortest[0]!.steps[0]!.state),
+    paths: transitionPaths(programModel as never, serializeState, programShortest[0]!.steps[0]!.state),
   },
-  'simple paths': {
-    program: false,
+  'simple paths (program)': {
+    start: program,
     serialize: coarse,
-    paths: modelFor(false, coarse, switchingUpdate).getSimplePaths() as unknown as Path[],
+    paths: modelFor(program, coarse, switchingUpdate).getSimplePaths() as unknown as Path[],
     live: (event, snap) => (event.type === 'UPDATE' ? (switchingUpdate(snap).at(-1) as EventObject) : event),
   },
-  'shortest paths, spawned to program at once': {
-    program: true,
+  'shortest paths (program over a leftover)': {
+    start: { task: 'program', previous: [specB] },
     serialize: serializeState,
-    paths: modelFor(true, serializeState).getShortestPaths() as unknown as Path[],
+    paths: modelFor({ task: 'program', previous: [specB] }, serializeState).getShortestPaths() as unknown as Path[],
+  },
+  'shortest paths (remove)': {
+    start: { task: 'remove' },
+    serialize: serializeState,
+    paths: modelFor({ task: 'remove' }, serializeState).getShortestPaths() as unknown as Path[],
   },
 };
 
@@ -77,27 +92,40 @@ function covers(list: readonly VtepSpec[], spec: VtepSpec): boolean {
   return list.some((s) => sameVtepSpec(s, spec));
 }
 
-function replay(path: Path, { program, serialize, live }: Suite): void {
-  const h = vtepHarness({ maxAttempts: 2, program });
+const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+async function replay(path: Path, { start, serialize, live }: Suite): Promise<void> {
+  const h = vtepHarness({ maxAttempts: 2, ...start });
   // The test's own account: specs that may be in the kernel right now.
-  let maybeInKernel: VtepSpec[] = [];
+  let maybeInKernel: VtepSpec[] = start.task === 'remove' ? [specA] : [...(start.previous ?? [])];
   h.actor.start();
   try {
     let before = '';
     for (const [index, step] of path.steps.entries()) {
-      const flight = h.inFlight;
-      if (index > 0) h.actor.send((live ? live(step.event, h.actor.getSnapshot()) : step.event) as never);
+      const ev = step.event;
+      const where = `step ${index} (${ev.type})`;
+      const reportsBefore = h.announcements.filter((a) => a.startsWith('report:')).length;
+      if (index > 0) {
+        const flight = h.inFlight;
+        if (ev.type === 'xstate.done.actor.programVtep' || ev.type === 'xstate.done.actor.removeVtep') {
+          expect(flight?.kind, `${where}: the effect in flight`).toBe(ev.type.endsWith('programVtep') ? 'program' : 'remove');
+          // Book-keeping from what the double completed.
+          maybeInKernel = flight!.kind === 'program' ? [flight!.input.spec] : [];
+          flight!.resolve();
+        } else if (ev.type === 'xstate.error.actor.programVtep' || ev.type === 'xstate.error.actor.removeVtep') {
+          expect(flight?.kind, `${where}: the effect in flight`).toBe(ev.type.endsWith('programVtep') ? 'program' : 'remove');
+          flight!.reject(new Error('EPERM'));
+        } else if (ev.type.startsWith('xstate.after.vtepRetryDelay')) {
+          h.clock.increment(RETRY_DELAY_MS);
+        } else {
+          h.actor.send((live ? live(ev, h.actor.getSnapshot()) : ev) as never);
+        }
+        await flush();
+      }
       const snap = h.actor.getSnapshot();
-      const where = `step ${index} (${step.event.type})`;
       expect(serialize(snap), where).toBe(serialize(step.state));
 
-      // Book-keeping from what the double saw complete.
-      if (step.event.type === 'xstate.done.actor.programVtep' && flight?.kind === 'program') maybeInKernel = [flight.input.spec];
-      if (step.event.type === 'xstate.done.actor.removeVtep' && flight?.kind === 'remove') maybeInKernel = [];
-      if (step.event.type === 'ADOPTED') maybeInKernel = [snap.context.desired];
-
-      const programming = snap.matches('programming') || snap.matches('updating');
-      if (programming) {
+      if (snap.matches('programming')) {
         expect(h.inFlight?.kind, `${where}: program in flight`).toBe('program');
         const input = h.inFlight?.kind === 'program' ? h.inFlight.input : undefined;
         expect(input?.spec, `${where}: programs the desired spec`).toEqual(snap.context.desired);
@@ -112,11 +140,18 @@ function replay(path: Path, { program, serialize, live }: Suite): void {
       } else {
         expect(h.inFlight, `${where}: nothing in flight`).toBeUndefined();
       }
-      if (snap.matches('programmed')) expect(h.announcements.at(-1), `${where}`).toBe('programmed');
-      if (snap.status === 'done') expect(h.announcements.at(-1), `${where}`).toBe('removed');
+      // The fleet hears once, at the end: programmed with the spec in the kernel, or removed.
+      const reports = h.announcements.filter((a) => a.startsWith('report:'));
+      if (snap.status === 'done') {
+        expect(reports, `${where}: one report`).toEqual([snap.matches('programmed') ? 'report:programmed' : 'report:removed']);
+        if (snap.matches('programmed')) expect(maybeInKernel, `${where}: exactly the desired spec in the kernel`).toEqual([snap.context.desired]);
+      } else {
+        expect(reports.length, `${where}: no report before the end`).toBe(0);
+      }
+      expect(reports.length - reportsBefore, `${where}: at most one report per step`).toBeLessThanOrEqual(1);
 
       const now = serializeState(snap);
-      if (index > 0 && now !== before) takenEvents.add(step.event.type);
+      if (index > 0 && now !== before) takenEvents.add(ev.type);
       before = now;
       activeStateIds('vtep', snap.value).forEach((id) => visitedStates.add(id));
     }
@@ -127,14 +162,14 @@ function replay(path: Path, { program, serialize, live }: Suite): void {
 
 describe('vtep machine, model-based', () => {
   for (const [name, suite] of Object.entries(suites)) {
-    it(`${name}: ${suite.paths.length} paths replay with the expected netlink effects`, () => {
+    it(`${name}: ${suite.paths.length} paths replay with the expected netlink effects`, async () => {
       expect(suite.paths.length).toBeGreaterThan(0);
-      suite.paths.forEach((p) => replay(p, suite));
+      for (const p of suite.paths) await replay(p, suite);
     });
   }
 
-  it('the paths cover every state node and every event of the machine', () => {
-    Object.values(suites).forEach((suite) => suite.paths.forEach((p) => replay(p, suite)));
+  it('the paths cover every state node and every event of the machine', async () => {
+    for (const suite of Object.values(suites)) for (const p of suite.paths) await replay(p, suite);
     expect(stateNodeIds(vtepMachine).filter((id) => !visitedStates.has(id))).toEqual([]);
     expect(machineEventTypes(vtepMachine).filter((t) => !takenEvents.has(t))).toEqual([]);
   });

@@ -18,12 +18,13 @@ let device: DeviceInfo | undefined;
 let vtep: AnyActorRef | undefined;
 const machine = vtepMachine.provide({
   actors: { programVtep: programVtepActor(dp, () => device), removeVtep: removeVtepActor(dp, () => device) },
+  // A root actor here (no fleet to report to).
+  actions: { reportProgrammed: () => {}, reportRemoved: () => {} },
   delays: { vtepRetryDelay: 50 },
 });
 
 function stateOf(a: AnyActorRef): string {
-  const snap = a.getSnapshot() as { status: string; value: unknown };
-  return snap.status === 'done' ? 'done' : String(snap.value);
+  return String((a.getSnapshot() as { value: unknown }).value);
 }
 
 async function handle(m: Msg): Promise<unknown> {
@@ -32,7 +33,9 @@ async function handle(m: Msg): Promise<unknown> {
       device = await dp.ensureDevice({ nodeIP: String(m.nodeIP) });
       return device;
     case 'start':
-      vtep = createActor(machine, { input: { spec: m.spec as VtepSpec, program: true, maxAttempts: 2 } });
+      vtep = createActor(machine, {
+        input: { spec: m.spec as VtepSpec, previous: (m.previous as VtepSpec[] | undefined) ?? [], task: m.task === 'remove' ? 'remove' : 'program', maxAttempts: 2 },
+      });
       vtep.start();
       return stateOf(vtep);
     case 'send':

@@ -114,13 +114,13 @@ describe('live inspector', () => {
     expect(live.url).toBe(`ws://127.0.0.1:${relay.port}`);
     expect(typeof live.inspect.next).toBe('function');
 
-    const machine = vtepMachine.provide({ actors: { programVtep: fromPromise(() => Promise.resolve()) } });
-    const actor = createActor(machine, { input: { spec }, inspect: live.inspect });
+    // A root actor here (no fleet): its report to the parent is a no-op.
+    const machine = vtepMachine.provide({ actors: { programVtep: fromPromise(() => Promise.resolve()) }, actions: { reportProgrammed: () => {} } });
+    const actor = createActor(machine, { input: { spec, task: 'program' }, inspect: live.inspect });
     cleanups.push(() => {
       actor.stop();
     });
     actor.start();
-    actor.send({ type: 'PROGRAM' });
 
     await relay.waitFor(
       (m) => m.some((e) => e.type === '@xstate.snapshot' && (e.snapshot as { value?: unknown }).value === 'programmed'),
@@ -133,7 +133,8 @@ describe('live inspector', () => {
     expect(Object.keys(definition.states)).toContain('programming');
     // The checked-in definition JSON is what the inspector sends (key order aside).
     expect(definition).toEqual(JSON.parse(machineDefinitionJson(vtepMachine)));
-    expect(relay.messages.some((e) => e.type === '@xstate.event' && (e.event as { type?: string }).type === 'PROGRAM')).toBe(true);
+    // The promise actor's completion reaches the inspector as the machine's event.
+    expect(relay.messages.some((e) => e.type === '@xstate.event' && (e.event as { type?: string }).type === 'xstate.done.actor.programVtep')).toBe(true);
   });
 
   it('stop() closes the connection', async () => {
