@@ -34,6 +34,7 @@ import {
   type Entry,
   type ObservedFdb,
 } from './entries.js';
+import { breather } from '../breathe.js';
 import { badInput, isNetlinkError, NetlinkError } from './errors.js';
 import { NLM_F, refuseIfAborted, Rtnl, type RawWrite, type RtnlOptions } from './rtnl.js';
 import { neighMessage, NLM_F_CREATE, NLM_F_REPLACE, routeMessage, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWNEIGH, RTM_NEWROUTE } from './wire.js';
@@ -208,7 +209,8 @@ function checkSpec(op: string, spec: VtepSpec): CheckedSpec {
   return result;
 }
 
-function wantedOf(op: string, specs: Iterable<VtepSpec>): Wanted {
+async function wantedOf(op: string, specs: Iterable<VtepSpec>): Promise<Wanted> {
+  const pause = breather();
   const w: Wanted = { routes: new Map(), neighbours: new Map(), fdb: new Map() };
   const routeOwner = new Map<number, string>();
   for (const raw of specs) {
@@ -231,6 +233,7 @@ function wantedOf(op: string, specs: Iterable<VtepSpec>): Wanted {
       routeOwner.set(r.key, s.name);
       w.routes.set(r.key, r);
     }
+    await pause();
   }
   return w;
 }
@@ -632,7 +635,8 @@ export class DataPlane {
 
   async #reconcile(dev: DeviceRef, desired: Iterable<VtepSpec>, opts: WriteOptions): Promise<ReconcileResult> {
     const op = `reconcile ${dev.name ?? dev.ifindex}`;
-    const want = wantedOf(op, desired);
+    const want = await wantedOf(op, desired);
+    const pause = breather();
     const { signal } = opts;
     refuseIfAborted(signal, op);
 
@@ -650,6 +654,7 @@ export class DataPlane {
     // fixed with REPLACE; a MAC nobody wants is removed.
     const fdbHandled = new Set<number>();
     for (const f of fdb) {
+      await pause();
       const w = want.fdb.get(f.mac);
       if (w === undefined || fdbHandled.has(f.mac)) {
         removals.push(this.#fdbDel(dev, f));
@@ -661,12 +666,16 @@ export class DataPlane {
       else upserts.push(this.#fdbSet(dev, w, 'fix'));
     }
     if (fdbHandled.size < want.fdb.size) {
-      for (const [mac, w] of want.fdb) if (!fdbHandled.has(mac)) upserts.push(this.#fdbSet(dev, w, 'add'));
+      for (const [mac, w] of want.fdb) {
+        if (!fdbHandled.has(mac)) upserts.push(this.#fdbSet(dev, w, 'add'));
+        await pause();
+      }
     }
 
     // Neighbours: ours are the permanent ones; a wanted IP held by a dynamic entry is fixed.
     const neighSeen = new Set<number>();
     for (const n of neigh.ours) {
+      await pause();
       const w = want.neighbours.get(n.ip);
       if (w === undefined) removals.push(this.#neighDel(dev, n.ip, n.mac));
       else {
@@ -678,6 +687,7 @@ export class DataPlane {
     if (neighSeen.size < want.neighbours.size) {
       for (const [ip, w] of want.neighbours) {
         if (!neighSeen.has(ip)) upserts.push(this.#neighSet(dev, w, neigh.dynamic.has(ip) ? 'fix' : 'add'));
+        await pause();
       }
     }
 
@@ -685,6 +695,7 @@ export class DataPlane {
     // metric 0); entries of the same dst with another tos/metric are removed.
     const routeSeen = new Set<number>();
     for (const r of routes) {
+      await pause();
       const w = want.routes.get(r.key);
       if (w === undefined || r.priority !== 0 || r.tos !== 0 || routeSeen.has(r.key)) {
         removals.push(this.#routeDel(dev, r));
@@ -695,7 +706,10 @@ export class DataPlane {
       else upserts.push(this.#routeSet(dev, w, 'fix'));
     }
     if (routeSeen.size < want.routes.size) {
-      for (const [key, w] of want.routes) if (!routeSeen.has(key)) upserts.push(this.#routeSet(dev, w, 'add'));
+      for (const [key, w] of want.routes) {
+        if (!routeSeen.has(key)) upserts.push(this.#routeSet(dev, w, 'add'));
+        await pause();
+      }
     }
 
     // Order: FDB, neighbour, route upserts (a node's route after its
