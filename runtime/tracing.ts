@@ -9,15 +9,15 @@
 // Configured by the standard OTEL_* variables; off (the API's no-op tracer)
 // when no OTLP endpoint is set or OTEL_SDK_DISABLED / OTEL_TRACES_EXPORTER=none.
 import { context, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { InspectionEvent, Observer } from 'xstate';
+import { nodeOfActorId } from '../machines/domain/fleet-plan.js';
 
 export interface Tracing {
   readonly enabled: boolean;
+  /** The API's tracer: spans go to the SDK once `ready` (before that they are no-ops). */
   readonly tracer: Tracer;
+  /** Resolves once the SDK is loaded and registered (at once when tracing is off). */
+  readonly ready: Promise<void>;
   shutdown(): Promise<void>;
 }
 
@@ -27,22 +27,16 @@ export function tracingEnabled(env: Readonly<Record<string, string | undefined>>
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
+/** Loads the SDK (tracing-sdk.ts) only when tracing is on; the gateway starts its machines after `ready`. */
 export function startTracing(env: Readonly<Record<string, string | undefined>>, attributes: Attributes): Tracing {
-  if (!tracingEnabled(env)) {
-    return { enabled: false, tracer: trace.getTracer('eks-hybrid-gateway'), shutdown: () => Promise.resolve() };
-  }
-  const sdk = new NodeSDK({
-    serviceName: env.OTEL_SERVICE_NAME ?? 'eks-hybrid-gateway',
-    resource: resourceFromAttributes(attributes),
-    // The exporter reads the endpoint, headers and timeout from OTEL_EXPORTER_OTLP_* itself.
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(), { scheduledDelayMillis: Number(env.OTEL_BSP_SCHEDULE_DELAY ?? 1000) })],
-    instrumentations: [],
-  });
-  sdk.start();
+  const tracer = trace.getTracer('eks-hybrid-gateway');
+  if (!tracingEnabled(env)) return { enabled: false, tracer, ready: Promise.resolve(), shutdown: () => Promise.resolve() };
+  const sdk = import('./tracing-sdk.js').then((m) => m.startSdk(env, attributes));
   return {
     enabled: true,
-    tracer: trace.getTracer('eks-hybrid-gateway'),
-    shutdown: () => sdk.shutdown(),
+    tracer,
+    ready: sdk.then(() => undefined),
+    shutdown: () => sdk.then((s) => s.shutdown()),
   };
 }
 
@@ -151,7 +145,7 @@ export function transitionTracer(tracer: Tracer, failover: FailoverTrace, onTran
       if (snap.status === 'done' || snap.status === 'stopped') last.delete(id);
       const machine = snap.machine?.id ?? 'unknown';
       const actorId = (ev.actorRef as { id?: string }).id ?? '';
-      const node = actorId.startsWith('vtep:') ? actorId.slice('vtep:'.length) : undefined;
+      const node = nodeOfActorId(actorId);
       const record: TransitionRecord = { machine, from: from ?? '(start)', to, value: snap.value, event: ev.event.type, node };
       const attributes: Attributes = { 'xstate.machine': machine, 'xstate.from': record.from, 'xstate.to': to, 'xstate.event': ev.event.type };
       if (node !== undefined) attributes['hybrid.node'] = node;

@@ -21,6 +21,7 @@ describe('tracing', () => {
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
     try {
       const tracing = startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: 'unit-gateway' }, { 'k8s.pod.name': 'gw-a' });
+      await tracing.ready;
       const failover = new FailoverTrace(tracing.tracer);
       const toggle = setup({}).createMachine({ id: 'toggle', initial: 'off', states: { off: { on: { FLIP: 'on' } }, on: {} } });
       const actor = createActor(toggle, { inspect: transitionTracer(tracing.tracer, failover) }).start();
