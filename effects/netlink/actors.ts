@@ -42,21 +42,34 @@ function owners(vteps: readonly VtepSpec[]): (e: ReconcileResult['added'][number
     byIp.set(v.nodeIP, v.name);
     byMac.set(v.mac, v.name);
   }
-  return (e) => (e.kind === 'route' ? byRoute.get(e.dst) : e.kind === 'neighbour' ? byIp.get(e.ip) : byMac.get(e.mac));
+  return (e) => {
+    switch (e.kind) {
+      case 'route':
+        return byRoute.get(e.dst);
+      case 'neighbour':
+      case 'nexthop':
+        return byIp.get(e.kind === 'neighbour' ? e.ip : e.via);
+      case 'fdb':
+        return byMac.get(e.mac);
+    }
+  };
+}
+
+/** The node IP an entry we write belongs to (one IP per node). */
+function nodeIpOf(e: ReconcileResult['added'][number]): string {
+  return e.kind === 'neighbour' ? e.ip : e.kind === 'fdb' ? e.dst : e.via;
 }
 
 /**
  * What a bulk reconcile did, in nodes (for vtep_{add,remove}_total): the nodes
- * whose entries it added or fixed, and the stale nodes it removed (one
- * neighbour entry each).
+ * whose entries it added or fixed (counted by node IP, so no index of the
+ * whole desired set is built), and the stale nodes it removed (one neighbour
+ * entry each).
  */
-export function nodesTouched(vteps: readonly VtepSpec[], r: ReconcileResult): { programmed: number; removed: number } {
-  const ownerOf = owners(vteps);
+export function nodesTouched(r: ReconcileResult): { programmed: number; removed: number } {
   const programmed = new Set<string>();
-  for (const e of [...r.added, ...r.fixed]) {
-    const o = ownerOf(e);
-    if (o !== undefined) programmed.add(o);
-  }
+  for (const e of r.added) programmed.add(nodeIpOf(e));
+  for (const e of r.fixed) programmed.add(nodeIpOf(e));
   return { programmed: programmed.size, removed: r.removed.filter((e) => e.kind === 'neighbour').length };
 }
 
@@ -66,6 +79,7 @@ export function nodesTouched(vteps: readonly VtepSpec[], r: ReconcileResult): { 
  * removals of stale entries belong to nobody (the next sweep tries again).
  */
 export function refusedNodes(vteps: readonly VtepSpec[], r: ReconcileResult): string[] {
+  if (r.failed.length === 0) return [];
   const ownerOf = owners(vteps);
   const out = new Set<string>();
   for (const f of r.failed) {

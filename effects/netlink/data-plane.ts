@@ -13,31 +13,46 @@ import { readFile } from 'node:fs/promises';
 import * as nl from 'netlink';
 import type { NetlinkMessage } from 'netlink';
 import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
-import { bufToIp, bufToMac, checkCidr, checkIPv4, checkMac, ipv4ToUint, macToBuf, parseVxlanLinkInfo, vxlanLinkInfo } from './codec.js';
+import { bufToIp, bufToMac, checkIPv4, macToBuf, parseVxlanLinkInfo, vxlanLinkInfo } from './codec.js';
 import { deviceMacFor } from './device-mac.js';
 import {
   AF_BRIDGE,
   AF_INET,
   ipText,
-  macNumber,
   macText,
-  routeKey,
   ourFdb,
   ourNeighbours,
   ourRoutes,
   neighIfindex,
+  ourNexthops,
+  routeNhId,
   routeOif,
   RT_TABLE_MAIN,
   RTN_UNICAST,
   RTNH_F_ONLINK,
-  RTPROT_STATIC,
+  RTPROT_HYBRID_GATEWAY,
   type Entry,
   type ObservedFdb,
 } from './entries.js';
 import { breather } from '../breathe.js';
-import { badInput, isNetlinkError, NetlinkError } from './errors.js';
+import { badInput, isNetlinkError, NetlinkError, toNetlinkError } from './errors.js';
 import { NLM_F, refuseIfAborted, Rtnl, type RawWrite, type RtnlOptions } from './rtnl.js';
-import { neighMessage, NLM_F_CREATE, NLM_F_REPLACE, routeMessage, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWNEIGH, RTM_NEWROUTE } from './wire.js';
+import { planReconcile, type PlannedWrite } from './reconcile-plan.js';
+import { checkSpec, wantedOf, type CheckedSpec, type WantedRoute } from './wanted.js';
+import {
+  neighMessage,
+  nexthopMessage,
+  NLM_F_CREATE,
+  NLM_F_REPLACE,
+  routeMessage,
+  RTM_DELNEIGH,
+  RTM_DELNEXTHOP,
+  RTM_DELROUTE,
+  RTM_GETNEXTHOP,
+  RTM_NEWNEIGH,
+  RTM_NEWNEXTHOP,
+  RTM_NEWROUTE,
+} from './wire.js';
 
 export type { Entry } from './entries.js';
 
@@ -130,35 +145,6 @@ export interface DataPlaneStats {
   readonly vxlanUp: boolean;
 }
 
-/** A VtepSpec after validation, with the wire forms precomputed. */
-interface CheckedSpec {
-  readonly name: string;
-  readonly nodeIP: string;
-  readonly ip: number;
-  readonly mac: string;
-  readonly macNum: number;
-  readonly macBuf: Buffer;
-  readonly routes: readonly WantedRoute[];
-  /** The podCIDRs array validated (identity), to detect a mutated spec. */
-  readonly source: readonly string[];
-  readonly sourceLength: number;
-}
-
-interface WantedRoute {
-  readonly key: number;
-  readonly dst: string;
-  readonly base: number;
-  readonly prefix: number;
-  readonly via: string;
-  readonly viaIp: number;
-}
-
-interface Wanted {
-  readonly routes: Map<number, WantedRoute>; // routeKey → route
-  readonly neighbours: Map<number, CheckedSpec>; // node IP → spec
-  readonly fdb: Map<number, CheckedSpec>; // MAC → spec
-}
-
 type Write = { entry: Entry; op: 'add' | 'fix' | 'remove'; what: string; raw: RawWrite };
 
 const RTM_GETROUTE = nl.rt.MessageType.GETROUTE;
@@ -168,78 +154,15 @@ const NTF_SELF = 0x02;
 const RT_SCOPE_UNIVERSE = 0;
 const RT_SCOPE_NOWHERE = 255;
 
-// Validation results per spec object (specs are readonly values): a re-apply
-// of the same desired set does not validate 5,000 specs again.
-const checked = new WeakMap<object, CheckedSpec>();
-
-function checkSpec(op: string, spec: VtepSpec): CheckedSpec {
-  if (typeof spec !== 'object' || spec === null) throw badInput(op, 'VtepSpec expected');
-  const hit = checked.get(spec);
-  if (
-    hit !== undefined &&
-    hit.nodeIP === spec.nodeIP &&
-    hit.mac === spec.mac &&
-    hit.source === spec.podCIDRs &&
-    hit.sourceLength === spec.podCIDRs.length &&
-    hit.routes.every((r, i) => r.dst === spec.podCIDRs[i])
-  ) {
-    return hit;
-  }
-  const nodeIP = checkIPv4(op, `node ${spec.name} nodeIP`, spec.nodeIP);
-  const mac = checkMac(op, `node ${spec.name} mac`, spec.mac);
-  if (!Array.isArray(spec.podCIDRs)) throw badInput(op, `node ${spec.name}: podCIDRs must be an array`);
-  const ip = ipv4ToUint(nodeIP)!;
-  const routes = spec.podCIDRs.map((c): WantedRoute => {
-    const cidr = checkCidr(op, `node ${spec.name} pod CIDR`, c);
-    return { key: routeKey(cidr.base, cidr.prefix), dst: cidr.text, base: cidr.base, prefix: cidr.prefix, via: nodeIP, viaIp: ip };
-  });
-  const macBuf = macToBuf(mac);
-  const result: CheckedSpec = {
-    name: String(spec.name),
-    nodeIP,
-    ip,
-    mac,
-    macNum: macNumber(macBuf),
-    macBuf,
-    routes,
-    source: spec.podCIDRs,
-    sourceLength: spec.podCIDRs.length,
-  };
-  checked.set(spec, result);
-  return result;
-}
-
-async function wantedOf(op: string, specs: Iterable<VtepSpec>): Promise<Wanted> {
-  const pause = breather();
-  const w: Wanted = { routes: new Map(), neighbours: new Map(), fdb: new Map() };
-  const routeOwner = new Map<number, string>();
-  for (const raw of specs) {
-    const s = checkSpec(op, raw);
-    const prev = w.neighbours.get(s.ip);
-    if (prev !== undefined && prev.mac !== s.mac) {
-      throw badInput(op, `node IP ${s.nodeIP} wanted with two MACs (${prev.mac}, ${s.mac})`);
-    }
-    w.neighbours.set(s.ip, s);
-    const prevDst = w.fdb.get(s.macNum);
-    if (prevDst !== undefined && prevDst.ip !== s.ip) {
-      throw badInput(op, `MAC ${s.mac} wanted toward two node IPs (${prevDst.nodeIP}, ${s.nodeIP})`);
-    }
-    w.fdb.set(s.macNum, s);
-    for (const r of s.routes) {
-      const owner = routeOwner.get(r.key);
-      if (owner !== undefined && w.routes.get(r.key)?.viaIp !== s.ip) {
-        throw badInput(op, `pod CIDR ${r.dst} wanted via two nodes (${owner}, ${s.name})`);
-      }
-      routeOwner.set(r.key, s.name);
-      w.routes.set(r.key, r);
-    }
-    await pause();
-  }
-  return w;
-}
-
 function linkFlagsUp(data: nl.rt.Link): boolean {
   return data.flags?.up === true;
+}
+
+/** A MAC (as a number) as its six bytes, for a write. */
+function macBytes(mac: number): Buffer {
+  const b = Buffer.allocUnsafe(6);
+  b.writeUIntBE(mac, 0, 6);
+  return b;
 }
 
 export class DataPlane {
@@ -405,7 +328,8 @@ export class DataPlane {
   // ---- VTEP entries ---------------------------------------------------------
   // Writes are encoded as raw rtnetlink messages (wire.ts) and sent in
   // batches (Rtnl.batch): many per sendmsg, no per-message ACK, a barrier at
-  // the end. The kernel handles them in the order given.
+  // the end. The kernel handles them in the order given. A node's routes go
+  // through a nexthop object of its own (entries.ts says why).
 
   #fdbSet(dev: DeviceRef, s: CheckedSpec, op: 'add' | 'fix'): Write {
     return {
@@ -417,15 +341,14 @@ export class DataPlane {
         ifindex: dev.ifindex,
         state: NUD_PERMANENT,
         flags: NTF_SELF,
-        lladdr: s.macBuf,
+        lladdr: macBytes(s.macNum),
         dst: s.ip,
       }),
     };
   }
 
   #fdbDel(dev: DeviceRef, f: { mac: number; dst: number | undefined; extra?: ObservedFdb['extra'] }): Write {
-    const lladdr = Buffer.alloc(6);
-    lladdr.writeUIntBE(f.mac, 0, 6);
+    const lladdr = macBytes(f.mac);
     const mac = macText(f.mac);
     const dst = f.dst !== undefined ? ipText(f.dst) : '';
     return {
@@ -457,7 +380,7 @@ export class DataPlane {
         state: NUD_PERMANENT,
         flags: 0,
         dst: s.ip,
-        lladdr: s.macBuf,
+        lladdr: macBytes(s.macNum),
       }),
     };
   }
@@ -472,37 +395,66 @@ export class DataPlane {
     };
   }
 
-  #routeSet(dev: DeviceRef, r: WantedRoute, op: 'add' | 'fix'): Write {
+  #nexthopSet(dev: DeviceRef, s: CheckedSpec, op: 'add' | 'fix'): Write {
     return {
-      entry: { kind: 'route', dst: r.dst, via: r.via },
+      entry: { kind: 'nexthop', id: s.nhId, via: s.nodeIP },
       op,
-      what: `replace route ${r.dst} via ${r.via} onlink`,
-      raw: routeMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, {
-        dst: r.base,
-        dstLen: r.prefix,
-        gateway: r.viaIp,
+      what: `replace nexthop id ${s.nhId} via ${s.nodeIP} onlink`,
+      raw: nexthopMessage(RTM_NEWNEXTHOP, NLM_F_CREATE | NLM_F_REPLACE, {
+        id: s.nhId,
         oif: dev.ifindex,
-        table: RT_TABLE_MAIN,
-        protocol: RTPROT_STATIC,
-        scope: RT_SCOPE_UNIVERSE,
-        type: RTN_UNICAST,
+        gateway: s.ip,
+        protocol: RTPROT_HYBRID_GATEWAY,
         flags: RTNH_F_ONLINK,
       }),
     };
   }
 
-  #routeDel(dev: DeviceRef, r: { base: number; dstLen: number; gateway?: number | undefined; priority?: number; tos?: number }): Write {
+  #nexthopDel(id: number, gateway: number | undefined): Write {
+    return {
+      entry: { kind: 'nexthop', id, via: gateway !== undefined ? ipText(gateway) : '' },
+      op: 'remove',
+      what: `delete nexthop id ${id}`,
+      raw: nexthopMessage(RTM_DELNEXTHOP, 0, { id, protocol: 0, flags: 0 }),
+    };
+  }
+
+  #routeSet(r: WantedRoute, op: 'add' | 'fix'): Write {
+    return {
+      entry: { kind: 'route', dst: r.dst, via: r.via },
+      op,
+      what: `replace route ${r.dst} nhid ${r.nhId} (via ${r.via})`,
+      raw: routeMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, {
+        dst: r.base,
+        dstLen: r.prefix,
+        nhId: r.nhId,
+        table: RT_TABLE_MAIN,
+        protocol: RTPROT_HYBRID_GATEWAY,
+        scope: RT_SCOPE_UNIVERSE,
+        type: RTN_UNICAST,
+        flags: 0,
+      }),
+    };
+  }
+
+  /** Deletes one route: the one through nexthop `nhId`, or (older, gateway-style routes) via `gateway` on the device. */
+  #routeDel(
+    dev: DeviceRef,
+    r: { base: number; dstLen: number; nhId?: number | undefined; gateway?: number | undefined; priority?: number; tos?: number },
+  ): Write {
     const dst = `${ipText(r.base)}/${r.dstLen}`;
     const via = r.gateway !== undefined ? ipText(r.gateway) : '';
+    const byNexthop = r.nhId !== undefined;
     return {
       entry: { kind: 'route', dst, via },
       op: 'remove',
-      what: `delete route ${dst}${via !== '' ? ` via ${via}` : ''}`,
+      what: `delete route ${dst}${byNexthop ? ` nhid ${r.nhId}` : via !== '' ? ` via ${via}` : ''}`,
       raw: routeMessage(RTM_DELROUTE, 0, {
         dst: r.base,
         dstLen: r.dstLen,
-        gateway: r.gateway,
-        oif: dev.ifindex,
+        nhId: r.nhId,
+        gateway: byNexthop ? undefined : r.gateway,
+        oif: byNexthop ? undefined : dev.ifindex,
         priority: r.priority !== undefined && r.priority !== 0 ? r.priority : undefined,
         tos: r.tos ?? 0,
         table: RT_TABLE_MAIN,
@@ -512,6 +464,27 @@ export class DataPlane {
         flags: 0,
       }),
     };
+  }
+
+  #encode(dev: DeviceRef, p: PlannedWrite): Write {
+    switch (p.kind) {
+      case 'fdb-set':
+        return this.#fdbSet(dev, p.spec, p.op);
+      case 'neigh-set':
+        return this.#neighSet(dev, p.spec, p.op);
+      case 'nexthop-set':
+        return this.#nexthopSet(dev, p.spec, p.op);
+      case 'route-set':
+        return this.#routeSet(p.route, p.op);
+      case 'route-del':
+        return this.#routeDel(dev, { ...p.route, nhId: p.route.nhId });
+      case 'nexthop-del':
+        return this.#nexthopDel(p.id, p.gateway);
+      case 'neigh-del':
+        return this.#neighDel(dev, p.ip, p.mac);
+      case 'fdb-del':
+        return this.#fdbDel(dev, p.fdb);
+    }
   }
 
   /**
@@ -535,13 +508,31 @@ export class DataPlane {
     return { done, failed };
   }
 
+  /** Who holds nexthop `id`: one of ours on the device, another (device, group, …), or nobody. */
+  async #nexthopHolder(dev: DeviceRef, id: number, op: string): Promise<'ours' | 'foreign' | 'absent'> {
+    let msgs: NetlinkMessage[];
+    try {
+      [msgs] = await this.#rt.sock.socket.request(RTM_GETNEXTHOP, [nexthopMessage(RTM_GETNEXTHOP, 0, { id, protocol: 0, flags: 0 }).subarray(16)], {
+        timeout: this.#rt.timeoutMs,
+      });
+    } catch (err) {
+      const e = toNetlinkError(err, `${op}: look up nexthop ${id}`);
+      if (e.code === 'ENOENT' || e.code === 'ESRCH') return 'absent';
+      throw e;
+    }
+    const { ours } = ourNexthops(msgs, dev.ifindex);
+    return ours.some((n) => n.id === id) ? 'ours' : msgs.length > 0 ? 'foreign' : 'absent';
+  }
+
   /**
-   * Programs one hybrid node: FDB entry, permanent neighbour, a route per
-   * pod CIDR (replace, onlink), in that order, so the route appears last.
-   * Then removes what `previous` specs of the same node left that the new
-   * spec no longer covers (old node IP's neighbour and FDB entry, dropped pod
-   * CIDRs' routes, only when they still point at the old node). Idempotent.
-   * Throws the first refused write (the others were still attempted).
+   * Programs one hybrid node: FDB entry, permanent neighbour, its nexthop, a
+   * route per pod CIDR through it (replace), in that order, so the route
+   * appears last. Then removes what `previous` specs of the same node left
+   * that the new spec no longer covers (old node IP's nexthop, neighbour and
+   * FDB entry, dropped pod CIDRs' routes, only when they still use the old
+   * node's nexthop). Idempotent. Throws the first refused write (the others
+   * were still attempted); a nexthop id held by an object not ours refuses
+   * the node before anything is written.
    *
    * The FDB entry is written with NLM_F_CREATE|NLM_F_REPLACE: for a unicast
    * MAC the kernel keeps a single remote and treats APPEND on an existing MAC
@@ -555,22 +546,32 @@ export class DataPlane {
       const prev = previous.map((p) => checkSpec(op, p));
       const { signal } = opts;
       refuseIfAborted(signal, op);
-      const writes: Write[] = [this.#fdbSet(device, s, 'add'), this.#neighSet(device, s, 'add')];
-      for (const r of s.routes) writes.push(this.#routeSet(device, r, 'add'));
+      if ((await this.#nexthopHolder(device, s.nhId, op)) === 'foreign') {
+        throw new NetlinkError('EEXIST', op, `nexthop id ${s.nhId} (${s.nodeIP}) is held by a nexthop of another device or kind; not taken over`);
+      }
+      const writes: Write[] = [this.#fdbSet(device, s, 'add'), this.#neighSet(device, s, 'add'), this.#nexthopSet(device, s, 'add')];
+      for (const r of s.routes) writes.push(this.#routeSet(r, 'add'));
       const seen = new Set<string>();
       const keep = new Set(s.routes.map((r) => r.key));
       for (const p of prev) {
-        for (const r of p.routes) {
-          if (keep.has(r.key) || seen.has(`r${r.key}>${p.ip}`)) continue;
-          seen.add(`r${r.key}>${p.ip}`);
-          writes.push(this.#routeDel(device, { base: r.base, dstLen: r.prefix, gateway: p.ip }));
+        if (p.ip === s.ip) {
+          // Same nexthop: only the pod CIDRs it no longer has.
+          for (const r of p.routes) {
+            if (keep.has(r.key) || seen.has(`r${r.key}`)) continue;
+            seen.add(`r${r.key}`);
+            writes.push(this.#routeDel(device, { base: r.base, dstLen: r.prefix, nhId: p.nhId, gateway: p.ip }));
+          }
+          continue;
+        }
+        // Another node IP: its nexthop goes, and with it every route still through it
+        // (the kept pod CIDRs were moved to the new nexthop above).
+        if (!seen.has(`n${p.ip}`)) {
+          seen.add(`n${p.ip}`);
+          if ((await this.#nexthopHolder(device, p.nhId, op)) === 'ours') writes.push(this.#nexthopDel(p.nhId, p.ip));
+          writes.push(this.#neighDel(device, p.ip, p.macNum));
         }
       }
       for (const p of prev) {
-        if (p.ip !== s.ip && !seen.has(`n${p.ip}`)) {
-          seen.add(`n${p.ip}`);
-          writes.push(this.#neighDel(device, p.ip, p.macNum));
-        }
         if ((p.macNum !== s.macNum || p.ip !== s.ip) && !seen.has(`f${p.macNum}>${p.ip}`)) {
           seen.add(`f${p.macNum}>${p.ip}`);
           writes.push(this.#fdbDel(device, { mac: p.macNum, dst: p.ip }));
@@ -586,9 +587,10 @@ export class DataPlane {
   }
 
   /**
-   * Removes one hybrid node's routes (only those still via its IP), its
-   * neighbour and its FDB entry (the delete names MAC and dst). Missing
-   * entries are fine (idempotent). Returns the entries that were there.
+   * Removes one hybrid node's routes (only those still through its nexthop)
+   * and its nexthop (when it is ours), its neighbour and its FDB entry (the delete
+   * names MAC and dst). Missing entries are fine (idempotent). Returns the
+   * entries that were there.
    */
   removeVtep(device: DeviceRef, spec: VtepSpec, opts: WriteOptions = {}): Promise<Entry[]> {
     return this.#serial(async () => {
@@ -596,7 +598,12 @@ export class DataPlane {
       const s = checkSpec(op, spec);
       const { signal } = opts;
       refuseIfAborted(signal, op);
-      const writes: Write[] = s.routes.map((r) => this.#routeDel(device, { base: r.base, dstLen: r.prefix, gateway: s.ip }));
+      const writes: Write[] = [];
+      // Deleting its nexthop takes every route still through it (none of another node's).
+      if ((await this.#nexthopHolder(device, s.nhId, op)) === 'ours') {
+        writes.push(...s.routes.map((r) => this.#routeDel(device, { base: r.base, dstLen: r.prefix, nhId: s.nhId, gateway: s.ip })));
+        writes.push(this.#nexthopDel(s.nhId, s.ip));
+      }
       writes.push(this.#neighDel(device, s.ip, s.macNum), this.#fdbDel(device, { mac: s.macNum, dst: s.ip }));
       const { done, failed } = await this.#apply(device, writes, op, signal);
       if (failed[0] !== undefined) throw failed[0].error;
@@ -608,6 +615,17 @@ export class DataPlane {
 
   #dumpRoutes(): Promise<NetlinkMessage[]> {
     return this.#rt.dump(RTM_GETROUTE, nl.rt.formatRoute({ family: AF_INET }), 'dump IPv4 routes');
+  }
+
+  async #dumpNexthops(): Promise<NetlinkMessage[]> {
+    try {
+      return await this.#rt.dump(RTM_GETNEXTHOP, nexthopMessage(RTM_GETNEXTHOP, 0, { id: 0, protocol: 0, flags: 0 }).subarray(16, 24), 'dump nexthops');
+    } catch (err) {
+      if (isNetlinkError(err, 'EOPNOTSUPP', 'EINVAL')) {
+        throw new NetlinkError('EOPNOTSUPP', 'dump nexthops', 'this kernel has no nexthop objects: the gateway needs Linux 5.3 or later', { cause: err });
+      }
+      throw err;
+    }
   }
 
   #dumpNeighbours(ifindex: number): Promise<NetlinkMessage[]> {
@@ -623,11 +641,12 @@ export class DataPlane {
   }
 
   /**
-   * Converges the entries on the device to exactly `desired`: dumps routes,
-   * neighbours and FDB once, diffs in memory, then writes only the
-   * differences in one batch: additions and fixes first (make before break),
-   * removals of stale entries last. Entries the kernel owns are never touched
-   * (see entries.ts). Refused writes are reported in `failed`, the rest goes on.
+   * Converges the entries on the device to exactly `desired`: dumps
+   * nexthops, routes, neighbours and FDB once, plans the differences
+   * (reconcile-plan.ts), then writes only those in one batch: additions and
+   * fixes first (make before break), removals of stale entries last. Entries
+   * the kernel owns are never touched (see entries.ts). Refused writes are
+   * reported in `failed`, the rest goes on.
    */
   reconcile(device: DeviceRef, desired: Iterable<VtepSpec>, opts: WriteOptions = {}): Promise<ReconcileResult> {
     return this.#serial(() => this.#reconcile(device, desired, opts));
@@ -636,96 +655,35 @@ export class DataPlane {
   async #reconcile(dev: DeviceRef, desired: Iterable<VtepSpec>, opts: WriteOptions): Promise<ReconcileResult> {
     const op = `reconcile ${dev.name ?? dev.ifindex}`;
     const want = await wantedOf(op, desired);
-    const pause = breather();
     const { signal } = opts;
     refuseIfAborted(signal, op);
 
-    const routes = ourRoutes(await this.#dumpRoutes(), dev.ifindex);
-    const neigh = ourNeighbours(await this.#dumpNeighbours(dev.ifindex), dev.ifindex);
-    const fdb = ourFdb(await this.#dumpFdb(), dev.ifindex);
-
-    const upserts: Write[] = [];
-    const removals: Write[] = [];
-    let unchanged = 0;
-
-    // FDB: the kernel keeps one remote per unicast MAC (append to an existing
-    // unicast MAC is a no-op), so entries are keyed by MAC: a wanted MAC with
-    // another dst, a port/VNI/ifindex of its own or a non-permanent state is
-    // fixed with REPLACE; a MAC nobody wants is removed.
-    const fdbHandled = new Set<number>();
-    for (const f of fdb) {
-      await pause();
-      const w = want.fdb.get(f.mac);
-      if (w === undefined || fdbHandled.has(f.mac)) {
-        removals.push(this.#fdbDel(dev, f));
-        continue;
-      }
-      fdbHandled.add(f.mac);
-      const clean = f.extra.port === undefined && f.extra.vni === undefined && f.extra.ifindex === undefined;
-      if (clean && f.permanent && f.dst === w.ip) unchanged++;
-      else upserts.push(this.#fdbSet(dev, w, 'fix'));
-    }
-    if (fdbHandled.size < want.fdb.size) {
-      for (const [mac, w] of want.fdb) {
-        if (!fdbHandled.has(mac)) upserts.push(this.#fdbSet(dev, w, 'add'));
-        await pause();
-      }
-    }
-
-    // Neighbours: ours are the permanent ones; a wanted IP held by a dynamic entry is fixed.
-    const neighSeen = new Set<number>();
-    for (const n of neigh.ours) {
-      await pause();
-      const w = want.neighbours.get(n.ip);
-      if (w === undefined) removals.push(this.#neighDel(dev, n.ip, n.mac));
-      else {
-        neighSeen.add(n.ip);
-        if (w.macNum === n.mac) unchanged++;
-        else upserts.push(this.#neighSet(dev, w, 'fix'));
-      }
-    }
-    if (neighSeen.size < want.neighbours.size) {
-      for (const [ip, w] of want.neighbours) {
-        if (!neighSeen.has(ip)) upserts.push(this.#neighSet(dev, w, neigh.dynamic.has(ip) ? 'fix' : 'add'));
-        await pause();
-      }
-    }
-
-    // Routes: key (dst, len). The slot REPLACE acts on is (dst, tos 0,
-    // metric 0); entries of the same dst with another tos/metric are removed.
-    const routeSeen = new Set<number>();
-    for (const r of routes) {
-      await pause();
-      const w = want.routes.get(r.key);
-      if (w === undefined || r.priority !== 0 || r.tos !== 0 || routeSeen.has(r.key)) {
-        removals.push(this.#routeDel(dev, r));
-        continue;
-      }
-      routeSeen.add(r.key);
-      if (r.gateway === w.viaIp && r.onlink && !r.odd) unchanged++;
-      else upserts.push(this.#routeSet(dev, w, 'fix'));
-    }
-    if (routeSeen.size < want.routes.size) {
-      for (const [key, w] of want.routes) {
-        if (!routeSeen.has(key)) upserts.push(this.#routeSet(dev, w, 'add'));
-        await pause();
-      }
-    }
-
-    // Order: FDB, neighbour, route upserts (a node's route after its
-    // forwarding entries), then removals (routes first, so nothing routes
-    // into a removed neighbour).
-    upserts.sort((a, b) => rank(a.entry) - rank(b.entry));
-    removals.sort((a, b) => rank(b.entry) - rank(a.entry));
-
-    const { done, failed } = await this.#apply(dev, [...upserts, ...removals], op, signal);
-    return {
-      added: done.filter((w) => w.op === 'add').map((w) => w.entry),
-      removed: done.filter((w) => w.op === 'remove').map((w) => w.entry),
-      fixed: done.filter((w) => w.op === 'fix').map((w) => w.entry),
-      unchanged,
-      failed: failed.map((f) => ({ entry: f.w.entry, op: f.w.op, error: f.error })),
+    const nexthops = ourNexthops(await this.#dumpNexthops(), dev.ifindex);
+    const ourIds = new Set(nexthops.ours.map((n) => n.id));
+    const observed = {
+      nexthops,
+      routes: ourRoutes(await this.#dumpRoutes(), dev.ifindex, ourIds),
+      neighbours: ourNeighbours(await this.#dumpNeighbours(dev.ifindex), dev.ifindex),
+      fdb: ourFdb(await this.#dumpFdb(), dev.ifindex),
     };
+    const plan = planReconcile(observed, want);
+    const b = breather();
+    const writes: Write[] = [];
+    for (const p of plan.writes) {
+      writes.push(this.#encode(dev, p));
+      if (b.due()) await b.pause();
+    }
+    const { done, failed } = await this.#apply(dev, writes, op, signal);
+    const refused = plan.refused.map((r) => ({
+      entry: { kind: 'nexthop', id: r.spec.nhId, via: r.spec.nodeIP } as const,
+      op: 'add' as const,
+      error: new NetlinkError('EEXIST', op, r.reason),
+    }));
+    const added: Entry[] = [];
+    const removed: Entry[] = [];
+    const fixed: Entry[] = [];
+    for (const w of done) (w.op === 'add' ? added : w.op === 'remove' ? removed : fixed).push(w.entry);
+    return { added, removed, fixed, unchanged: plan.unchanged, failed: [...refused, ...failed.map((f) => ({ entry: f.w.entry, op: f.w.op, error: f.error }))] };
   }
 
   // ---- statistics -----------------------------------------------------------
@@ -736,7 +694,11 @@ export class DataPlane {
       const vxlan = await this.#ifStats(device.ifindex);
       const primary = await this.#ifStats(device.underlay.ifindex);
       const fdbEntries = (await this.#dumpFdb()).filter((m) => neighIfindex(m) === device.ifindex).length;
-      const routeCount = (await this.#dumpRoutes()).filter((m) => routeOif(m) === device.ifindex).length;
+      const ourIds = new Set(ourNexthops(await this.#dumpNexthops(), device.ifindex).ours.map((n) => n.id));
+      const routeCount = (await this.#dumpRoutes()).filter((m) => {
+        const nh = routeNhId(m);
+        return routeOif(m) === device.ifindex || (nh !== undefined && ourIds.has(nh));
+      }).length;
       return { vxlan, primary, fdbEntries, routeCount, vxlanUp: vxlan.up };
     });
   }
@@ -768,10 +730,6 @@ export class DataPlane {
       return Promise.resolve();
     });
   }
-}
-
-function rank(e: Entry): number {
-  return e.kind === 'fdb' ? 0 : e.kind === 'neighbour' ? 1 : 2;
 }
 
 /** Opens the data plane in the calling process's network namespace. */

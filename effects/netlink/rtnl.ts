@@ -149,8 +149,12 @@ export class Rtnl {
     const port = this.sock.socket.address().port;
     const seqs: number[] = [];
     const errorsBefore = this.#socketErrors;
-    const sends: Array<Promise<void>> = [];
-    const send = (from: number, to: number, bytes: number): void => {
+    // One datagram per chunk, and the event loop's turn between chunks: the
+    // kernel applies a datagram's messages inside sendmsg (and the send's
+    // callback comes on the next tick, not the next loop turn), so sending all
+    // chunks in one go kept the loop for as long as the kernel worked (240 ms
+    // for 20,000 nodes); between chunks, timers and I/O are served.
+    const send = (from: number, to: number, bytes: number): Promise<void> => {
       refuseIfAborted(signal, op);
       const buf = Buffer.allocUnsafe(bytes);
       let o = 0;
@@ -184,20 +188,18 @@ export class Rtnl {
         }
         o += m.length;
       }
-      sends.push(
-        new Promise<void>((resolve) => {
-          this.sock.socket.socket.send(buf, { port: 0 }, (error) => {
-            if (error !== undefined) {
-              const e = toNetlinkError(error, op);
-              for (let i = from; i < to; i++) {
-                results[i] = e;
-                this.#batchSeqs.delete(seqs[i]!);
-              }
+      return new Promise<void>((resolve) => {
+        this.sock.socket.socket.send(buf, { port: 0 }, (error) => {
+          if (error !== undefined) {
+            const e = toNetlinkError(error, op);
+            for (let i = from; i < to; i++) {
+              results[i] = e;
+              this.#batchSeqs.delete(seqs[i]!);
             }
-            resolve();
-          });
-        }),
-      );
+          }
+          resolve();
+        });
+      });
     };
     try {
       let from = 0;
@@ -205,13 +207,13 @@ export class Rtnl {
       for (let i = 0; i < items.length; i++) {
         bytes += items[i]!.length;
         if (bytes >= CHUNK_BYTES) {
-          send(from, i + 1, bytes);
+          await send(from, i + 1, bytes);
+          await new Promise<void>((resolve) => setImmediate(resolve));
           from = i + 1;
           bytes = 0;
         }
       }
-      if (from < items.length) send(from, items.length, bytes);
-      await Promise.all(sends);
+      if (from < items.length) await send(from, items.length, bytes);
       // Barrier: answered after everything sent before it.
       await this.sock.socket.request(NLMSG_NOOP, [], { timeout: this.timeoutMs });
     } catch (err) {

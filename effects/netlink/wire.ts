@@ -1,12 +1,14 @@
 // Encoders for the handful of rtnetlink messages the data plane writes in
-// bulk (route and neighbour/FDB add/delete), each into one Buffer.
+// bulk (nexthop, route and neighbour/FDB add/delete), each into one Buffer.
 //
 // Written by hand on purpose: the package's formatters (AttrStream, one small
 // Buffer per field) made building 15,000 messages cost ~125 ms plus as much
 // again in garbage collection, more than the kernel needs to apply them. The
 // output is byte-for-byte what the package's formatters produce (checked in
-// test/netns/wire.test.ts). Layouts: <linux/netlink.h> nlmsghdr,
-// <linux/rtnetlink.h> rtmsg/rtattr, <linux/neighbour.h> ndmsg/nda.
+// test/netns/wire.test.ts; the package has no nexthop formatter, so nexthop
+// messages are checked against what the kernel accepts and dumps back).
+// Layouts: <linux/netlink.h> nlmsghdr, <linux/rtnetlink.h> rtmsg/rtattr,
+// <linux/neighbour.h> ndmsg/nda, <linux/nexthop.h> nhmsg/nha.
 import { endianness } from 'node:os';
 
 const LE = endianness() === 'LE';
@@ -18,6 +20,9 @@ export const RTM_NEWROUTE = 24;
 export const RTM_DELROUTE = 25;
 export const RTM_NEWNEIGH = 28;
 export const RTM_DELNEIGH = 29;
+export const RTM_NEWNEXTHOP = 104;
+export const RTM_DELNEXTHOP = 105;
+export const RTM_GETNEXTHOP = 106;
 
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_REPLACE = 0x100;
@@ -53,7 +58,9 @@ function attr(b: Buffer, o: number, type: number, write: (at: number) => number)
 export interface RouteFields {
   readonly dst: number;
   readonly dstLen: number;
-  readonly oif: number;
+  /** Output device, or a nexthop object (`nhId`) instead of device and gateway. */
+  readonly oif?: number | undefined;
+  readonly nhId?: number | undefined;
   readonly gateway?: number | undefined;
   readonly priority?: number | undefined;
   readonly tos?: number;
@@ -68,10 +75,12 @@ const RTA_DST = 1;
 const RTA_OIF = 4;
 const RTA_GATEWAY = 5;
 const RTA_PRIORITY = 6;
+const RTA_NH_ID = 30;
 
-/** RTM_NEWROUTE / RTM_DELROUTE for an IPv4 route: rtmsg + RTA_DST, RTA_GATEWAY?, RTA_OIF, RTA_PRIORITY?. */
+/** RTM_NEWROUTE / RTM_DELROUTE for an IPv4 route: rtmsg + RTA_DST, RTA_GATEWAY?, RTA_OIF?, RTA_PRIORITY?, RTA_NH_ID?. */
 export function routeMessage(msgType: number, nlFlags: number, r: RouteFields): Buffer {
-  const size = HDR + RTMSG + 8 + (r.gateway !== undefined ? 8 : 0) + 8 + (r.priority !== undefined ? 8 : 0);
+  const size =
+    HDR + RTMSG + 8 + (r.gateway !== undefined ? 8 : 0) + (r.oif !== undefined ? 8 : 0) + (r.priority !== undefined ? 8 : 0) + (r.nhId !== undefined ? 8 : 0);
   const b = Buffer.allocUnsafe(size).fill(0); // pooled: far cheaper than alloc for small buffers
   header(b, msgType, nlFlags);
   let o = HDR;
@@ -89,16 +98,69 @@ export function routeMessage(msgType: number, nlFlags: number, r: RouteFields): 
     const gw = r.gateway;
     o = attr(b, o, RTA_GATEWAY, (at) => b.writeUInt32BE(gw >>> 0, at) - at);
   }
-  o = attr(b, o, RTA_OIF, (at) => {
-    w32(b, r.oif, at);
-    return 4;
-  });
+  if (r.oif !== undefined) {
+    const oif = r.oif;
+    o = attr(b, o, RTA_OIF, (at) => {
+      w32(b, oif, at);
+      return 4;
+    });
+  }
   if (r.priority !== undefined) {
     const pr = r.priority;
-    attr(b, o, RTA_PRIORITY, (at) => {
+    o = attr(b, o, RTA_PRIORITY, (at) => {
       w32(b, pr, at);
       return 4;
     });
+  }
+  if (r.nhId !== undefined) {
+    const id = r.nhId;
+    attr(b, o, RTA_NH_ID, (at) => {
+      w32(b, id, at);
+      return 4;
+    });
+  }
+  return b;
+}
+
+export interface NexthopFields {
+  readonly id: number;
+  /** For a new nexthop: the device and the gateway on it. */
+  readonly oif?: number | undefined;
+  readonly gateway?: number | undefined;
+  readonly protocol: number;
+  /** nh_flags, e.g. RTNH_F_ONLINK. */
+  readonly flags: number;
+}
+
+const NHMSG = 8;
+const NHA_ID = 1;
+const NHA_OIF = 5;
+const NHA_GATEWAY = 6;
+
+/** RTM_NEWNEXTHOP / RTM_DELNEXTHOP / RTM_GETNEXTHOP for an IPv4 nexthop: nhmsg + NHA_ID, NHA_OIF?, NHA_GATEWAY?. */
+export function nexthopMessage(msgType: number, nlFlags: number, n: NexthopFields): Buffer {
+  const size = HDR + NHMSG + 8 + (n.oif !== undefined ? 8 : 0) + (n.gateway !== undefined ? 8 : 0);
+  const b = Buffer.allocUnsafe(size).fill(0);
+  header(b, msgType, nlFlags);
+  let o = HDR;
+  b[o] = 2; // AF_INET
+  b[o + 2] = n.protocol;
+  w32(b, n.flags, o + 4);
+  o += NHMSG;
+  o = attr(b, o, NHA_ID, (at) => {
+    w32(b, n.id, at);
+    return 4;
+  });
+  if (n.oif !== undefined) {
+    const oif = n.oif;
+    o = attr(b, o, NHA_OIF, (at) => {
+      w32(b, oif, at);
+      return 4;
+    });
+  }
+  if (n.gateway !== undefined) {
+    const gw = n.gateway;
+    attr(b, o, NHA_GATEWAY, (at) => b.writeUInt32BE(gw >>> 0, at) - at);
   }
   return b;
 }

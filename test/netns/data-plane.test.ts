@@ -226,7 +226,8 @@ describe('VTEP entries', () => {
   it('programs a route per pod CIDR (onlink), a permanent neighbour and a self/permanent FDB entry; idempotently', async () => {
     const s = spec('hyb-1', '198.18.20.1', ['198.18.100.0/29', '198.18.100.8/29', '198.18.101.0/24']);
     const res = await dp.programVtep(dev, s, []);
-    expect(res.applied).toHaveLength(5);
+    // FDB, neighbour, the node's nexthop, three routes through it.
+    expect(res.applied).toHaveLength(6);
     const want = {
       routes: ['198.18.100.0/29 via 198.18.20.1 onlink', '198.18.100.8/29 via 198.18.20.1 onlink', '198.18.101.0/24 via 198.18.20.1 onlink'],
       neigh: [`198.18.20.1 ${s.mac} permanent`],
@@ -283,7 +284,7 @@ describe('VTEP entries', () => {
     await dp.programVtep(dev, s, []);
     await dp.programVtep(dev, other, []);
     const removed = await dp.removeVtep(dev, s);
-    expect(removed).toHaveLength(4);
+    expect(removed).toHaveLength(5);
     expect(await routeSet()).toEqual(['198.18.100.16/29 via 198.18.20.2 onlink']);
     expect(await neighSet()).toEqual([`198.18.20.2 ${other.mac} permanent`]);
     expect(await fdbSet()).toEqual([`${other.mac} 198.18.20.2 self permanent`]);
@@ -335,12 +336,12 @@ describe('reconcile', () => {
     const dev = await freshDevice();
     const first = await dp.reconcile(dev, nodes);
     expect(first).toMatchObject({ removed: [], fixed: [], unchanged: 0, failed: [] });
-    expect(first.added).toHaveLength(4 + 3 + 3);
+    expect(first.added).toHaveLength(4 + 3 + 3 + 3);
     expect(await routeSet()).toEqual(wantRoutes);
     expect(await neighSet()).toEqual(wantNeigh);
     expect(await fdbSet()).toEqual(wantFdb);
     const second = await dp.reconcile(dev, nodes);
-    expect(second).toEqual({ added: [], removed: [], fixed: [], unchanged: 10, failed: [] });
+    expect(second).toEqual({ added: [], removed: [], fixed: [], unchanged: 13, failed: [] });
   });
 
   it('removes stale entries, restores deleted ones, fixes edited ones, and leaves kernel-owned entries alone', async () => {
@@ -354,7 +355,7 @@ describe('reconcile', () => {
     await run.exec(gw, ['bridge', 'fdb', 'replace', nodes[0]!.mac, 'dev', DEV, 'dst', '198.18.61.1', 'self', 'permanent']);
     await run.exec(gw, ['bridge', 'fdb', 'replace', nodes[1]!.mac, 'dev', DEV, 'dst', '198.18.20.2', 'port', '4789', 'self', 'permanent']);
     // Deleted by hand.
-    await run.ip(gw, ['route', 'del', '198.18.100.16/29', 'dev', DEV]);
+    await run.ip(gw, ['route', 'del', '198.18.100.16/29']);
     await run.ip(gw, ['neigh', 'del', '198.18.20.3', 'dev', DEV]);
     await run.exec(gw, ['bridge', 'fdb', 'del', nodes[2]!.mac, 'dev', DEV, 'dst', '198.18.20.3', 'self']);
     // Edited by hand.
@@ -369,7 +370,9 @@ describe('reconcile', () => {
     const r = await dp.reconcile(dev, nodes);
     expect(r.failed).toEqual([]);
     const keys = (es: typeof r.added): string[] =>
-      es.map((e) => (e.kind === 'route' ? `route ${e.dst}` : e.kind === 'neighbour' ? `neighbour ${e.ip}` : `fdb ${e.mac} ${e.dst}`)).sort();
+      es
+        .map((e) => (e.kind === 'route' ? `route ${e.dst}` : e.kind === 'neighbour' ? `neighbour ${e.ip}` : e.kind === 'nexthop' ? `nexthop ${e.via}` : `fdb ${e.mac} ${e.dst}`))
+        .sort();
     expect(keys(r.added)).toEqual([`fdb ${nodes[2]!.mac} 198.18.20.3`, 'neighbour 198.18.20.3', 'route 198.18.100.16/29']);
     expect(keys(r.fixed)).toEqual(
       [`fdb ${nodes[0]!.mac} 198.18.20.1`, `fdb ${nodes[1]!.mac} 198.18.20.2`, 'neighbour 198.18.20.2', 'route 198.18.100.0/29'].sort(),
@@ -394,17 +397,21 @@ describe('reconcile', () => {
     expect(again).toMatchObject({ added: [], removed: [], fixed: [], failed: [] });
   });
 
-  it('reports refused writes per entry and carries on with the rest (routes on a down device: ENETDOWN)', async () => {
+  it('reports refused writes per entry and carries on with the rest (nexthops on a down device: ENETDOWN)', async () => {
     const dev = await freshDevice();
     await run.ip(gw, ['link', 'set', DEV, 'down']);
     const r = await dp.reconcile(dev, nodes);
+    // The nexthops are refused, so are the routes through them (the kernel has no such nexthop id).
     expect(r.failed.map((f) => [f.entry.kind, f.op, f.error.code])).toEqual([
-      ['route', 'add', 'ENETDOWN'],
-      ['route', 'add', 'ENETDOWN'],
-      ['route', 'add', 'ENETDOWN'],
-      ['route', 'add', 'ENETDOWN'],
+      ['nexthop', 'add', 'ENETDOWN'],
+      ['nexthop', 'add', 'ENETDOWN'],
+      ['nexthop', 'add', 'ENETDOWN'],
+      ['route', 'add', 'EINVAL'],
+      ['route', 'add', 'EINVAL'],
+      ['route', 'add', 'EINVAL'],
+      ['route', 'add', 'EINVAL'],
     ]);
-    expect(r.failed[0]?.error.message).toMatch(/replace route 198\.18\.100\.\d+\/\d+ via 198\.18\.20\.\d onlink dev hybrid_vxlan0/);
+    expect(r.failed[0]?.error.message).toMatch(/replace nexthop id \d+ via 198\.18\.20\.\d onlink dev hybrid_vxlan0/);
     expect(r.added.map((e) => e.kind).sort()).toEqual(['fdb', 'fdb', 'fdb', 'neighbour', 'neighbour', 'neighbour']);
     expect(await fdbSet()).toEqual(wantFdb);
     await expect(dp.programVtep(dev, nodes[0]!, [])).rejects.toMatchObject({ code: 'ENETDOWN', retryable: false });
@@ -414,7 +421,7 @@ describe('reconcile', () => {
     const dev = await freshDevice();
     await dp.reconcile(dev, nodes);
     const r = await dp.reconcile(dev, []);
-    expect(r.removed).toHaveLength(10);
+    expect(r.removed).toHaveLength(13);
     expect(await routeSet()).toEqual([]);
     expect(await neighSet()).toEqual([]);
     expect(await fdbSet()).toEqual([]);

@@ -146,7 +146,7 @@ describe('forwarding through hybrid_vxlan0', () => {
     dp = await startDataPlane(run, ns.gw);
     const again = await dp.ensureDevice({ nodeIP: NODE_IP });
     expect(again).toMatchObject({ action: 'adopted', ifindex: dev.ifindex, mac: dev.mac });
-    expect(await dp.reconcile(again, [hybrid])).toMatchObject({ added: [], removed: [], fixed: [], unchanged: 3 });
+    expect(await dp.reconcile(again, [hybrid])).toMatchObject({ added: [], removed: [], fixed: [], unchanged: 4 }); // route, nexthop, neighbour, FDB
     expect(await vpcProbe.udp(POD_IP, UDP_PORT, 100)).toEqual({ ok: true });
   });
 
