@@ -18,7 +18,7 @@
 //
 // Pure statechart: `reconcileKernel` is a named actor (netlink in the runtime).
 import { assertEvent, assign, fromPromise, setup } from 'xstate';
-import { EMPTY_BOOK, planChanges, planDesired, planReport, planSettled, syncedChanges, type FleetBook, type FleetPlan } from './domain/fleet-plan.js';
+import { EMPTY_BOOK, NodeMap, planChanges, planDesired, planReport, planSettled, syncedChanges, type FleetBook, type FleetPlan } from './domain/fleet-plan.js';
 import type { VtepSpec } from './domain/vtep-spec.js';
 import { vtepMachine, type VtepEvent, type VtepInput, type VtepReport } from './vtep.machine.js';
 
@@ -43,7 +43,7 @@ export interface FleetContext extends FleetBook {
   dataPlaneReady: boolean;
   synced: boolean;
   /** The desired set the running (or last) bulk reconcile writes. */
-  written: ReadonlyMap<string, VtepSpec>;
+  written: NodeMap<string, VtepSpec>;
   /** A sweep was asked for (the device was recreated) while a bulk reconcile ran: run it again. */
   dirty: boolean;
   maxAttempts: number;
@@ -160,7 +160,7 @@ export const fleetMachine = fleetSetup
       ...EMPTY_BOOK,
       dataPlaneReady: false,
       synced: false,
-      written: new Map(),
+      written: NodeMap(),
       dirty: false,
       maxAttempts: input.maxAttempts ?? 8,
       convergeFailures: 0,

@@ -7,16 +7,23 @@
 // Every node of `desired ∪ programmed ∪ busy` is in exactly one of:
 //   programmed — the kernel holds exactly its desired spec; no actor;
 //   busy       — a vtep actor owns its entries until it reports back.
+//
+// The maps are persistent (immutable.js): a plan that touches one node of
+// 20,000 costs O(log N), not a copy of the map (which made a 1 % churn take
+// seconds), and earlier snapshots of the fleet stay as they were.
+import { Map as NodeMap } from 'immutable';
 import type { VtepSpec } from './vtep-spec.js';
 import { sameVtepSpec } from './vtep-spec.js';
 
+export { NodeMap };
+
 export interface FleetBook {
   /** Desired spec per CiliumNode name. */
-  readonly desired: ReadonlyMap<string, VtepSpec>;
+  readonly desired: NodeMap<string, VtepSpec>;
   /** Nodes whose entries are in the kernel as this spec, with no actor. */
-  readonly programmed: ReadonlyMap<string, VtepSpec>;
+  readonly programmed: NodeMap<string, VtepSpec>;
   /** Nodes a vtep actor works on. */
-  readonly busy: ReadonlyMap<string, Worker>;
+  readonly busy: NodeMap<string, Worker>;
   /** Actors spawned so far (for unique ids). */
   readonly spawned: number;
 }
@@ -44,7 +51,7 @@ export interface FleetPlan {
   readonly stop: readonly string[];
 }
 
-export const EMPTY_BOOK: FleetBook = { desired: new Map(), programmed: new Map(), busy: new Map(), spawned: 0 };
+export const EMPTY_BOOK: FleetBook = { desired: NodeMap(), programmed: NodeMap(), busy: NodeMap(), spawned: 0 };
 
 /** `vtep:<node>:<n>`: node names never hold ':' (RFC 1123), so the node is recoverable from the id. */
 export function vtepActorId(name: string, n: number): string {
@@ -58,50 +65,34 @@ export function nodeOfActorId(id: string): string | undefined {
   return end > 4 ? id.slice(5, end) : undefined;
 }
 
-/** A working copy of a book: maps are copied on their first write only. */
+/** A plan under way: the book's maps as they are updated, and the orders collected. */
 class Draft {
-  desired: Map<string, VtepSpec> | undefined;
-  programmed: Map<string, VtepSpec> | undefined;
-  busy: Map<string, Worker> | undefined;
+  d: NodeMap<string, VtepSpec>;
+  p: NodeMap<string, VtepSpec>;
+  b: NodeMap<string, Worker>;
   spawned: number;
   readonly spawn: WorkerOrder[] = [];
   readonly send: WorkerMessage[] = [];
   readonly stop: string[] = [];
 
-  constructor(private readonly base: FleetBook) {
+  constructor(base: FleetBook) {
+    this.d = base.desired;
+    this.p = base.programmed;
+    this.b = base.busy;
     this.spawned = base.spawned;
-  }
-
-  get d(): ReadonlyMap<string, VtepSpec> {
-    return this.desired ?? this.base.desired;
-  }
-  get p(): ReadonlyMap<string, VtepSpec> {
-    return this.programmed ?? this.base.programmed;
-  }
-  get b(): ReadonlyMap<string, Worker> {
-    return this.busy ?? this.base.busy;
-  }
-  wd(): Map<string, VtepSpec> {
-    return (this.desired ??= new Map(this.base.desired));
-  }
-  wp(): Map<string, VtepSpec> {
-    return (this.programmed ??= new Map(this.base.programmed));
-  }
-  wb(): Map<string, Worker> {
-    return (this.busy ??= new Map(this.base.busy));
   }
 
   hire(task: WorkerOrder['task'], spec: VtepSpec, previous: readonly VtepSpec[]): void {
     const id = vtepActorId(spec.name, ++this.spawned);
     this.spawn.push({ id, task, spec, previous });
-    this.wb().set(spec.name, { id, target: task === 'program' ? spec : undefined });
-    if (this.p.has(spec.name)) this.wp().delete(spec.name);
+    this.b = this.b.set(spec.name, { id, target: task === 'program' ? spec : undefined });
+    this.p = this.p.delete(spec.name);
   }
 
   /** Tells a busy node's actor its new target (UPDATE or REMOVE). */
   retarget(name: string, worker: Worker, target: VtepSpec | undefined): void {
     this.send.push({ id: worker.id, event: target === undefined ? { type: 'REMOVE' } : { type: 'UPDATE', spec: target } });
-    this.wb().set(name, { id: worker.id, target });
+    this.b = this.b.set(name, { id: worker.id, target });
   }
 
   plan(): FleetPlan {
@@ -116,9 +107,10 @@ class Draft {
 
 /** Before the first convergence: the desired set only (the bulk reconcile will write it). */
 export function planDesired(book: FleetBook, upserts: readonly VtepSpec[], removes: readonly string[], replaceAll = false): FleetBook {
-  const desired = replaceAll ? new Map<string, VtepSpec>() : new Map(book.desired);
-  for (const s of upserts) desired.set(s.name, s);
-  for (const n of removes) desired.delete(n);
+  const desired = (replaceAll ? NodeMap<string, VtepSpec>() : book.desired).withMutations((m) => {
+    for (const s of upserts) m.set(s.name, s);
+    for (const n of removes) m.delete(n);
+  });
   return { ...book, desired };
 }
 
@@ -134,7 +126,7 @@ export function planChanges(book: FleetBook, upserts: readonly VtepSpec[], remov
   for (const spec of upserts) {
     const name = spec.name;
     if (sameVtepSpec(w.d.get(name), spec) && (w.b.has(name) || sameVtepSpec(w.p.get(name), spec))) continue;
-    w.wd().set(name, spec);
+    w.d = w.d.set(name, spec);
     const worker = w.b.get(name);
     if (worker !== undefined) w.retarget(name, worker, spec);
     else {
@@ -145,7 +137,7 @@ export function planChanges(book: FleetBook, upserts: readonly VtepSpec[], remov
   for (const name of removes) {
     const spec = w.d.get(name);
     if (spec === undefined) continue;
-    w.wd().delete(name);
+    w.d = w.d.delete(name);
     const worker = w.b.get(name);
     if (worker !== undefined) w.retarget(name, worker, undefined);
     else {
@@ -170,10 +162,10 @@ export function planReport(
   const worker = w.b.get(report.name);
   if (worker === undefined) return w.plan(); // not ours (a stopped actor's late report)
   w.stop.push(worker.id);
-  w.wb().delete(report.name);
+  w.b = w.b.delete(report.name);
   const want = w.d.get(report.name);
   if (report.type === 'VTEP.PROGRAMMED') {
-    if (sameVtepSpec(want, report.spec)) w.wp().set(report.name, report.spec);
+    if (sameVtepSpec(want, report.spec)) w.p = w.p.set(report.name, report.spec);
     else if (hold) return w.plan();
     else if (want !== undefined) w.hire('program', want, [report.spec]);
     else w.hire('remove', report.spec, []);
@@ -190,12 +182,20 @@ export function planReport(
  * changes that arrived meanwhile, refused nodes — goes to actors: new ones
  * for idle nodes, a new target (or a RETRY, for a stalled one) for busy ones.
  */
-export function planSettled(book: FleetBook, written: ReadonlyMap<string, VtepSpec>, refused: readonly string[]): FleetPlan {
+export function planSettled(book: FleetBook, written: NodeMap<string, VtepSpec>, refused: readonly string[]): FleetPlan {
   const w = new Draft(book);
+  // Nothing changed meanwhile, nothing refused, nobody busy (a first converge, a quiet sweep):
+  // every desired node is in place as written, with nothing to walk.
+  if (w.d === written && refused.length === 0 && w.b.size === 0) {
+    w.p = written;
+    return w.plan();
+  }
   const failed = new Set(refused);
-  const programmed = new Map<string, VtepSpec>();
-  for (const [name, spec] of written) if (!w.b.has(name) && !failed.has(name)) programmed.set(name, spec);
-  w.programmed = programmed;
+  const programmed = written.withMutations((m) => {
+    for (const name of failed) m.delete(name);
+    for (const name of w.b.keys()) m.delete(name);
+  });
+  w.p = programmed;
   for (const [name, want] of w.d) {
     const worker = w.b.get(name);
     if (worker !== undefined) {
