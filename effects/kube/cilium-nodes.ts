@@ -35,10 +35,22 @@ export interface CiliumNodeInformerOptions extends ListWatchOptions {
 export interface CiliumNodeInformer {
   /** True once a complete list was applied. */
   readonly synced: boolean;
-  /** Snapshot of the cached nodes. */
+  /** The cached nodes' identities (name, resourceVersion, uid). */
   list(): KubeObject[];
   get(name: string): KubeObject | undefined;
   stop(): Promise<void>;
+}
+
+/**
+ * What the informer's cache keeps of a CiliumNode: its identity, for deletes,
+ * re-list diffs and Events (the uid). The handlers get whole nodes and the
+ * desired set takes what it needs from them, so 20,000 cached nodes cost a
+ * few bytes each instead of whole objects (real ones carry IPAM pools,
+ * health, encryption and status).
+ */
+export function ciliumNodeIdentity(obj: KubeObject): KubeObject {
+  const md = obj.metadata ?? {};
+  return { metadata: { name: md.name, resourceVersion: md.resourceVersion, uid: md.uid } };
 }
 
 export function startCiliumNodeInformer(clients: KubeClients, handlers: CiliumNodeHandlers, opts: CiliumNodeInformerOptions = {}): CiliumNodeInformer {
@@ -57,7 +69,7 @@ export function startCiliumNodeInformer(clients: KubeClients, handlers: CiliumNo
       onMalformed: (raw, why) => handlers.malformed?.(raw, why),
       onError: (err, info) => handlers.error?.(err, info),
     },
-    opts,
+    { keep: ciliumNodeIdentity, ...opts },
   ).start();
   return {
     get synced() {

@@ -43,9 +43,9 @@ export interface ListWatchTarget {
 export interface ListWatchHandlers<T extends KubeObject = KubeObject> {
   /** After every complete (re-)list, with the whole cache. */
   onSynced?(all: T[]): void;
-  /** Added or changed (`old` is the cached version, if any). */
+  /** Added or changed (`old` is what the cache kept of the previous version, if any). */
   onUpsert?(obj: T, old: T | undefined): void;
-  /** Confirmed gone: a DELETED event, or absent from a complete re-list. */
+  /** Confirmed gone: a DELETED event (its object), or absent from a complete re-list (what the cache kept). */
   onDelete?(obj: T): void;
   /** An object the loop could not key (no metadata.name). Never thrown. */
   onMalformed?(raw: unknown, why: string): void;
@@ -55,7 +55,15 @@ export interface ListWatchHandlers<T extends KubeObject = KubeObject> {
   onWatching?(resourceVersion: string): void;
 }
 
-export interface ListWatchOptions {
+export interface ListWatchOptions<T extends KubeObject = KubeObject> {
+  /**
+   * What the cache keeps of each object (as client-go's SetTransform, but for
+   * the cache only: handlers still get whole objects). A caller that takes
+   * what it needs from the handlers keeps, say, only metadata, so 20,000
+   * cached objects cost little. It must keep metadata.name, namespace and
+   * resourceVersion; list() and get() return what it kept.
+   */
+  keep?: (obj: T) => T;
   /** First retry delay after an error (default 250 ms), doubling up to maxBackoffMs (default 30 s). */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -91,13 +99,13 @@ export class ListWatch<T extends KubeObject = KubeObject> {
   private hasSynced = false;
   private failures = 0;
   private quickGones = 0;
-  private readonly opts: Required<Omit<ListWatchOptions, 'random'>> & { random: () => number };
+  private readonly opts: Required<Omit<ListWatchOptions<T>, 'random' | 'keep'>> & { random: () => number; keep: (obj: T) => T };
 
   constructor(
     private readonly clients: KubeClients,
     private readonly target: ListWatchTarget,
     private readonly handlers: ListWatchHandlers<T>,
-    opts: ListWatchOptions = {},
+    opts: ListWatchOptions<T> = {},
   ) {
     this.opts = {
       initialBackoffMs: opts.initialBackoffMs ?? 250,
@@ -106,6 +114,7 @@ export class ListWatch<T extends KubeObject = KubeObject> {
       pageSize: opts.pageSize ?? 500,
       requestTimeoutMs: opts.requestTimeoutMs ?? 30_000,
       random: opts.random ?? Math.random,
+      keep: opts.keep ?? ((o) => o),
     };
   }
 
@@ -232,7 +241,7 @@ export class ListWatch<T extends KubeObject = KubeObject> {
     // Apply the complete list: only now may objects be removed.
     const old = new Map(this.cache);
     this.cache.clear();
-    for (const [k, v] of fresh) this.cache.set(k, v);
+    for (const [k, v] of fresh) this.cache.set(k, this.opts.keep(v));
     this.rv = rv;
     for (const [k, v] of old) if (!fresh.has(k)) this.safe(() => this.handlers.onDelete?.(v));
     for (const [k, v] of fresh) {
@@ -240,7 +249,8 @@ export class ListWatch<T extends KubeObject = KubeObject> {
       if (prev === undefined || prev.metadata?.resourceVersion !== v.metadata?.resourceVersion) this.safe(() => this.handlers.onUpsert?.(v, prev));
     }
     this.hasSynced = true;
-    this.safe(() => this.handlers.onSynced?.([...this.cache.values()]));
+    // The whole objects of this list (the cache may keep less of them).
+    this.safe(() => this.handlers.onSynced?.([...fresh.values()]));
   }
 
   private watchOnce(): Promise<WatchEnd> {
@@ -289,7 +299,7 @@ export class ListWatch<T extends KubeObject = KubeObject> {
         if (typeof rv === 'string' && rv !== '') this.rv = rv;
         if (type === 'ADDED' || type === 'MODIFIED') {
           const old = this.cache.get(key);
-          this.cache.set(key, obj as T);
+          this.cache.set(key, this.opts.keep(obj as T));
           this.safe(() => this.handlers.onUpsert?.(obj as T, old));
         } else if (type === 'DELETED') {
           const had = this.cache.get(key);
