@@ -181,8 +181,8 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   const fleetLogic = fleetMachine.provide({
     actors: {
       vtep,
-      reconcileKernel: reconcileKernelActor(dp, getDevice, (r, input) => {
-        const n = nodesTouched(input, r);
+      reconcileKernel: reconcileKernelActor(dp, getDevice, (r) => {
+        const n = nodesTouched(r);
         metrics.vtepAdd.inc(n.programmed);
         metrics.vtepRemove.inc(n.removed);
         if (r.added.length + r.removed.length + r.fixed.length + r.failed.length > 0) {

@@ -40,6 +40,9 @@ async function run(config: GatewayConfig, log: Logger): Promise<void> {
     onSample: (worstMs) => {
       runtime.metrics.eventLoopDelay.observe(worstMs / 1000);
       runtime.metrics.eventLoopDelayMax.set(loop.maxDelayMs() / 1000);
+      // Lease renewals wait for the loop: a second of it is worth a warning.
+      if (worstMs >= 1000) log.warn({ eventLoopDelayMs: Math.round(worstMs) }, 'the event loop was blocked');
+      else if (worstMs >= 100) log.debug({ eventLoopDelayMs: Math.round(worstMs) }, 'the event loop was blocked');
     },
   });
   const servers: Server[] = [];

@@ -42,8 +42,8 @@ export interface DesiredIndexOptions {
 
 interface Entry {
   readonly name: string;
-  /** Sort key: creationTimestamp (absent: last), then name. */
-  readonly age: string;
+  /** Age order: creationTimestamp (absent: last), then name. */
+  readonly created: string;
   readonly resourceVersion: string | undefined;
   /** Present when the node is valid on its own (a candidate). */
   readonly spec: VtepSpec | undefined;
@@ -55,13 +55,10 @@ interface Entry {
   skip: Skip | undefined;
 }
 
-function ageOf(node: CiliumNode, name: string): string {
-  const ts = node.metadata?.creationTimestamp;
-  return `${typeof ts === 'string' ? ts : '\uffff'}\u0000${name}`;
-}
+const NEVER = '\uffff';
 
 function older(a: Entry, b: Entry): boolean {
-  return a.age < b.age;
+  return a.created !== b.created ? a.created < b.created : a.name < b.name;
 }
 
 /** A binary min-heap of entries by age. */
@@ -232,7 +229,7 @@ export class DesiredIndex {
         yield;
       }
     }
-    initial.sort((a, b) => (a.age < b.age ? -1 : a.age > b.age ? 1 : 0));
+    initial.sort((a, b) => (older(a, b) ? -1 : older(b, a) ? 1 : 0));
     judging = true;
     let next = 0;
     const pop = (): Entry | undefined => {
@@ -264,7 +261,7 @@ export class DesiredIndex {
     const r = vtepSpecFromCiliumNode(node, this.opts.vpcCidrs);
     return {
       name,
-      age: ageOf(node, name),
+      created: typeof node.metadata?.creationTimestamp === 'string' ? node.metadata.creationTimestamp : NEVER,
       resourceVersion: node.metadata?.resourceVersion,
       spec: r.ok ? r.spec : undefined,
       ip: r.ok ? r.ip : -1,

@@ -106,16 +106,16 @@ describe('Dockerfile structure', () => {
     expect(major).toBeGreaterThanOrEqual(Number(/(\d+)/.exec((pkg as { engines?: { node?: string } }).engines?.node ?? '0')?.[1]));
   });
 
-  it('build stage: npm ci, then npm run build (tsc -p tsconfig.build.json) over the copied sources', () => {
+  it('build stage: npm ci, then npm run build (tsc, then the bundle) over the copied sources', () => {
     const b = runs(stage('build'));
     const ci = b.findIndex((r) => /^npm ci\b/.test(r));
     const build = b.findIndex((r) => /^npm run build\b/.test(r));
     expect(ci).toBeGreaterThanOrEqual(0);
     expect(build).toBeGreaterThan(ci);
     expect(b[ci]).toContain('--ignore-scripts');
-    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json');
+    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json && node scripts/bundle.mjs');
     const sources = buildContextSources();
-    for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) expect(sources).toContain(f);
+    for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/bundle.mjs']) expect(sources).toContain(f);
     for (const s of sources) expect(existsSync(join(repoRoot, s)), `COPY source ${s}`).toBe(true);
   });
 
@@ -166,10 +166,16 @@ describe('Dockerfile structure', () => {
     expect(u).toMatch(/^\d+$/); // numeric, so the kubelet can check runAsNonRoot
   });
 
-  it('entry point: exec form `node dist/runtime/main.js`, the file tsc emits for runtime/main.ts', () => {
+  it('entry point: exec form `node <V8 flags> dist/image/main.js`, the bundle of what tsc emits for runtime/main.ts', () => {
     const r = stage('runtime');
     const entry = last(r, 'ENTRYPOINT')?.json;
-    expect(entry).toEqual(['node', 'dist/runtime/main.js']);
+    expect(entry).toEqual(['node', '--max-semi-space-size=1', 'dist/image/main.js']);
+    // The bundle step reads tsc's dist/runtime/main.js and writes dist/image/ (scripts/bundle.mjs, run by `npm run build`).
+    const bundler = readFileSync(join(repoRoot, 'scripts', 'bundle.mjs'), 'utf8');
+    expect(bundler).toContain("entryPoints: ['dist/runtime/main.js']");
+    expect(bundler).toContain("outdir: 'dist/image'");
+    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json && node scripts/bundle.mjs');
+    expect(runs(stage('build')).some((c) => /\bnpm run build\b/.test(c))).toBe(true);
     // No CMD: Kubernetes `args` (the chart's flags) are appended to the entry point.
     expect(last(r, 'CMD')).toBeUndefined();
     const config = buildConfig();
@@ -178,7 +184,6 @@ describe('Dockerfile structure', () => {
     // tsc writes <repo>/dist/runtime/main.js; the build stage has the repo at its WORKDIR and the runtime copies …/dist to <WORKDIR>/dist.
     const relJs = relative(repoRoot, js as string).split(sep).join('/');
     expect(relJs).toBe('dist/runtime/main.js');
-    expect(posix.resolve(workdir(r), entry?.[1] ?? '')).toBe(posix.join(workdir(r), relJs));
   });
 
   it('exposes the chart default ports (health, metrics) and VXLAN', () => {
@@ -221,7 +226,7 @@ describe('the image layout starts', () => {
     if (app) rmSync(app, { recursive: true, force: true });
   });
 
-  it('the copied sources compile to dist/runtime/main.js, and `node dist/runtime/main.js --help` runs from /app', async () => {
+  it('the copied sources compile to dist/runtime/main.js, bundle to dist/image/main.js, and the entry point runs `--help` from /app', async () => {
     const config = buildConfig();
     // Only the sources the build stage copies (the Dockerfile leaves lab/ out).
     const roots = copiedRoots(config);
@@ -245,11 +250,17 @@ describe('the image layout starts', () => {
     // The runtime stage's /app: package.json + node_modules + dist.
     writeFileSync(join(app, 'package.json'), readFileSync(join(repoRoot, 'package.json')));
     symlinkSync(join(repoRoot, 'node_modules'), join(app, 'node_modules'), 'dir');
-    const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['dist/runtime/main.js', '--help'], { cwd: app, encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH ?? '' } }, (err, stdout, stderr) => {
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    const node = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, args, { cwd: app, encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH ?? '' } }, (err, stdout, stderr) => {
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        });
       });
-    });
+    // The build stage's second step, then the runtime stage's entry point with its flags.
+    const bundled = await node([join(repoRoot, 'scripts', 'bundle.mjs')]);
+    expect(bundled.code, bundled.stderr).toBe(0);
+    const entry = last(stage('runtime'), 'ENTRYPOINT')?.json ?? [];
+    const out = await node([...entry.slice(1), '--help']);
     expect(out.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find/);
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toContain('--vxlan-vni');
