@@ -1,8 +1,8 @@
 // Scale benchmark of the whole pipeline (`npm run bench -- scale`, as root):
 // N hybrid CiliumNodes (one InternalIP and one /30 pod CIDR each) are in the
-// lab's Kubernetes stand-in before the gateways start; the COMPILED gateway
-// (dist/runtime/main.js, what the image runs) is started in a namespace of
-// its own, first gw-a (it becomes the leader), then gw-b (the standby), and
+// lab's Kubernetes stand-in before the gateways start; the gateway as the
+// image runs it (`npm run build`, then the Dockerfile's ENTRYPOINT: node flags
+// and the bundled dist/image/main.js) is started in a namespace of its own, first gw-a (it becomes the leader), then gw-b (the standby), and
 // the kernel of each namespace is followed with `ip monitor` / `bridge
 // monitor` until it holds exactly the entries of the N nodes. Per N, medians
 // of BENCH_SCALE_RUNS runs (default 3):
@@ -15,15 +15,19 @@
 //   churn 1 %                   1 % of the nodes change (half their pod CIDR, half their IP) → both kernels converged
 //   lease                       renewals of the leader: longest gap, holder changes, step-downs logged
 // and, in the same run, the kernel-bound baseline: `bridge -batch` + `ip -batch`
-// of the same entries into a fresh hybrid_vxlan0. BENCH_SCALE_NODES (default
+// of the same entries (FDB, neighbours, a nexthop per node, routes through
+// them) into a fresh hybrid_vxlan0; and, for reference, the same with
+// gateway-style routes (`route … via <ip> dev … onlink`, what the reference
+// and earlier versions write), which the kernel takes in O(N²). BENCH_SCALE_NODES (default
 // "0,2000,5000,20000") picks the sizes; BENCH_SCALE_CPU_PROF=<dir> writes
-// gw-a's CPU profile (node --cpu-prof) there.
+// gw-a's CPU profile (node --cpu-prof) there, BENCH_SCALE_HEAP_SNAPSHOT=<dir>
+// a heap snapshot of gw-a, idle after converging.
 //
 // Addresses (198.18.0.0/15 and TEST-NETs only): VPC subnet 203.0.113.0/24
 // (control .1, gw-a .11, gw-b .12; VPC_CIDR), pod CIDRs 198.18.0.0/16 +
 // 198.19.0.0/17 (POD_CIDRS: 24,576 /30s), hybrid node IPs 198.19.128.0/17.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -35,6 +39,11 @@ import { KernelWatch, type ExpectedEntries } from './scale/kernel-watch.js';
 const SIZES = (process.env.BENCH_SCALE_NODES ?? '0,2000,5000,20000').split(',').map(Number);
 const RUNS = Math.max(1, Number(process.env.BENCH_SCALE_RUNS ?? 3));
 const CPU_PROF = process.env.BENCH_SCALE_CPU_PROF;
+/** Extra node flags for gw-a (diagnosis, e.g. --trace-gc) and a file for its output. */
+const EXTRA_NODE_ARGS = (process.env.BENCH_SCALE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+const LOG_FILE = process.env.BENCH_SCALE_LOG;
+/** A directory: gw-a writes a heap snapshot there when idle after converging (node --heapsnapshot-signal). */
+const HEAP_SNAPSHOT = process.env.BENCH_SCALE_HEAP_SNAPSHOT;
 const CONVERGE_TIMEOUT_MS = Number(process.env.BENCH_SCALE_TIMEOUT_MS ?? 240_000);
 const DEV = 'hybrid_vxlan0';
 const VPC_CIDR = '203.0.113.0/24';
@@ -99,10 +108,15 @@ async function ask<T>(peer: IpcPeer, body: Record<string, unknown>): Promise<T> 
 }
 
 interface Baseline {
+  /** The same entries as the gateway writes: FDB, neighbours, a nexthop per node (id = its IP), routes through them. */
   readonly ms: number;
+  /** Gateway-style routes instead (`via <ip> dev … onlink`): the reference's form. */
+  readonly classicMs: number;
 }
 
-/** bridge -batch + ip -batch of the same entries into a fresh vxlan device (the kernel-bound floor). */
+const ipNumber = (ip: string): number => ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
+
+/** bridge -batch + ip -batch of the entries into a fresh vxlan device (the kernel-bound floor). */
 async function baseline(run: NetnsRun, nodes: readonly ScaleNode[]): Promise<Baseline> {
   const ns = await run.ns(`base${nodes.length}`);
   await run.ip(ns, ['link', 'add', 'u0', 'type', 'dummy']).catch(async () => {
@@ -111,18 +125,23 @@ async function baseline(run: NetnsRun, nodes: readonly ScaleNode[]): Promise<Bas
   });
   await run.ip(ns, ['addr', 'add', '203.0.113.21/24', 'dev', 'u0']);
   await run.ip(ns, ['link', 'set', 'u0', 'up']);
-  await run.ip(ns, ['link', 'add', DEV, 'type', 'vxlan', 'id', '2', 'dstport', '8472', 'local', '203.0.113.21', 'dev', 'u0', 'nolearning']);
-  await run.ip(ns, ['link', 'set', DEV, 'up']);
   const tmp = mkdtempSync(join(tmpdir(), 'ehg-scale-bench-'));
-  try {
-    writeFileSync(join(tmp, 'fdb'), nodes.map((n) => `fdb replace ${macOf(n.ip)} dev ${DEV} dst ${n.ip} self permanent`).join('\n') + '\n');
-    writeFileSync(
-      join(tmp, 'ip'),
-      [
-        ...nodes.map((n) => `neigh replace ${n.ip} lladdr ${macOf(n.ip)} dev ${DEV} nud permanent`),
-        ...nodes.flatMap((n) => n.podCidrs.map((c) => `route replace ${c} via ${n.ip} dev ${DEV} onlink`)),
-      ].join('\n') + '\n',
-    );
+  const fdb = nodes.map((n) => `fdb replace ${macOf(n.ip)} dev ${DEV} dst ${n.ip} self permanent`);
+  const neigh = nodes.map((n) => `neigh replace ${n.ip} lladdr ${macOf(n.ip)} dev ${DEV} nud permanent`);
+  const forms = {
+    nexthop: [
+      ...neigh,
+      ...nodes.map((n) => `nexthop replace id ${ipNumber(n.ip)} via ${n.ip} dev ${DEV} onlink`),
+      ...nodes.flatMap((n) => n.podCidrs.map((c) => `route replace ${c} nhid ${ipNumber(n.ip)}`)),
+    ],
+    classic: [...neigh, ...nodes.flatMap((n) => n.podCidrs.map((c) => `route replace ${c} via ${n.ip} dev ${DEV} onlink`))],
+  };
+  const timed = async (ipLines: string[]): Promise<number> => {
+    await run.ip(ns, ['link', 'del', DEV]).catch(() => undefined);
+    await run.ip(ns, ['link', 'add', DEV, 'type', 'vxlan', 'id', '2', 'dstport', '8472', 'local', '203.0.113.21', 'dev', 'u0', 'nolearning']);
+    await run.ip(ns, ['link', 'set', DEV, 'up']);
+    writeFileSync(join(tmp, 'fdb'), `${fdb.join('\n')}\n`);
+    writeFileSync(join(tmp, 'ip'), `${ipLines.join('\n')}\n`);
     const t0 = performance.now();
     for (const [cmd, file] of [
       ['bridge', 'fdb'],
@@ -131,7 +150,12 @@ async function baseline(run: NetnsRun, nodes: readonly ScaleNode[]): Promise<Bas
       const r = spawnSync('ip', ['netns', 'exec', ns, cmd, '-batch', join(tmp, file)], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`baseline ${cmd} -batch: ${r.stderr}`);
     }
-    return { ms: performance.now() - t0 };
+    return performance.now() - t0;
+  };
+  try {
+    const ms = await timed(forms.nexthop);
+    const classicMs = await timed(forms.classic);
+    return { ms, classicMs };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
     await run.ip(ns, ['link', 'del', DEV]).catch(() => undefined);
@@ -152,6 +176,7 @@ interface GatewayFigures {
 interface RunFigures {
   readonly n: number;
   readonly baselineMs: number;
+  readonly classicMs: number;
   readonly gw: Record<Gw['name'], GatewayFigures>;
   readonly churnMs: number;
   readonly leaseMaxGapMs: number;
@@ -172,11 +197,11 @@ function stallFromMetrics(text: string): number {
   return m ? Number(m[1]) * 1000 : NaN;
 }
 
-async function oneRun(n: number, runIndex: number): Promise<RunFigures> {
+async function oneRun(n: number, runIndex: number, entry: EntryPoint): Promise<RunFigures> {
   const run = createNetnsRun();
   try {
     const nodes = Array.from({ length: n }, (_, i) => scaleNode(i));
-    const base = n > 0 ? await baseline(run, nodes) : { ms: NaN };
+    const base = n > 0 ? await baseline(run, nodes) : { ms: NaN, classicMs: NaN };
 
     const ctl = await run.ns('ctl');
     await run.ip(ctl, ['link', 'add', 'br0', 'type', 'bridge']);
@@ -225,12 +250,18 @@ async function oneRun(n: number, runIndex: number): Promise<RunFigures> {
       await prober.ready;
       const profArgs = CPU_PROF !== undefined && g.name === 'gw-a' ? ['--cpu-prof', `--cpu-prof-dir=${resolve(CPU_PROF)}`, `--cpu-prof-name=gw-a-${n}-${runIndex}.cpuprofile`] : [];
       if (profArgs.length > 0) mkdirSync(resolve(CPU_PROF!), { recursive: true });
+      if (g.name === 'gw-a') profArgs.push(...EXTRA_NODE_ARGS);
+      if (HEAP_SNAPSHOT !== undefined && g.name === 'gw-a') {
+        mkdirSync(resolve(HEAP_SNAPSHOT), { recursive: true });
+        profArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${resolve(HEAP_SNAPSHOT)}`);
+      }
       const spawnedAt = epoch();
       const gw = run.spawnNode(
         ns,
-        'dist/runtime/main.js',
+        entry.script,
         [],
         {
+          ...entry.env,
           NODE_IP: g.ip,
           VPC_CIDR,
           POD_CIDRS,
@@ -248,22 +279,28 @@ async function oneRun(n: number, runIndex: number): Promise<RunFigures> {
           OTEL_EXPORTER_OTLP_ENDPOINT: cinfo.otlpUrl,
           OTEL_SERVICE_NAME: `gateway-${g.name}`,
         },
-        { compiled: true, nodeArgs: profArgs },
+        { compiled: true, nodeArgs: [...entry.nodeArgs, ...profArgs] },
       );
       const lines: string[] = [];
       createInterface({ input: gw.stdout! }).on('line', (l) => lines.push(l));
       started[g.name] = { child: gw, spawnedAt, lines, prober, watch };
-      const convergedAt = await Promise.race([
-        watch.converged(CONVERGE_TIMEOUT_MS),
-        new Promise<never>((_, reject) => gw.once('exit', (code) => reject(new Error(`${g.name} exited (${code}): ${stderrTail(gw)}`)))),
-      ]);
+      const exited = new Promise<never>((_, reject) => gw.once('exit', (code) => reject(new Error(`${g.name} exited (${code}): ${stderrTail(gw)}`))));
+      // With no nodes there is nothing to see in the kernel: ready (/readyz 200) is the end of start-up.
+      const readyAt = async (): Promise<number> => {
+        for (;;) {
+          const r = await ask<{ status: number }>(prober, { op: 'get', url: `http://${g.ip}:8088/readyz` });
+          if (r.status === 200) return epoch();
+          await sleep(50);
+        }
+      };
+      const convergedAt = await Promise.race([n > 0 ? watch.converged(CONVERGE_TIMEOUT_MS, spawnedAt) : readyAt(), exited]);
       const cpuS = cpuSeconds(gw.pid!);
       const lists = (await ask<Array<{ atMs: number; status: number }>>(control, { op: 'listRequests' })).filter(
         (r) => r.atMs >= spawnedAt && r.atMs <= convergedAt && r.status === 200,
       );
       const listAt = lists.length > 0 ? Math.max(...lists.map((r) => r.atMs)) : NaN;
       figures[g.name] = {
-        startToConvergedMs: n > 0 ? convergedAt - spawnedAt : NaN,
+        startToConvergedMs: convergedAt - spawnedAt,
         listToConvergedMs: n > 0 ? convergedAt - listAt : NaN,
         cpuS,
         stallMs: NaN,
@@ -277,6 +314,10 @@ async function oneRun(n: number, runIndex: number): Promise<RunFigures> {
     // Idle, then memory.
     await sleep(3000);
     for (const g of GATEWAYS) figures[g.name]!.rssMB = rssMB(started[g.name]!.child.pid!);
+    if (HEAP_SNAPSHOT !== undefined) {
+      started['gw-a']!.child.kill('SIGUSR2');
+      await sleep(5000);
+    }
 
     // 1 % churn: half of the changed nodes move their pod CIDR, half change their IP.
     let churnMs = NaN;
@@ -293,7 +334,7 @@ async function oneRun(n: number, runIndex: number): Promise<RunFigures> {
       const next = expected(churned);
       for (const g of GATEWAYS) started[g.name]!.watch.expect(next);
       const at = await ask<number>(control, { op: 'putNodes', nodes: changed });
-      const done = await Promise.all(GATEWAYS.map((g) => started[g.name]!.watch.converged(60_000)));
+      const done = await Promise.all(GATEWAYS.map((g) => started[g.name]!.watch.converged(60_000, at)));
       churnMs = Math.max(...done) - at;
     }
     await sleep(500);
@@ -309,6 +350,7 @@ async function oneRun(n: number, runIndex: number): Promise<RunFigures> {
       f.stallMs = stallFromMetrics(metrics.body);
       f.stepDowns = s.lines.filter((l) => l.includes('no longer leader')).length;
     }
+    if (LOG_FILE !== undefined) writeFileSync(`${LOG_FILE}.${n}.${runIndex}`, `${started['gw-a']!.lines.join('\n')}\n`);
     const writes = await ask<LeaseWrite[]>(control, { op: 'leaseWrites' });
     let maxGap = 0;
     let changes = 0;
@@ -333,15 +375,38 @@ async function oneRun(n: number, runIndex: number): Promise<RunFigures> {
           }),
       ),
     );
-    return { n, baselineMs: base.ms, gw: figures as Record<Gw['name'], GatewayFigures>, churnMs, leaseMaxGapMs: maxGap, holderChanges: changes };
+    return { n, baselineMs: base.ms, classicMs: base.classicMs, gw: figures as Record<Gw['name'], GatewayFigures>, churnMs, leaseMaxGapMs: maxGap, holderChanges: changes };
   } finally {
     await run.teardown();
   }
 }
 
 function build(): void {
-  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const r = spawnSync('npm', ['run', 'build'], { cwd: REPO_ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}${r.stderr}`);
+}
+
+interface EntryPoint {
+  readonly nodeArgs: string[];
+  readonly script: string;
+  /** The runtime stage's ENV (NODE_ENV, MALLOC_ARENA_MAX, …). */
+  readonly env: Record<string, string>;
+}
+
+/** How the image starts the gateway: the runtime stage's ENV and ENTRYPOINT (exec form) of the Dockerfile. */
+function imageEntryPoint(): EntryPoint {
+  const lines = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8').split('\n');
+  const runtime = lines.slice(lines.map((l) => l.startsWith('FROM ')).lastIndexOf(true));
+  const line = runtime.filter((l) => l.startsWith('ENTRYPOINT ')).at(-1);
+  const argv = line === undefined ? [] : (JSON.parse(line.slice('ENTRYPOINT '.length)) as string[]);
+  if (argv[0] !== 'node' || argv.length < 2) throw new Error(`Dockerfile ENTRYPOINT is not ["node", …, <script>]: ${line}`);
+  const env: Record<string, string> = {};
+  for (const l of runtime.filter((x) => x.startsWith('ENV '))) {
+    const m = /^ENV ([A-Za-z_][A-Za-z0-9_]*)=(\S+)$/.exec(l.trim());
+    if (m === null) throw new Error(`Dockerfile: ENV line not KEY=value: ${l}`);
+    env[m[1]!] = m[2]!;
+  }
+  return { nodeArgs: argv.slice(1, -1), script: argv.at(-1)!, env };
 }
 
 const fmt = (x: number, unit = 'ms', digits = 0): string => (Number.isFinite(x) ? `${x.toFixed(digits)} ${unit}` : '—');
@@ -351,18 +416,22 @@ export default async function bench(): Promise<void> {
     process.stdout.write('scale bench: needs root (network namespaces); skipped\n');
     return;
   }
-  process.stdout.write('building dist/ (the compiled gateway the image runs)\n');
+  process.stdout.write('building dist/ (npm run build: tsc, then the bundle the image runs)\n');
   build();
+  const entry = imageEntryPoint();
+  process.stdout.write(
+    `gateway: ${Object.entries(entry.env).map(([k, v]) => `${k}=${v} `).join('')}node ${[...entry.nodeArgs, entry.script].join(' ')} (the Dockerfile's ENV and ENTRYPOINT)\n`,
+  );
   const all: RunFigures[][] = [];
   for (const n of SIZES) {
     const runs: RunFigures[] = [];
     for (let r = 0; r < RUNS; r++) {
-      const f = await oneRun(n, r);
+      const f = await oneRun(n, r, entry);
       runs.push(f);
       const a = f.gw['gw-a'];
       const b = f.gw['gw-b'];
       process.stdout.write(
-        `N=${n} run ${r + 1}/${RUNS}: baseline ${fmt(f.baselineMs)}; leader start→converged ${fmt(a.startToConvergedMs)}, list→converged ${fmt(a.listToConvergedMs)}, ` +
+        `N=${n} run ${r + 1}/${RUNS}: baseline ${fmt(f.baselineMs)} (gateway-style routes: ${fmt(f.classicMs)}); leader start→converged ${fmt(a.startToConvergedMs)}, list→converged ${fmt(a.listToConvergedMs)}, ` +
           `CPU ${fmt(a.cpuS, 's', 2)}, stall ${fmt(a.stallMs)}, /healthz max ${fmt(a.healthzMaxMs)} (${a.healthzFailures} failed), RSS ${fmt(a.rssMB, 'MB')}; ` +
           `standby start→converged ${fmt(b.startToConvergedMs)}, list→converged ${fmt(b.listToConvergedMs)}, stall ${fmt(b.stallMs)}, RSS ${fmt(b.rssMB, 'MB')}; ` +
           `churn ${fmt(f.churnMs)}; lease max gap ${fmt(f.leaseMaxGapMs)}, holder changes ${f.holderChanges}, step-downs ${a.stepDowns + b.stepDowns}\n`,
@@ -371,7 +440,7 @@ export default async function bench(): Promise<void> {
     all.push(runs);
   }
   const rows: string[][] = [
-    ['N', 'baseline', 'start→conv', 'list→conv', 'ratio', 'CPU', 'stall max', '/healthz max', 'RSS', 'churn 1 %', 'lease gap', 'losses'],
+    ['N', 'baseline', 'via-routes', 'start→conv', 'list→conv', 'ratio', 'CPU', 'stall max', '/healthz max', 'RSS', 'churn 1 %', 'lease gap', 'losses'],
   ];
   for (const runs of all) {
     const n = runs[0]!.n;
@@ -382,6 +451,7 @@ export default async function bench(): Promise<void> {
     rows.push([
       String(n),
       fmt(base),
+      fmt(median(runs.map((r) => r.classicMs))),
       fmt(worst((g) => g.startToConvergedMs)),
       fmt(listConv),
       Number.isFinite(base) ? `${(listConv / base).toFixed(2)}×` : '—',
@@ -400,6 +470,7 @@ export default async function bench(): Promise<void> {
   process.stdout.write(
     [
       '',
+      'baseline: ip -batch + bridge -batch of the same entries; via-routes: the same with gateway-style routes (for reference).',
       'targets: list→converged ≤ 3× baseline at 5,000 and ≤ 5× at 20,000; no stall over 100 ms; 0 lease losses;',
       '         churn 1 % at 20,000 < 500 ms; RSS < 150 MB idle (N=0) and < 250 MB at 20,000.',
       'losses = Lease holder changes + step-downs logged, over all runs.',

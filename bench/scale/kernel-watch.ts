@@ -122,14 +122,19 @@ export class KernelWatch {
     return this.tables.routes.wrong + this.tables.neighs.wrong + this.tables.fdb.wrong;
   }
 
-  /** Resolves with the epoch ms the kernel came to hold exactly the expected entries. */
-  async converged(timeoutMs: number): Promise<number> {
+  /**
+   * Resolves with the epoch ms the kernel came to hold exactly the expected
+   * entries, through changes made after `since` (the step that causes them).
+   */
+  async converged(timeoutMs: number, since: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (!this.overflowed && this.mismatches === 0) return this.lastChangeAt;
-      if (this.overflowed) {
-        // Quiet for a while, then the dump decides.
-        if (epoch() - this.lastChangeAt > 500 && this.dumpMatches()) return this.lastChangeAt;
+      const changed = this.lastChangeAt >= since;
+      if (!this.overflowed && changed && this.mismatches === 0) return this.lastChangeAt;
+      if (this.overflowed && changed && epoch() - this.lastChangeAt > 500 && this.dumpMatches()) {
+        // Quiet for a while and the dump agrees: the monitor's view is exact again.
+        this.overflowed = false;
+        return this.lastChangeAt;
       }
       if (Date.now() > deadline) throw new Error(`kernel not converged after ${timeoutMs} ms: ${this.mismatches} entries differ (monitor overflowed: ${this.overflowed})`);
       await new Promise<void>((r) => {
