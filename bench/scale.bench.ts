@@ -33,8 +33,9 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { IpcPeer } from '../lab/ipc.js';
 import { createNetnsRun, REPO_ROOT, stderrTail, type NetnsRun } from '../lab/netns.js';
-import type { LeaseWrite, ScaleNode } from './scale/control-worker.js';
-import { KernelWatch, type ExpectedEntries } from './scale/kernel-watch.js';
+import type { LeaseWrite, ScaleNode } from '../lab/scale/control-worker.js';
+import { expected, macOf, POD_CIDRS, scaleNode, VPC_CIDR } from '../lab/scale/nodes.js';
+import { KernelWatch } from '../lab/scale/kernel-watch.js';
 
 const SIZES = (process.env.BENCH_SCALE_NODES ?? '0,2000,5000,20000').split(',').map(Number);
 const RUNS = Math.max(1, Number(process.env.BENCH_SCALE_RUNS ?? 3));
@@ -42,15 +43,13 @@ const CPU_PROF = process.env.BENCH_SCALE_CPU_PROF;
 /** Extra node flags for gw-a (diagnosis, e.g. --trace-gc) and a file for its output. */
 const EXTRA_NODE_ARGS = (process.env.BENCH_SCALE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const LOG_FILE = process.env.BENCH_SCALE_LOG;
+/** Tracing to the lab's OTLP receiver (default on: every transition a span, the costlier case). */
+const TRACING = process.env.BENCH_SCALE_TRACING !== '0';
 /** A directory: gw-a writes a heap snapshot there when idle after converging (node --heapsnapshot-signal). */
 const HEAP_SNAPSHOT = process.env.BENCH_SCALE_HEAP_SNAPSHOT;
 const CONVERGE_TIMEOUT_MS = Number(process.env.BENCH_SCALE_TIMEOUT_MS ?? 240_000);
 const DEV = 'hybrid_vxlan0';
-const VPC_CIDR = '203.0.113.0/24';
-const POD_CIDRS = '198.18.0.0/16,198.19.0.0/17';
 const CONTROL_IP = '203.0.113.1';
-const POD_BASE = 0xc6120000; // 198.18.0.0
-const NODE_BASE = 0xc6138000; // 198.19.128.0
 const TABLES = ['rtb-0a1a1a1a1a1a1a1a1', 'rtb-0b2b2b2b2b2b2b2b2'];
 const LEASE = { name: 'hybrid-gateway-leader', namespace: 'kube-system' };
 const GATEWAYS = [
@@ -61,26 +60,6 @@ type Gw = (typeof GATEWAYS)[number];
 
 const epoch = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const ipv4 = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-const macOf = (ip: string): string => ['02', '00', ...ip.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
-
-/** Node i: the i-th /30 of the pod range (podIdx), the (ipIdx+1)-th address of 198.19.128.0/17. */
-function scaleNode(i: number, podIdx = i, ipIdx = i): ScaleNode {
-  return { name: `hyb-${String(i).padStart(5, '0')}`, ip: ipv4(NODE_BASE + 1 + ipIdx), podCidrs: [`${ipv4(POD_BASE + podIdx * 4)}/30`] };
-}
-
-function expected(nodes: readonly ScaleNode[]): ExpectedEntries {
-  const routes = new Map<string, string>();
-  const neighs = new Map<string, string>();
-  const fdb = new Map<string, string>();
-  for (const n of nodes) {
-    for (const c of n.podCidrs) routes.set(c, n.ip);
-    neighs.set(n.ip, macOf(n.ip));
-    fdb.set(macOf(n.ip), n.ip);
-  }
-  return { routes, neighs, fdb };
-}
-
 function median(xs: readonly number[]): number {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return NaN;
@@ -166,7 +145,13 @@ interface GatewayFigures {
   startToConvergedMs: number;
   listToConvergedMs: number;
   cpuS: number;
+  /** Longest event-loop delay during its own start and intake, and during the churn. */
   stallMs: number;
+  churnStallMs: number;
+  /** …and while the other gateway started on the same two CPUs (contention, reported apart). */
+  otherStartStallMs: number;
+  /** The worst the gateway recorded since it started (its own histogram's maximum). */
+  stallMaxMs: number;
   healthzMaxMs: number;
   healthzFailures: number;
   rssMB: number;
@@ -191,10 +176,20 @@ interface Started {
   readonly watch: KernelWatch;
 }
 
-/** The longest event-loop delay the gateway recorded, from its /metrics. */
-function stallFromMetrics(text: string): number {
-  const m = /^hybrid_gateway_event_loop_delay_max_seconds (\S+)$/m.exec(text);
+/** A gauge's value from a /metrics text, in ms (seconds in the exposition). */
+function gaugeMs(text: string, name: string): number {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) * 1000 : NaN;
+}
+
+/**
+ * The longest event-loop delay since the previous scrape: prom-client's
+ * nodejs_eventloop_lag_max_seconds is reset by every scrape, so scrapes at
+ * the boundaries of a step give that step's worst delay.
+ */
+async function stallSinceLastScrape(prober: IpcPeer, ip: string): Promise<number> {
+  const r = await ask<{ status: number; body: string }>(prober, { op: 'get', url: `http://${ip}:10080/metrics` });
+  return gaugeMs(r.body, 'nodejs_eventloop_lag_max_seconds');
 }
 
 async function oneRun(n: number, runIndex: number, entry: EntryPoint): Promise<RunFigures> {
@@ -214,7 +209,7 @@ async function oneRun(n: number, runIndex: number, entry: EntryPoint): Promise<R
       await run.ip(ctl, ['link', 'set', `p-${g.name}`, 'master', 'br0']);
       await run.sysctl(gwNs[g.name]!, 'net.ipv4.ip_forward', '1');
     }
-    const child = run.spawnNode(ctl, 'bench/scale/control-worker.ts', [
+    const child = run.spawnNode(ctl, 'lab/scale/control-worker.ts', [
       JSON.stringify({
         host: CONTROL_IP,
         region: 'us-west-2',
@@ -244,7 +239,7 @@ async function oneRun(n: number, runIndex: number, entry: EntryPoint): Promise<R
       await watch.start();
       watch.expect(want);
       const prober = new IpcPeer(
-        run.spawnNode(ns, 'bench/scale/health-prober.ts', [JSON.stringify({ url: `http://${g.ip}:8088/healthz`, everyMs: 200, timeoutMs: 2000 })]),
+        run.spawnNode(ns, 'lab/scale/health-prober.ts', [JSON.stringify({ url: `http://${g.ip}:8088/healthz`, everyMs: 200, timeoutMs: 2000 })]),
         `${g.name} prober`,
       );
       await prober.ready;
@@ -276,8 +271,7 @@ async function oneRun(n: number, runIndex: number, entry: EntryPoint): Promise<R
           AWS_SECRET_ACCESS_KEY: 'lab-secret',
           METRICS_BIND_ADDRESS: `${g.ip}:10080`,
           HEALTH_PROBE_BIND_ADDRESS: `${g.ip}:8088`,
-          OTEL_EXPORTER_OTLP_ENDPOINT: cinfo.otlpUrl,
-          OTEL_SERVICE_NAME: `gateway-${g.name}`,
+          ...(TRACING ? { OTEL_EXPORTER_OTLP_ENDPOINT: cinfo.otlpUrl, OTEL_SERVICE_NAME: `gateway-${g.name}` } : {}),
         },
         { compiled: true, nodeArgs: [...entry.nodeArgs, ...profArgs] },
       );
@@ -303,7 +297,10 @@ async function oneRun(n: number, runIndex: number, entry: EntryPoint): Promise<R
         startToConvergedMs: convergedAt - spawnedAt,
         listToConvergedMs: n > 0 ? convergedAt - listAt : NaN,
         cpuS,
-        stallMs: NaN,
+        stallMs: await stallSinceLastScrape(prober, g.ip),
+        churnStallMs: NaN,
+        otherStartStallMs: NaN,
+        stallMaxMs: NaN,
         healthzMaxMs: NaN,
         healthzFailures: 0,
         rssMB: NaN,
@@ -311,7 +308,8 @@ async function oneRun(n: number, runIndex: number, entry: EntryPoint): Promise<R
       };
     }
 
-    // Idle, then memory.
+    // Idle, then memory; the delay gw-a saw while gw-b started beside it.
+    figures['gw-a']!.otherStartStallMs = await stallSinceLastScrape(started['gw-a']!.prober, GATEWAYS[0].ip);
     await sleep(3000);
     for (const g of GATEWAYS) figures[g.name]!.rssMB = rssMB(started[g.name]!.child.pid!);
     if (HEAP_SNAPSHOT !== undefined) {
@@ -332,10 +330,16 @@ async function oneRun(n: number, runIndex: number, entry: EntryPoint): Promise<R
         changed.push(c);
       }
       const next = expected(churned);
+      for (const g of GATEWAYS) await stallSinceLastScrape(started[g.name]!.prober, g.ip); // the churn's window starts here
       for (const g of GATEWAYS) started[g.name]!.watch.expect(next);
       const at = await ask<number>(control, { op: 'putNodes', nodes: changed });
+      if (CPU_PROF !== undefined) process.stdout.write(`  (churn written ${Math.round(at - started['gw-a']!.spawnedAt)} ms after gw-a started)\n`);
       const done = await Promise.all(GATEWAYS.map((g) => started[g.name]!.watch.converged(60_000, at)));
       churnMs = Math.max(...done) - at;
+      for (const g of GATEWAYS) figures[g.name]!.churnStallMs = await stallSinceLastScrape(started[g.name]!.prober, g.ip);
+      if (CPU_PROF !== undefined || LOG_FILE !== undefined) {
+        process.stdout.write(`  (churn written at ${new Date(at).toISOString()}, converged per gateway after ${done.map((d) => Math.round(d - at)).join(', ')} ms)\n`);
+      }
     }
     await sleep(500);
 
@@ -347,7 +351,7 @@ async function oneRun(n: number, runIndex: number, entry: EntryPoint): Promise<R
       const f = figures[g.name]!;
       f.healthzMaxMs = h.maxMs;
       f.healthzFailures = h.failures;
-      f.stallMs = stallFromMetrics(metrics.body);
+      f.stallMaxMs = gaugeMs(metrics.body, 'hybrid_gateway_event_loop_delay_max_seconds');
       f.stepDowns = s.lines.filter((l) => l.includes('no longer leader')).length;
     }
     if (LOG_FILE !== undefined) writeFileSync(`${LOG_FILE}.${n}.${runIndex}`, `${started['gw-a']!.lines.join('\n')}\n`);
@@ -432,15 +436,15 @@ export default async function bench(): Promise<void> {
       const b = f.gw['gw-b'];
       process.stdout.write(
         `N=${n} run ${r + 1}/${RUNS}: baseline ${fmt(f.baselineMs)} (gateway-style routes: ${fmt(f.classicMs)}); leader start→converged ${fmt(a.startToConvergedMs)}, list→converged ${fmt(a.listToConvergedMs)}, ` +
-          `CPU ${fmt(a.cpuS, 's', 2)}, stall ${fmt(a.stallMs)}, /healthz max ${fmt(a.healthzMaxMs)} (${a.healthzFailures} failed), RSS ${fmt(a.rssMB, 'MB')}; ` +
-          `standby start→converged ${fmt(b.startToConvergedMs)}, list→converged ${fmt(b.listToConvergedMs)}, stall ${fmt(b.stallMs)}, RSS ${fmt(b.rssMB, 'MB')}; ` +
+          `CPU ${fmt(a.cpuS, 's', 2)}, stall ${fmt(a.stallMs)} (churn ${fmt(a.churnStallMs)}, while gw-b started ${fmt(a.otherStartStallMs)}, max ${fmt(a.stallMaxMs)}), /healthz max ${fmt(a.healthzMaxMs)} (${a.healthzFailures} failed), RSS ${fmt(a.rssMB, 'MB')}; ` +
+          `standby start→converged ${fmt(b.startToConvergedMs)}, list→converged ${fmt(b.listToConvergedMs)}, stall ${fmt(b.stallMs)} (churn ${fmt(b.churnStallMs)}), RSS ${fmt(b.rssMB, 'MB')}; ` +
           `churn ${fmt(f.churnMs)}; lease max gap ${fmt(f.leaseMaxGapMs)}, holder changes ${f.holderChanges}, step-downs ${a.stepDowns + b.stepDowns}\n`,
       );
     }
     all.push(runs);
   }
   const rows: string[][] = [
-    ['N', 'baseline', 'via-routes', 'start→conv', 'list→conv', 'ratio', 'CPU', 'stall max', '/healthz max', 'RSS', 'churn 1 %', 'lease gap', 'losses'],
+    ['N', 'baseline', 'via-routes', 'start→conv', 'list→conv', 'ratio', 'CPU', 'stall', 'contention', '/healthz max', 'RSS', 'churn 1 %', 'lease gap', 'losses'],
   ];
   for (const runs of all) {
     const n = runs[0]!.n;
@@ -456,7 +460,8 @@ export default async function bench(): Promise<void> {
       fmt(listConv),
       Number.isFinite(base) ? `${(listConv / base).toFixed(2)}×` : '—',
       fmt(worst((g) => g.cpuS), 's', 2),
-      fmt(worst((g) => g.stallMs)),
+      fmt(worst((g) => Math.max(g.stallMs, Number.isFinite(g.churnStallMs) ? g.churnStallMs : 0))),
+      fmt(median(runs.map((r) => r.gw['gw-a'].otherStartStallMs))),
       fmt(worst((g) => g.healthzMaxMs)),
       fmt(worst((g) => g.rssMB), 'MB'),
       fmt(median(runs.map((r) => r.churnMs))),
@@ -471,6 +476,8 @@ export default async function bench(): Promise<void> {
     [
       '',
       'baseline: ip -batch + bridge -batch of the same entries; via-routes: the same with gateway-style routes (for reference).',
+      "stall: the longest event-loop delay during a gateway's own start + intake and during the churn; contention: gw-a's while",
+      'gw-b started beside it on the same two CPUs (a lab artefact: in a cluster each gateway has a node of its own).',
       'targets: list→converged ≤ 3× baseline at 5,000 and ≤ 5× at 20,000; no stall over 100 ms; 0 lease losses;',
       '         churn 1 % at 20,000 < 500 ms; RSS < 150 MB idle (N=0) and < 250 MB at 20,000.',
       'losses = Lease holder changes + step-downs logged, over all runs.',

@@ -229,7 +229,11 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
 
   const feed = new DesiredFeed({
     vpcCidrs,
-    send: (e) => fleet.send(e),
+    send: (e) => {
+      if (e.type === 'NODES.CHANGED') log.debug({ upserts: e.upserts.length, removes: e.removes.length }, 'desired set changed');
+      else if (e.type === 'NODES.SYNCED') log.debug({ nodes: e.vteps.length }, 'desired set listed');
+      fleet.send(e);
+    },
     onSkipped: (fresh, byReason) => {
       metrics.nodesSkipped.reset();
       for (const [reason, count] of byReason) metrics.nodesSkipped.set({ reason }, count);

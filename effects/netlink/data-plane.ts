@@ -158,6 +158,19 @@ function linkFlagsUp(data: nl.rt.Link): boolean {
   return data.flags?.up === true;
 }
 
+type HolderOf = (dev: DeviceRef, id: number, op: string) => Promise<'ours' | 'foreign' | 'absent'>;
+
+interface NodeOp {
+  readonly kind: 'program' | 'remove';
+  readonly device: DeviceRef;
+  readonly spec: VtepSpec;
+  readonly previous: readonly VtepSpec[];
+  readonly signal: AbortSignal | undefined;
+  readonly op: string;
+  resolve(v: ProgramResult | Entry[]): void;
+  reject(err: unknown): void;
+}
+
 /** A MAC (as a number) as its six bytes, for a write. */
 function macBytes(mac: number): Buffer {
   const b = Buffer.allocUnsafe(6);
@@ -540,50 +553,7 @@ export class DataPlane {
    * in place; REPLACE creates the entry or corrects it.
    */
   programVtep(device: DeviceRef, spec: VtepSpec, previous: readonly VtepSpec[] = [], opts: WriteOptions = {}): Promise<ProgramResult> {
-    return this.#serial(async () => {
-      const op = `program vtep ${spec?.name}`;
-      const s = checkSpec(op, spec);
-      const prev = previous.map((p) => checkSpec(op, p));
-      const { signal } = opts;
-      refuseIfAborted(signal, op);
-      if ((await this.#nexthopHolder(device, s.nhId, op)) === 'foreign') {
-        throw new NetlinkError('EEXIST', op, `nexthop id ${s.nhId} (${s.nodeIP}) is held by a nexthop of another device or kind; not taken over`);
-      }
-      const writes: Write[] = [this.#fdbSet(device, s, 'add'), this.#neighSet(device, s, 'add'), this.#nexthopSet(device, s, 'add')];
-      for (const r of s.routes) writes.push(this.#routeSet(r, 'add'));
-      const seen = new Set<string>();
-      const keep = new Set(s.routes.map((r) => r.key));
-      for (const p of prev) {
-        if (p.ip === s.ip) {
-          // Same nexthop: only the pod CIDRs it no longer has.
-          for (const r of p.routes) {
-            if (keep.has(r.key) || seen.has(`r${r.key}`)) continue;
-            seen.add(`r${r.key}`);
-            writes.push(this.#routeDel(device, { base: r.base, dstLen: r.prefix, nhId: p.nhId, gateway: p.ip }));
-          }
-          continue;
-        }
-        // Another node IP: its nexthop goes, and with it every route still through it
-        // (the kept pod CIDRs were moved to the new nexthop above).
-        if (!seen.has(`n${p.ip}`)) {
-          seen.add(`n${p.ip}`);
-          if ((await this.#nexthopHolder(device, p.nhId, op)) === 'ours') writes.push(this.#nexthopDel(p.nhId, p.ip));
-          writes.push(this.#neighDel(device, p.ip, p.macNum));
-        }
-      }
-      for (const p of prev) {
-        if ((p.macNum !== s.macNum || p.ip !== s.ip) && !seen.has(`f${p.macNum}>${p.ip}`)) {
-          seen.add(`f${p.macNum}>${p.ip}`);
-          writes.push(this.#fdbDel(device, { mac: p.macNum, dst: p.ip }));
-        }
-      }
-      const { done, failed } = await this.#apply(device, writes, op, signal);
-      if (failed[0] !== undefined) throw failed[0].error;
-      return {
-        applied: done.filter((w) => w.op !== 'remove').map((w) => w.entry),
-        removed: done.filter((w) => w.op === 'remove').map((w) => w.entry),
-      };
-    });
+    return this.#nodeOp({ kind: 'program', device, spec, previous, signal: opts.signal, op: `program vtep ${spec?.name}` }) as Promise<ProgramResult>;
   }
 
   /**
@@ -593,22 +563,143 @@ export class DataPlane {
    * entries that were there.
    */
   removeVtep(device: DeviceRef, spec: VtepSpec, opts: WriteOptions = {}): Promise<Entry[]> {
-    return this.#serial(async () => {
-      const op = `remove vtep ${spec?.name}`;
-      const s = checkSpec(op, spec);
-      const { signal } = opts;
-      refuseIfAborted(signal, op);
-      const writes: Write[] = [];
-      // Deleting its nexthop takes every route still through it (none of another node's).
-      if ((await this.#nexthopHolder(device, s.nhId, op)) === 'ours') {
-        writes.push(...s.routes.map((r) => this.#routeDel(device, { base: r.base, dstLen: r.prefix, nhId: s.nhId, gateway: s.ip })));
-        writes.push(this.#nexthopDel(s.nhId, s.ip));
-      }
-      writes.push(this.#neighDel(device, s.ip, s.macNum), this.#fdbDel(device, { mac: s.macNum, dst: s.ip }));
-      const { done, failed } = await this.#apply(device, writes, op, signal);
-      if (failed[0] !== undefined) throw failed[0].error;
-      return done.map((w) => w.entry);
+    return this.#nodeOp({ kind: 'remove', device, spec, previous: [], signal: opts.signal, op: `remove vtep ${spec?.name}` }) as Promise<Entry[]>;
+  }
+
+  // Per-node operations asked for while others are queued are combined: one
+  // look-up of the nexthops, one batch, one barrier for all of them (each
+  // caller still gets its own result or error). 200 nodes changing at once
+  // then cost a few round trips instead of 200 × three.
+  #pendingNodeOps: NodeOp[] = [];
+
+  #nodeOp(o: Omit<NodeOp, 'resolve' | 'reject'>): Promise<ProgramResult | Entry[]> {
+    return new Promise((resolve, reject) => {
+      this.#pendingNodeOps.push({ ...o, resolve, reject });
+      if (this.#pendingNodeOps.length === 1) void this.#serial(() => this.#runNodeOps());
     });
+  }
+
+  async #runNodeOps(): Promise<void> {
+    const ops = this.#pendingNodeOps;
+    this.#pendingNodeOps = [];
+    const planned: Array<{ o: NodeOp; writes: Write[] }> = [];
+    // Which nexthop ids are ours (or someone else's): one dump for many nodes, a GET for a few.
+    let holders: ((id: number) => 'ours' | 'foreign' | 'absent') | undefined;
+    try {
+      holders = ops.length > 4 ? await this.#nexthopHolders(ops[0]!.device) : undefined;
+    } catch (err) {
+      for (const o of ops) o.reject(err);
+      return;
+    }
+    const holder = (dev: DeviceRef, id: number, op: string): Promise<'ours' | 'foreign' | 'absent'> =>
+      holders !== undefined && dev.ifindex === ops[0]!.device.ifindex ? Promise.resolve(holders(id)) : this.#nexthopHolder(dev, id, op);
+    for (const o of ops) {
+      try {
+        refuseIfAborted(o.signal, o.op);
+        planned.push({ o, writes: o.kind === 'program' ? await this.#programWrites(o, holder) : await this.#removeWrites(o, holder) });
+      } catch (err) {
+        o.reject(err);
+      }
+    }
+    // One batch per device (the fleet has one); ops whose signal fired meanwhile are left out.
+    const live = planned.filter((p) => {
+      if (p.o.signal?.aborted !== true) return true;
+      p.o.reject(new NetlinkError('ABORTED', p.o.op, 'aborted before writing (fenced)'));
+      return false;
+    });
+    const byDevice = new Map<number, typeof live>();
+    for (const p of live) byDevice.set(p.o.device.ifindex, [...(byDevice.get(p.o.device.ifindex) ?? []), p]);
+    for (const group of byDevice.values()) {
+      const writes = group.flatMap((p) => p.writes);
+      const signals = group.map((p) => p.o.signal).filter((x): x is AbortSignal => x !== undefined);
+      let applied: { done: Write[]; failed: Array<{ w: Write; error: NetlinkError }> };
+      try {
+        // Fenced as a whole only when every caller was: one caller's abort must not stop the others' writes.
+        const signal = signals.length === group.length && signals.length > 0 ? AbortSignal.any(signals) : undefined;
+        applied = await this.#apply(group[0]!.o.device, writes, group.length === 1 ? group[0]!.o.op : `program/remove ${group.length} vteps`, signal);
+      } catch (err) {
+        for (const p of group) p.o.reject(err);
+        continue;
+      }
+      const doneSet = new Set(applied.done);
+      const failedBy = new Map(applied.failed.map((f) => [f.w, f.error]));
+      // Each result wakes a vtep actor, which reports to the fleet: a few dozen per turn of the loop.
+      const b = breather(25);
+      for (const p of group) {
+        if (b.due()) await b.pause();
+        const first = p.writes.find((w) => failedBy.has(w));
+        if (first !== undefined) {
+          const err = failedBy.get(first)!;
+          const dev = p.o.device.name ?? p.o.device.ifindex;
+          p.o.reject(new NetlinkError(err.code, p.o.op, `${first.what} dev ${dev}: ${err.code}`, { cause: err }));
+          continue;
+        }
+        const done = p.writes.filter((w) => doneSet.has(w));
+        if (p.o.kind === 'program') {
+          p.o.resolve({ applied: done.filter((w) => w.op !== 'remove').map((w) => w.entry), removed: done.filter((w) => w.op === 'remove').map((w) => w.entry) });
+        } else {
+          p.o.resolve(done.map((w) => w.entry));
+        }
+      }
+    }
+  }
+
+  async #programWrites(o: NodeOp, holder: HolderOf): Promise<Write[]> {
+    const { device, op } = o;
+    const s = checkSpec(op, o.spec);
+    const prev = o.previous.map((p) => checkSpec(op, p));
+    if ((await holder(device, s.nhId, op)) === 'foreign') {
+      throw new NetlinkError('EEXIST', op, `nexthop id ${s.nhId} (${s.nodeIP}) is held by a nexthop of another device or kind; not taken over`);
+    }
+    const writes: Write[] = [this.#fdbSet(device, s, 'add'), this.#neighSet(device, s, 'add'), this.#nexthopSet(device, s, 'add')];
+    for (const r of s.routes) writes.push(this.#routeSet(r, 'add'));
+    const seen = new Set<string>();
+    const keep = new Set(s.routes.map((r) => r.key));
+    for (const p of prev) {
+      if (p.ip === s.ip) {
+        // Same nexthop: only the pod CIDRs it no longer has.
+        for (const r of p.routes) {
+          if (keep.has(r.key) || seen.has(`r${r.key}`)) continue;
+          seen.add(`r${r.key}`);
+          writes.push(this.#routeDel(device, { base: r.base, dstLen: r.prefix, nhId: p.nhId, gateway: p.ip }));
+        }
+        continue;
+      }
+      // Another node IP: its nexthop goes, and with it every route still through it
+      // (the kept pod CIDRs were moved to the new nexthop above).
+      if (!seen.has(`n${p.ip}`)) {
+        seen.add(`n${p.ip}`);
+        if ((await holder(device, p.nhId, op)) === 'ours') writes.push(this.#nexthopDel(p.nhId, p.ip));
+        writes.push(this.#neighDel(device, p.ip, p.macNum));
+      }
+    }
+    for (const p of prev) {
+      if ((p.macNum !== s.macNum || p.ip !== s.ip) && !seen.has(`f${p.macNum}>${p.ip}`)) {
+        seen.add(`f${p.macNum}>${p.ip}`);
+        writes.push(this.#fdbDel(device, { mac: p.macNum, dst: p.ip }));
+      }
+    }
+    return writes;
+  }
+
+  async #removeWrites(o: NodeOp, holder: HolderOf): Promise<Write[]> {
+    const { device, op } = o;
+    const s = checkSpec(op, o.spec);
+    const writes: Write[] = [];
+    // Deleting its nexthop takes every route still through it (none of another node's).
+    if ((await holder(device, s.nhId, op)) === 'ours') {
+      writes.push(...s.routes.map((r) => this.#routeDel(device, { base: r.base, dstLen: r.prefix, nhId: s.nhId, gateway: s.ip })));
+      writes.push(this.#nexthopDel(s.nhId, s.ip));
+    }
+    writes.push(this.#neighDel(device, s.ip, s.macNum), this.#fdbDel(device, { mac: s.macNum, dst: s.ip }));
+    return writes;
+  }
+
+  /** Every nexthop id's holder on `dev`, from one dump. */
+  async #nexthopHolders(dev: DeviceRef): Promise<(id: number) => 'ours' | 'foreign' | 'absent'> {
+    const { ours, foreign } = ourNexthops(await this.#dumpNexthops(), dev.ifindex);
+    const mine = new Set(ours.map((n) => n.id));
+    return (id) => (mine.has(id) ? 'ours' : foreign.has(id) ? 'foreign' : 'absent');
   }
 
   // ---- dumps and reconcile --------------------------------------------------

@@ -21,7 +21,7 @@ export interface DesiredFeedOptions {
   send(event: FleetEvent): void;
   /** Nodes newly skipped (or for a new reason), and the counts of all skipped nodes by reason. */
   onSkipped?(fresh: readonly Skip[], byReason: ReadonlyMap<SkipReason, number>): void;
-  /** Units of work (one node indexed or judged) between yields; default 2,000. */
+  /** Units of work (one node indexed or judged) between yields; default 1,000. */
   readonly sliceSize?: number;
   /** Hands the event loop back; default setImmediate. */
   readonly yieldToLoop?: () => Promise<void>;
@@ -96,7 +96,7 @@ export class DesiredFeed {
       const changes = list !== undefined ? this.index.resyncChanges(list) : [...this.pending.values()];
       if (list === undefined) this.pending = new Map();
       const first = !this.synced && list !== undefined;
-      const steps = this.index.steps(changes, this.opts.sliceSize ?? 2000);
+      const steps = this.index.steps(changes, this.opts.sliceSize ?? 1000);
       let delta: DesiredDelta;
       for (;;) {
         const r = steps.next();

@@ -1,4 +1,4 @@
-// The scale benchmark's control plane (runs in its control namespace, started
+// The control plane of the scale benchmark and the intake test (runs in its control namespace, started
 // by NetnsRun.spawnNode): the lab's Kubernetes and EC2/IMDS stand-ins, with
 // CiliumNodes written straight into the stand-in's store (as if thousands of
 // Cilium agents had registered before the gateway starts) and two logs the
@@ -10,8 +10,8 @@
 //   listRequests                               CiliumNode list requests answered (epoch ms, status)
 //   leaseWrites                                every Lease change: epoch ms, holder, renewTime
 //   count                                      CiliumNodes in the store
-import { startControlPlane, type ControlPlaneOptions } from '../../lab/control-plane.js';
-import type { KObj } from '../../lab/kube-apiserver/index.js';
+import { startControlPlane, type ControlPlaneOptions } from '../control-plane.js';
+import type { KObj } from '../kube-apiserver/index.js';
 
 export interface ScaleNode {
   readonly name: string;
