@@ -55,8 +55,12 @@ USER 1000:1000
 # Health (/healthz, /readyz), metrics (/metrics), and the kernel's VXLAN port.
 EXPOSE 8088/tcp 10080/tcp 8472/udp
 # Flags given to the container (Kubernetes `args`) are appended to the entry point.
-# --max-semi-space-size=4 (MB): V8's young generation otherwise grows to 3×16 MB,
+# --max-semi-space-size=1 (MB): V8's young generation otherwise grows to 3×16 MB,
 # a third of what a small gateway needs resident; the gateway allocates little
-# per second, so the extra scavenges cost nothing measurable (bench/scale runs
-# exactly this entry point).
-ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/image/main.js"]
+# per second, so the extra scavenges cost nothing measurable.
+# --max-old-space-size=512 (MB): V8 sizes its heap limit from the machine's
+# memory and lets the heap grow lazily toward it; with 20,000 hybrid nodes the
+# live heap is about 80 MB, and the lower limit makes V8 collect before it
+# grows (45 MB less resident there, no slower). bench/scale runs exactly this
+# entry point.
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--max-old-space-size=512", "dist/image/main.js"]

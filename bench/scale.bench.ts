@@ -21,7 +21,8 @@
 // and earlier versions write), which the kernel takes in O(N²). BENCH_SCALE_NODES (default
 // "0,2000,5000,20000") picks the sizes; BENCH_SCALE_CPU_PROF=<dir> writes
 // gw-a's CPU profile (node --cpu-prof) there, BENCH_SCALE_HEAP_SNAPSHOT=<dir>
-// a heap snapshot of gw-a, idle after converging.
+// a heap snapshot of gw-a, idle after converging; BENCH_SCALE_TRACING=1 turns
+// tracing on (every transition a span, exported to the lab's OTLP receiver).
 //
 // Addresses (198.18.0.0/15 and TEST-NETs only): VPC subnet 203.0.113.0/24
 // (control .1, gw-a .11, gw-b .12; VPC_CIDR), pod CIDRs 198.18.0.0/16 +
@@ -43,8 +44,8 @@ const CPU_PROF = process.env.BENCH_SCALE_CPU_PROF;
 /** Extra node flags for gw-a (diagnosis, e.g. --trace-gc) and a file for its output. */
 const EXTRA_NODE_ARGS = (process.env.BENCH_SCALE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const LOG_FILE = process.env.BENCH_SCALE_LOG;
-/** Tracing to the lab's OTLP receiver (default on: every transition a span, the costlier case). */
-const TRACING = process.env.BENCH_SCALE_TRACING !== '0';
+/** Tracing to the lab's OTLP receiver: off by default, as the chart installs the gateway (BENCH_SCALE_TRACING=1 turns it on). */
+const TRACING = process.env.BENCH_SCALE_TRACING === '1';
 /** A directory: gw-a writes a heap snapshot there when idle after converging (node --heapsnapshot-signal). */
 const HEAP_SNAPSHOT = process.env.BENCH_SCALE_HEAP_SNAPSHOT;
 const CONVERGE_TIMEOUT_MS = Number(process.env.BENCH_SCALE_TIMEOUT_MS ?? 240_000);
@@ -470,7 +471,9 @@ export default async function bench(): Promise<void> {
     ]);
   }
   const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  process.stdout.write(`\nmedians of ${RUNS} runs (per run the worse of leader and standby); compiled gateway, 2 gateways, lease 3 s / 2 s / 1 s:\n`);
+  process.stdout.write(
+    `\nmedians of ${RUNS} runs (per run the worse of leader and standby); the image's gateway, 2 gateways, lease 3 s / 2 s / 1 s, tracing ${TRACING ? 'on' : 'off (the chart default)'}:\n`,
+  );
   for (const r of rows) process.stdout.write(`  ${r.map((x, c) => x.padStart(w[c]!)).join('  ')}\n`);
   process.stdout.write(
     [

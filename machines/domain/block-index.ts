@@ -5,6 +5,7 @@
 // implicit binary trie, only along branches that hold a block: every block
 // counts itself at each of its supernets).
 import { intToIPv4, type Cidr } from './ipv4.js';
+import { MultiMap } from './multi-map.js';
 
 function networkOf(address: number, prefix: number): number {
   return prefix === 0 ? 0 : (address & (0xffffffff << (32 - prefix))) >>> 0;
@@ -13,9 +14,9 @@ function networkOf(address: number, prefix: number): number {
 /** Map keys are the network address as a signed 32-bit integer: small integers hash fastest. */
 const key = (first: number): number => first | 0;
 
-export class BlockIndex<T> {
+export class BlockIndex<T extends object | number> {
   /** Per prefix length: network → owners of exactly that block. */
-  private readonly exact = Array.from({ length: 33 }, () => new Map<number, T[]>());
+  private readonly exact = Array.from({ length: 33 }, () => new MultiMap<number, T>());
   /** Per prefix length: network → blocks at or under it. */
   private readonly below = Array.from({ length: 33 }, () => new Map<number, number>());
   /** Blocks held per prefix length. */
@@ -23,10 +24,7 @@ export class BlockIndex<T> {
   private longest = -1;
 
   add(block: Cidr, owner: T): void {
-    const k = key(block.first);
-    const owners = this.exact[block.prefix]!.get(k);
-    if (owners === undefined) this.exact[block.prefix]!.set(k, [owner]);
-    else owners.push(owner);
+    this.exact[block.prefix]!.add(key(block.first), owner);
     this.lengths[block.prefix]! += 1;
     this.longest = Math.max(this.longest, block.prefix);
     for (let p = 0; p <= block.prefix; p++) {
@@ -37,12 +35,7 @@ export class BlockIndex<T> {
   }
 
   remove(block: Cidr, owner: T): void {
-    const k = key(block.first);
-    const owners = this.exact[block.prefix]!.get(k);
-    const i = owners?.indexOf(owner) ?? -1;
-    if (owners === undefined || i < 0) return;
-    owners.splice(i, 1);
-    if (owners.length === 0) this.exact[block.prefix]!.delete(k);
+    if (!this.exact[block.prefix]!.remove(key(block.first), owner)) return;
     this.lengths[block.prefix]! -= 1;
     while (this.longest >= 0 && this.lengths[this.longest] === 0) this.longest--;
     for (let p = 0; p <= block.prefix; p++) {
@@ -59,8 +52,7 @@ export class BlockIndex<T> {
     for (let p = 0; p <= block.prefix; p++) {
       if (this.lengths[p] === 0) continue;
       const first = networkOf(block.first, p);
-      const owners = this.exact[p]!.get(key(first));
-      if (owners !== undefined) for (const o of owners) visit(o, first, p);
+      this.exact[p]!.forEach(key(first), (o) => visit(o, first, p));
     }
     if (this.longest > block.prefix) this.under(block.first, block.prefix, visit);
   }
@@ -70,8 +62,7 @@ export class BlockIndex<T> {
     for (let half = 0; half < 2; half++) {
       const child = half === 0 ? first : first + 2 ** (32 - p);
       if ((this.below[p]!.get(key(child)) ?? 0) === 0) continue;
-      const owners = this.exact[p]!.get(key(child));
-      if (owners !== undefined) for (const o of owners) visit(o, child, p);
+      this.exact[p]!.forEach(key(child), (o) => visit(o, child, p));
       if (p < this.longest) this.under(child, p, visit);
     }
   }

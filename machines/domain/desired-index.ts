@@ -17,6 +17,7 @@
 // Pure: no I/O. `steps()` yields between slices of work so a caller can
 // hand the event loop back while tens of thousands of nodes are taken in.
 import { BlockIndex, cidrAt } from './block-index.js';
+import { MultiMap } from './multi-map.js';
 import { vtepSpecFromCiliumNode, type CiliumNode, type Skip, type SkipReason } from './cilium-node.js';
 import type { Cidr } from './ipv4.js';
 import { sameVtepSpec, type VtepSpec } from './vtep-spec.js';
@@ -123,7 +124,7 @@ class DeltaBuilder {
 
 export class DesiredIndex {
   private readonly entries = new Map<string, Entry>();
-  private readonly ips = new Map<number, Set<Entry>>();
+  private readonly ips = new MultiMap<number, Entry>();
   private readonly blocks = new BlockIndex<Entry>();
   private readonly desired = new Map<string, VtepSpec>();
   private readonly skips = new Map<string, Skip>();
@@ -274,24 +275,20 @@ export class DesiredIndex {
 
   private index(e: Entry): void {
     if (e.spec === undefined) return;
-    let set = this.ips.get(e.ip);
-    if (set === undefined) this.ips.set(e.ip, (set = new Set()));
-    set.add(e);
+    this.ips.add(e.ip, e);
     for (const b of e.blocks) this.blocks.add(b, e);
   }
 
   private unindex(e: Entry): void {
     if (e.spec === undefined) return;
-    const set = this.ips.get(e.ip);
-    set?.delete(e);
-    if (set?.size === 0) this.ips.delete(e.ip);
+    this.ips.remove(e.ip, e);
     for (const b of e.blocks) this.blocks.remove(b, e);
   }
 
   /** Every other candidate whose IP or pod CIDRs collide with e's. */
   private forConflicts(e: Entry, visit: (other: Entry) => void): void {
     if (e.spec === undefined) return;
-    for (const o of this.ips.get(e.ip) ?? []) if (o !== e) visit(o);
+    this.ips.forEach(e.ip, (o) => o !== e && visit(o));
     for (const b of e.blocks) this.blocks.overlapping(b, (o) => o !== e && visit(o));
   }
 
@@ -303,7 +300,9 @@ export class DesiredIndex {
       return;
     }
     let ipOwner: Entry | undefined;
-    for (const o of this.ips.get(e.ip) ?? []) if (o !== e && o.accepted && older(o, e) && (ipOwner === undefined || older(o, ipOwner))) ipOwner = o;
+    this.ips.forEach(e.ip, (o) => {
+      if (o !== e && o.accepted && older(o, e) && (ipOwner === undefined || older(o, ipOwner))) ipOwner = o;
+    });
     if (ipOwner !== undefined) {
       e.accepted = false;
       e.skip = { name: e.name, reason: 'internal-ip-claimed-by-other-node', detail: `InternalIP ${e.spec.nodeIP} is already used by node ${ipOwner.name}` };

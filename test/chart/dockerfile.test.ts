@@ -169,7 +169,7 @@ describe('Dockerfile structure', () => {
   it('entry point: exec form `node <V8 flags> dist/image/main.js`, the bundle of what tsc emits for runtime/main.ts', () => {
     const r = stage('runtime');
     const entry = last(r, 'ENTRYPOINT')?.json;
-    expect(entry).toEqual(['node', '--max-semi-space-size=4', 'dist/image/main.js']);
+    expect(entry).toEqual(['node', '--max-semi-space-size=1', '--max-old-space-size=512', 'dist/image/main.js']);
     // The bundle step reads tsc's dist/runtime/main.js and writes dist/image/ (scripts/bundle.mjs, run by `npm run build`).
     const bundler = readFileSync(join(repoRoot, 'scripts', 'bundle.mjs'), 'utf8');
     expect(bundler).toContain("entryPoints: ['dist/runtime/main.js']");
