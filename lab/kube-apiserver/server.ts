@@ -10,7 +10,7 @@ import { openApiV3Doc, openApiV3Root } from './openapi.js';
 import { jsonPatch, mergePatch } from './patch.js';
 import { findResource, groupVersion, RESOURCES, type KObj, type ResourceDef } from './resources.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError } from './selectors.js';
-import type { Store, StoreEvent } from './store.js';
+import type { Store, StoreEvent, WriteOptions } from './store.js';
 import { toTable, wantsTable } from './table.js';
 
 export interface ServerOptions {
@@ -177,10 +177,13 @@ export class KubeApiHttpServer {
     if (this.requests.length > 20_000) this.requests.splice(0, 10_000);
   }
 
-  private send(res: ServerResponse, status: number, body: unknown): void {
+  private send(res: ServerResponse, status: number, body: unknown, warnings: readonly string[] = []): void {
     if (res.headersSent || res.destroyed) return;
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
+    const headers: Record<string, string | string[]> = { 'Content-Type': JSON_TYPE, 'Content-Length': String(Buffer.byteLength(text)), 'Cache-Control': 'no-cache, private' };
+    // RFC 7234 warn-code 299 with the text quoted, as k8s.io/apiserver/pkg/warning writes it.
+    if (warnings.length > 0) headers.Warning = warnings.map((w) => `299 - ${JSON.stringify(w)}`);
+    res.writeHead(status, headers);
     res.end(text);
   }
 
@@ -340,10 +343,15 @@ export class KubeApiHttpServer {
       // Refused rather than ignored: ignoring it would store what the client meant only to try.
       throw ApiError.badRequest('dryRun is not supported by the lab kube-apiserver stand-in');
     }
+    const fv = q.get('fieldValidation');
+    if (fv !== null && fv !== '' && fv !== 'Ignore' && fv !== 'Warn' && fv !== 'Strict') {
+      throw ApiError.badRequest(`fieldValidation parameter unsupported: ${fv}`);
+    }
+    const writeOpts: WriteOptions = { fieldValidation: fv === null || fv === '' ? undefined : fv, warnings: [] };
     const respondWrite = async (status: number, obj: KObj): Promise<void> => {
       const d = this.faults.responseLatencyFor(info);
       if (d > 0) await sleep(d);
-      this.send(res, status, obj);
+      this.send(res, status, obj, writeOpts.warnings);
     };
     if (name === undefined) {
       const table = wantsTable(req.headers.accept);
@@ -361,7 +369,7 @@ export class KubeApiHttpServer {
       }
       if (method === 'POST') {
         const body = this.parseJson(await this.readBody(req));
-        await respondWrite(201, store.create(def, ns, body));
+        await respondWrite(201, store.create(def, ns, body, writeOpts));
         return;
       }
       if (method === 'DELETE') {
@@ -375,6 +383,10 @@ export class KubeApiHttpServer {
       this.sendError(res, ApiError.methodNotAllowed());
       return;
     }
+    if (subresource !== undefined && method !== 'GET' && method !== 'PUT' && method !== 'PATCH') {
+      this.sendError(res, ApiError.methodNotAllowed());
+      return;
+    }
     if (method === 'GET') {
       const obj = store.get(def, ns, name);
       if (wantsTable(req.headers.accept)) this.send(res, 200, toTable(def, [obj], String(obj.metadata?.resourceVersion ?? ''), q.get('includeObject')));
@@ -383,7 +395,9 @@ export class KubeApiHttpServer {
     }
     if (method === 'PUT') {
       const body = this.parseJson(await this.readBody(req));
-      await respondWrite(200, store.update(def, ns, name, body, subresource));
+      const existed = store.tryGet(def, ns, name) !== undefined;
+      const saved = store.update(def, ns, name, body, subresource, writeOpts);
+      await respondWrite(existed ? 200 : 201, saved);
       return;
     }
     if (method === 'PATCH') {
@@ -399,7 +413,7 @@ export class KubeApiHttpServer {
       } else {
         throw ApiError.unsupportedMediaType(type);
       }
-      await respondWrite(200, store.patch(def, ns, name, apply, subresource));
+      await respondWrite(200, store.patch(def, ns, name, apply, subresource, writeOpts));
       return;
     }
     if (method === 'DELETE') {

@@ -24,6 +24,32 @@ export interface StoreEvent {
 
 export type StoreListener = (e: StoreEvent) => void;
 
+/** The `fieldValidation` query parameter: what happens to fields a custom resource's schema does not declare. */
+export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
+
+export interface WriteOptions {
+  /** Default 'Warn', as the real server when the parameter is absent (kubectl sends Strict). */
+  readonly fieldValidation?: FieldValidation;
+  /** Receives the warnings the server sends back as `Warning: 299 - "..."` headers. */
+  readonly warnings?: string[];
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+  return v;
+}
+
+/** Equal as decoded JSON (map key order does not matter, as apiequality.Semantic.DeepEqual on unstructured objects). */
+function semanticEqual(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function withoutMetadata(o: KObj): Record<string, unknown> {
+  const { metadata: _m, ...rest } = o;
+  return rest;
+}
+
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 function deepFreeze<T>(o: T): T {
@@ -54,6 +80,12 @@ export interface StoreOptions {
   historyLimit?: number;
   /** First resourceVersion (default 1000, so clients never rely on small numbers). */
   initialResourceVersion?: number;
+  /**
+   * Apply the CRD schemas' `default`s (default true, as the API server does). The published
+   * CiliumVTEPConfig schema defaults spec.cidrMask to "255.255.255.0"; the object read back on EKS
+   * in AWS's walkthrough had no cidrMask, so false models a build whose CRD has no such default.
+   */
+  crdDefaults?: boolean;
 }
 
 export class Store {
@@ -66,8 +98,10 @@ export class Store {
   private readonly listeners = new Set<StoreListener>();
   /** Each resource's objects in key order, rebuilt on the first list after a change. */
   private readonly sorted = new Map<ResourceDef, KObj[]>();
+  private readonly crdDefaults: boolean;
 
   constructor(opts: StoreOptions = {}) {
+    this.crdDefaults = opts.crdDefaults ?? true;
     this.historyLimit = opts.historyLimit ?? 1000;
     this.rvCounter = opts.initialResourceVersion ?? 1000;
     this.minWatchRV = this.rvCounter;
@@ -189,7 +223,33 @@ export class Store {
     }
   }
 
-  create(def: ResourceDef, ns: string | undefined, body: unknown): KObj {
+  /**
+   * What the server's decoder does to a custom resource's body: prunes unknown fields (a warning each,
+   * or 400 with fieldValidation=Strict) and applies the schema's defaults.
+   */
+  private decode(def: ResourceDef, obj: KObj, opts: WriteOptions): void {
+    if (def.schema === undefined) return;
+    const dropped = def.schema.decode(obj, this.crdDefaults);
+    if (dropped.length === 0) return;
+    const mode = opts.fieldValidation ?? 'Warn';
+    if (mode === 'Strict') {
+      throw ApiError.badRequest(
+        `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${dropped.map((f) => `unknown field "${f}"`).join(', ')}`,
+      );
+    }
+    if (mode === 'Warn') opts.warnings?.push(...dropped.map((f) => `unknown field "${f}"`));
+  }
+
+  /** The schema's causes (422 Invalid), then the resource's own checks. */
+  private validateObject(def: ResourceDef, obj: KObj): void {
+    if (def.schema !== undefined) {
+      const causes = def.schema.validate(obj);
+      if (causes.length > 0) throw ApiError.invalid(def, obj.metadata?.name ?? '', causes);
+    }
+    def.validate?.(obj, def);
+  }
+
+  create(def: ResourceDef, ns: string | undefined, body: unknown, opts: WriteOptions = {}): KObj {
     const obj = this.prepareBody(def, ns, body);
     const md = obj.metadata!;
     if ((md.name === undefined || md.name === '') && typeof md.generateName === 'string' && md.generateName !== '') {
@@ -199,7 +259,13 @@ export class Store {
     if (md.resourceVersion !== undefined && md.resourceVersion !== '') {
       throw ApiError.badRequest('resourceVersion should not be set on objects to be created');
     }
-    def.validate?.(obj, def);
+    this.decode(def, obj, opts);
+    // A custom resource with the status subresource cannot set status on create (customResourceStrategy.PrepareForCreate).
+    if (def.hasStatus && def.isCustom) delete obj.status;
+    if (def.generation === 'none') {
+      if (typeof md.generation !== 'number') delete md.generation;
+    } else md.generation = 1;
+    this.validateObject(def, obj);
     const key = keyOf(md.namespace, md.name);
     const bucket = this.bucket(def);
     if (bucket.has(key)) throw ApiError.alreadyExists(def, md.name);
@@ -207,16 +273,19 @@ export class Store {
     md.uid = randomUUID();
     md.creationTimestamp = nowRfc3339();
     md.resourceVersion = String(this.rvCounter);
-    md.generation = 1;
     deepFreeze(obj);
     bucket.set(key, obj);
     this.commit('ADDED', def, obj, undefined);
     return obj;
   }
 
-  /** PUT: optimistic concurrency on metadata.resourceVersion; `subresource` 'status' replaces status only. */
-  update(def: ResourceDef, ns: string | undefined, name: string, body: unknown, subresource?: 'status'): KObj {
-    let obj = this.prepareBody(def, ns, body);
+  /**
+   * PUT: optimistic concurrency on metadata.resourceVersion (422 without one unless the resource allows
+   * unconditional updates, 409 when stale). On the main resource the stored status is kept; on
+   * `subresource` 'status' only status changes. A missing object is created when the resource allows it.
+   */
+  update(def: ResourceDef, ns: string | undefined, name: string, body: unknown, subresource?: 'status', opts: WriteOptions = {}): KObj {
+    const obj = this.prepareBody(def, ns, body);
     const md = obj.metadata!;
     if (md.name !== undefined && md.name !== name) {
       throw ApiError.badRequest(`the name of the object (${String(md.name)}) does not match the name on the URL (${name})`);
@@ -224,7 +293,10 @@ export class Store {
     const bucket = this.bucket(def);
     const key = keyOf(def.namespaced ? ns : undefined, name);
     const cur = bucket.get(key);
-    if (cur === undefined) throw ApiError.notFound(def, name);
+    if (cur === undefined) {
+      if (subresource === undefined && def.allowCreateOnUpdate) return this.create(def, ns, { ...obj, metadata: { ...md, name, resourceVersion: undefined } }, opts);
+      throw ApiError.notFound(def, name);
+    }
     const rv = md.resourceVersion;
     if (rv === undefined || rv === '') {
       if (!def.allowUnconditionalUpdate) {
@@ -233,53 +305,75 @@ export class Store {
     } else if (rv !== cur.metadata?.resourceVersion) {
       throw ApiError.conflict(def, name);
     }
-    if (md.uid !== undefined && md.uid !== '' && md.uid !== cur.metadata?.uid) {
-      throw ApiError.conflict(def, name, `Precondition failed: UID in precondition: ${String(md.uid)}, UID in object meta: ${String(cur.metadata?.uid)}`);
-    }
-    if (subresource === 'status') {
-      obj = { ...structuredClone(cur), status: obj.status };
-    } else if (def.hasStatus && def.isCustom) {
-      // With the status subresource on, the main resource ignores status changes.
-      obj = { ...obj, status: structuredClone(cur.status) };
-      if (obj.status === undefined) delete obj.status;
-    }
-    return this.commitUpdate(def, key, cur, obj);
+    return this.replace(def, key, cur, obj, subresource, opts);
   }
 
-  private commitUpdate(def: ResourceDef, key: string, cur: KObj, next: KObj): KObj {
+  /** PATCH: `apply` computes the new object from a mutable copy of the current one; then as update(). */
+  patch(def: ResourceDef, ns: string | undefined, name: string, apply: (cur: KObj) => unknown, subresource?: 'status', opts: WriteOptions = {}): KObj {
+    const bucket = this.bucket(def);
+    const key = keyOf(def.namespaced ? ns : undefined, name);
+    const cur = bucket.get(key);
+    if (cur === undefined) throw ApiError.notFound(def, name);
+    const patched = apply(structuredClone(cur));
+    const obj = this.prepareBody(def, ns, patched);
+    const rv = obj.metadata?.resourceVersion;
+    if (rv !== undefined && rv !== '' && rv !== cur.metadata?.resourceVersion) throw ApiError.conflict(def, name);
+    if (obj.metadata?.name !== name) throw ApiError.badRequest('metadata.name cannot be changed by a patch');
+    return this.replace(def, key, cur, obj, subresource, opts);
+  }
+
+  /** The update strategies (main resource or status subresource), validation, and the commit. */
+  private replace(def: ResourceDef, key: string, cur: KObj, body: KObj, subresource: 'status' | undefined, opts: WriteOptions): KObj {
+    if (body.metadata?.uid !== undefined && body.metadata.uid !== '' && body.metadata.uid !== cur.metadata?.uid) {
+      throw ApiError.conflict(def, cur.metadata!.name!, `Precondition failed: UID in precondition: ${String(body.metadata.uid)}, UID in object meta: ${String(cur.metadata?.uid)}`);
+    }
+    this.decode(def, body, opts);
+    let next: KObj;
+    if (subresource === 'status') {
+      // statusStrategy.PrepareForUpdate: the stored object with the request's status; metadata and spec changes are ignored.
+      next = structuredClone<KObj>(cur);
+      if (body.status === undefined) delete next.status;
+      else next.status = body.status;
+    } else {
+      next = body;
+      if (def.hasStatus) {
+        // With the status subresource, the main resource keeps the stored status.
+        if (cur.status === undefined) delete next.status;
+        else next.status = structuredClone(cur.status);
+      }
+    }
     const md = (next.metadata ??= {});
     md.name = cur.metadata!.name;
     if (def.namespaced) md.namespace = cur.metadata!.namespace;
     md.uid = cur.metadata!.uid;
     md.creationTimestamp = cur.metadata!.creationTimestamp;
-    def.validate?.(next, def);
-    const gen = typeof cur.metadata?.generation === 'number' ? cur.metadata.generation : 1;
-    md.generation = JSON.stringify(next.spec) !== JSON.stringify(cur.spec) ? gen + 1 : gen;
+    // Requests cannot set the generation (rest.BeforeUpdate); the strategy bumps it.
+    const gen = cur.metadata?.generation;
+    if (typeof gen === 'number') md.generation = gen;
+    else delete md.generation;
+    if (subresource === undefined && typeof gen === 'number') {
+      const changed =
+        def.generation === 'nonMetadata'
+          ? !semanticEqual(withoutMetadata(next), withoutMetadata(cur))
+          : def.generation === 'spec' && !semanticEqual(next.spec, cur.spec);
+      if (changed) md.generation = gen + 1;
+    }
+    this.validateObject(def, next);
+    return this.commitUpdate(def, key, cur, next);
+  }
+
+  private commitUpdate(def: ResourceDef, key: string, cur: KObj, next: KObj): KObj {
+    const md = next.metadata!;
     // A no-op update does not bump the resourceVersion (the real server skips the etcd write).
     const { resourceVersion: _a, ...mdNext } = md;
     const { resourceVersion: _b, ...mdCur } = cur.metadata!;
-    if (JSON.stringify({ ...next, metadata: mdNext }) === JSON.stringify({ ...cur, metadata: mdCur })) return cur;
+    if (semanticEqual({ ...next, metadata: mdNext }, { ...cur, metadata: mdCur })) return cur;
     this.rvCounter += 1;
     md.resourceVersion = String(this.rvCounter);
     deepFreeze(next);
     this.bucket(def).set(key, next);
     this.commit('MODIFIED', def, next, cur);
     return next;
-  }
-
-  /** PATCH: `apply` computes the new object from a mutable copy of the current one. */
-  patch(def: ResourceDef, ns: string | undefined, name: string, apply: (cur: KObj) => unknown, subresource?: 'status'): KObj {
-    const bucket = this.bucket(def);
-    const key = keyOf(def.namespaced ? ns : undefined, name);
-    const cur = bucket.get(key);
-    if (cur === undefined) throw ApiError.notFound(def, name);
-    const patched = apply(structuredClone(cur));
-    let obj = this.prepareBody(def, ns, patched);
-    const rv = obj.metadata?.resourceVersion;
-    if (rv !== undefined && rv !== '' && rv !== cur.metadata?.resourceVersion) throw ApiError.conflict(def, name);
-    if (obj.metadata?.name !== name) throw ApiError.badRequest('metadata.name cannot be changed by a patch');
-    if (subresource === 'status') obj = { ...structuredClone(cur), status: obj.status };
-    return this.commitUpdate(def, key, cur, obj);
   }
 
   delete(def: ResourceDef, ns: string | undefined, name: string, preconditions?: { resourceVersion?: string; uid?: string }): KObj {
@@ -305,14 +399,47 @@ export class Store {
 
   // ---- conveniences for tests and the lab (by plural name) ----
 
-  /** Create or replace (unconditionally) an object: test setup. */
+  /**
+   * Create or replace (unconditionally) an object: test setup. It goes through the same pruning,
+   * defaulting, validation and strategies as a request (422 for a body the real server refuses); with
+   * `status`, the status is then written through the status subresource.
+   */
   put(plural: string, body: KObj): KObj {
     const def = resourceByPlural(plural);
     const ns = def.namespaced ? (body.metadata?.namespace ?? 'default') : undefined;
     const name = body.metadata?.name ?? '';
     const cur = this.tryGet(def, ns, name);
-    if (cur === undefined) return this.create(def, ns, { ...body, metadata: { ...body.metadata, resourceVersion: undefined } });
-    return this.update(def, ns, name, { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata?.resourceVersion } });
+    let out =
+      cur === undefined
+        ? this.create(def, ns, { ...body, metadata: { ...body.metadata, resourceVersion: undefined } })
+        : this.update(def, ns, name, { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata?.resourceVersion } });
+    if (def.hasStatus && body.status !== undefined && JSON.stringify(out.status) !== JSON.stringify(body.status)) {
+      out = this.update(def, ns, name, { ...out, status: body.status }, 'status');
+    }
+    return out;
+  }
+
+  /**
+   * Stores an object as it could sit in etcd without passing today's validation (written under an older
+   * CRD schema, or straight to etcd): no pruning, defaulting, validation or strategy. Test setup for
+   * clients' handling of malformed objects; resourceVersion, uid and timestamps are still assigned.
+   */
+  inject(plural: string, body: KObj): KObj {
+    const def = resourceByPlural(plural);
+    const ns = def.namespaced ? (body.metadata?.namespace ?? 'default') : undefined;
+    const obj = this.prepareBody(def, ns, body);
+    const md = obj.metadata!;
+    this.validateName(def, md.name);
+    const key = keyOf(md.namespace, md.name);
+    const cur = this.bucket(def).get(key);
+    this.rvCounter += 1;
+    md.uid = cur?.metadata?.uid ?? randomUUID();
+    md.creationTimestamp = cur?.metadata?.creationTimestamp ?? nowRfc3339();
+    md.resourceVersion = String(this.rvCounter);
+    deepFreeze(obj);
+    this.bucket(def).set(key, obj);
+    this.commit(cur === undefined ? 'ADDED' : 'MODIFIED', def, obj, cur);
+    return obj;
   }
 
   find(plural: string, name: string, namespace?: string): KObj | undefined {

@@ -80,6 +80,22 @@ function columns(def: ResourceDef): Column[] {
         { name: 'InternalIP', type: 'string', description: 'IP of the node', cell: (o) => addressOfType(o, 'InternalIP') },
         AGE,
       ];
+    case 'ciliumvtepconfigs':
+      // The CRD's additionalPrinterColumns: .status.endpointCount, .status.conditions[?(@.type=="Ready")].status.
+      return [
+        NAME,
+        { name: 'Endpoints', type: 'integer', description: '', cell: (o) => { const n = path(o, 'status', 'endpointCount'); return typeof n === 'number' ? n : ''; } },
+        {
+          name: 'Ready',
+          type: 'string',
+          description: '',
+          cell: (o) => {
+            const conds = path(o, 'status', 'conditions');
+            return Array.isArray(conds) ? str(path(conds.find((c: unknown) => path(c, 'type') === 'Ready'), 'status')) : '';
+          },
+        },
+        AGE,
+      ];
     case 'events':
       return [
         { name: 'Last Seen', type: 'string', description: 'Time of the last occurrence.', cell: (o) => age(o.lastTimestamp ?? o.eventTime ?? o.metadata?.creationTimestamp) },

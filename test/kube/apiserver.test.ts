@@ -146,8 +146,11 @@ describe('kube-apiserver stand-in', () => {
     expect((await req('POST', LEASES, lease({ renewTime: '2026-11-25T00:27:02.123Z' }))).status).toBe(400);
     expect((await req('POST', LEASES, lease({ leaseDurationSeconds: 1.5 }))).status).toBe(422);
     expect((await req('POST', LEASES, lease({ holderIdentity: 'a', leaseDurationSeconds: 1, renewTime: '2026-11-25T00:27:02.123456Z' }))).status).toBe(201);
-    // Leases allow unconditional updates (no resourceVersion), as the real server does.
-    expect((await req('PUT', `${LEASES}/l`, lease({ holderIdentity: 'b', leaseDurationSeconds: 1 }))).status).toBe(200);
+    // Leases refuse unconditional updates (leaseStrategy.AllowUnconditionalUpdate is false) but a PUT may create one.
+    expect((await req('PUT', `${LEASES}/l`, lease({ holderIdentity: 'b', leaseDurationSeconds: 1 })))).toMatchObject({ status: 422, body: { reason: 'Invalid', details: { causes: [{ field: 'metadata.resourceVersion' }] } } });
+    const rv = (srv.store.find('leases', 'l', 'kube-system')!.metadata!.resourceVersion)!;
+    expect((await req('PUT', `${LEASES}/l`, { ...lease({ holderIdentity: 'b', leaseDurationSeconds: 1 }), metadata: { name: 'l', resourceVersion: rv } })).status).toBe(200);
+    expect((await req('PUT', `${LEASES}/l2`, { ...lease({ holderIdentity: 'c' }), metadata: { name: 'l2' } })).status).toBe(201);
   });
 
   it('lists with label and field selectors, and paginates with limit/continue', async () => {
