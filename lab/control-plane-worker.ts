@@ -127,7 +127,7 @@ cp.ec2.onRouteChange((change) => {
   const router = opts.vpcRouter;
   if (router === undefined || router.routeTableId !== change.routeTableId) return;
   if (change.target !== null && change.target.kind !== 'interface') return; // gateway targets: not modelled in the router
-  const scheduled = propagator.schedule(change);
+  const scheduled = propagator.schedule(change, now);
   entry.routerDueMs = scheduled.dueMs;
   const applied = scheduled.done.then((r) => {
     if (r.appliedMs !== undefined) entry.routerAppliedMs = r.appliedMs;

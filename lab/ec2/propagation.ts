@@ -31,7 +31,8 @@ export interface ScheduledRouteChange {
 }
 
 export interface Propagator {
-  schedule(change: RouteChange): ScheduledRouteChange;
+  /** acceptedMs: when EC2 accepted the write (default now()). */
+  schedule(change: RouteChange, acceptedMs?: number): ScheduledRouteChange;
   /** Changes scheduled and not yet settled. */
   readonly pending: number;
   /** Resolves once every change scheduled so far has settled. */
@@ -47,8 +48,7 @@ export function createPropagator(o: PropagatorOptions): Propagator {
   const chains = new Map<string, Promise<unknown>>();
   const inFlight = new Set<Promise<unknown>>();
   return {
-    schedule(change) {
-      const acceptedMs = now();
+    schedule(change, acceptedMs = now()) {
       const delayMs = o.delay === false ? 0 : drawDelay(o.delay, random);
       const dueMs = acceptedMs + delayMs;
       const key = `${change.routeTableId} ${change.cidr}`;
