@@ -7,10 +7,15 @@
 // that table is applied to the VPC router namespace's kernel routes
 // (`ip -n <ns> route replace <cidr> via <eni private ip>`), and every route
 // write is logged with the Lease holder at that instant (op routeLog).
+// `ec2Profile: 'realistic' | 'ideal'` (default LAB_EC2_PROFILE, else ideal) and
+// `ec2Behaviour: {…overrides}` choose how EC2 behaves (lab/README.md). With a
+// propagation delay (realistic), EC2 answers a route write at once and the
+// router's kernel route follows after the delay (routerDueMs / routerAppliedMs
+// in the route log); without one (ideal), the API answers once it followed.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startControlPlane, type ControlPlaneOptions } from './control-plane.js';
-import type { ScriptedFailure } from './ec2/index.js';
+import { createPropagator, type ScriptedFailure, type ThrottleSpec } from './ec2/index.js';
 import type { FaultConfig, KObj } from './kube-apiserver/index.js';
 
 const execFileP = promisify(execFile);
@@ -28,6 +33,8 @@ export interface RouteWrite {
   /** Lease holder at that instant, and whether the lease was still within its duration. */
   readonly holder: string | undefined;
   readonly leaseValid: boolean;
+  /** Epoch ms when the route was due to take effect in the VPC router (atMs + the drawn propagation delay). */
+  routerDueMs?: number;
   /** Epoch ms when the VPC router's kernel route followed (when this table drives it). */
   routerAppliedMs?: number;
   routerError?: string;
@@ -36,7 +43,7 @@ export interface RouteWrite {
 export type Ec2FaultRequest =
   | { kind: 'failNext'; count: number; failure: ScriptedFailure }
   | { kind: 'fail'; failure: ScriptedFailure; probability?: number }
-  | { kind: 'tokenBuckets'; spec: boolean | { mutating: { capacity: number; refillPerSecond: number }; describe: { capacity: number; refillPerSecond: number } } }
+  | { kind: 'tokenBuckets'; spec: boolean | ThrottleSpec }
   | { kind: 'latency'; ms: number; actions?: string[] }
   | { kind: 'reset' };
 
@@ -62,6 +69,7 @@ type Request =
   | { id: number; op: 'ec2Fault'; fault: Ec2FaultRequest }
   | { id: number; op: 'ec2CallLog' }
   | { id: number; op: 'routeLog' }
+  | { id: number; op: 'ec2Behaviour' }
   | { id: number; op: 'otlpRequests' }
   | { id: number; op: 'kubeRequests' }
   | { id: number; op: 'writeKubeconfig'; path: string };
@@ -81,8 +89,23 @@ function leaseAt(now: number): { holder: string | undefined; valid: boolean } {
   return { holder, valid };
 }
 
-// Serialized: the router's kernel routes follow the table in write order.
-let routerChain: Promise<void> = Promise.resolve();
+// The router's kernel routes follow the table in write order per CIDR, each
+// after the profile's propagation delay.
+const routerPropagation = cp.ec2.behaviour.propagation;
+const propagator = createPropagator({
+  delay: routerPropagation,
+  apply: async (change) => {
+    const router = opts.vpcRouter;
+    if (router === undefined) return;
+    const args =
+      change.target === null
+        ? ['-n', router.ns, 'route', 'del', change.cidr]
+        : change.target.kind === 'interface'
+          ? ['-n', router.ns, 'route', 'replace', change.cidr, 'via', change.target.privateIp]
+          : undefined;
+    if (args !== undefined) await execFileP('ip', args);
+  },
+});
 cp.ec2.onRouteChange((change) => {
   const now = Date.now();
   // The request being answered: the newest route call for this table/CIDR without a status yet.
@@ -103,24 +126,16 @@ cp.ec2.onRouteChange((change) => {
   if (routeLog.length > 20_000) routeLog.splice(0, routeLog.length - 20_000);
   const router = opts.vpcRouter;
   if (router === undefined || router.routeTableId !== change.routeTableId) return;
-  const args =
-    change.target === null
-      ? ['-n', router.ns, 'route', 'del', change.cidr]
-      : change.target.kind === 'interface'
-        ? ['-n', router.ns, 'route', 'replace', change.cidr, 'via', change.target.privateIp]
-        : undefined;
-  if (args === undefined) return;
-  const applied = routerChain.then(async () => {
-    try {
-      await execFileP('ip', args);
-      entry.routerAppliedMs = Date.now();
-    } catch (err) {
-      entry.routerError = (err as Error).message;
-    }
+  if (change.target !== null && change.target.kind !== 'interface') return; // gateway targets: not modelled in the router
+  const scheduled = propagator.schedule(change, now);
+  entry.routerDueMs = scheduled.dueMs;
+  const applied = scheduled.done.then((r) => {
+    if (r.appliedMs !== undefined) entry.routerAppliedMs = r.appliedMs;
+    if (r.error !== undefined) entry.routerError = r.error;
   });
-  routerChain = applied;
-  // Awaited: the API answers once the router follows, as a VPC's data plane would.
-  return applied;
+  // Ideal: the API answers once the router follows. Realistic: EC2 answers on
+  // acceptance and the data plane follows after the propagation delay.
+  return routerPropagation === false ? applied : undefined;
 });
 
 process.on('message', (raw: unknown) => {
@@ -194,6 +209,9 @@ process.on('message', (raw: unknown) => {
       case 'routeLog':
         value = routeLog;
         break;
+      case 'ec2Behaviour':
+        value = { profile: cp.ec2.profile, ...cp.ec2.behaviour };
+        break;
       case 'kubeRequests':
         value = cp.kube.requests.map((r) => ({ method: r.method, path: r.path, watch: r.watch, status: r.status }));
         break;
@@ -222,5 +240,6 @@ process.send?.({
   kubeconfig: cp.kube.kubeconfigPath,
   ec2Url: cp.ec2.url,
   otlpUrl: cp.otlp.url,
+  ec2Profile: cp.ec2.profile,
   imds: Object.fromEntries(opts.gateways.map((g) => [g.instanceId, cp.ec2.imdsUrl(g.instanceId)])),
 });

@@ -2,7 +2,7 @@
 // of gateway nodes, in one place (run inside the lab's control namespace).
 import type { KObj } from './kube-apiserver/index.js';
 import { startKubeApiServer, type KubeApiServer } from './kube-apiserver/index.js';
-import { startEc2StandIn, type Ec2StandIn } from './ec2/index.js';
+import { startEc2StandIn, type Ec2BehaviourOverrides, type Ec2ProfileName, type Ec2StandIn } from './ec2/index.js';
 import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
 
 export interface LabGatewayNode {
@@ -22,6 +22,14 @@ export interface ControlPlaneOptions {
   readonly subnetId: string;
   readonly routeTableIds: readonly string[];
   readonly gateways: readonly LabGatewayNode[];
+  /**
+   * How EC2 behaves: 'realistic' (documented throttling, pagination, route
+   * quota; assumed latency and route propagation delay) or 'ideal' (none).
+   * Default: LAB_EC2_PROFILE, else 'ideal'. See lab/README.md.
+   */
+  readonly ec2Profile?: Ec2ProfileName;
+  /** Overrides on top of the profile, e.g. { "routesPerTable": 50, "propagation": { "ms": 2000 } }. */
+  readonly ec2Behaviour?: Ec2BehaviourOverrides;
 }
 
 export interface ControlPlane {
@@ -50,6 +58,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       sourceDestCheck: false,
     })),
     routeTables: opts.routeTableIds.map((routeTableId) => ({ routeTableId, vpcId: opts.vpcId, vpcCidr: opts.vpcCidr })),
+    ...(opts.ec2Profile !== undefined ? { profile: opts.ec2Profile } : {}),
+    ...(opts.ec2Behaviour !== undefined ? { behaviour: opts.ec2Behaviour } : {}),
   });
   const otlp = await startOtlpReceiver({ host: opts.host });
   return {

@@ -1,18 +1,23 @@
 // Fault injection for the EC2 stand-in: latency, scripted failures (throttling,
-// 5xx, permission errors), EC2's real token buckets, and a hold that parks
+// 5xx, permission errors), EC2's token buckets, and a hold that parks
 // requests until released (to abort a caller mid-update deterministically).
+// The profile's baseline (its throttling and per-call latency, see
+// profile.ts) runs in the same pipeline; reset() returns to that baseline.
+import { latencyOf, type LatencySpec } from './profile.js';
+import { EC2_THROTTLING, Throttle, systemClock, type BucketSpec, type Clock, type ThrottleSpec } from './throttle.js';
 
-/** EC2 API rate limiting: mutating calls and Describe calls have separate buckets. */
-export interface BucketSpec {
-  readonly capacity: number;
-  readonly refillPerSecond: number;
-}
+export type { BucketSpec } from './throttle.js';
 
-/** EC2's documented defaults per account: mutating 50 + 5/s, Describe 100 + 20/s. */
+/** EC2's documented mutating and Describe figures (kept for callers of the category view). */
 export const EC2_BUCKETS: { readonly mutating: BucketSpec; readonly describe: BucketSpec } = {
-  mutating: { capacity: 50, refillPerSecond: 5 },
-  describe: { capacity: 100, refillPerSecond: 20 },
+  mutating: EC2_THROTTLING.mutating,
+  describe: EC2_THROTTLING.describe,
 };
+
+/** The message EC2 sends with RequestLimitExceeded today (see lab/README.md). */
+export function requestLimitMessage(accountId: string, action: string): string {
+  return `Request limit exceeded. Account ${accountId} has been throttled on ec2:${action} because it exceeded its request rate limit.`;
+}
 
 /** The HTTP status EC2 returns with each code the stand-in can inject. */
 export const FAULT_STATUS: Readonly<Record<string, number>> = {
@@ -36,22 +41,6 @@ export interface ScriptedFailure {
   readonly message?: string;
 }
 
-class TokenBucket {
-  private tokens: number;
-  private last = performance.now();
-  constructor(readonly spec: BucketSpec) {
-    this.tokens = spec.capacity;
-  }
-  take(): boolean {
-    const now = performance.now();
-    this.tokens = Math.min(this.spec.capacity, this.tokens + ((now - this.last) / 1000) * this.spec.refillPerSecond);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-}
-
 export interface Hold {
   /** Requests parked so far. */
   readonly held: number;
@@ -63,15 +52,59 @@ export interface Hold {
 
 const applies = (actions: readonly string[] | undefined, action: string): boolean => actions === undefined || actions.includes(action);
 
+export interface FaultsOptions {
+  /** The profile's throttling (false/omitted: none). */
+  readonly throttling?: ThrottleSpec | false;
+  /** The profile's per-call latency (false/omitted: none). */
+  readonly latency?: LatencySpec | false;
+  /** Time source of the token buckets (ms; default performance.now). */
+  readonly clock?: Clock;
+  /** Jitter source (default Math.random). */
+  readonly random?: () => number;
+  /** How a delay is waited (default setTimeout). */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** What the pipeline decided for one request. */
+export interface FaultOutcome {
+  /** The failure to send, if any. */
+  readonly failure?: ScriptedFailure;
+  /** The token bucket consulted (undefined when not throttling). */
+  readonly bucket?: string;
+  /** Delay waited before answering (profile latency + injected latency), ms. */
+  readonly delayMs: number;
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 export class Faults {
   private latencyMs = 0;
   private latencyActions: readonly string[] | undefined;
   private scripted: Array<{ remaining: number; failure: ScriptedFailure }> = [];
   private standing: Array<{ probability: number; failure: ScriptedFailure }> = [];
-  private buckets: { mutating: TokenBucket; describe: TokenBucket } | undefined;
+  /** undefined: the profile's throttle; null: none (tokenBuckets(false)); else an injected one. */
+  private throttleOverride: Throttle | null | undefined;
+  private baselineThrottle: Throttle | undefined;
   private holds: Array<{ actions: readonly string[] | undefined; park(): Promise<void> }> = [];
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly baselineLatency: LatencySpec | false;
 
-  /** Delay every request (or those of the given actions) by ms before it is handled. */
+  constructor(private readonly options: FaultsOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.sleep = options.sleep ?? defaultSleep;
+    this.baselineLatency = options.latency ?? false;
+    this.baselineThrottle = options.throttling ? new Throttle(options.throttling, this.clock) : undefined;
+  }
+
+  /** The token buckets in force now (the profile's, or injected with tokenBuckets), if any. */
+  get throttle(): Throttle | undefined {
+    return this.throttleOverride === undefined ? this.baselineThrottle : (this.throttleOverride ?? undefined);
+  }
+
+  /** Delay every request (or those of the given actions) by ms before it is handled, on top of the profile's latency. */
   latency(ms: number, actions?: readonly string[]): this {
     this.latencyMs = ms;
     this.latencyActions = actions;
@@ -95,13 +128,13 @@ export class Faults {
     return this.fail({ code, actions });
   }
 
-  /** Enforce EC2's token buckets (true = the documented defaults). */
-  tokenBuckets(spec: boolean | { mutating: BucketSpec; describe: BucketSpec }): this {
-    if (spec === false) this.buckets = undefined;
-    else {
-      const s = spec === true ? EC2_BUCKETS : spec;
-      this.buckets = { mutating: new TokenBucket(s.mutating), describe: new TokenBucket(s.describe) };
-    }
+  /**
+   * Replace the profile's token buckets until reset(): true = EC2's documented
+   * figures (fresh, full buckets), false = no throttling, or a spec (per-action
+   * buckets unless its scope is 'category'; describeUnfiltered defaults to describe).
+   */
+  tokenBuckets(spec: boolean | ThrottleSpec): this {
+    this.throttleOverride = spec === false ? null : new Throttle(spec === true ? EC2_THROTTLING : spec, this.clock);
     return this;
   }
 
@@ -135,29 +168,40 @@ export class Faults {
     };
   }
 
+  /** Drops every injected fault and returns to the profile's baseline (its buckets start full again). */
   reset(): this {
     this.latencyMs = 0;
     this.latencyActions = undefined;
     this.scripted = [];
     this.standing = [];
-    this.buckets = undefined;
+    this.throttleOverride = undefined;
+    this.baselineThrottle = this.options.throttling ? new Throttle(this.options.throttling, this.clock) : undefined;
     // Holds are released by whoever took them (Hold.release()).
     return this;
   }
 
-  /** @internal the stand-in's pipeline: waits, then returns the failure to send, if any. */
-  async apply(action: string, mutating: boolean): Promise<ScriptedFailure | undefined> {
+  /**
+   * @internal the stand-in's pipeline for one signed request to a known action:
+   * holds, then the token bucket (decided on arrival: every such request takes
+   * a token, including ones refused later for permission or validation, or
+   * answering DryRunOperation; a refused one takes none), then the delay
+   * (profile latency + injected latency, for every answer), then scripted failures.
+   */
+  async apply(action: string, params: ReadonlyMap<string, string> = new Map()): Promise<FaultOutcome> {
     for (const h of this.holds) if (applies(h.actions, action)) await h.park();
-    if (this.latencyMs > 0 && applies(this.latencyActions, action)) await new Promise((r) => setTimeout(r, this.latencyMs));
+    const throttle = this.throttle;
+    const decision = throttle?.take(action, params);
+    let delayMs = this.baselineLatency === false ? 0 : latencyOf(this.baselineLatency, action, this.random);
+    if (this.latencyMs > 0 && applies(this.latencyActions, action)) delayMs += this.latencyMs;
+    if (delayMs > 0) await this.sleep(delayMs);
+    const bucket = decision?.bucket;
+    if (decision !== undefined && !decision.allowed) return { failure: { code: 'RequestLimitExceeded' }, bucket, delayMs };
     const s = this.scripted.find((x) => x.remaining > 0 && applies(x.failure.actions, action));
     if (s) {
       s.remaining -= 1;
-      return s.failure;
+      return { failure: s.failure, bucket, delayMs };
     }
-    for (const f of this.standing) if (applies(f.failure.actions, action) && Math.random() < f.probability) return f.failure;
-    if (this.buckets && !(mutating ? this.buckets.mutating : this.buckets.describe).take()) {
-      return { code: 'RequestLimitExceeded', message: 'Request limit exceeded.' };
-    }
-    return undefined;
+    for (const f of this.standing) if (applies(f.failure.actions, action) && this.random() < f.probability) return { failure: f.failure, bucket, delayMs };
+    return { bucket, delayMs };
   }
 }

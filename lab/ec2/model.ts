@@ -109,6 +109,81 @@ export interface Filter {
   readonly values: readonly string[];
 }
 
+/** MaxResults / NextToken of a paginated Describe call (both optional). */
+export interface PageRequest {
+  readonly maxResults?: number;
+  readonly nextToken?: string;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  /** Present when more items follow. */
+  readonly nextToken?: string;
+}
+
+/** Valid MaxResults of the paginated actions the stand-in serves (EC2's API model). */
+export const MAX_RESULTS_RANGE: Readonly<Record<string, { readonly min: number; readonly max: number }>> = {
+  DescribeRouteTables: { min: 5, max: 100 },
+  DescribeNetworkInterfaces: { min: 5, max: 1000 },
+};
+
+/**
+ * MaxResults as EC2 checks it: an integer in the action's range. Below the
+ * minimum EC2 answers "Value ( 1 ) for parameter maxResults is invalid.
+ * Expecting a value greater than 5." (sic, observed); the wording above the
+ * maximum is the stand-in's.
+ */
+export function checkMaxResults(action: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const range = MAX_RESULTS_RANGE[action] ?? { min: 5, max: 1000 };
+  const n = Number(text);
+  if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) {
+    throw new Ec2Fault('InvalidParameterValue', `Value ( ${text} ) for parameter maxResults is invalid. Expecting an integer.`);
+  }
+  if (n < range.min) throw new Ec2Fault('InvalidParameterValue', `Value ( ${n} ) for parameter maxResults is invalid. Expecting a value greater than ${range.min}.`);
+  if (n > range.max) throw new Ec2Fault('InvalidParameterValue', `Value ( ${n} ) for parameter maxResults is invalid. Expecting a value less than or equal to ${range.max}.`);
+  return n;
+}
+
+function invalidToken(): Ec2Fault {
+  return new Ec2Fault('InvalidPaginationToken', 'The specified pagination token is not valid or is expired.');
+}
+
+/**
+ * One page of pool (in a stable order), after filtering. The token carries
+ * the request's fingerprint and the pool position of the last item returned,
+ * so a page never repeats or skips an item however the filtered set changes.
+ */
+function paginate<T>(action: string, pool: readonly T[], keep: (t: T) => boolean, fingerprint: string, page: PageRequest): Page<T> {
+  let start = 0;
+  if (page.nextToken !== undefined) {
+    let decoded: unknown;
+    try {
+      decoded = JSON.parse(Buffer.from(page.nextToken, 'base64url').toString('utf8'));
+    } catch {
+      throw invalidToken();
+    }
+    const t = decoded as { a?: unknown; f?: unknown; p?: unknown };
+    if (t.a !== action || t.f !== fingerprint || typeof t.p !== 'number' || !Number.isInteger(t.p) || t.p < 0) throw invalidToken();
+    start = t.p + 1;
+  }
+  const items: T[] = [];
+  for (let i = start; i < pool.length; i += 1) {
+    const item = pool[i] as T;
+    if (!keep(item)) continue;
+    if (page.maxResults !== undefined && items.length === page.maxResults) {
+      // One more matches: the page ends at the previous item.
+      return { items, nextToken: Buffer.from(JSON.stringify({ a: action, f: fingerprint, p: i - 1 })).toString('base64url') };
+    }
+    items.push(item);
+  }
+  return { items };
+}
+
+function fingerprintOf(ids: readonly string[], filters: readonly Filter[]): string {
+  return JSON.stringify([ids, filters.map((f) => [f.name, f.values])]);
+}
+
 const ENI_ID = /^eni-[0-9a-f]{8,17}$/;
 const RTB_ID = /^rtb-[0-9a-f]{8,17}$/;
 
@@ -139,12 +214,20 @@ function matches(filters: readonly Filter[], fields: (name: string) => readonly 
   });
 }
 
+export interface Ec2WorldOptions {
+  /** Non-propagated routes a table may hold (CreateRoute beyond it: RouteLimitExceeded); default none. */
+  readonly routesPerTable?: number | false;
+}
+
 export class Ec2World {
   readonly instances = new Map<string, Instance>();
   readonly interfaces = new Map<string, NetworkInterface>();
   readonly routeTables = new Map<string, RouteTable>();
+  /** The "Routes per route table (non-propagated routes)" quota; false = none. Tests may change it. */
+  routesPerTable: number | false;
 
-  constructor(instances: readonly InstanceSpec[], tables: readonly RouteTableSpec[]) {
+  constructor(instances: readonly InstanceSpec[], tables: readonly RouteTableSpec[], options: Ec2WorldOptions = {}) {
+    this.routesPerTable = options.routesPerTable ?? false;
     for (const spec of instances) this.addInstance(spec);
     for (const t of tables) this.addRouteTable(t);
   }
@@ -216,10 +299,16 @@ export class Ec2World {
     return r?.networkInterfaceId ?? r?.gatewayId;
   }
 
+  /** Every matching table (no pagination). */
   describeRouteTables(ids: readonly string[], filters: readonly Filter[]): RouteTable[] {
+    return this.describeRouteTablesPage(ids, filters, {}).items;
+  }
+
+  /** One page: MaxResults tables at most (all when absent), continuing after NextToken. */
+  describeRouteTablesPage(ids: readonly string[], filters: readonly Filter[], page: PageRequest): Page<RouteTable> {
     for (const id of ids) if (!this.routeTables.has(id)) throw notFoundTable(id);
     const pool = ids.length > 0 ? ids.map((id) => this.routeTables.get(id) as RouteTable) : [...this.routeTables.values()];
-    return pool.filter((t) =>
+    const keep = (t: RouteTable): boolean =>
       matches(filters, (name) => {
         const routes = [...t.routes.values()];
         switch (name) {
@@ -240,8 +329,8 @@ export class Ec2World {
           default:
             return undefined;
         }
-      }),
-    );
+      });
+    return paginate('DescribeRouteTables', pool, keep, fingerprintOf(ids, filters), page);
   }
 
   private resolveTarget(table: RouteTable, params: { networkInterfaceId?: string; instanceId?: string; gatewayId?: string }): Route {
@@ -284,12 +373,23 @@ export class Ec2World {
     return t;
   }
 
+  /** Routes counted by the quota: every IPv4 route but the table's local route. */
+  nonPropagatedRoutes(table: RouteTable): number {
+    let n = 0;
+    for (const r of table.routes.values()) if (r.origin === 'CreateRoute') n += 1;
+    return n;
+  }
+
   createRoute(p: { routeTableId?: string; cidr?: string; networkInterfaceId?: string; instanceId?: string; gatewayId?: string }): RouteChange {
     const table = this.table(p.routeTableId);
     const cidr = checkCidr(p.cidr);
     const route = { ...this.resolveTarget(table, p), destinationCidrBlock: cidr };
     if (table.routes.has(cidr)) {
       throw new Ec2Fault('RouteAlreadyExists', `The route identified by ${cidr} already exists.`);
+    }
+    if (this.routesPerTable !== false && this.nonPropagatedRoutes(table) >= this.routesPerTable) {
+      // The description of RouteLimitExceeded in "Error codes for the Amazon EC2 API".
+      throw new Ec2Fault('RouteLimitExceeded', "You've reached the limit on the number of routes that you can add to a route table.");
     }
     table.routes.set(cidr, route);
     return { routeTableId: table.routeTableId, cidr, target: this.targetOf(route) };
@@ -324,10 +424,19 @@ export class Ec2World {
     return { routeTableId: table.routeTableId, cidr, target: null };
   }
 
+  /** Every matching interface (no pagination). */
   describeNetworkInterfaces(ids: readonly string[], filters: readonly Filter[]): NetworkInterface[] {
+    return this.describeNetworkInterfacesPage(ids, filters, {}).items;
+  }
+
+  /** One page; EC2 refuses MaxResults together with network interface IDs. */
+  describeNetworkInterfacesPage(ids: readonly string[], filters: readonly Filter[], page: PageRequest): Page<NetworkInterface> {
+    if (ids.length > 0 && page.maxResults !== undefined) {
+      throw new Ec2Fault('InvalidParameterCombination', 'You cannot specify the maxResults parameter and the network interface IDs parameter in the same request.');
+    }
     for (const id of ids) if (!this.interfaces.has(id)) throw notFoundEni(id);
     const pool = ids.length > 0 ? ids.map((id) => this.interfaces.get(id) as NetworkInterface) : [...this.interfaces.values()];
-    return pool.filter((n) =>
+    const keep = (n: NetworkInterface): boolean =>
       matches(filters, (name) => {
         switch (name) {
           case 'network-interface-id':
@@ -356,8 +465,8 @@ export class Ec2World {
           default:
             return undefined;
         }
-      }),
-    );
+      });
+    return paginate('DescribeNetworkInterfaces', pool, keep, fingerprintOf(ids, filters), page);
   }
 
   modifySourceDestCheck(eniId: string | undefined, value: string | undefined): void {

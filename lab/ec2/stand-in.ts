@@ -6,10 +6,23 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FAULT_STATUS, Faults } from './faults.js';
+import { FAULT_STATUS, Faults, requestLimitMessage } from './faults.js';
 import { imdsHandler, type ImdsCall } from './imds.js';
-import { ACCOUNT_ID, Ec2Fault, Ec2World, type InstanceSpec, type NetworkInterface, type RouteChange, type RouteTable, type RouteTableSpec } from './model.js';
+import {
+  ACCOUNT_ID,
+  Ec2Fault,
+  Ec2World,
+  checkMaxResults,
+  type InstanceSpec,
+  type NetworkInterface,
+  type PageRequest,
+  type RouteChange,
+  type RouteTable,
+  type RouteTableSpec,
+} from './model.js';
+import { resolveEc2Behaviour, type Ec2Behaviour, type Ec2BehaviourOverrides, type Ec2ProfileName } from './profile.js';
 import { errorXml, filterParams, itemSet, listParam, successXml, type Params } from './protocol.js';
+import type { Clock } from './throttle.js';
 
 export interface Ec2StandInOptions {
   /** Address to listen on (default 127.0.0.1; the lab passes its control namespace's address). */
@@ -20,6 +33,19 @@ export interface Ec2StandInOptions {
   readonly routeTables: readonly RouteTableSpec[];
   /** Refuse requests without a SigV4 Authorization header (default true). The signature itself is not verified. */
   readonly requireSignature?: boolean;
+  /**
+   * 'realistic' (EC2's throttling, pagination, route quota, call latency) or
+   * 'ideal' (none of it: the stand-in as it always was). Default: LAB_EC2_PROFILE, else 'ideal'.
+   */
+  readonly profile?: Ec2ProfileName;
+  /** Overrides on top of the profile, e.g. { routesPerTable: 50 } or { latency: false }. */
+  readonly behaviour?: Ec2BehaviourOverrides;
+  /** Time source of the token buckets (ms, monotonic; default performance.now). */
+  readonly clock?: Clock;
+  /** Random source of latency jitter and probabilistic faults (default Math.random). */
+  readonly random?: () => number;
+  /** How latency is waited (default setTimeout); tests inject one to observe delays. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export interface Ec2Call {
@@ -33,6 +59,10 @@ export interface Ec2Call {
   status?: number;
   /** The error code sent, if the call failed. */
   code?: string;
+  /** The token bucket the call drew from, when throttling is on. */
+  bucket?: string;
+  /** Latency waited before answering (profile + injected), ms. */
+  delayMs?: number;
 }
 
 export type RouteChangeListener = (change: RouteChange) => void | Promise<void>;
@@ -45,6 +75,9 @@ export interface Ec2StandIn {
   /** The live state: route tables, instances, interfaces (tests may read and seed it). */
   readonly state: Ec2World;
   readonly faults: Faults;
+  /** The profile in force and its resolved behaviour (propagation is for the lab's VPC router to apply). */
+  readonly profile: Ec2ProfileName;
+  readonly behaviour: Ec2Behaviour;
   /** Every EC2 API call received, in arrival order. */
   readonly calls: Ec2Call[];
   /** Every IMDS request, per instance id. */
@@ -150,8 +183,15 @@ function urlOf(host: string, port: number): string {
 
 export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2StandIn> {
   const host = options.host ?? '127.0.0.1';
-  const world = new Ec2World(options.instances, options.routeTables);
-  const faults = new Faults();
+  const { profile, ...behaviour } = resolveEc2Behaviour(options.profile, options.behaviour);
+  const world = new Ec2World(options.instances, options.routeTables, { routesPerTable: behaviour.routesPerTable });
+  const faults = new Faults({
+    throttling: behaviour.throttling,
+    latency: behaviour.latency,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.random ? { random: options.random } : {}),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+  });
   const calls: Ec2Call[] = [];
   const listeners = new Set<RouteChangeListener>();
   const requireSignature = options.requireSignature ?? true;
@@ -168,11 +208,22 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
         }
       }
     };
+    // Ideal profile: MaxResults / NextToken are ignored and everything is returned.
+    const pageOf = (): PageRequest => {
+      if (!behaviour.pagination) return {};
+      const maxResults = checkMaxResults(action, p('MaxResults'));
+      const nextToken = p('NextToken');
+      return { ...(maxResults !== undefined ? { maxResults } : {}), ...(nextToken !== undefined && nextToken !== '' ? { nextToken } : {}) };
+    };
     switch (action) {
-      case 'DescribeRouteTables':
-        return { routeTableSet: itemSet(world.describeRouteTables(listParam(params, 'RouteTableId'), filterParams(params)).map(tableXml)) };
-      case 'DescribeNetworkInterfaces':
-        return { networkInterfaceSet: itemSet(world.describeNetworkInterfaces(listParam(params, 'NetworkInterfaceId'), filterParams(params)).map(eniXml)) };
+      case 'DescribeRouteTables': {
+        const page = world.describeRouteTablesPage(listParam(params, 'RouteTableId'), filterParams(params), pageOf());
+        return { routeTableSet: itemSet(page.items.map(tableXml)), ...(page.nextToken !== undefined ? { nextToken: page.nextToken } : {}) };
+      }
+      case 'DescribeNetworkInterfaces': {
+        const page = world.describeNetworkInterfacesPage(listParam(params, 'NetworkInterfaceId'), filterParams(params), pageOf());
+        return { networkInterfaceSet: itemSet(page.items.map(eniXml)), ...(page.nextToken !== undefined ? { nextToken: page.nextToken } : {}) };
+      }
       case 'CreateRoute':
       case 'ReplaceRoute': {
         if (p('DestinationIpv6CidrBlock') !== undefined || p('DestinationPrefixListId') !== undefined) {
@@ -232,7 +283,10 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
         if (action === '') throw new Ec2Fault('MissingAction', 'The request must contain the parameter Action', 400);
         if (!ACTIONS.has(action)) throw new Ec2Fault('InvalidAction', `The action ${action} is not valid for this web service.`, 400);
         if (params.get('Version') === undefined) throw new Ec2Fault('MissingParameter', 'The request must contain the parameter Version', 400);
-        const failure = await faults.apply(action, MUTATING.has(action));
+        const outcome = await faults.apply(action, params);
+        if (outcome.bucket !== undefined) call.bucket = outcome.bucket;
+        if (outcome.delayMs > 0) call.delayMs = outcome.delayMs;
+        const failure = outcome.failure;
         if (failure) {
           const message =
             failure.message ??
@@ -241,7 +295,7 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
               : failure.code === 'AccessDenied'
                 ? `User: arn:aws:iam::${ACCOUNT_ID}:user/lab is not authorized to perform: ec2:${action}`
                 : failure.code === 'RequestLimitExceeded'
-                  ? 'Request limit exceeded.'
+                  ? requestLimitMessage(ACCOUNT_ID, action)
                   : `We encountered an internal error. Please try again. (${failure.code})`);
           throw new Ec2Fault(failure.code, message, failure.status ?? FAULT_STATUS[failure.code] ?? 400);
         }
@@ -294,6 +348,8 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
       },
       state: world,
       faults,
+      profile,
+      behaviour,
       calls,
       imdsCalls,
       revokeImdsTokens(instanceId) {
