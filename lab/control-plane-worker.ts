@@ -57,6 +57,8 @@ type Request =
   | { id: number; op: 'get'; plural: string; name: string; namespace?: string }
   | { id: number; op: 'list'; plural: string; namespace?: string }
   | { id: number; op: 'put'; plural: string; body: KObj }
+  /** An object as it could sit in etcd without passing today's CRD validation (older schema, etcd write). */
+  | { id: number; op: 'inject'; plural: string; body: KObj }
   | { id: number; op: 'remove'; plural: string; name: string; namespace?: string }
   | { id: number; op: 'routes' }
   | { id: number; op: 'ec2Calls' }
@@ -151,6 +153,9 @@ process.on('message', (raw: unknown) => {
         break;
       case 'put':
         value = cp.kube.store.put(req.plural, req.body);
+        break;
+      case 'inject':
+        value = cp.kube.store.inject(req.plural, req.body);
         break;
       case 'remove':
         value = cp.kube.store.remove(req.plural, req.name, req.namespace);

@@ -1,5 +1,6 @@
 // The gateway lifecycle: initialising → electing (standby ⇄ acquiring) →
-// leader → steppingDown → electing, or stopped on shutdown.
+// leader → steppingDown → electing, or stopped on shutdown, or failed when
+// start-up meets a configuration this host cannot satisfy.
 //
 // Pure statechart: every actor, action, guard and delay is referenced by name;
 // the runtime provides the implementations (effects/), tests provide doubles.
@@ -25,6 +26,18 @@ export interface LeaseOutcome {
   readonly otherExpiresAt?: number | undefined;
 }
 
+/**
+ * How the leader's route-table pass starts. write-first: every route written without reading the
+ * table (right after winning the lease, when they all point at the old leader: one round trip).
+ * describe-first: read, then write only what differs (drift repair, and every retry: a pass that
+ * was throttled or cut short must not send again the writes that already went through).
+ */
+export type RouteStrategy = 'write-first' | 'describe-first';
+
+export interface RouteTablesInput {
+  readonly strategy: RouteStrategy;
+}
+
 export type StepDownCause = 'renew-deadline' | 'lease-lost' | 'shutdown';
 
 export interface GatewayContext {
@@ -40,6 +53,8 @@ export interface GatewayContext {
   leaseExpiresAt: number | undefined;
   stepDownCause: StepDownCause | undefined;
   lastError: string | undefined;
+  /** The next route-table pass's strategy. */
+  routeStrategy: RouteStrategy;
 }
 
 export type GatewayEvent =
@@ -58,6 +73,14 @@ function notProvided<T>(name: string) {
   return fromPromise<T>(() => Promise.reject(new Error(`actor "${name}" is not provided`)));
 }
 
+/**
+ * A start-up error that no retry can fix: the configuration does not fit this host (e.g. a VXLAN MTU
+ * larger than the NIC carries). Effects report it with code BAD_INPUT; anything else is retried.
+ */
+export function isConfigurationError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'BAD_INPUT';
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -74,7 +97,7 @@ export const gatewayMachine = setup({
     watchLeaderObjects: fromCallback<GatewayEvent>(() => {}),
     tryAcquireLease: notProvided<LeaseOutcome>('tryAcquireLease'),
     renewLease: notProvided<LeaseOutcome>('renewLease'),
-    programRouteTables: notProvided<void>('programRouteTables'),
+    programRouteTables: fromPromise<void, RouteTablesInput>(() => Promise.reject(new Error('actor "programRouteTables" is not provided'))),
     writeVtepConfig: notProvided<void>('writeVtepConfig'),
     releaseLease: notProvided<void>('releaseLease'),
   },
@@ -85,6 +108,7 @@ export const gatewayMachine = setup({
     announceLeaderReady: () => {},
     announceNotLeader: () => {},
     announceStopped: () => {},
+    announceFailed: () => {},
     scheduleRenewDeadline: raise({ type: 'LEASE.RENEW_DEADLINE_EXCEEDED' }, { id: 'renewDeadline', delay: 'renewDeadline' }),
     cancelRenewDeadline: cancel('renewDeadline'),
     recordRenewal: assign({
@@ -106,6 +130,8 @@ export const gatewayMachine = setup({
     causeRenewDeadline: assign({ stepDownCause: 'renew-deadline' as const }),
     causeLeaseLost: assign({ stepDownCause: 'lease-lost' as const }),
     causeShutdown: assign({ stepDownCause: 'shutdown' as const, shuttingDown: true }),
+    preferWriteFirst: assign({ routeStrategy: 'write-first' as const }),
+    preferDescribeFirst: assign({ routeStrategy: 'describe-first' as const }),
   },
   guards: {
     leaseHeld: ({ event }) => (event as unknown as { output: LeaseOutcome }).output.held,
@@ -114,6 +140,7 @@ export const gatewayMachine = setup({
       return !out.held && (out.outcome === 'error' || out.outcome === 'conflict' || out.outcome === 'fenced');
     },
     shuttingDown: ({ context }) => context.shuttingDown,
+    configurationError: ({ event }) => isConfigurationError((event as unknown as { error: unknown }).error),
     reassertPending: ({ context }) => context.reassertPending,
   },
   delays: {
@@ -138,6 +165,7 @@ export const gatewayMachine = setup({
     leaseExpiresAt: undefined,
     stepDownCause: undefined,
     lastError: undefined,
+    routeStrategy: 'describe-first',
   },
   states: {
     initialising: {
@@ -146,7 +174,11 @@ export const gatewayMachine = setup({
         id: 'initialise',
         src: 'initialise',
         onDone: { target: 'electing', actions: 'resetInitAttempts' },
-        onError: { target: 'initFailed', actions: 'recordError' },
+        onError: [
+          // The pod would restart into the same refusal: stop and say why instead of retrying forever.
+          { guard: 'configurationError', target: 'failed', actions: 'recordError' },
+          { target: 'initFailed', actions: 'recordError' },
+        ],
       },
       on: { SHUTDOWN: { target: 'stopped', actions: 'causeShutdown' } },
     },
@@ -193,7 +225,7 @@ export const gatewayMachine = setup({
         { id: 'watchLease', src: 'watchLease' },
         { id: 'watchLeaderObjects', src: 'watchLeaderObjects' },
       ],
-      entry: ['scheduleRenewDeadline', 'announceLeader'],
+      entry: ['scheduleRenewDeadline', 'announceLeader', 'preferWriteFirst'],
       exit: ['cancelRenewDeadline', 'announceNotLeader'],
       on: {
         'LEASE.RENEW_DEADLINE_EXCEEDED': { target: 'steppingDown', actions: 'causeRenewDeadline' },
@@ -236,9 +268,12 @@ export const gatewayMachine = setup({
                   initial: 'programming',
                   states: {
                     programming: {
+                      // However the pass ends (done, failed, aborted), the next one reads first.
+                      exit: 'preferDescribeFirst',
                       invoke: {
                         id: 'programRouteTables',
                         src: 'programRouteTables',
+                        input: ({ context }) => ({ strategy: context.routeStrategy }),
                         onDone: 'done',
                         onError: { target: '#gateway.leader.work.backoff', actions: 'recordError' },
                       },
@@ -299,6 +334,11 @@ export const gatewayMachine = setup({
     stopped: {
       type: 'final',
       entry: 'announceStopped',
+    },
+    failed: {
+      // Nothing was led yet, so there is nothing to hand over; the process exits 1 with lastError.
+      type: 'final',
+      entry: 'announceFailed',
     },
   },
 });

@@ -12,7 +12,7 @@ import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, ty
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { parseCidr, type Cidr } from '../machines/domain/ipv4.js';
 import { fleetMachine } from '../machines/fleet.machine.js';
-import { gatewayMachine, type GatewayEvent, type LeaseOutcome } from '../machines/gateway.machine.js';
+import { gatewayMachine, type GatewayEvent, type LeaseOutcome, type RouteTablesInput } from '../machines/gateway.machine.js';
 import { vtepMachine } from '../machines/vtep.machine.js';
 import {
   checkSourceDestCheck,
@@ -57,6 +57,8 @@ const EXPIRY_MARGIN_MS = 5;
 export interface GatewayDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly logger: Logger;
+  /** Start-up met a configuration this host cannot satisfy (the statechart's `failed`): the process should exit 1. */
+  readonly onFailed?: (reason: string) => void;
 }
 
 export interface GatewayRuntime {
@@ -134,7 +136,6 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   let informerSynced = false;
   let converged = false;
   let leaderSince: number | undefined;
-  let firstAssert = false;
 
   const scrape = async (): Promise<ScrapeStats> => {
     if (!device) return {};
@@ -250,7 +251,7 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   const gatewayLogic = gatewayMachine.provide({
     actors: {
       initialise: fromPromise(async ({ signal }) => {
-        device = await dp.ensureDevice({ name: VXLAN_DEVICE, vni: config.vxlanVNI, nodeIP: config.nodeIP, signal });
+        device = await dp.ensureDevice({ name: VXLAN_DEVICE, vni: config.vxlanVNI, mtu: config.vxlanMTU, nodeIP: config.nodeIP, signal });
         log.info({ device: device.name, action: device.action, changes: device.changes, mtu: device.mtu, mac: device.mac, underlay: device.underlay.name }, 'vxlan device ready');
         if (!(await dp.ipForwardEnabled())) throw new Error('net.ipv4.ip_forward is 0 on this node: the gateway cannot forward (set it to 1)');
         fleet.send({ type: 'DATAPLANE.READY' });
@@ -274,7 +275,6 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       tryAcquireLease: fromPromise<LeaseOutcome>(async ({ signal }) => {
         const startedAt = Date.now();
         const attempt = await lock.tryAcquireOrRenew(signal);
-        if (attempt.held) firstAssert = true;
         failover.acquireAttempt(startedAt, attempt.held, { 'lease.holder': identity, 'lease.transitions': attempt.leaseTransitions ?? 0 });
         if (attempt.error) log.debug({ err: attempt.error }, 'lease acquire attempt failed');
         return attempt;
@@ -290,11 +290,10 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
             : { type: 'LEADER.REASSERT', reason: obj === undefined ? 'CiliumVTEPConfig deleted' : 'CiliumVTEPConfig differs' },
         { skipInitial: true },
       ),
-      programRouteTables: fromPromise(async ({ signal }) => {
+      programRouteTables: fromPromise<void, RouteTablesInput>(async ({ input, signal }) => {
         const c = cloud;
         if (!c) throw new Error('instance identity is not known yet');
-        // Right after winning the lease every route points at the old leader: write without reading first.
-        const strategy = firstAssert ? 'write-first' : 'describe-first';
+        const { strategy } = input;
         await failover.span('routeTables.repoint', { 'aws.strategy': strategy, 'aws.eni': c.id.networkInterfaceId }, () =>
           Promise.all(
             config.routeTableIDs.map((table) =>
@@ -323,7 +322,6 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
             ),
           ),
         );
-        firstAssert = false;
       }),
       writeVtepConfig: fromPromise(({ signal }) =>
         failover.span('vtepConfig.write', { 'cilium.vtep.endpoints': config.vpcCIDRs.length }, async () => {
@@ -362,6 +360,11 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       },
       announceStandby: () => {},
       announceStopped: () => log.info('gateway stopped'),
+      announceFailed: ({ context }) => {
+        const reason = context.lastError ?? 'start-up failed';
+        log.fatal({ error: reason }, 'the configuration does not fit this host; not retrying');
+        deps.onFailed?.(reason);
+      },
     },
     delays: {
       retryPeriod: ({ context }) => retryDelay(config.retryPeriodMs, context.leaseExpiresAt, performance.now()),
@@ -409,7 +412,7 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   // The device may be deleted or changed by hand: check it, and sweep the kernel again if it was recreated.
   const deviceCheck = setInterval(() => {
     if (!device) return;
-    dp.ensureDevice({ name: VXLAN_DEVICE, vni: config.vxlanVNI, nodeIP: config.nodeIP })
+    dp.ensureDevice({ name: VXLAN_DEVICE, vni: config.vxlanVNI, mtu: config.vxlanMTU, nodeIP: config.nodeIP })
       .then((d) => {
         device = d;
         if (d.action !== 'adopted') {

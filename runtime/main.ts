@@ -35,7 +35,8 @@ function configOrExit(argv: readonly string[], env: NodeJS.ProcessEnv): GatewayC
 }
 
 async function run(config: GatewayConfig, log: Logger): Promise<void> {
-  const runtime = startGateway(config, { env: process.env, logger: log });
+  let stop: (reason: string, code: number) => void = () => undefined;
+  const runtime = startGateway(config, { env: process.env, logger: log, onFailed: () => stop('start-up failed', 1) });
   const loop: EventLoopWatch = new EventLoopWatch(5000, {
     onSample: (worstMs) => {
       runtime.metrics.eventLoopDelay.observe(worstMs / 1000);
@@ -48,7 +49,7 @@ async function run(config: GatewayConfig, log: Logger): Promise<void> {
   const servers: Server[] = [];
 
   let stopping = false;
-  const stop = (reason: string, code: number): void => {
+  stop = (reason: string, code: number): void => {
     if (stopping) return;
     stopping = true;
     log.info({ reason }, 'stopping: stepping down, data plane left in place');

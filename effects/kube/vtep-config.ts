@@ -2,7 +2,10 @@
 // gives the endpoints (naming them vpc-gateway / vpc-gateway-N is its business);
 // this adapter creates the object when missing, replaces spec.endpoints only
 // when it differs (no write when equal), and is conflict-safe: a 409 re-reads
-// and retries, a bounded number of times. Every write takes an AbortSignal and
+// and retries, a bounded number of times. It owns the four fields of each
+// endpoint and nothing else: fields the API server defaults (spec.cidrMask in
+// Cilium's CRD), fields of newer Cilium builds and Cilium's status are neither
+// compared nor overwritten, so Cilium's status refreshes cost no write. Every write takes an AbortSignal and
 // is refused once it is aborted (fencing of a leader that stepped down).
 import { kubeCall, type KubeClients } from './client.js';
 import { KubeError, KubeFencedError, toKubeError } from './errors.js';
@@ -60,16 +63,16 @@ export function readEndpoints(obj: unknown): VtepEndpoint[] | undefined {
   return out;
 }
 
-/** Equal when spec is exactly { endpoints: [...] } with the same endpoints in the same order. */
+/**
+ * Equal when spec.endpoints holds the same endpoints in the same order, judged on the four fields this
+ * adapter writes. Other spec fields, other endpoint fields, metadata and status do not count.
+ */
 export function vtepSpecEquals(obj: unknown, endpoints: readonly VtepEndpoint[]): boolean {
   const have = readEndpoints(obj);
   if (have === undefined || have.length !== endpoints.length) return false;
-  const spec = (obj as { spec: Record<string, unknown> }).spec;
-  if (Object.keys(spec).some((k) => k !== 'endpoints')) return false;
-  const raw = spec.endpoints as Array<Record<string, unknown>>;
   return endpoints.every((e, i) => {
     const h = have[i]!;
-    return h.name === e.name && h.tunnelEndpoint === e.tunnelEndpoint && h.cidr === e.cidr && h.mac === e.mac && Object.keys(raw[i]!).length === 4;
+    return h.name === e.name && h.tunnelEndpoint === e.tunnelEndpoint && h.cidr === e.cidr && h.mac === e.mac;
   });
 }
 
@@ -152,7 +155,9 @@ export class VtepConfigClient {
             this.clients.custom.createClusterCustomObject({ group: VTEP_GROUP, version: VTEP_VERSION, plural: VTEP_PLURAL, body }, o),
           );
         } else {
-          const body = { ...cur, apiVersion: `${VTEP_GROUP}/${VTEP_VERSION}`, kind: VTEP_KIND, spec: desiredSpec };
+          // The rest of spec (a defaulted cidrMask, fields of a newer Cilium) is not ours: keep it.
+          const curSpec = cur.spec !== null && typeof cur.spec === 'object' && !Array.isArray(cur.spec) ? (cur.spec as Record<string, unknown>) : {};
+          const body = { ...cur, apiVersion: `${VTEP_GROUP}/${VTEP_VERSION}`, kind: VTEP_KIND, spec: { ...curSpec, ...desiredSpec } };
           saved = await kubeCall(`update ciliumvtepconfig ${this.name}`, { signal, timeoutMs: this.requestTimeoutMs, write: true }, (o) =>
             this.clients.custom.replaceClusterCustomObject({ ...this.ref(), body }, o),
           );

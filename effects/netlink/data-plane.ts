@@ -61,6 +61,8 @@ export const DEFAULT_VNI = 2;
 export const DEFAULT_VXLAN_PORT = 8472;
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const VXLAN_OVERHEAD = 50;
+/** A 1500-byte path to the hybrid nodes (VPN, most Direct Connect links) minus the overhead. */
+export const DEFAULT_VXLAN_MTU = 1450;
 
 export interface DataPlaneOptions extends RtnlOptions {
   /** Where ip_forward is read (default /proc/sys/net/ipv4/ip_forward, per network namespace). */
@@ -77,6 +79,8 @@ export interface EnsureDeviceOptions extends WriteOptions {
   readonly vni?: number;
   readonly port?: number;
   readonly nodeIP: string;
+  /** MTU of the device (default 1450); the NIC holding nodeIP must have at least this + 50. */
+  readonly mtu?: number;
 }
 
 export interface LinkRef {
@@ -222,8 +226,15 @@ export class DataPlane {
 
     const underlay = await this.#linkHolding(nodeIP, op);
     const mac = deviceMacFor(nodeIP);
-    const mtu = underlay.mtu - VXLAN_OVERHEAD;
-    if (mtu < 68) throw badInput(op, `the link ${underlay.name} holding NODE_IP has MTU ${underlay.mtu}: too small for VXLAN`);
+    const mtu = opts.mtu ?? DEFAULT_VXLAN_MTU;
+    if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65_485) throw badInput(op, `VXLAN MTU ${mtu} is out of range 68..65485`);
+    // Wrapped packets are mtu + 50 bytes and leave through the NIC: a larger device MTU would be dropped there.
+    if (mtu + VXLAN_OVERHEAD > underlay.mtu) {
+      throw badInput(
+        op,
+        `VXLAN MTU ${mtu} needs MTU ${mtu + VXLAN_OVERHEAD} on ${underlay.name}, the link holding NODE_IP, which has ${underlay.mtu}: lower --vxlan-mtu (VXLAN_MTU) to at most ${underlay.mtu - VXLAN_OVERHEAD}`,
+      );
+    }
 
     let existing = await this.#linkByName(name, op);
     let action: DeviceInfo['action'] = 'created';

@@ -6,6 +6,7 @@ export {
   DEFAULT_VNI,
   DEFAULT_VXLAN_PORT,
   VXLAN_OVERHEAD,
+  DEFAULT_VXLAN_MTU,
   type DataPlaneOptions,
   type DataPlaneStats,
   type DeviceInfo,

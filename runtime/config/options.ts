@@ -29,6 +29,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'pod-name', env: 'POD_NAME', valueName: 'name', help: 'This pod’s name: the Lease holder identity and Event target (default: hostname)' },
   { flag: 'node-name', env: 'NODE_NAME', valueName: 'name', help: 'This node’s name, for the info metric and Events' },
   { flag: 'vxlan-vni', env: 'VXLAN_VNI', valueName: 'vni', defaultValue: '2', help: "VXLAN VNI; must equal Cilium's WORLD identity: 2 on single-stack clusters, 9 on dual-stack" },
+  {
+    flag: 'vxlan-mtu',
+    env: 'VXLAN_MTU',
+    valueName: 'bytes',
+    defaultValue: '1450',
+    help: 'MTU of hybrid_vxlan0: the on-premises path MTU minus 50 (VXLAN over IPv4); 1450 fits a 1500-byte VPN path. The NIC holding NODE_IP needs at least this + 50',
+  },
   { flag: 'metrics-bind-address', env: 'METRICS_BIND_ADDRESS', valueName: 'addr', defaultValue: ':10080', help: 'Address of the Prometheus /metrics endpoint ("0" disables it)' },
   { flag: 'health-probe-bind-address', env: 'HEALTH_PROBE_BIND_ADDRESS', valueName: 'addr', defaultValue: ':8088', help: 'Address of /healthz and /readyz ("0" disables it)' },
   { flag: 'kubeconfig', env: 'KUBECONFIG', valueName: 'path', help: 'kubeconfig file (default: in-cluster service account)' },

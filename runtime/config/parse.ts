@@ -29,6 +29,8 @@ export interface GatewayConfig {
   readonly podName: string | undefined;
   readonly nodeName: string | undefined;
   readonly vxlanVNI: number;
+  /** MTU of hybrid_vxlan0 (the wrapped packets are this + 50 bytes). */
+  readonly vxlanMTU: number;
   /** null when disabled with "0". */
   readonly metricsBindAddress: BindAddress | null;
   readonly healthProbeBindAddress: BindAddress | null;
@@ -206,6 +208,11 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
   const vni = /^\d+$/.test(vniRaw) ? Number(vniRaw) : NaN;
   if (!(vni >= 1 && vni <= 16_777_215)) bad('vxlan-vni', 'not a VNI (an integer from 1 to 16777215)');
 
+  // 68 is IPv4's minimum MTU; 65485 + 50 is the largest MTU a Linux link can have.
+  const mtuRaw = get('vxlan-mtu')?.value.trim() ?? '1450';
+  const mtu = /^\d+$/.test(mtuRaw) ? Number(mtuRaw) : NaN;
+  if (!(mtu >= 68 && mtu <= 65_485)) bad('vxlan-mtu', 'not an MTU (an integer from 68 to 65485)');
+
   // Leader election timings.
   const duration = (flag: string): number => {
     const ms = parseDuration(get(flag)?.value ?? '');
@@ -255,6 +262,7 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
       podName: get('pod-name')?.value.trim(),
       nodeName: get('node-name')?.value.trim(),
       vxlanVNI: vni,
+      vxlanMTU: mtu,
       metricsBindAddress,
       healthProbeBindAddress,
       kubeconfig: get('kubeconfig')?.value,

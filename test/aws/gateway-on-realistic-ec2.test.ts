@@ -1,7 +1,9 @@
 // The gateway's EC2 code (effects/aws, called as runtime/gateway.ts calls it)
 // against the realistic stand-in: EC2's token buckets, pagination, the route
-// quota and per-call latency. What copes, and one defect (marked it.fails).
+// quota and per-call latency, and the gateway statechart's retry of a throttled pass.
 import { afterEach, describe, expect, it } from 'vitest';
+import { createActor, fromPromise, waitFor } from 'xstate';
+import { gatewayMachine, type LeaseOutcome, type RouteTablesInput } from '../../machines/gateway.machine.js';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { createEc2Client, DEFAULT_AWS_RETRY_POLICY, ensureRoutes, type EnsureRoutesResult, type RetryPolicy } from '../../effects/aws/index.js';
 import { startEc2StandIn, type Ec2BehaviourOverrides, type Ec2StandIn, type RouteTableSpec } from '../../lab/ec2/index.js';
@@ -89,44 +91,50 @@ describe('copes', () => {
 });
 
 // ---------------------------------------------------------------------------
-// DEFECT (runtime/gateway.ts, programRouteTables): after winning the lease the
-// runtime writes with 'write-first', and it clears `firstAssert` only when a
-// pass succeeds. A failover that needs more writes than one pass can get
-// through EC2's mutating bucket (capacity + refill × how long a route keeps
-// retrying: with DEFAULT_AWS_RETRY_POLICY 8 retries run out after ~25 s, so
-// 50 + 5 × ~25 ≈ 175 routes; 176 of 240 in the LAB_SLOW_TESTS run) fails its
-// pass, and every retry pass is write-first again: it re-sends every route,
-// spending the scarce tokens on routes EC2 already holds right, so it fails the
-// same way every time. The leader never reaches leader.ready; EC2 is hammered
-// at the full rate meanwhile.
+// Retrying a throttled failover pass. After winning the lease the first pass is
+// write-first (one round trip: every route points at the old leader). A
+// failover that needs more writes than one pass can get through EC2's mutating
+// bucket (capacity + refill × how long a route keeps retrying: with
+// DEFAULT_AWS_RETRY_POLICY ~25 s, so 50 + 5 × ~25 ≈ 175 routes) fails that
+// pass. The defect found here: the runtime retried write-first until a pass
+// succeeded, re-sending every route, spending the scarce tokens on routes EC2
+// already held right, and failing the same way every time (the leader never
+// got ready). The strategy is now the gateway statechart's (`routeStrategy`:
+// write-first on entering leader, describe-first once a pass has ended), and
+// the test below drives the real machine with the real route code.
 //
-// Scaled down here to run in seconds (the condition is the same: needed writes
-// > tokens one pass can get): a 10-token bucket refilling 20/s, a retry policy
+// Scaled down to run in seconds (the condition is the same: needed writes >
+// tokens one pass can get): a 10-token bucket refilling 20/s, a retry policy
 // with a 300 ms maxRetryTime, 3 tables × 20 CIDRs, 500 ms between passes.
-// `runtimeLoop` mirrors runtime/gateway.ts's strategy choice; keep it in step.
 
 const SCALED: Ec2BehaviourOverrides = { latency: false, throttling: { mutating: { capacity: 10, refillPerSecond: 20 } } };
 const SHORT_POLICY: RetryPolicy = { retries: 8, minTimeoutMs: 10, maxTimeoutMs: 50, factor: 2, randomize: true, maxRetryTimeMs: 300 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Leader work as the runtime retries it; retryStrategy 'runtime' keeps write-first until a pass succeeds. */
-async function runtimeLoop(c: EC2Client, cidrs: readonly string[], passes: number, retryStrategy: 'runtime' | 'describe-first'): Promise<{ okAtPass?: number; results: boolean[] }> {
-  let firstAssert = true;
-  const results: boolean[] = [];
-  for (let pass = 1; pass <= passes; pass += 1) {
-    // runtime/gateway.ts: `const strategy = firstAssert ? 'write-first' : 'describe-first'`, firstAssert = false after a success.
-    const strategy = firstAssert ? 'write-first' : 'describe-first';
-    const ok = (await programRouteTables(c, cidrs, strategy, SHORT_POLICY)).every((r) => r.ok);
-    results.push(ok);
-    if (ok) return { okAtPass: pass, results };
-    if (retryStrategy === 'describe-first') firstAssert = false; // the fix: read before writing again
-    await sleep(500);
-  }
-  return { results };
+/** The gateway machine with the real route code; the lease is always held, CiliumVTEPConfig always written. */
+function leaderOn(c: EC2Client, cidrs: readonly string[]): { actor: ReturnType<typeof createActor<typeof gatewayMachine>>; passes: Array<{ strategy: string; ok: boolean }> } {
+  const passes: Array<{ strategy: string; ok: boolean }> = [];
+  const held = (): Promise<LeaseOutcome> => Promise.resolve({ held: true, holder: 'gw-a', renewedAt: performance.now() });
+  const machine = gatewayMachine.provide({
+    actors: {
+      initialise: fromPromise(() => Promise.resolve()),
+      tryAcquireLease: fromPromise(held),
+      renewLease: fromPromise(held),
+      writeVtepConfig: fromPromise(() => Promise.resolve()),
+      releaseLease: fromPromise(() => Promise.resolve()),
+      programRouteTables: fromPromise<void, RouteTablesInput>(async ({ input }) => {
+        const ok = (await programRouteTables(c, cidrs, input.strategy, SHORT_POLICY)).every((r) => r.ok);
+        passes.push({ strategy: input.strategy, ok });
+        if (!ok) throw new Error('route tables not converged');
+      }),
+    },
+    delays: { retryPeriod: 1000, renewDeadline: 60_000, leaderWorkRetryDelay: 500, driftRepairPeriod: 60_000 },
+  });
+  return { actor: createActor(machine), passes };
 }
 
-describe('DEFECT: write-first retried after a throttled failover pass', () => {
-  it('(mechanism) a retry pass re-sends ReplaceRoute for routes EC2 already holds right', async () => {
+describe('a throttled failover pass', () => {
+  it('(mechanism) a second write-first pass would re-send ReplaceRoute for routes EC2 already holds right', async () => {
     const cidrs = podCidrs(20);
     const { s, c } = await start(tablesAt(GW_B.eni, cidrs), SCALED);
     const first = await programRouteTables(c, cidrs, 'write-first', SHORT_POLICY);
@@ -135,17 +143,28 @@ describe('DEFECT: write-first retried after a throttled failover pass', () => {
     expect(rightAfterFirst.length).toBeGreaterThanOrEqual(10);
     const before = s.calls.length;
     await sleep(500);
-    await programRouteTables(c, cidrs, 'write-first', SHORT_POLICY); // what the runtime retries with
+    await programRouteTables(c, cidrs, 'write-first', SHORT_POLICY);
     const resent = new Set(s.calls.slice(before).filter((x) => x.action === 'ReplaceRoute').map((x) => `${x.params.RouteTableId} ${x.params.DestinationCidrBlock}`));
     for (const k of rightAfterFirst) expect(resent.has(k)).toBe(true);
   }, 30_000);
 
-  it.fails('(desired) the runtime-shaped leader work converges within 6 passes — FAILS today: every pass is write-first and throttled', async () => {
+  it('the gateway statechart retries describe-first, and the leader gets ready with every route repointed', async () => {
     const cidrs = podCidrs(20);
-    const { c } = await start(tablesAt(GW_B.eni, cidrs), SCALED);
-    const { okAtPass, results } = await runtimeLoop(c, cidrs, 6, 'runtime');
-    expect(results, 'pass results').toContain(true);
-    expect(okAtPass).toBeLessThanOrEqual(6);
+    const { s, c } = await start(tablesAt(GW_B.eni, cidrs), SCALED);
+    const { actor, passes } = leaderOn(c, cidrs);
+    actor.start();
+    try {
+      await waitFor(actor, (snap) => snap.matches({ leader: { work: 'asserted' } }), { timeout: 20_000 });
+    } finally {
+      actor.stop();
+    }
+    expect(passes[0]).toEqual({ strategy: 'write-first', ok: false });
+    expect(passes.slice(1).map((p) => p.strategy)).toEqual(passes.slice(1).map(() => 'describe-first'));
+    expect(passes.at(-1)?.ok).toBe(true);
+    expect(allAt(s, cidrs, GW_A.eni)).toBe(true);
+    // Each retry wrote only what was still wrong: no route was replaced twice with the same target.
+    const writes = s.calls.filter((x) => x.action === 'ReplaceRoute' && x.status === 200).map((x) => `${x.params.RouteTableId} ${x.params.DestinationCidrBlock}`);
+    expect(new Set(writes).size).toBe(writes.length);
   }, 30_000);
 
   // At EC2's real figures: 3 × 80 = 240 ReplaceRoute need more than the ~175 one
@@ -160,13 +179,4 @@ describe('DEFECT: write-first retried after a throttled failover pass', () => {
     expect(failed).toBeGreaterThan(0);
     expect(s.calls.filter((x) => x.action === 'ReplaceRoute' && x.status === 200).length).toBeLessThan(240);
   }, 90_000);
-
-  it('(the fix, for comparison) retrying with describe-first converges: each pass writes only what is still wrong', async () => {
-    const cidrs = podCidrs(20);
-    const { s, c } = await start(tablesAt(GW_B.eni, cidrs), SCALED);
-    const { okAtPass, results } = await runtimeLoop(c, cidrs, 8, 'describe-first');
-    expect(results[0]).toBe(false);
-    expect(okAtPass).toBeDefined();
-    expect(allAt(s, cidrs, GW_A.eni)).toBe(true);
-  }, 30_000);
 });

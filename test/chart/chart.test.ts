@@ -344,6 +344,7 @@ describe.each([
       podName: 'gw-abc12',
       nodeName: 'ip-198-18-0-10',
       vxlanVNI: 2,
+      vxlanMTU: 1450,
       debug: false,
       leaseDurationMs: 3000,
       renewDeadlineMs: 2000,
@@ -474,6 +475,13 @@ describe('values', () => {
     const docs = await helm.template([...AUTO_SETS, 'vxlanVNI=9']);
     expect(envOf(gateway(docs), 'VXLAN_VNI')?.value).toBe('9');
     expect(gatewayConfig(gateway(docs)).vxlanVNI).toBe(9);
+  });
+
+  it('vxlanMTU 8951 (jumbo frames all the way to the hybrid nodes) reaches the gateway; 1450 by default', async () => {
+    const docs = await helm.template([...AUTO_SETS, 'vxlanMTU=8951']);
+    expect(envOf(gateway(docs), 'VXLAN_MTU')?.value).toBe('8951');
+    expect(gatewayConfig(gateway(docs)).vxlanMTU).toBe(8951);
+    expect(gatewayConfig(gateway(await helm.template(AUTO_SETS))).vxlanMTU).toBe(1450);
   });
 
   it('lists as YAML lists or as comma-separated strings, several VPC CIDRs', async () => {

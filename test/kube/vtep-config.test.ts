@@ -1,15 +1,30 @@
 // CiliumVTEPConfig upsert: create when missing, no write when equal, update
 // when different, conflict-safe, fenced by its AbortSignal, and restored by a
-// leader-style watch when deleted or edited.
+// leader-style watch when deleted or edited. The server is the stand-in with
+// the CRD's semantics (schema defaults such as spec.cidrMask, the /status
+// subresource, generation), and Cilium's status writes come from the lab's
+// own Cilium stand-in (lab/cilium-vtep.ts), not from a copy of our client.
 import { afterEach, describe, expect, it } from 'vitest';
-import { KubeFencedError, VtepConfigClient, type KubeObject, type VtepEndpoint } from '../../effects/kube/index.js';
+import { KubeFencedError, VtepConfigClient, vtepSpecEquals, type KubeObject, type VtepEndpoint } from '../../effects/kube/index.js';
+import { VtepAgent, type VtepDataplane } from '../../lab/cilium-vtep.js';
+import { readKubeconfig } from '../../lab/kube-http.js';
 import { startLab, waitFor, type Lab } from './helpers.js';
 
 let lab: Lab | undefined;
+let agent: VtepAgent | undefined;
 afterEach(async () => {
+  await agent?.stop();
+  agent = undefined;
   await lab?.server.close();
   lab = undefined;
 });
+
+/** Cilium's agent on one node: a map that takes whatever it is given, and status written back every `refreshMs`. */
+function startCilium(l: Lab, refreshMs: number): VtepAgent {
+  const dataplane: VtepDataplane = { apply: () => Promise.resolve() };
+  agent = new VtepAgent({ kube: readKubeconfig(l.server.kubeconfigPath), dataplane, statusRefreshMs: refreshMs }).start();
+  return agent;
+}
 
 const ONE: VtepEndpoint[] = [{ name: 'vpc-gateway', tunnelEndpoint: '198.51.100.10', cidr: '198.51.100.0/24', mac: '4a:88:b7:ac:5f:b5' }];
 const TWO: VtepEndpoint[] = [
@@ -27,25 +42,56 @@ describe('VtepConfigClient', () => {
     expect((await v.upsert(ONE, live)).action).toBe('created');
     const obj = lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!;
     expect(obj.kind).toBe('CiliumVTEPConfig');
-    expect(obj.spec).toEqual({ endpoints: ONE });
+    // The CRD defaults cidrMask: a field the server adds is not a difference.
+    expect(obj.spec).toEqual({ endpoints: ONE, cidrMask: '255.255.255.0' });
     const rv = lab.server.store.resourceVersion;
     const w = writes(lab);
     for (let i = 0; i < 5; i++) expect((await v.upsert(ONE, live)).action).toBe('unchanged');
     expect(writes(lab)).toBe(w);
     expect(lab.server.store.resourceVersion).toBe(rv);
     expect((await v.upsert(TWO, live)).action).toBe('updated');
-    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!.spec).toEqual({ endpoints: TWO });
+    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!.spec).toEqual({ endpoints: TWO, cidrMask: '255.255.255.0' });
   });
 
-  it('rewrites an edited spec, including extra fields someone added', async () => {
+  it('as EKS reads it back (no cidrMask default): equal, no write', async () => {
+    lab = await startLab({ crdDefaults: false });
+    const v = new VtepConfigClient({ clients: lab.clients });
+    const live = new AbortController().signal;
+    expect((await v.upsert(ONE, live)).action).toBe('created');
+    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!.spec).toEqual({ endpoints: ONE });
+    const w = writes(lab);
+    expect((await v.upsert(ONE, live)).action).toBe('unchanged');
+    expect(writes(lab)).toBe(w);
+  });
+
+  it('rewrites an edited endpoint and keeps the spec fields it does not own', async () => {
     lab = await startLab();
     const v = new VtepConfigClient({ clients: lab.clients });
     const live = new AbortController().signal;
     await v.upsert(ONE, live);
     const cur = lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!;
-    lab.server.store.put('ciliumvtepconfigs', { ...cur, spec: { endpoints: [{ ...ONE[0]!, extra: 'x' }] } });
+    lab.server.store.put('ciliumvtepconfigs', { ...cur, spec: { cidrMask: '255.255.0.0', endpoints: [{ ...ONE[0]!, tunnelEndpoint: '198.51.100.11' }] } });
     expect((await v.upsert(ONE, live)).action).toBe('updated');
-    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!.spec).toEqual({ endpoints: ONE });
+    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!.spec).toEqual({ cidrMask: '255.255.0.0', endpoints: ONE });
+  });
+
+  it("Cilium's status refreshes are not changes: no write, and the leader's watch filter sees its own spec", async () => {
+    lab = await startLab();
+    const v = new VtepConfigClient({ clients: lab.clients });
+    const live = new AbortController().signal;
+    await v.upsert(TWO, live);
+    const cilium = startCilium(lab, 50);
+    await waitFor(() => cilium.stats.statusWrites >= 4, 'four status writes by Cilium');
+    const obj = lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!;
+    expect(obj.status).toMatchObject({
+      endpointCount: 2,
+      conditions: [{ type: 'Ready', status: 'True', reason: 'Synced', message: 'All endpoints synced to BPF map', observedGeneration: 1 }],
+    });
+    expect(obj.metadata?.generation).toBe(1);
+    expect(vtepSpecEquals(obj, TWO)).toBe(true);
+    const w = writes(lab);
+    for (let i = 0; i < 3; i++) expect((await v.upsert(TWO, live)).action).toBe('unchanged');
+    expect(writes(lab)).toBe(w);
   });
 
   it('absorbs 409s within its bound and gives up with Conflict beyond it', async () => {
@@ -62,7 +108,7 @@ describe('VtepConfigClient', () => {
     lab.server.faults.set({ conflictRate: 0.5 });
     const res = await v.upsert(TWO, live);
     expect(res).toMatchObject({ action: 'updated', conflicts: 2 });
-    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!.spec).toEqual({ endpoints: TWO });
+    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!.spec).toMatchObject({ endpoints: TWO });
   });
 
   it('refuses to write once its signal is aborted (fencing)', async () => {
@@ -118,7 +164,7 @@ describe('VtepConfigClient', () => {
       const cur = lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!;
       lab.server.store.put('ciliumvtepconfigs', { ...cur, spec: { endpoints: ONE } });
       await waitFor(() => restores >= 3, 'restored after edit');
-      await waitFor(() => JSON.stringify(lab!.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')?.spec) === JSON.stringify({ endpoints: TWO }), 'spec back');
+      await waitFor(() => vtepSpecEquals(lab!.server.store.find('ciliumvtepconfigs', 'hybrid-gateway'), TWO), 'spec back');
       expect(seen).toContain(undefined);
     } finally {
       live.abort();

@@ -44,7 +44,8 @@ describe('lab fault scenarios', () => {
     await lab.ask({ op: 'put', plural: 'ciliumnodes', body: ciliumNode('bad-cidr', '203.0.113.201', ['198.19.202.0/33']) });
     const noSpec = ciliumNode('no-spec', '203.0.113.202', []);
     delete noSpec.spec;
-    await lab.ask({ op: 'put', plural: 'ciliumnodes', body: noSpec });
+    // The CRD requires spec (the server answers 422); an object written under an older schema may still lack it.
+    await lab.ask({ op: 'inject', plural: 'ciliumnodes', body: noSpec });
     for (const g of GATEWAYS) lab.startGateway(g.name);
     await lab.waitConverged(60_000);
     for (const n of lab.hybrid.values()) await lab.startTraffic(n);

@@ -3,7 +3,7 @@
 // event, and records when the machine aborts it. Delays run on a simulated
 // clock, so only the events a test sends move the machine.
 import { createActor, fromCallback, fromPromise, SimulatedClock, type PromiseActorLogic } from 'xstate';
-import { gatewayMachine, type GatewayEvent, type LeaseOutcome } from '../../machines/gateway.machine.js';
+import { gatewayMachine, type GatewayEvent, type LeaseOutcome, type RouteStrategy, type RouteTablesInput } from '../../machines/gateway.machine.js';
 
 export type EffectName =
   | 'initialise'
@@ -23,6 +23,8 @@ export interface GatewayHarness {
   /** Effects aborted by the machine leaving their state. */
   readonly aborted: EffectName[];
   readonly started: EffectName[];
+  /** The strategy each route-table pass was started with, in order. */
+  readonly routeStrategies: RouteStrategy[];
   /** Toggled by announceLeader / announceNotLeader. */
   leaderActive: boolean;
   readonly announcements: string[];
@@ -33,13 +35,15 @@ export function gatewayHarness(delays: Partial<Record<string, number>> = {}): Ga
     running: new Set<EffectName>(),
     aborted: [] as EffectName[],
     started: [] as EffectName[],
+    routeStrategies: [] as RouteStrategy[],
     leaderActive: false,
     announcements: [] as string[],
   };
-  const inFlight = <T>(name: EffectName): PromiseActorLogic<T> =>
-    fromPromise<T>(
-      ({ signal }) =>
+  const inFlight = <T, I = unknown>(name: EffectName, onInput?: (input: I) => void): PromiseActorLogic<T, I> =>
+    fromPromise<T, I>(
+      ({ signal, input }) =>
         new Promise<T>((_resolve, reject) => {
+          onInput?.(input);
           h.running.add(name);
           h.started.push(name);
           signal.addEventListener(
@@ -79,7 +83,7 @@ export function gatewayHarness(delays: Partial<Record<string, number>> = {}): Ga
       }),
       tryAcquireLease: inFlight<LeaseOutcome>('tryAcquireLease'),
       renewLease: inFlight<LeaseOutcome>('renewLease'),
-      programRouteTables: inFlight<void>('programRouteTables'),
+      programRouteTables: inFlight<void, RouteTablesInput>('programRouteTables', (i) => h.routeStrategies.push(i.strategy)),
       writeVtepConfig: inFlight<void>('writeVtepConfig'),
       releaseLease: inFlight<void>('releaseLease'),
     },

@@ -25,12 +25,17 @@ const alphabet = eventAlphabet(gatewayMachine, {
   'xstate.done.actor.tryAcquireLease': leaseOutcomes,
   'xstate.done.actor.renewLease': leaseOutcomes,
   'LEASE.LOST': [{ holder: 'other' }],
+  // A transient failure (retried) and a configuration this host cannot satisfy (stop).
+  'xstate.error.actor.initialise': [
+    { error: new Error('NODE_IP is on no link yet') },
+    { error: Object.assign(new Error('VXLAN MTU 1450 needs MTU 1500 on eth0, which has 1400'), { code: 'BAD_INPUT' }) },
+  ],
 });
 const LEADER_WORK = /programRouteTables|writeVtepConfig|driftRepairPeriod|leaderWorkRetryDelay|LEADER\.REASSERT/;
 
 // Counters (attempts, timestamps) are not states; flags that change behaviour are.
 const serializeState = (s: Snapshot): string =>
-  `${JSON.stringify(s.value)}|${String(s.context.shuttingDown)}|${String(s.context.reassertPending)}`;
+  `${JSON.stringify(s.value)}|${String(s.context.shuttingDown)}|${String(s.context.reassertPending)}|${s.context.routeStrategy}`;
 
 function model(events: EventObject[] | ((s: Snapshot) => EventObject[])): TestModel<Snapshot, EventObject, unknown> {
   return new TestModel(gatewayMachine as never, { events: events as never, serializeState: serializeState });
@@ -59,10 +64,20 @@ function replay(path: Path): void {
   h.actor.start();
   try {
     let before = '';
+    let wasLeader = false;
+    let passesThisTerm = 0;
     for (const [index, step] of path.steps.entries()) {
+      const passesBefore = h.routeStrategies.length;
       if (index > 0) h.actor.send(step.event as never);
       const snap = h.actor.getSnapshot();
       const where = `step ${index} (${step.event.type})`;
+      // Only the first route-table pass of a term writes without reading; retries and repairs read first.
+      if (snap.matches('leader') && !wasLeader) passesThisTerm = 0;
+      wasLeader = snap.matches('leader');
+      for (const strategy of h.routeStrategies.slice(passesBefore)) {
+        expect(strategy, `${where}: pass ${passesThisTerm + 1} of the term`).toBe(passesThisTerm === 0 ? 'write-first' : 'describe-first');
+        passesThisTerm += 1;
+      }
       expect(serializeState(snap), where).toBe(serializeState(step.state));
       expect([...h.running].sort(), `${where}: effects in flight`).toEqual(expectedEffects(snap));
       expect(h.leaderActive, `${where}: leader announcement`).toBe(snap.matches('leader'));

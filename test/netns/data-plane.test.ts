@@ -163,17 +163,30 @@ describe('device lifecycle', () => {
     expect(l.mtu).toBe(1450);
   });
 
-  it('follows the NIC MTU (jumbo underlay → MTU 8950)', async () => {
+  it('keeps MTU 1450 on a jumbo NIC (9000) unless told otherwise, and takes a larger one it is given', async () => {
     await run.ip(gw, ['addr', 'add', '198.18.4.9/24', 'dev', 'u1']);
     try {
       await run.ip(gw, ['link', 'del', DEV]).catch(() => undefined);
       const dev = await dp.ensureDevice({ nodeIP: '198.18.4.9' });
-      expect(dev.underlay.name).toBe('u1');
-      expect(dev.mtu).toBe(8950);
+      expect(dev.underlay).toMatchObject({ name: 'u1', mtu: 9000 });
+      expect(dev.mtu).toBe(1450);
+      const jumbo = await dp.ensureDevice({ nodeIP: '198.18.4.9', mtu: 8950 });
+      expect([jumbo.action, jumbo.changes.join(' '), jumbo.mtu]).toEqual(['fixed', 'mtu 1450→8950', 8950]);
+      expect((await link()).mtu).toBe(8950);
     } finally {
       await run.ip(gw, ['addr', 'del', '198.18.4.9/24', 'dev', 'u1']);
       await run.ip(gw, ['link', 'del', DEV]).catch(() => undefined);
     }
+  });
+
+  it('refuses a VXLAN MTU the NIC cannot carry, naming both MTUs and the option', async () => {
+    await run.ip(gw, ['link', 'del', DEV]).catch(() => undefined);
+    await expect(dp.ensureDevice({ nodeIP: NODE_IP, mtu: 1451 })).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(/VXLAN MTU 1451 needs MTU 1501 on u0, the link holding NODE_IP, which has 1500: lower --vxlan-mtu \(VXLAN_MTU\) to at most 1450/) as unknown,
+    });
+    expect(await run.ip(gw, ['link', 'show', DEV]).then(() => 'exists', () => 'absent')).toBe('absent');
+    await dp.ensureDevice({ nodeIP: NODE_IP });
   });
 
   it('gives a clear error when NODE_IP is on no link', async () => {

@@ -40,6 +40,7 @@ describe('configuration', () => {
       renewDeadlineMs: 2000,
       retryPeriodMs: 1000,
       vxlanVNI: 2,
+      vxlanMTU: 1450,
       metricsBindAddress: { host: '0.0.0.0', port: 10080 },
       healthProbeBindAddress: { host: '0.0.0.0', port: 8088 },
       awsRegion: undefined,
@@ -58,6 +59,11 @@ describe('configuration', () => {
     expect(c.leaderElectionID).toBe('gw');
     expect(c.awsRegion).toBe('us-west-2');
     expect(c.podCIDRs).toEqual(['192.0.2.0/25', '192.0.2.128/25']);
+  });
+
+  it('takes the VXLAN MTU from VXLAN_MTU or --vxlan-mtu (a jumbo-frame Direct Connect path)', () => {
+    expect(config([], { ...base, VXLAN_MTU: '8951' }).vxlanMTU).toBe(8951);
+    expect(config(['--vxlan-mtu', '1400'], { ...base, VXLAN_MTU: '8951' }).vxlanMTU).toBe(1400);
   });
 
   it.each([
@@ -104,6 +110,9 @@ describe('configuration', () => {
     [{ ROUTE_TABLE_IDS: ' , ' }, [], 'invalid ROUTE_TABLE_IDS " , ": the route table list is empty'],
     [{ ROUTE_TABLE_IDS: 'rtb-12345' }, [], 'invalid ROUTE_TABLE_IDS "rtb-12345": "rtb-12345" is not a route table ID (want rtb- and 8 or 17 hex digits)'],
     [{}, ['--vxlan-vni', '0'], 'invalid --vxlan-vni "0": not a VNI (an integer from 1 to 16777215)'],
+    [{ VXLAN_MTU: '9001.5' }, [], 'invalid VXLAN_MTU "9001.5": not an MTU (an integer from 68 to 65485)'],
+    [{}, ['--vxlan-mtu', '67'], 'invalid --vxlan-mtu "67": not an MTU (an integer from 68 to 65485)'],
+    [{ VXLAN_MTU: 'jumbo' }, [], 'invalid VXLAN_MTU "jumbo": not an MTU (an integer from 68 to 65485)'],
     [{}, ['--metrics-bind-address', 'localhost'], 'invalid --metrics-bind-address "localhost": want host:port or :port, or "0" to disable'],
     [{ AWS_REGION: 'us-west' }, [], 'invalid AWS_REGION "us-west": not an AWS region name (e.g. us-west-2)'],
     [{ AWS_INSTANCE_ID: 'i-xyz' }, [], 'invalid AWS_INSTANCE_ID "i-xyz": not an EC2 instance ID (want i- and 8 or 17 hex digits)'],
