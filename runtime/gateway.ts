@@ -7,10 +7,11 @@
 // table and CiliumVTEPConfig writers, and leaving it aborts them (their
 // AbortSignals fence the adapters) before anything else happens.
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, type Observer } from 'xstate';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { parseCidr, type Cidr } from '../machines/domain/ipv4.js';
+import type { AdmissionPolicy } from '../machines/domain/admission.js';
+import { ipv4ToInt, parseCidr, type Cidr } from '../machines/domain/ipv4.js';
 import { fleetMachine } from '../machines/fleet.machine.js';
 import { gatewayMachine, type GatewayEvent, type LeaseOutcome, type RouteTablesInput } from '../machines/gateway.machine.js';
 import { vtepMachine } from '../machines/vtep.machine.js';
@@ -69,6 +70,11 @@ export interface GatewayRuntime {
   stop(): Promise<void>;
 }
 
+/** Every IPv4 address on this host's interfaces (the pod runs in the host's network namespace). */
+function localIPv4Addresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address));
+}
+
 /** The Lease's namespace: flag/env, else the pod's service-account namespace, else "default". */
 function leaseNamespace(config: GatewayConfig): string {
   if (config.leaderElectionNamespace) return config.leaderElectionNamespace;
@@ -115,11 +121,16 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   const log = deps.logger;
   const identity = config.podName ?? hostname();
   const namespace = leaseNamespace(config);
-  const vpcCidrs: Cidr[] = config.vpcCIDRs.map((c) => {
-    const p = parseCidr(c);
-    if (!p.ok) throw new Error(p.error); // validated by config already
-    return p.value;
-  });
+  const cidrs = (list: readonly string[]): Cidr[] =>
+    list.map((c) => {
+      const p = parseCidr(c);
+      if (!p.ok) throw new Error(p.error); // validated by config already
+      return p.value;
+    });
+  const vpcCidrs = cidrs(config.vpcCIDRs);
+  // The gateway's own addresses, as the host has them at start: no CiliumNode may claim or cover them.
+  const gatewayAddresses = new Set([config.nodeIP, ...localIPv4Addresses()].map(ipv4ToInt));
+  const policy: AdmissionPolicy = { vpcCidrs, podCidrs: cidrs(config.podCIDRs), gatewayAddresses };
 
   const tracing = startTracing(deps.env, { 'k8s.pod.name': identity, 'k8s.namespace.name': namespace, 'k8s.node.name': config.nodeName ?? '', 'host.ip': config.nodeIP });
   const failover = new FailoverTrace(tracing.tracer);
@@ -229,7 +240,7 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   fleet.subscribe((snap) => metrics.hybridNodesConfigured.set(snap.context.programmed.size));
 
   const feed = new DesiredFeed({
-    vpcCidrs,
+    policy,
     send: (e) => {
       if (e.type === 'NODES.CHANGED') log.debug({ upserts: e.upserts.length, removes: e.removes.length }, 'desired set changed');
       else if (e.type === 'NODES.SYNCED') log.debug({ nodes: e.vteps.length }, 'desired set listed');

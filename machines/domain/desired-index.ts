@@ -16,6 +16,7 @@
 //
 // Pure: no I/O. `steps()` yields between slices of work so a caller can
 // hand the event loop back while tens of thousands of nodes are taken in.
+import type { AdmissionPolicy } from './admission.js';
 import { BlockIndex, cidrAt } from './block-index.js';
 import { MultiMap } from './multi-map.js';
 import { vtepSpecFromCiliumNode, type CiliumNode, type Skip, type SkipReason } from './cilium-node.js';
@@ -37,9 +38,7 @@ export interface DesiredDelta {
   readonly cleared: string[];
 }
 
-export interface DesiredIndexOptions {
-  readonly vpcCidrs: readonly Cidr[];
-}
+export type DesiredIndexOptions = AdmissionPolicy;
 
 interface Entry {
   readonly name: string;
@@ -259,7 +258,7 @@ export class DesiredIndex {
   }
 
   private entryOf(node: CiliumNode, name: string): Entry {
-    const r = vtepSpecFromCiliumNode(node, this.opts.vpcCidrs);
+    const r = vtepSpecFromCiliumNode(node, this.opts);
     return {
       name,
       created: typeof node.metadata?.creationTimestamp === 'string' ? node.metadata.creationTimestamp : NEVER,

@@ -5,7 +5,7 @@
 // The same rules as the incremental DesiredIndex (one implementation).
 import type { CiliumNode, Skip } from './cilium-node.js';
 import { DesiredIndex, type NodeChange } from './desired-index.js';
-import type { Cidr } from './ipv4.js';
+import type { AdmissionPolicy } from './admission.js';
 import type { VtepSpec } from './vtep-spec.js';
 
 export interface DesiredState {
@@ -13,8 +13,8 @@ export interface DesiredState {
   readonly skipped: readonly Skip[];
 }
 
-export function desiredVteps(nodes: Iterable<CiliumNode>, vpcCidrs: readonly Cidr[]): DesiredState {
-  const index = new DesiredIndex({ vpcCidrs });
+export function desiredVteps(nodes: Iterable<CiliumNode>, policy: AdmissionPolicy): DesiredState {
+  const index = new DesiredIndex(policy);
   const skipped: Skip[] = [];
   const changes: NodeChange[] = [];
   for (const node of nodes) {

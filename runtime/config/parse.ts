@@ -2,6 +2,7 @@
 // on one line naming the option and the bad value. Pure: argv and env are
 // passed in, nothing exits here (main turns ConfigError into exit code 2).
 import { parseArgs } from 'node:util';
+import { specialRangeOf } from '../../machines/domain/admission.js';
 import { overlaps, parseCidr, parseIPv4, containsIp, type Cidr } from '../../machines/domain/ipv4.js';
 import { parseDuration } from './duration.js';
 import { OPTIONS, helpText, type OptionSpec } from './options.js';
@@ -175,6 +176,8 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
       if (overlaps(a, b)) bad('pod-cidrs', `pod CIDRs ${a.text} and ${b.text} overlap`);
     });
     for (const v of vpc) if (overlaps(a, v)) bad('pod-cidrs', `pod CIDR ${a.text} overlaps the VPC CIDR ${v.text}`);
+    const special = specialRangeOf(a);
+    if (special !== undefined) bad('pod-cidrs', `pod CIDR ${a.text} overlaps ${special}: no hybrid pod may have such an address`);
     if (nodeIP !== '' && containsIp(a, nodeIP)) bad('pod-cidrs', `pod CIDR ${a.text} contains the node IP ${nodeIP}`);
   });
 

@@ -12,12 +12,13 @@
 //   are served on time while the nodes are taken in.
 import { DesiredIndex, type DesiredDelta, type NodeChange } from '../../machines/domain/desired-index.js';
 import type { CiliumNode, Skip, SkipReason } from '../../machines/domain/cilium-node.js';
-import type { Cidr } from '../../machines/domain/ipv4.js';
+import type { AdmissionPolicy } from '../../machines/domain/admission.js';
 import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
 import type { FleetEvent } from '../../machines/fleet.machine.js';
 
 export interface DesiredFeedOptions {
-  readonly vpcCidrs: readonly Cidr[];
+  /** Which nodes may be programmed (POD_CIDRS, the VPC, the gateway's own addresses). */
+  readonly policy: AdmissionPolicy;
   send(event: FleetEvent): void;
   /** Nodes newly skipped (or for a new reason), and the counts of all skipped nodes by reason. */
   onSkipped?(fresh: readonly Skip[], byReason: ReadonlyMap<SkipReason, number>): void;
@@ -40,7 +41,7 @@ export class DesiredFeed {
   private draining: Promise<void> | undefined;
 
   constructor(private readonly opts: DesiredFeedOptions) {
-    this.index = new DesiredIndex({ vpcCidrs: opts.vpcCidrs });
+    this.index = new DesiredIndex(opts.policy);
   }
 
   /** A complete (re-)list: the desired set becomes exactly these nodes. */

@@ -107,6 +107,8 @@ describe('configuration', () => {
     [{ VPC_CIDR: '198.18.0.1/16' }, [], 'invalid VPC_CIDR "198.18.0.1/16": "198.18.0.1/16" has host bits set (did you mean 198.18.0.0/16?)'],
     [{ POD_CIDRS: '198.18.4.0/24' }, [], 'invalid POD_CIDRS "198.18.4.0/24": pod CIDR 198.18.4.0/24 overlaps the VPC CIDR 198.18.0.0/16'],
     [{ POD_CIDRS: '198.19.0.0/16,198.19.8.0/24' }, [], 'invalid POD_CIDRS "198.19.0.0/16,198.19.8.0/24": pod CIDRs 198.19.0.0/16 and 198.19.8.0/24 overlap'],
+    [{ POD_CIDRS: '169.254.0.0/16' }, [], 'invalid POD_CIDRS "169.254.0.0/16": pod CIDR 169.254.0.0/16 overlaps link-local (169.254.0.0/16, IMDS included): no hybrid pod may have such an address'],
+    [{ POD_CIDRS: '0.0.0.0/1' }, [], 'invalid POD_CIDRS "0.0.0.0/1": pod CIDR 0.0.0.0/1 overlaps "this network" (0.0.0.0/8): no hybrid pod may have such an address'],
     [{ ROUTE_TABLE_IDS: ' , ' }, [], 'invalid ROUTE_TABLE_IDS " , ": the route table list is empty'],
     [{ ROUTE_TABLE_IDS: 'rtb-12345' }, [], 'invalid ROUTE_TABLE_IDS "rtb-12345": "rtb-12345" is not a route table ID (want rtb- and 8 or 17 hex digits)'],
     [{}, ['--vxlan-vni', '0'], 'invalid --vxlan-vni "0": not a VNI (an integer from 1 to 16777215)'],

@@ -9,7 +9,8 @@ import type { FleetEvent } from '../../machines/fleet.machine.js';
 import { DesiredFeed } from '../../runtime/wiring/desired-feed.js';
 
 const vpc = parseCidr('198.18.0.0/16');
-if (!vpc.ok) throw new Error('bad test CIDR');
+const pods = parseCidr('198.19.0.0/16');
+if (!vpc.ok || !pods.ok) throw new Error('bad test CIDR');
 
 function node(name: string, ip: string, cidrs: string[], ts = '2026-01-01T00:00:00Z'): CiliumNode {
   return { metadata: { name, creationTimestamp: ts }, spec: { addresses: [{ type: 'InternalIP', ip }], ipam: { podCIDRs: cidrs } } };
@@ -19,7 +20,7 @@ function feed(opts: { sliceSize?: number; yieldToLoop?: () => Promise<void> } = 
   const events: FleetEvent[] = [];
   const skips: Array<{ fresh: string[]; byReason: Record<string, number> }> = [];
   const f = new DesiredFeed({
-    vpcCidrs: [vpc.ok ? vpc.value : (undefined as never)],
+    policy: { vpcCidrs: [vpc.ok ? vpc.value : (undefined as never)], podCidrs: [pods.ok ? pods.value : (undefined as never)], gatewayAddresses: new Set<number>() },
     send: (e) => events.push(e),
     onSkipped: (fresh, byReason) => skips.push({ fresh: fresh.map((s) => `${s.name}:${s.reason}`), byReason: Object.fromEntries(byReason) }),
     ...opts,

@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
+import type { AdmissionPolicy } from '../../machines/domain/admission.js';
 import { BlockIndex, cidrAt } from '../../machines/domain/block-index.js';
 import { vtepSpecFromCiliumNode, type CiliumNode } from '../../machines/domain/cilium-node.js';
 import { DesiredIndex, type DesiredDelta, type NodeChange } from '../../machines/domain/desired-index.js';
@@ -19,6 +20,7 @@ const cidr = (t: string): Cidr => {
   return p.value;
 };
 const VPC = [cidr('198.18.0.0/16')];
+const POLICY: AdmissionPolicy = { vpcCidrs: VPC, podCidrs: [cidr('198.19.0.0/16')], gatewayAddresses: new Set([0xc612000a]) };
 const BASE = 0xc6130000; // 198.19.0.0
 
 interface NodeArgs {
@@ -68,7 +70,7 @@ function reference(nodes: Iterable<CiliumNode>): { vteps: Map<string, VtepSpec>;
   const vteps = new Map<string, VtepSpec>();
   const skipped = new Map<string, string>();
   for (const n of ordered) {
-    const r = vtepSpecFromCiliumNode(n, VPC);
+    const r = vtepSpecFromCiliumNode(n, POLICY);
     if (!r.ok) {
       skipped.set(r.skip.name, r.skip.reason);
       continue;
@@ -100,7 +102,7 @@ describe('DesiredIndex (incremental desired set)', () => {
     fc.assert(
       fc.property(fc.array(arbNode, { maxLength: 12 }), (args) => {
         const nodes = args.map(toNode);
-        const index = new DesiredIndex({ vpcCidrs: VPC });
+        const index = new DesiredIndex(POLICY);
         index.apply(nodes.map((node) => ({ node })));
         const want = reference(nodes);
         expect(sorted(view(index).vteps)).toEqual(sorted(want.vteps));
@@ -113,7 +115,7 @@ describe('DesiredIndex (incremental desired set)', () => {
   it('after every change of a random sequence it equals the reference, and its deltas replay to its state', () => {
     fc.assert(
       fc.property(fc.array(arbChange, { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 4 }), (seq, batch) => {
-        const index = new DesiredIndex({ vpcCidrs: VPC });
+        const index = new DesiredIndex(POLICY);
         const live = new Map<string, CiliumNode>();
         const replay = new Map<string, VtepSpec>();
         const skips = new Map<string, string>();
@@ -150,9 +152,9 @@ describe('DesiredIndex (incremental desired set)', () => {
     const nodes = Array.from({ length: 50 }, (_, i) =>
       toNode({ name: `n${i}`, ip: i % 6, cidrs: [[i % 16, 24 + (i % 5)]], ts: 1 + (i % 4), rv: i }),
     );
-    const a = new DesiredIndex({ vpcCidrs: VPC });
+    const a = new DesiredIndex(POLICY);
     a.apply(nodes.map((node) => ({ node })));
-    const b = new DesiredIndex({ vpcCidrs: VPC });
+    const b = new DesiredIndex(POLICY);
     const it = b.steps(
       nodes.map((node) => ({ node })),
       7,
@@ -165,7 +167,7 @@ describe('DesiredIndex (incremental desired set)', () => {
   });
 
   it('a re-list changes only what changed (same resourceVersion: untouched) and removes the absent', () => {
-    const index = new DesiredIndex({ vpcCidrs: VPC });
+    const index = new DesiredIndex(POLICY);
     const n1 = toNode({ name: 'a', ip: 0, cidrs: [[0, 26]], ts: 1, rv: 1 });
     const n2 = toNode({ name: 'b', ip: 1, cidrs: [[1, 26]], ts: 1, rv: 2 });
     index.apply([{ node: n1 }, { node: n2 }]);
@@ -179,10 +181,11 @@ describe('DesiredIndex (incremental desired set)', () => {
   });
 
   it('20,000 nodes without conflicts are all accepted; one change touches one node', () => {
-    const index = new DesiredIndex({ vpcCidrs: VPC });
+    // Pod CIDRs in 100.64.0.0/10 and 192.0.2.0/24, node IPs in 198.19.128.0/17 (apart, as admission wants). No traffic: pure.
+    const index = new DesiredIndex({ ...POLICY, podCidrs: [cidr('100.64.0.0/10'), cidr('192.0.2.0/24')] });
     const nodes = Array.from({ length: 20_000 }, (_, i): CiliumNode => ({
       metadata: { name: `hyb-${i}`, creationTimestamp: '2026-01-01T00:00:00Z', resourceVersion: String(i) },
-      spec: { addresses: [{ type: 'InternalIP', ip: intToIPv4(0xc6138001 + i) }], ipam: { podCIDRs: [`${intToIPv4(0xc6130000 + i * 4)}/30`] } },
+      spec: { addresses: [{ type: 'InternalIP', ip: intToIPv4(0xc6138001 + i) }], ipam: { podCIDRs: [`${intToIPv4(0x64400000 + i * 4)}/30`] } },
     }));
     const d = index.apply(nodes.map((node) => ({ node })));
     expect(d.upserts.length).toBe(20_000);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { vtepSpecFromCiliumNode, type CiliumNode } from '../../machines/domain/cilium-node.js';
+import type { AdmissionPolicy } from '../../machines/domain/admission.js';
 import { desiredVteps } from '../../machines/domain/desired-state.js';
 import { findOverlaps, intToIPv4, ipv4ToInt, overlaps, parseCidr, vtepMacForNode, type Cidr } from '../../machines/domain/ipv4.js';
 
@@ -10,6 +11,8 @@ const cidr = (t: string): Cidr => {
   return p.value;
 };
 const VPC = [cidr('198.18.0.0/16')];
+/** VPC 198.18.0.0/16 (gateway 198.18.0.10), hybrid pods in 203.0.113.0/24 and 100.64.0.0/16. */
+const POLICY: AdmissionPolicy = { vpcCidrs: VPC, podCidrs: [cidr('203.0.113.0/24'), cidr('100.64.0.0/16')], gatewayAddresses: new Set([ipv4ToInt('198.18.0.10')]) };
 
 function node(name: string, ip: string | undefined, podCIDRs: unknown, extra: Partial<CiliumNode['metadata']> = {}): CiliumNode {
   return {
@@ -81,7 +84,7 @@ describe('IPv4 and CIDR helpers', () => {
 
 describe('CiliumNode → VTEP spec', () => {
   it('takes the InternalIP and ALL IPv4 pod CIDRs, sorted and deduplicated', () => {
-    const r = vtepSpecFromCiliumNode(node('hyb-1', '192.0.2.10', ['203.0.113.64/26', '203.0.113.0/26', 'fd00::/64', '203.0.113.0/26']), VPC);
+    const r = vtepSpecFromCiliumNode(node('hyb-1', '192.0.2.10', ['203.0.113.64/26', '203.0.113.0/26', 'fd00::/64', '203.0.113.0/26']), POLICY);
     expect(r).toEqual({
       ok: true,
       spec: { name: 'hyb-1', nodeIP: '192.0.2.10', mac: '02:00:c0:00:02:0a', podCIDRs: ['203.0.113.0/26', '203.0.113.64/26'] },
@@ -102,7 +105,7 @@ describe('CiliumNode → VTEP spec', () => {
         ipam: { podCIDRs: ['203.0.113.0/26'] },
       },
     };
-    const r = vtepSpecFromCiliumNode(n, VPC);
+    const r = vtepSpecFromCiliumNode(n, POLICY);
     expect(r.ok && r.spec.nodeIP).toBe('192.0.2.5');
   });
 
@@ -120,7 +123,7 @@ describe('CiliumNode → VTEP spec', () => {
     ['overlapping pod CIDRs', node('n', '192.0.2.1', ['203.0.113.0/24', '203.0.113.128/25']), 'overlapping-pod-cidrs'],
     ['pod CIDR inside the VPC', node('n', '192.0.2.1', ['198.18.5.0/24']), 'pod-cidr-in-vpc'],
   ])('%s → skipped (%s), never thrown', (_label, n, reason) => {
-    const r = vtepSpecFromCiliumNode(n, VPC);
+    const r = vtepSpecFromCiliumNode(n, POLICY);
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.skip.reason).toBe(reason);
@@ -131,8 +134,8 @@ describe('CiliumNode → VTEP spec', () => {
   it('never throws on arbitrary JSON', () => {
     fc.assert(
       fc.property(fc.anything(), (value) => {
-        expect(() => vtepSpecFromCiliumNode(value as CiliumNode, VPC)).not.toThrow();
-        expect(() => desiredVteps([value as CiliumNode], VPC)).not.toThrow();
+        expect(() => vtepSpecFromCiliumNode(value as CiliumNode, POLICY)).not.toThrow();
+        expect(() => desiredVteps([value as CiliumNode], POLICY)).not.toThrow();
       }),
       { numRuns: 500 },
     );
@@ -143,7 +146,7 @@ describe('desired state across nodes', () => {
   it('the older node keeps a contested pod CIDR; the newer is skipped with the reason', () => {
     const older = node('b-old', '192.0.2.1', ['203.0.113.0/25'], { creationTimestamp: '2026-01-01T00:00:00Z' });
     const newer = node('a-new', '192.0.2.2', ['203.0.113.64/26'], { creationTimestamp: '2026-02-01T00:00:00Z' });
-    const { vteps, skipped } = desiredVteps([newer, older], VPC);
+    const { vteps, skipped } = desiredVteps([newer, older], POLICY);
     expect([...vteps.keys()]).toEqual(['b-old']);
     expect(skipped).toEqual([
       { name: 'a-new', reason: 'pod-cidr-claimed-by-other-node', detail: 'pod CIDR 203.0.113.64/26 overlaps 203.0.113.0/25 of node b-old' },
@@ -153,7 +156,7 @@ describe('desired state across nodes', () => {
   it('two nodes with one InternalIP: the older keeps it', () => {
     const { vteps, skipped } = desiredVteps(
       [node('x', '192.0.2.1', ['203.0.113.0/26'], { creationTimestamp: '2026-03-01T00:00:00Z' }), node('y', '192.0.2.1', ['203.0.113.64/26'], { creationTimestamp: '2026-01-01T00:00:00Z' })],
-      VPC,
+      POLICY,
     );
     expect([...vteps.keys()]).toEqual(['y']);
     expect(skipped.map((s) => [s.name, s.reason])).toEqual([['x', 'internal-ip-claimed-by-other-node']]);
@@ -180,7 +183,7 @@ describe('desired state across nodes', () => {
             { creationTimestamp: `2026-01-0${s.ts}T00:00:00Z` },
           ),
         );
-        const { vteps, skipped } = desiredVteps(nodes, VPC);
+        const { vteps, skipped } = desiredVteps(nodes, POLICY);
         expect(vteps.size + skipped.length).toBe(nodes.length);
         const accepted = [...vteps.values()];
         expect(new Set(accepted.map((v) => v.nodeIP)).size).toBe(accepted.length);
@@ -193,7 +196,7 @@ describe('desired state across nodes', () => {
 
   it('5,000 valid nodes are computed without skips', () => {
     const nodes = Array.from({ length: 5000 }, (_, i) => node(`hyb-${i}`, intToIPv4(ipv4ToInt('198.19.0.1') + i), [`${intToIPv4(ipv4ToInt('203.0.113.0') * 0 + (ipv4ToInt('100.64.0.0') + i * 8))}/29`]));
-    const { vteps, skipped } = desiredVteps(nodes, VPC);
+    const { vteps, skipped } = desiredVteps(nodes, POLICY);
     expect(skipped).toEqual([]);
     expect(vteps.size).toBe(5000);
   });
