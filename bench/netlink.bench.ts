@@ -61,7 +61,7 @@ function count(): { routes: number; fdb: number; neigh: number } {
   const lines = (cmd: string, args: string[]): number =>
     spawnSync(cmd, args, { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.trim() !== '').length;
   return {
-    routes: lines('ip', ['-4', 'route', 'show', 'dev', DEV]),
+    routes: lines('ip', ['-4', 'route', 'show', 'table', 'all', 'dev', DEV]),
     neigh: lines('ip', ['-4', 'neigh', 'show', 'dev', DEV, 'nud', 'permanent']),
     fdb: lines('bridge', ['fdb', 'show', 'dev', DEV]),
   };

@@ -442,7 +442,7 @@ export class Lab {
   /** The gateway's hybrid_vxlan0 entries: routes "cidr via ip", FDB "mac dst ip", permanent neighbours "ip mac". */
   async kernelEntries(name: GatewayName): Promise<{ routes: string[]; fdb: string[]; neigh: string[] }> {
     const ns = this.ns.gw[name];
-    const routes = await this.run.ipJson<Array<{ dst: string; gateway?: string }>>(ns, ['route', 'show', 'dev', VXLAN_DEVICE]);
+    const routes = await this.run.ipJson<Array<{ dst: string; gateway?: string }>>(ns, ['-4', 'route', 'show', 'table', 'all', 'dev', VXLAN_DEVICE]);
     const fdb = await this.run.bridgeJson<Array<{ mac: string; dst?: string }>>(ns, ['fdb', 'show', 'dev', VXLAN_DEVICE]);
     const neigh = await this.run.ipJson<Array<{ dst: string; lladdr?: string; state?: string[] }>>(ns, ['neigh', 'show', 'dev', VXLAN_DEVICE]);
     return {

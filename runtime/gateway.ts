@@ -40,7 +40,7 @@ import {
   type CiliumNodeInformer,
   type VtepEndpoint,
 } from '../effects/kube/index.js';
-import { nodesTouched, openDataPlane, programVtepActor, reconcileKernelActor, removeVtepActor, type DeviceInfo } from '../effects/netlink/index.js';
+import { nodesTouched, openDataPlane, programVtepActor, reconcileKernelActor, removeVtepActor, type DeviceInfo, type RulePlan } from '../effects/netlink/index.js';
 import type { GatewayConfig } from './config/parse.js';
 import type { Logger } from './logging.js';
 import { createMetrics, type GatewayStateName, type ScrapeStats } from './metrics.js';
@@ -258,12 +258,20 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
     },
   });
 
+  const logRules = (plan: RulePlan, what: string): void => {
+    const changed = plan.add.length + plan.remove.length > 0;
+    const fields = { table: dp.routeTable, added: plan.add.length, removed: plan.remove.length, kept: plan.unchanged };
+    if (what === 'policy rules ready') log.info(fields, what);
+    else if (changed) log.warn(fields, what);
+  };
+
   // ── the lifecycle: gateway machine ─────────────────────────────────────────
   const gatewayLogic = gatewayMachine.provide({
     actors: {
       initialise: fromPromise(async ({ signal }) => {
         device = await dp.ensureDevice({ name: VXLAN_DEVICE, vni: config.vxlanVNI, mtu: config.vxlanMTU, nodeIP: config.nodeIP, signal });
         log.info({ device: device.name, action: device.action, changes: device.changes, mtu: device.mtu, mac: device.mac, underlay: device.underlay.name }, 'vxlan device ready');
+        logRules(await dp.ensureRules(config.podCIDRs, { signal }), 'policy rules ready');
         if (!(await dp.ipForwardEnabled())) throw new Error('net.ipv4.ip_forward is 0 on this node: the gateway cannot forward (set it to 1)');
         fleet.send({ type: 'DATAPLANE.READY' });
         if (!cloud) {
@@ -420,9 +428,12 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       informer = startInformer();
     });
 
-  // The device may be deleted or changed by hand: check it, and sweep the kernel again if it was recreated.
+  // The device and the rules may be deleted or changed by hand: check them, and sweep the kernel again if the device was recreated.
   const deviceCheck = setInterval(() => {
     if (!device) return;
+    dp.ensureRules(config.podCIDRs)
+      .then((plan) => logRules(plan, 'policy rules repaired'))
+      .catch((err: unknown) => log.error({ err: errorText(err) }, 'policy rule check failed'));
     dp.ensureDevice({ name: VXLAN_DEVICE, vni: config.vxlanVNI, mtu: config.vxlanMTU, nodeIP: config.nodeIP })
       .then((d) => {
         device = d;

@@ -13,11 +13,13 @@ import { readFile } from 'node:fs/promises';
 import * as nl from 'netlink';
 import type { NetlinkMessage } from 'netlink';
 import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
-import { bufToIp, bufToMac, checkIPv4, macToBuf, parseVxlanLinkInfo, vxlanLinkInfo } from './codec.js';
+import { bufToIp, bufToMac, checkCidr, checkIPv4, macToBuf, parseVxlanLinkInfo, vxlanLinkInfo } from './codec.js';
 import { deviceMacFor } from './device-mac.js';
 import {
   AF_BRIDGE,
   AF_INET,
+  HYBRID_ROUTE_TABLE,
+  HYBRID_RULE_PRIORITY,
   ipText,
   macText,
   ourFdb,
@@ -25,9 +27,6 @@ import {
   ourRoutes,
   neighIfindex,
   ourNexthops,
-  routeNhId,
-  routeOif,
-  RT_TABLE_MAIN,
   RTN_UNICAST,
   RTNH_F_ONLINK,
   RTPROT_HYBRID_GATEWAY,
@@ -38,6 +37,7 @@ import { breather } from '../breathe.js';
 import { badInput, isNetlinkError, NetlinkError, toNetlinkError } from './errors.js';
 import { NLM_F, refuseIfAborted, Rtnl, type RawWrite, type RtnlOptions } from './rtnl.js';
 import { planReconcile, type PlannedWrite } from './reconcile-plan.js';
+import { planRules, type ObservedRule, type RulePlan } from './rule-plan.js';
 import { checkSpec, wantedOf, type CheckedSpec, type WantedRoute } from './wanted.js';
 import {
   neighMessage,
@@ -67,6 +67,10 @@ export const DEFAULT_VXLAN_MTU = 1450;
 export interface DataPlaneOptions extends RtnlOptions {
   /** Where ip_forward is read (default /proc/sys/net/ipv4/ip_forward, per network namespace). */
   readonly ipForwardPath?: string;
+  /** The routing table the node routes go to (default HYBRID_ROUTE_TABLE, 8472). */
+  readonly routeTable?: number;
+  /** Priority of the policy rules that select it (default HYBRID_RULE_PRIORITY, 1000). */
+  readonly rulePriority?: number;
 }
 
 export interface WriteOptions {
@@ -185,11 +189,23 @@ function macBytes(mac: number): Buffer {
 export class DataPlane {
   readonly #rt: Rtnl;
   readonly #ipForwardPath: string;
+  readonly #table: number;
+  readonly #rulePriority: number;
   #tail: Promise<unknown> = Promise.resolve();
 
   constructor(opts: DataPlaneOptions = {}) {
     this.#rt = new Rtnl(opts);
     this.#ipForwardPath = opts.ipForwardPath ?? '/proc/sys/net/ipv4/ip_forward';
+    this.#table = opts.routeTable ?? HYBRID_ROUTE_TABLE;
+    this.#rulePriority = opts.rulePriority ?? HYBRID_RULE_PRIORITY;
+    if (!Number.isInteger(this.#table) || this.#table < 1 || this.#table > 0xffffffff || [253, 254, 255].includes(this.#table)) {
+      throw badInput('open data plane', `route table ${this.#table} is not a table of its own (1..2^32-1, not default/main/local)`);
+    }
+  }
+
+  /** The routing table the node routes are in. */
+  get routeTable(): number {
+    return this.#table;
   }
 
   /** Runs public operations one at a time. */
@@ -349,6 +365,75 @@ export class DataPlane {
     }
   }
 
+  // ---- policy rules ----------------------------------------------------------
+
+  /**
+   * Makes the IPv4 policy rules that select the gateway's table exactly one
+   * `to <cidr> lookup <table> priority <p>` per pod CIDR (rule-plan.ts says
+   * which rules are ours). New rules go in before stale ones go. Returns the
+   * plan that was carried out.
+   */
+  ensureRules(podCidrs: readonly string[], opts: WriteOptions = {}): Promise<RulePlan> {
+    return this.#serial(() => this.#ensureRules(podCidrs, opts));
+  }
+
+  async #ensureRules(podCidrs: readonly string[], opts: WriteOptions): Promise<RulePlan> {
+    const op = 'ensure policy rules';
+    const wanted = podCidrs.map((c) => {
+      const p = checkCidr(op, 'pod CIDR', c);
+      return { dst: p.base, dstLen: p.prefix };
+    });
+    const msgs = await this.#rt.call(`${op}: dump`, (o) => this.#rt.sock.getRules({ family: AF_INET }, {}, o));
+    const observed: ObservedRule[] = [];
+    for (const m of msgs) {
+      const d = m.data;
+      const a = m.attrs;
+      if (d.family !== AF_INET) continue;
+      const table = a.table ?? d.table ?? 0;
+      const action = typeof d.action === 'string' ? d.action : nl.rt.RuleAction[d.action ?? 0];
+      const flags = d.flags ?? {};
+      const selectors = [a.src, a.iifname, a.oifname, a.fwmark, a.fwmask, a.uidRange, a.ipProto, a.sportRange, a.dportRange, a.l3Mdev, a.goto, a.tunId];
+      const plain = action === 'toTbl' && (d.srcLen ?? 0) === 0 && (d.tos ?? 0) === 0 && flags.invert !== true && selectors.every((x) => x === undefined || x === 0);
+      observed.push({ dst: a.dst?.length === 4 ? a.dst.readUInt32BE(0) : 0, dstLen: d.dstLen ?? 0, table, priority: a.priority ?? 0, protocol: a.protocol ?? 0, plain });
+    }
+    const plan = planRules(observed, wanted, this.#table, this.#rulePriority, RTPROT_HYBRID_GATEWAY);
+    for (const w of plan.add) {
+      const dst = Buffer.alloc(4);
+      dst.writeUInt32BE(w.dst >>> 0);
+      await this.#rt.call(
+        `${op}: add to ${ipText(w.dst)}/${w.dstLen} lookup ${this.#table} priority ${this.#rulePriority}`,
+        (o) =>
+          this.#rt.sock.newRule(
+            { family: AF_INET, dstLen: w.dstLen, table: this.#table < 256 ? this.#table : 0, action: 'toTbl' },
+            { dst, table: this.#table, priority: this.#rulePriority, protocol: RTPROT_HYBRID_GATEWAY },
+            o,
+          ),
+        NLM_F.CREATE | NLM_F.EXCL,
+        opts.signal,
+      ).catch((err: unknown) => {
+        if (!isNetlinkError(err, 'EEXIST')) throw err;
+      });
+    }
+    for (const r of plan.remove) {
+      const dst = Buffer.alloc(4);
+      dst.writeUInt32BE(r.dst >>> 0);
+      await this.#rt.call(
+        `${op}: delete to ${ipText(r.dst)}/${r.dstLen} lookup ${r.table} priority ${r.priority}`,
+        (o) =>
+          this.#rt.sock.delRule(
+            { family: AF_INET, dstLen: r.dstLen, table: r.table < 256 ? r.table : 0 },
+            { ...(r.dstLen > 0 ? { dst } : {}), table: r.table, priority: r.priority },
+            o,
+          ),
+        0,
+        opts.signal,
+      ).catch((err: unknown) => {
+        if (!isNetlinkError(err, 'ENOENT', 'ESRCH')) throw err;
+      });
+    }
+    return plan;
+  }
+
   // ---- VTEP entries ---------------------------------------------------------
   // Writes are encoded as raw rtnetlink messages (wire.ts) and sent in
   // batches (Rtnl.batch): many per sendmsg, no per-message ACK, a barrier at
@@ -452,7 +537,7 @@ export class DataPlane {
         dst: r.base,
         dstLen: r.prefix,
         nhId: r.nhId,
-        table: RT_TABLE_MAIN,
+        table: this.#table,
         protocol: RTPROT_HYBRID_GATEWAY,
         scope: RT_SCOPE_UNIVERSE,
         type: RTN_UNICAST,
@@ -464,7 +549,7 @@ export class DataPlane {
   /** Deletes one route: the one through nexthop `nhId`, or (older, gateway-style routes) via `gateway` on the device. */
   #routeDel(
     dev: DeviceRef,
-    r: { base: number; dstLen: number; nhId?: number | undefined; gateway?: number | undefined; priority?: number; tos?: number },
+    r: { base: number; dstLen: number; nhId?: number | undefined; gateway?: number | undefined; priority?: number; tos?: number; table?: number },
   ): Write {
     const dst = `${ipText(r.base)}/${r.dstLen}`;
     const via = r.gateway !== undefined ? ipText(r.gateway) : '';
@@ -481,7 +566,7 @@ export class DataPlane {
         oif: byNexthop ? undefined : dev.ifindex,
         priority: r.priority !== undefined && r.priority !== 0 ? r.priority : undefined,
         tos: r.tos ?? 0,
-        table: RT_TABLE_MAIN,
+        table: r.table ?? this.#table,
         protocol: 0,
         scope: RT_SCOPE_NOWHERE,
         type: 0,
@@ -764,7 +849,7 @@ export class DataPlane {
     const ourIds = new Set(nexthops.ours.map((n) => n.id));
     const observed = {
       nexthops,
-      routes: ourRoutes(await this.#dumpRoutes(), dev.ifindex, ourIds),
+      routes: ourRoutes(await this.#dumpRoutes(), dev.ifindex, ourIds, this.#table),
       neighbours: ourNeighbours(await this.#dumpNeighbours(dev.ifindex), dev.ifindex),
       fdb: ourFdb(await this.#dumpFdb(), dev.ifindex),
     };
@@ -797,9 +882,8 @@ export class DataPlane {
       const primary = await this.#ifStats(device.underlay.ifindex);
       const fdbEntries = (await this.#dumpFdb()).filter((m) => neighIfindex(m) === device.ifindex).length;
       const ourIds = new Set(ourNexthops(await this.#dumpNexthops(), device.ifindex).ours.map((n) => n.id));
-      const routeCount = (await this.#dumpRoutes()).filter((m) => {
-        const nh = routeNhId(m);
-        return routeOif(m) === device.ifindex || (nh !== undefined && ourIds.has(nh));
+      const routeCount = ourRoutes(await this.#dumpRoutes(), device.ifindex, ourIds, this.#table).filter((r) => {
+        return !r.legacy && (r.nhId === undefined || ourIds.has(r.nhId));
       }).length;
       return { vxlan, primary, fdbEntries, routeCount, vxlanUp: vxlan.up };
     });

@@ -13,11 +13,14 @@
 // - nexthops: IPv4, a single gateway on hybrid_vxlan0 (not a group, blackhole
 //   or FDB nexthop). A nexthop with a wanted id on another device is not ours:
 //   that node is refused rather than the object taken over.
-// - routes: IPv4, main table, output device = hybrid_vxlan0 (or a nexthop of
-//   ours), any protocol but "kernel", type unicast. The device is the
-//   gateway's own and has no IP address, so every such route was put there
-//   by a gateway (or by hand); gateway-style routes of earlier versions are
-//   rewritten to nexthop ones.
+// - routes: every IPv4 route in the gateway's own table (HYBRID_ROUTE_TABLE:
+//   the table is reserved for it, so anything else there is swept), and, from
+//   earlier versions that wrote to the main table, main-table routes whose
+//   output device is hybrid_vxlan0 (or a nexthop of ours), any protocol but
+//   "kernel": those are `legacy` and removed. The device is the gateway's own
+//   and has no IP address, so every such route was put there by a gateway (or
+//   by hand). Routes of the main table on other devices (connected routes
+//   above all) are never ours.
 // - neighbours: IPv4 on hybrid_vxlan0 in state PERMANENT, except multicast,
 //   broadcast, link-local and 0.0.0.0 addresses. Dynamic entries (ARP) are
 //   the kernel's and left alone, unless their address is one we want, in
@@ -31,6 +34,14 @@ import type { NetlinkMessage } from 'netlink';
 export const AF_INET = 2;
 export const AF_BRIDGE = 7;
 export const RT_TABLE_MAIN = 254;
+/**
+ * The gateway's routing table (VXLAN's port number: far from the small numbers
+ * the VPC CNI gives its per-ENI tables). Policy rules `to <POD_CIDR> lookup`
+ * it, so only traffic to the hybrid pod network ever sees these routes.
+ */
+export const HYBRID_ROUTE_TABLE = 8472;
+/** Priority of those rules: after the local table (0), before the VPC CNI's 1024/1536 and main (32766). */
+export const HYBRID_RULE_PRIORITY = 1000;
 export const RTPROT_KERNEL = 2;
 /** Protocol we install routes with ("static", as an administrator would). */
 export const RTPROT_STATIC = 4;
@@ -80,6 +91,9 @@ export interface ObservedRoute {
   readonly tos: number;
   /** Multipath, encap, a preferred source or non-unicast type: not our shape. */
   readonly odd: boolean;
+  readonly table: number;
+  /** In the main table (written there by an earlier version): to be removed. */
+  readonly legacy: boolean;
 }
 
 export interface ObservedNeighbour {
@@ -135,33 +149,9 @@ const NDA_IFINDEX = 8;
 const NDM_LEN = 12;
 const NUD_PERMANENT = 0x80;
 
-/** Output device of a route message (cheap, for counting). */
-export function routeOif(m: NetlinkMessage): number | undefined {
-  const b = m.data;
-  for (let o = RTM_LEN; o + 4 <= b.length; ) {
-    const len = u16(b, o);
-    if (len < 4 || o + len > b.length) break;
-    if ((u16(b, o + 2) & 0x3fff) === RTA_OIF && len >= 8) return u32(b, o + 4);
-    o += (len + 3) & ~3;
-  }
-  return undefined;
-}
-
 /** Interface of a neighbour/FDB message (cheap, for counting). */
 export function neighIfindex(m: NetlinkMessage): number | undefined {
   return m.data.length >= NDM_LEN ? s32(m.data, 4) : undefined;
-}
-
-/** RTA_NH_ID of a route message (cheap, for counting). */
-export function routeNhId(m: NetlinkMessage): number | undefined {
-  const b = m.data;
-  for (let o = RTM_LEN; o + 4 <= b.length; ) {
-    const len = u16(b, o);
-    if (len < 4 || o + len > b.length) break;
-    if ((u16(b, o + 2) & 0x3fff) === RTA_NH_ID && len >= 8) return u32(b, o + 4);
-    o += (len + 3) & ~3;
-  }
-  return undefined;
 }
 
 export interface ObservedNexthop {
@@ -203,17 +193,23 @@ export function ourNexthops(msgs: readonly NetlinkMessage[], ifindex: number): {
 }
 
 /**
- * Our routes from a raw IPv4 route dump (see the header for the rule):
- * output device ours, or (where the kernel reports only the nexthop id,
- * net.ipv4.nexthop_compat_mode=0) a nexthop of ours.
+ * Our routes from a raw IPv4 route dump (see the header for the rule): all of
+ * `table`, and legacy main-table ones whose output device is ours, or (where
+ * the kernel reports only the nexthop id, net.ipv4.nexthop_compat_mode=0)
+ * through a nexthop of ours.
  */
-export function ourRoutes(msgs: readonly NetlinkMessage[], ifindex: number, ourNexthopIds: ReadonlySet<number> = new Set()): ObservedRoute[] {
+export function ourRoutes(
+  msgs: readonly NetlinkMessage[],
+  ifindex: number,
+  ourNexthopIds: ReadonlySet<number> = new Set(),
+  table = HYBRID_ROUTE_TABLE,
+): ObservedRoute[] {
   const out: ObservedRoute[] = [];
   for (const m of msgs) {
     const b = m.data;
-    if (b.length < RTM_LEN || b[0] !== AF_INET || b[5] === RTPROT_KERNEL) continue;
+    if (b.length < RTM_LEN || b[0] !== AF_INET) continue;
     let oif = -1;
-    let table = b[4]!;
+    let rtTable = b[4]!;
     let base = 0;
     let gateway: number | undefined;
     let nhId: number | undefined;
@@ -224,7 +220,7 @@ export function ourRoutes(msgs: readonly NetlinkMessage[], ifindex: number, ourN
       if (len < 4 || o + len > b.length) break;
       const t = u16(b, o + 2) & 0x3fff;
       if (t === RTA_OIF && len >= 8) oif = u32(b, o + 4);
-      else if (t === RTA_TABLE && len >= 8) table = u32(b, o + 4);
+      else if (t === RTA_TABLE && len >= 8) rtTable = u32(b, o + 4);
       else if (t === RTA_DST && len === 8) base = b.readUInt32BE(o + 4);
       else if (t === RTA_GATEWAY && len === 8) gateway = b.readUInt32BE(o + 4);
       else if (t === RTA_PRIORITY && len >= 8) priority = u32(b, o + 4);
@@ -232,7 +228,10 @@ export function ourRoutes(msgs: readonly NetlinkMessage[], ifindex: number, ourN
       else if (t === RTA_MULTIPATH || t === RTA_ENCAP || t === RTA_PREFSRC || t === RTA_VIA) odd = true;
       o += (len + 3) & ~3;
     }
-    if ((oif !== ifindex && (nhId === undefined || !ourNexthopIds.has(nhId))) || table !== RT_TABLE_MAIN) continue;
+    const legacy = rtTable === RT_TABLE_MAIN && rtTable !== table;
+    if (rtTable !== table) {
+      if (!legacy || b[5] === RTPROT_KERNEL || (oif !== ifindex && (nhId === undefined || !ourNexthopIds.has(nhId)))) continue;
+    }
     const dstLen = b[1]!;
     out.push({
       key: routeKey(base, dstLen),
@@ -244,6 +243,8 @@ export function ourRoutes(msgs: readonly NetlinkMessage[], ifindex: number, ourN
       priority,
       tos: b[3]!,
       odd,
+      table: rtTable,
+      legacy,
     });
   }
   return out;

@@ -3,6 +3,9 @@
 // without a kernel (test/unit/reconcile-plan.test.ts); data-plane.ts encodes
 // and sends the writes.
 //
+// Routes live in the gateway's own table; main-table routes of earlier
+// versions are removed (after the new ones are in place).
+//
 // Order: FDB, neighbour, nexthop, route upserts (a node's route appears after
 // everything it forwards through), then removals in reverse (routes first,
 // so nothing routes into a removed nexthop or neighbour).
@@ -115,7 +118,8 @@ export function planReconcile(observed: Observed, wanted: Wanted): ReconcilePlan
   for (const s of blocked) for (const r of s.routes) blockedRoutes.add(r.key);
   for (const r of observed.routes) {
     const w = wanted.routes.get(r.key);
-    if (w === undefined || r.priority !== 0 || r.tos !== 0 || routeSeen.has(r.key)) {
+    // A legacy main-table route goes whatever it says: the wanted one lives in the gateway's table.
+    if (r.legacy || w === undefined || r.priority !== 0 || r.tos !== 0 || routeSeen.has(r.key)) {
       routeDel.push({ kind: 'route-del', op: 'remove', route: r });
       continue;
     }

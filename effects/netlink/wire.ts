@@ -76,18 +76,29 @@ const RTA_OIF = 4;
 const RTA_GATEWAY = 5;
 const RTA_PRIORITY = 6;
 const RTA_NH_ID = 30;
+const RTA_TABLE = 15;
+/** rtm_table when the table id does not fit its byte: the id is in RTA_TABLE. */
+const RT_TABLE_COMPAT = 252;
 
-/** RTM_NEWROUTE / RTM_DELROUTE for an IPv4 route: rtmsg + RTA_DST, RTA_GATEWAY?, RTA_OIF?, RTA_PRIORITY?, RTA_NH_ID?. */
+/** RTM_NEWROUTE / RTM_DELROUTE for an IPv4 route: rtmsg + RTA_DST, RTA_GATEWAY?, RTA_OIF?, RTA_PRIORITY?, RTA_NH_ID?, RTA_TABLE (tables above 255). */
 export function routeMessage(msgType: number, nlFlags: number, r: RouteFields): Buffer {
+  const wideTable = r.table > 255;
   const size =
-    HDR + RTMSG + 8 + (r.gateway !== undefined ? 8 : 0) + (r.oif !== undefined ? 8 : 0) + (r.priority !== undefined ? 8 : 0) + (r.nhId !== undefined ? 8 : 0);
+    HDR +
+    RTMSG +
+    8 +
+    (r.gateway !== undefined ? 8 : 0) +
+    (r.oif !== undefined ? 8 : 0) +
+    (r.priority !== undefined ? 8 : 0) +
+    (r.nhId !== undefined ? 8 : 0) +
+    (wideTable ? 8 : 0);
   const b = Buffer.allocUnsafe(size).fill(0); // pooled: far cheaper than alloc for small buffers
   header(b, msgType, nlFlags);
   let o = HDR;
   b[o] = 2; // AF_INET
   b[o + 1] = r.dstLen;
   b[o + 3] = r.tos ?? 0;
-  b[o + 4] = r.table;
+  b[o + 4] = wideTable ? RT_TABLE_COMPAT : r.table;
   b[o + 5] = r.protocol;
   b[o + 6] = r.scope;
   b[o + 7] = r.type;
@@ -114,8 +125,14 @@ export function routeMessage(msgType: number, nlFlags: number, r: RouteFields): 
   }
   if (r.nhId !== undefined) {
     const id = r.nhId;
-    attr(b, o, RTA_NH_ID, (at) => {
+    o = attr(b, o, RTA_NH_ID, (at) => {
       w32(b, id, at);
+      return 4;
+    });
+  }
+  if (wideTable) {
+    attr(b, o, RTA_TABLE, (at) => {
+      w32(b, r.table, at);
       return 4;
     });
   }

@@ -150,7 +150,7 @@ export class KernelWatch {
   /** Full dumps with ip/bridge: the kernel equals the expected entries (and the monitor's view is reset to it). */
   dumpMatches(): boolean {
     const json = <T>(cmd: string, args: string[]): T[] => JSON.parse(spawnSync(cmd, ['-j', '-n', this.ns, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout || '[]') as T[];
-    const routes = new Map(json<{ dst: string; gateway?: string }>('ip', ['-4', 'route', 'show', 'dev', this.dev]).map((r) => [r.dst, r.gateway ?? '']));
+    const routes = new Map(json<{ dst: string; gateway?: string }>('ip', ['-4', 'route', 'show', 'table', 'all', 'dev', this.dev]).map((r) => [r.dst, r.gateway ?? '']));
     const neighs = new Map(
       json<{ dst: string; lladdr?: string; state?: string[] }>('ip', ['-4', 'neigh', 'show', 'dev', this.dev, 'nud', 'permanent']).map((n) => [n.dst, n.lladdr ?? '']),
     );

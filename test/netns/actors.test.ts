@@ -16,7 +16,7 @@ let actors: RemoteVtepActors;
 
 const spec = (nodeIP: string, podCIDRs: string[]): VtepSpec => ({ name: 'hyb-1', nodeIP, mac: vtepMacForNode(nodeIP), podCIDRs });
 const routes = async (): Promise<string[]> =>
-  (await run.ipJson<Array<{ dst: string; gateway?: string }>>(gw, ['route', 'show', 'dev', DEV])).map((r) => `${r.dst} via ${r.gateway}`).sort();
+  (await run.ipJson<Array<{ dst: string; gateway?: string }>>(gw, ['-4', 'route', 'show', 'table', 'all', 'dev', DEV])).map((r) => `${r.dst} via ${r.gateway}`).sort();
 const neighbours = async (): Promise<string[]> =>
   (await run.ipJson<Array<{ dst: string }>>(gw, ['-4', 'neigh', 'show', 'dev', DEV, 'nud', 'permanent'])).map((n) => n.dst).sort();
 const fdb = async (): Promise<string[]> => (await run.bridgeJson<Array<{ mac: string; dst?: string }>>(gw, ['fdb', 'show', 'dev', DEV])).map((f) => `${f.mac} ${f.dst}`).sort();

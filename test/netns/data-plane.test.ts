@@ -52,7 +52,12 @@ async function link(name = DEV): Promise<IpLink> {
   if (l === undefined) throw new Error(`${name} not found`);
   return l;
 }
-const routes = async (): Promise<IpRoute[]> => run.ipJson<IpRoute[]>(gw, ['route', 'show', 'dev', DEV]);
+/** The gateway's table (HYBRID_ROUTE_TABLE). */
+const TABLE = '8472';
+// `table all`: naming an empty table is an error ("FIB table does not exist"). The main table's routes carry no `table`.
+const allRoutes = async (): Promise<Array<IpRoute & { table?: string }>> => run.ipJson<Array<IpRoute & { table?: string }>>(gw, ['-4', 'route', 'show', 'table', 'all', 'dev', DEV]);
+const routes = async (): Promise<IpRoute[]> => (await allRoutes()).filter((r) => r.table === TABLE);
+const mainRoutes = async (): Promise<IpRoute[]> => (await allRoutes()).filter((r) => r.table === undefined || r.table === 'main');
 const neighs = async (): Promise<IpNeigh[]> => run.ipJson<IpNeigh[]>(gw, ['-4', 'neigh', 'show', 'dev', DEV]);
 const fdbs = async (): Promise<Fdb[]> => run.bridgeJson<Fdb[]>(gw, ['fdb', 'show', 'dev', DEV]);
 const routeSet = async (): Promise<string[]> => (await routes()).map((r) => `${r.dst} via ${r.gateway ?? '-'}${r.flags.includes('onlink') ? ' onlink' : ''}`).sort();
@@ -361,19 +366,21 @@ describe('reconcile', () => {
     const dev = await freshDevice();
     await dp.reconcile(dev, nodes);
     // Stale: a crashed run's node that no longer exists.
-    await run.ip(gw, ['route', 'add', '198.18.120.0/24', 'via', '198.18.60.1', 'dev', DEV, 'onlink']);
+    await run.ip(gw, ['route', 'add', '198.18.120.0/24', 'via', '198.18.60.1', 'dev', DEV, 'onlink', 'table', TABLE]);
+    // An earlier version's route in the main table.
+    await run.ip(gw, ['route', 'add', '198.18.100.16/29', 'via', '198.18.20.3', 'dev', DEV, 'onlink', 'proto', '110']);
     await run.ip(gw, ['neigh', 'add', '198.18.60.1', 'lladdr', '02:00:c6:12:3c:01', 'dev', DEV, 'nud', 'permanent']);
     await run.exec(gw, ['bridge', 'fdb', 'append', '02:00:c6:12:3c:01', 'dev', DEV, 'dst', '198.18.60.1', 'self', 'permanent']);
     // A wanted MAC pointing at the wrong node, one with a foreign port.
     await run.exec(gw, ['bridge', 'fdb', 'replace', nodes[0]!.mac, 'dev', DEV, 'dst', '198.18.61.1', 'self', 'permanent']);
     await run.exec(gw, ['bridge', 'fdb', 'replace', nodes[1]!.mac, 'dev', DEV, 'dst', '198.18.20.2', 'port', '4789', 'self', 'permanent']);
     // Deleted by hand.
-    await run.ip(gw, ['route', 'del', '198.18.100.16/29']);
+    await run.ip(gw, ['route', 'del', '198.18.100.16/29', 'table', TABLE]);
     await run.ip(gw, ['neigh', 'del', '198.18.20.3', 'dev', DEV]);
     await run.exec(gw, ['bridge', 'fdb', 'del', nodes[2]!.mac, 'dev', DEV, 'dst', '198.18.20.3', 'self']);
     // Edited by hand.
-    await run.ip(gw, ['route', 'replace', '198.18.100.0/29', 'via', '198.18.20.9', 'dev', DEV, 'onlink']);
-    await run.ip(gw, ['route', 'add', '198.18.100.8/29', 'via', '198.18.20.2', 'dev', DEV, 'onlink', 'metric', '50']);
+    await run.ip(gw, ['route', 'replace', '198.18.100.0/29', 'via', '198.18.20.9', 'dev', DEV, 'onlink', 'table', TABLE]);
+    await run.ip(gw, ['route', 'add', '198.18.100.8/29', 'via', '198.18.20.2', 'dev', DEV, 'onlink', 'metric', '50', 'table', TABLE]);
     await run.ip(gw, ['neigh', 'replace', '198.18.20.2', 'lladdr', '02:00:00:00:00:42', 'dev', DEV, 'nud', 'permanent']);
     // Not ours: the all-zero flood entry, a dynamic neighbour, a route on another device.
     await run.exec(gw, ['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', DEV, 'dst', '198.18.2.2', 'self', 'permanent']);
@@ -394,10 +401,12 @@ describe('reconcile', () => {
       [
         'fdb 02:00:c6:12:3c:01 198.18.60.1',
         'neighbour 198.18.60.1',
+        'route 198.18.100.16/29',
         'route 198.18.100.8/29',
         'route 198.18.120.0/24',
       ].sort(),
     );
+    expect(await mainRoutes()).toEqual([]);
 
     expect(await routeSet()).toEqual(wantRoutes);
     expect((await routes()).every((x) => x.dst !== '198.18.100.8/29' || (x as { metric?: number }).metric === undefined)).toBe(true);
@@ -449,5 +458,59 @@ describe('reconcile', () => {
     expect(await routeSet()).toEqual(['198.18.100.0/29 via 198.18.20.11 onlink', '198.18.100.16/29 via 198.18.20.3 onlink', '198.18.100.8/29 via 198.18.20.2 onlink']);
     expect(await neighSet()).toEqual(moved.map((n) => `${n.nodeIP} ${n.mac} permanent`).sort());
     expect(await fdbSet()).toEqual(moved.map((n) => `${n.mac} ${n.nodeIP} self permanent`).sort());
+  });
+});
+
+interface IpRule {
+  priority: number;
+  dst?: string;
+  dstlen?: number;
+  table: string;
+  protocol?: string;
+}
+
+describe('the gateway table and its policy rules', () => {
+  const ours = async (): Promise<string[]> =>
+    (await run.ipJson<IpRule[]>(gw, ['-4', 'rule', 'show']))
+      .filter((r) => r.table === TABLE)
+      .map((r) => `${r.priority} to ${r.dst}/${r.dstlen} lookup ${r.table}`)
+      .sort();
+  // The namespace has no default route: a destination nothing routes is "unreachable".
+  const via = async (dst: string): Promise<{ dev: string; table?: string }> =>
+    run.ipJson<Array<{ dev: string; table?: string }>>(gw, ['route', 'get', dst]).then(
+      (r) => r[0]!,
+      () => ({ dev: 'unreachable' }),
+    );
+
+  it('adds one rule per pod CIDR, keeps them, repairs and narrows them', async () => {
+    await run.ip(gw, ['rule', 'flush', 'table', TABLE]).catch(() => undefined);
+    expect(await dp.ensureRules(['198.18.100.0/24', '198.18.101.0/24'])).toMatchObject({ add: [{}, {}], remove: [], unchanged: 0 });
+    expect(await ours()).toEqual(['1000 to 198.18.100.0/24 lookup 8472', '1000 to 198.18.101.0/24 lookup 8472']);
+    expect(await dp.ensureRules(['198.18.100.0/24', '198.18.101.0/24'])).toMatchObject({ add: [], remove: [], unchanged: 2 });
+    // Deleted by hand, a widened one added by hand: repaired.
+    await run.ip(gw, ['rule', 'del', 'to', '198.18.101.0/24', 'lookup', TABLE]);
+    await run.ip(gw, ['rule', 'add', 'to', '0.0.0.0/1', 'lookup', TABLE, 'priority', '1000']);
+    expect(await dp.ensureRules(['198.18.100.0/24', '198.18.101.0/24'])).toMatchObject({ add: [{}], remove: [{}], unchanged: 1 });
+    expect(await ours()).toEqual(['1000 to 198.18.100.0/24 lookup 8472', '1000 to 198.18.101.0/24 lookup 8472']);
+    // The host's own rules are untouched.
+    const all = await run.ipJson<IpRule[]>(gw, ['-4', 'rule', 'show']);
+    expect(all.filter((r) => ['local', 'main', 'default'].includes(r.table)).map((r) => r.priority)).toEqual([0, 32766, 32767]);
+  });
+
+  it('a route for the connected subnet never replaces the connected route, and the gateway’s own traffic never follows it', async () => {
+    const dev = await freshDevice();
+    await dp.ensureRules(['198.18.100.0/24']);
+    // Pod CIDRs the admission rules would refuse: the gateway's own subnet (198.18.2.0/24 on u0) and IMDS.
+    const hostile = spec('hostile', '198.18.20.7', ['169.254.169.254/32', '198.18.2.0/24']);
+    await dp.programVtep(dev, hostile, []);
+    await dp.programVtep(dev, spec('hyb-1', '198.18.20.1', ['198.18.100.0/29']), []);
+    const connected = await run.ipJson<Array<{ dst: string; dev: string; protocol: string }>>(gw, ['route', 'show', 'table', 'main', '198.18.2.0/24']);
+    expect(connected).toEqual([expect.objectContaining({ dst: '198.18.2.0/24', dev: 'u0', protocol: 'kernel' })]);
+    expect((await via('198.18.2.2')).dev).toBe('u0');
+    expect((await via('169.254.169.254')).dev).not.toBe(DEV);
+    // Traffic to the hybrid pod network does take the table.
+    expect(await via('198.18.100.1')).toMatchObject({ dev: DEV, table: TABLE });
+    expect(await mainRoutes()).toEqual([]);
+    await dp.reconcile(dev, []);
   });
 });

@@ -59,14 +59,16 @@ beforeAll(async () => {
     await run.veth({ ns: ns.hyb, ifname: 'p0', addr: '198.18.3.1/24' }, { ns: ns.pod, ifname: 'eth0', addr: `${POD_IP}/24` });
     await run.ip(ns.vpc, ['route', 'add', 'default', 'via', '198.18.1.1']);
     await run.ip(ns.pod, ['route', 'add', 'default', 'via', '198.18.3.1']);
-    for (const n of [ns.gw, ns.hyb]) {
-      await run.sysctl(n, 'net.ipv4.ip_forward', '1');
-      await run.sysctl(n, 'net.ipv4.conf.all.rp_filter', '0');
-    }
+    for (const n of [ns.gw, ns.hyb]) await run.sysctl(n, 'net.ipv4.ip_forward', '1');
+    // Strict reverse-path filtering on the gateway (as many distributions set it): the policy rule that
+    // selects the gateway table also serves the reverse lookup of traffic coming out of the tunnel.
+    await run.sysctl(ns.gw, 'net.ipv4.conf.all.rp_filter', '1');
+    await run.sysctl(ns.hyb, 'net.ipv4.conf.all.rp_filter', '0');
 
     // The gateway: device and VTEP entries through the adapter under test.
     dp = await startDataPlane(run, ns.gw);
     dev = await dp.ensureDevice({ nodeIP: NODE_IP });
+    await dp.ensureRules(['198.18.3.0/24']);
     await dp.programVtep(dev, hybrid, []);
 
     // The hybrid node: a plain Linux vxlan endpoint pointed back at the gateway.

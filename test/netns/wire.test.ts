@@ -48,6 +48,19 @@ describe('wire encoders', () => {
       nl.rt.formatRouteMessage({ kind: 'route', data: { family: 2, dstLen: 16, table: 254, scope: 255 }, attrs: { dst: ipBuf(0xc6120000), oif: 7 } }, out),
     );
     expect(del.toString('hex')).toBe(pkg.toString('hex'));
+    // A table id above 255 (the gateway's 8472): rtm_table RT_TABLE_COMPAT and the id in RTA_TABLE.
+    const wide = routeMessage(RTM_NEWROUTE, 0x500, { dst: 0xc6126400, dstLen: 29, gateway: 0xc6121401, oif: 7, table: 8472, protocol: 4, scope: 0, type: 1, flags: 4 });
+    const widePkg = viaPackage(RTM_NEWROUTE, 0x500, (out) =>
+      nl.rt.formatRouteMessage(
+        {
+          kind: 'route',
+          data: { family: 2, dstLen: 29, table: 252, protocol: 4, scope: 0, type: 1, flags: { __unknown: 4 } },
+          attrs: { dst: ipBuf(0xc6126400), gateway: ipBuf(0xc6121401), oif: 7, table: 8472 },
+        },
+        out,
+      ),
+    );
+    expect(wide.toString('hex')).toBe(widePkg.toString('hex'));
   });
 
   it('neighbour and FDB messages match the package formatter', () => {
@@ -80,10 +93,16 @@ describe('wire encoders', () => {
   it('the dump parsers read back what the encoders wrote', () => {
     const asDump = (b: Buffer): nl.NetlinkMessage => ({ type: b.readUInt16LE(4), flags: 0, seq: 0, port: 0, data: b.subarray(16) });
     const route = routeMessage(RTM_NEWROUTE, 0, { dst: 0xc6126400, dstLen: 29, gateway: 0xc6131401, oif: 9, table: 254, protocol: 4, scope: 0, type: 1, flags: 4 });
+    // In the main table on our device: an earlier version's route (legacy); on another device: not ours.
     expect(ourRoutes([asDump(route)], 9)).toEqual([
-      { key: 0xc6126400 * 64 + 29, base: 0xc6126400, dstLen: 29, gateway: 0xc6131401, onlink: true, priority: 0, tos: 0, odd: false },
+      { key: 0xc6126400 * 64 + 29, base: 0xc6126400, dstLen: 29, gateway: 0xc6131401, nhId: undefined, onlink: true, priority: 0, tos: 0, odd: false, table: 254, legacy: true },
     ]);
     expect(ourRoutes([asDump(route)], 8)).toEqual([]);
+    // In the gateway's table (id in RTA_TABLE): ours whatever its device.
+    const inTable = routeMessage(RTM_NEWROUTE, 0, { dst: 0xc6126400, dstLen: 29, nhId: 77, table: 8472, protocol: 110, scope: 0, type: 1, flags: 0 });
+    expect(ourRoutes([asDump(inTable)], 8)).toEqual([
+      { key: 0xc6126400 * 64 + 29, base: 0xc6126400, dstLen: 29, gateway: undefined, nhId: 77, onlink: false, priority: 0, tos: 0, odd: false, table: 8472, legacy: false },
+    ]);
     const mac = Buffer.from('0200c6131401', 'hex');
     const neigh = neighMessage(RTM_NEWNEIGH, 0, { family: 2, ifindex: 9, state: 0x80, flags: 0, dst: 0xc6131401, lladdr: mac });
     expect(ourNeighbours([asDump(neigh)], 9).ours).toEqual([{ ip: 0xc6131401, mac: macNumber(mac), permanent: true }]);

@@ -85,7 +85,7 @@ async function leaderEverywhere(): Promise<GwName | undefined> {
 }
 
 async function kernelRoutes(name: GwName): Promise<string[]> {
-  const routes = await run.ipJson<Array<{ dst: string; gateway?: string; flags?: string[] }>>(ns[name], ['route', 'show', 'dev', 'hybrid_vxlan0']);
+  const routes = await run.ipJson<Array<{ dst: string; gateway?: string; flags?: string[] }>>(ns[name], ['-4', 'route', 'show', 'table', 'all', 'dev', 'hybrid_vxlan0']);
   return routes.map((r) => `${r.dst} via ${r.gateway ?? '?'}${r.flags?.includes('onlink') ? ' onlink' : ''}`).sort();
 }
 

@@ -42,7 +42,7 @@ export async function startDataPlane(run: NetnsRun, ns: string): Promise<RemoteD
     const e = (r.error ?? {}) as Record<string, unknown>;
     throw new RemoteError(String(e.code), String(e.message), e.retryable === true, e.op as string | undefined, String(e.name));
   };
-  const methods = ['ensureDevice', 'ipForwardEnabled', 'programVtep', 'removeVtep', 'reconcile', 'stats'] as const;
+  const methods = ['ensureDevice', 'ensureRules', 'ipForwardEnabled', 'programVtep', 'removeVtep', 'reconcile', 'stats'] as const;
   const api: Record<string, unknown> = { callRaw, stop: () => peer.stop() };
   for (const m of methods) api[m] = (...args: unknown[]) => callRaw(m, args);
   return api as unknown as RemoteDataPlane;

@@ -14,7 +14,7 @@ const mac = (nodeIP: string): number => parseInt(vtepMacForNode(nodeIP).replace(
 function route(dst: string, extra: Partial<ObservedRoute> = {}): ObservedRoute {
   const [a, len] = dst.split('/');
   const base = ip(a!);
-  return { key: routeKey(base, Number(len)), base, dstLen: Number(len), gateway: undefined, nhId: undefined, onlink: false, priority: 0, tos: 0, odd: false, ...extra };
+  return { key: routeKey(base, Number(len)), base, dstLen: Number(len), gateway: undefined, nhId: undefined, onlink: false, priority: 0, tos: 0, odd: false, table: 8472, legacy: false, ...extra };
 }
 
 /** The kernel holding exactly `nodes` as the gateway writes them. */
@@ -32,6 +32,14 @@ const a = spec('a', '198.18.20.1', ['198.19.0.0/26']);
 const b = spec('b', '198.18.20.2', ['198.19.0.64/26', '198.19.0.128/26']);
 
 describe('planReconcile', () => {
+  it('moves main-table routes of an earlier version to the gateway table: new route first, old removed after', async () => {
+    const held = holding([a]);
+    const legacy = route('198.19.0.0/26', { nhId: ip('198.18.20.1'), gateway: ip('198.18.20.1'), onlink: true, table: 254, legacy: true });
+    const plan = planReconcile({ ...held, routes: [legacy] }, await wantedOf('t', [a]));
+    expect(kinds(plan.writes)).toEqual(['route-set:add', 'route-del:remove']);
+    expect(plan.writes[1]).toMatchObject({ route: { table: 254, legacy: true } });
+  });
+
   it('writes nothing when the kernel holds the wanted set', async () => {
     const plan = planReconcile(holding([a, b]), await wantedOf('t', [a, b]));
     expect(plan.writes).toEqual([]);
