@@ -18,9 +18,9 @@
 //
 // Pure statechart: `reconcileKernel` is a named actor (netlink in the runtime).
 import { assertEvent, assign, fromPromise, setup } from 'xstate';
-import { EMPTY_BOOK, NodeMap, planChanges, planDesired, planReport, planSettled, syncedChanges, type FleetBook, type FleetPlan } from './domain/fleet-plan.js';
+import { EMPTY_BOOK, NodeMap, planChanges, planDesired, planReport, planSettled, pruneRefused, syncedChanges, type FleetBook, type FleetPlan } from './domain/fleet-plan.js';
 import type { VtepSpec } from './domain/vtep-spec.js';
-import { vtepMachine, type VtepEvent, type VtepInput, type VtepReport } from './vtep.machine.js';
+import { vtepMachine, type VtepEvent, type VtepInput, type VtepReport, type VtepStalledReport } from './vtep.machine.js';
 
 export interface ReconcileKernelInput {
   readonly vteps: readonly VtepSpec[];
@@ -32,6 +32,8 @@ export interface ReconcileKernelOutput {
   readonly fixed: number;
   /** Nodes some of whose entries the kernel refused (the others were written). */
   readonly failedNodes: readonly string[];
+  /** Why, per node of failedNodes (the first refused write). */
+  readonly failedReasons?: Readonly<Record<string, string>>;
 }
 
 export interface FleetInput {
@@ -51,6 +53,11 @@ export interface FleetContext extends FleetBook {
   convergeFailures: number;
   /** Nodes whose entries the kernel refused in the last bulk reconcile. */
   refused: readonly string[];
+  /**
+   * Nodes refused by the kernel and not programmed since, with the reason: from a bulk reconcile,
+   * or an actor that spent its attempts. The other nodes converge regardless; readiness lists these.
+   */
+  refusedNodes: NodeMap<string, string>;
 }
 
 export type FleetEvent =
@@ -63,21 +70,29 @@ export type FleetEvent =
   /** Sweep now (e.g. after the device was recreated). */
   | { type: 'RESYNC' }
   /** A vtep actor's work is done. */
-  | VtepReport;
+  | VtepReport
+  /** A vtep actor gave up for now (it waits for the RETRY after the next sweep). */
+  | VtepStalledReport;
 
 /** What a plan needs of xstate's `enqueue` (its methods are assignable to these). */
 interface PlanEnqueue {
   stopChild(id: string): void;
   sendTo(id: string, event: VtepEvent): void;
-  assign(fn: (args: { spawn: (src: 'vtep', opts: { id: string; input: VtepInput }) => unknown }) => Partial<FleetContext>): void;
+  assign(fn: (args: { context: FleetContext; spawn: (src: 'vtep', opts: { id: string; input: VtepInput }) => unknown }) => Partial<FleetContext>): void;
 }
 
 /** Carries out a plan: retire, spawn (in one assign, so N spawns copy the children once), message. */
 function runPlan(enqueue: PlanEnqueue, maxAttempts: number, plan: FleetPlan): void {
   for (const id of plan.stop) enqueue.stopChild(id);
-  enqueue.assign(({ spawn }) => {
+  enqueue.assign(({ context, spawn }) => {
     for (const o of plan.spawn) spawn('vtep', { id: o.id, input: { spec: o.spec, previous: o.previous, task: o.task, maxAttempts } });
-    return { desired: plan.book.desired, programmed: plan.book.programmed, busy: plan.book.busy, spawned: plan.book.spawned };
+    return {
+      desired: plan.book.desired,
+      programmed: plan.book.programmed,
+      busy: plan.book.busy,
+      spawned: plan.book.spawned,
+      refusedNodes: pruneRefused(context.refusedNodes, plan.book),
+    };
   });
   for (const m of plan.send) enqueue.sendTo(m.id, m.event);
 }
@@ -119,8 +134,8 @@ export const fleetMachine = fleetSetup
       // Before convergence and during a bulk reconcile only the desired set is kept.
       recordDesired: assign(({ context, event }) => {
         assertEvent(event, ['NODES.SYNCED', 'NODES.CHANGED']);
-        if (event.type === 'NODES.SYNCED') return { ...planDesired(context, event.vteps, [], true), synced: true };
-        return planDesired(context, event.upserts, event.removes);
+        const book = event.type === 'NODES.SYNCED' ? planDesired(context, event.vteps, [], true) : planDesired(context, event.upserts, event.removes);
+        return { ...book, refusedNodes: pruneRefused(context.refusedNodes, book), ...(event.type === 'NODES.SYNCED' ? { synced: true } : {}) };
       }),
       // Converged: each change goes to the node's vtep actor, or spawns one.
       applyChanges: fleetSetup.enqueueActions(({ context, event, enqueue }) => {
@@ -141,7 +156,18 @@ export const fleetMachine = fleetSetup
       // A bulk reconcile starts: it writes the desired set as it is now.
       noteWritten: assign(({ context }) => ({ written: context.desired })),
       // What the last bulk reconcile could not write (shown by readiness; their actors retry).
-      recordRefused: assign((_, params: { nodes: readonly string[] }) => ({ refused: params.nodes })),
+      recordRefused: assign(({ context }, params: { nodes: readonly string[]; reasons: Readonly<Record<string, string>> | undefined }) => ({
+        refused: params.nodes,
+        refusedNodes: context.refusedNodes.withMutations((m) => {
+          for (const n of params.nodes) m.set(n, params.reasons?.[n] ?? 'refused by the kernel');
+        }),
+      })),
+      // A vtep actor spent its attempts on a node the kernel keeps refusing.
+      recordStalled: assign(({ context, event }) => {
+        assertEvent(event, 'VTEP.STALLED');
+        // A late report for a node that left the desired set meanwhile is dropped.
+        return { refusedNodes: pruneRefused(context.refusedNodes.set(event.name, event.reason), context) };
+      }),
       // A bulk reconcile is done: refused nodes and those changed meanwhile go to actors.
       settleReconciled: fleetSetup.enqueueActions(({ context, enqueue }) => {
         runPlan(enqueue, context.maxAttempts, planSettled(context, context.written, context.refused));
@@ -165,9 +191,11 @@ export const fleetMachine = fleetSetup
       maxAttempts: input.maxAttempts ?? 8,
       convergeFailures: 0,
       refused: [],
+      refusedNodes: NodeMap(),
     }),
     on: {
       'DATAPLANE.READY': { actions: 'markDataPlaneReady' },
+      'VTEP.STALLED': { actions: 'recordStalled' },
     },
     states: {
       gathering: {
@@ -187,7 +215,11 @@ export const fleetMachine = fleetSetup
             { guard: 'dirty', target: 'converging', reenter: true },
             {
               target: 'steady',
-              actions: [{ type: 'recordRefused', params: ({ event }) => ({ nodes: event.output.failedNodes }) }, 'settleReconciled', 'announceConverged'],
+              actions: [
+                { type: 'recordRefused', params: ({ event }) => ({ nodes: event.output.failedNodes, reasons: event.output.failedReasons }) },
+                'settleReconciled',
+                'announceConverged',
+              ],
             },
           ],
           onError: { target: 'convergeBackoff', actions: ['countConvergeFailure', 'announceConvergeFailed'] },
@@ -225,7 +257,11 @@ export const fleetMachine = fleetSetup
             { guard: 'dirty', target: 'sweeping', reenter: true },
             {
               target: 'steady',
-              actions: [{ type: 'recordRefused', params: ({ event }) => ({ nodes: event.output.failedNodes }) }, 'settleReconciled', 'announceConverged'],
+              actions: [
+                { type: 'recordRefused', params: ({ event }) => ({ nodes: event.output.failedNodes, reasons: event.output.failedReasons }) },
+                'settleReconciled',
+                'announceConverged',
+              ],
             },
           ],
           onError: { target: 'steady', actions: ['settleUnswept', 'announceConvergeFailed'] },

@@ -61,6 +61,13 @@ export type VtepEvent =
   /** Try again after giving up (after each sweep of the fleet). */
   | { type: 'RETRY' };
 
+/** A vtep actor spent its attempts: the kernel keeps refusing the node's entries (the actor waits for RETRY). */
+export interface VtepStalledReport {
+  readonly type: 'VTEP.STALLED';
+  readonly name: string;
+  readonly reason: string;
+}
+
 /** What a vtep actor tells the fleet when its work is done (then it stops). */
 export type VtepReport =
   /** The kernel holds exactly `spec` for the node. */
@@ -95,6 +102,7 @@ export const vtepMachine = setup({
     announceStalled: () => {},
     reportProgrammed: sendParent(({ context }): VtepReport => ({ type: 'VTEP.PROGRAMMED', name: context.desired.name, spec: context.desired })),
     reportRemoved: sendParent(({ context }): VtepReport => ({ type: 'VTEP.REMOVED', name: context.desired.name })),
+    reportStalled: sendParent(({ context }): VtepStalledReport => ({ type: 'VTEP.STALLED', name: context.desired.name, reason: context.lastError ?? 'refused' })),
     acceptUpdate: assign(({ context, event }) => {
       assertEvent(event, 'UPDATE');
       // The old spec may be (partly) in the kernel: keep it as a leftover to clean.
@@ -162,7 +170,7 @@ export const vtepMachine = setup({
     },
     stalled: {
       // Out of attempts: wait for a new spec, the fleet's RETRY after a sweep, or removal.
-      entry: 'announceStalled',
+      entry: ['announceStalled', 'reportStalled'],
       on: {
         RETRY: { target: 'programming', actions: 'resetAttempts' },
         UPDATE: { target: 'programming', actions: 'acceptUpdate' },

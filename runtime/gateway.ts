@@ -65,6 +65,8 @@ export interface GatewayDeps {
 export interface GatewayRuntime {
   readonly metrics: ReturnType<typeof createMetrics>;
   readiness(): { vxlanUp: boolean; informerSynced: boolean; dataPlaneConverged: boolean };
+  /** Hybrid nodes whose entries the kernel refused and that are not programmed since (sorted by name). */
+  refusedNodes(): Array<{ node: string; reason: string }>;
   readonly gateway: Actor<typeof gatewayMachine>;
   /** SIGTERM path: step down (release the lease), stop watching; the data plane stays. */
   stop(): Promise<void>;
@@ -184,8 +186,8 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
         log.warn({ node: context.desired.name, attempt: context.attempts, error: context.lastError }, 'vtep removal failed');
       },
       announceStalled: ({ context }) => {
+        // The fleet lists the node as refused (log line, Event, gauge: below).
         log.error({ node: context.desired.name, error: context.lastError }, 'vtep programming gave up; the next sweep retries');
-        void events.record(ciliumNodeRef(context.desired.name), 'Warning', 'VtepProgrammingFailed', `programming ${context.desired.name} failed: ${context.lastError ?? ''}`);
       },
     },
     delays: { vtepRetryDelay: ({ context }) => backoffDelay(context.attempts, 200, 30_000) },
@@ -237,7 +239,20 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
     },
   };
   const fleet = createActor(fleetLogic, { input: {}, inspect });
-  fleet.subscribe((snap) => metrics.hybridNodesConfigured.set(snap.context.programmed.size));
+  // Refused nodes: a gauge, and a Warning Event when a node is newly refused (not on every sweep).
+  let refusedBefore = fleet.getSnapshot().context.refusedNodes;
+  fleet.subscribe((snap) => {
+    metrics.hybridNodesConfigured.set(snap.context.programmed.size);
+    const refused = snap.context.refusedNodes;
+    if (refused === refusedBefore) return;
+    metrics.nodesRefused.set(refused.size);
+    for (const [name, reason] of refused) {
+      if (refusedBefore.get(name) === reason) continue;
+      log.warn({ node: name, reason }, 'the kernel refused this node’s entries; the others are forwarded, and it is retried on every sweep');
+      void events.record(ciliumNodeRef(name), 'Warning', 'VtepRefused', `the kernel refused the entries of ${name}: ${reason}`);
+    }
+    refusedBefore = refused;
+  });
 
   const feed = new DesiredFeed({
     policy,
@@ -450,6 +465,10 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
     metrics,
     gateway,
     readiness: () => ({ vxlanUp: device?.up === true, informerSynced, dataPlaneConverged: converged }),
+    refusedNodes: () =>
+      [...fleet.getSnapshot().context.refusedNodes]
+        .map(([node, reason]) => ({ node, reason }))
+        .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)),
     async stop() {
       stopping = true;
       await started;

@@ -6,7 +6,10 @@
 //   the fully stuck case).
 // /readyz (readiness): 200 only when every readiness check passes: the VXLAN
 //   device is up, the CiliumNode informer has synced, and the data plane has
-//   converged at least once. Otherwise 503 with the failing checks.
+//   converged at least once. Otherwise 503 with the failing checks. Nodes whose
+//   entries the kernel refused do not make the pod unready (the others are
+//   forwarded): they are listed in the body (`refusedNodes`, at most 50, and
+//   `refusedCount`), and retried on every sweep.
 // Both answer JSON with each check's state; `?verbose` is accepted for
 // kubectl-style callers and changes nothing.
 import { createServer, type Server } from 'node:http';
@@ -22,9 +25,19 @@ export interface ReadinessChecks {
   dataPlaneConverged: boolean;
 }
 
+export interface RefusedNode {
+  readonly node: string;
+  readonly reason: string;
+}
+
 export interface HealthState {
   readiness(): ReadinessChecks;
+  /** Nodes the kernel refused, not programmed since. */
+  refusedNodes?(): readonly RefusedNode[];
 }
+
+/** The refused nodes shown in a /readyz body. */
+const REFUSED_SHOWN = 50;
 
 function listen(server: Server, bind: BindAddress): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -54,7 +67,14 @@ export function startHealthServer(bind: BindAddress, state: HealthState, opts: {
       const failing = Object.entries(checks)
         .filter(([, ok]) => !ok)
         .map(([name]) => name);
-      reply(failing.length === 0 ? 200 : 503, { status: failing.length === 0 ? 'ok' : 'not ready', checks, failing });
+      const refused = state.refusedNodes?.() ?? [];
+      reply(failing.length === 0 ? 200 : 503, {
+        status: failing.length === 0 ? 'ok' : 'not ready',
+        checks,
+        failing,
+        refusedCount: refused.length,
+        refusedNodes: refused.slice(0, REFUSED_SHOWN),
+      });
     } else {
       reply(404, { status: 'not found' });
     }

@@ -143,6 +143,11 @@ export function createMetrics(info: GatewayInfo, scrape: () => Promise<ScrapeSta
       buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30],
       registers: [registry],
     }),
+    nodesRefused: new Gauge({
+      name: `${NS}_vtep_nodes_refused`,
+      help: 'Hybrid nodes whose entries the kernel refused and that are not programmed since (retried on every sweep).',
+      registers: [registry],
+    }),
     nodesSkipped: new Gauge({
       name: `${NS}_cilium_nodes_skipped`,
       help: 'CiliumNodes currently skipped as malformed or conflicting, by reason.',

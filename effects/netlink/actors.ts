@@ -79,15 +79,20 @@ export function nodesTouched(r: ReconcileResult): { programmed: number; removed:
  * removals of stale entries belong to nobody (the next sweep tries again).
  */
 export function refusedNodes(vteps: readonly VtepSpec[], r: ReconcileResult): string[] {
-  if (r.failed.length === 0) return [];
+  return Object.keys(refusalsByNode(vteps, r));
+}
+
+/** The first refused write's error, per node that had one. */
+export function refusalsByNode(vteps: readonly VtepSpec[], r: ReconcileResult): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (r.failed.length === 0) return out;
   const ownerOf = owners(vteps);
-  const out = new Set<string>();
   for (const f of r.failed) {
     if (f.op === 'remove') continue;
     const owner = ownerOf(f.entry);
-    if (owner !== undefined) out.add(owner);
+    if (owner !== undefined && out[owner] === undefined) out[owner] = f.error.message;
   }
-  return [...out];
+  return out;
 }
 
 /**
@@ -101,6 +106,7 @@ export function reconcileKernelActor(dp: DataPlane, device: DeviceGetter, onResu
   return fromPromise<ReconcileKernelOutput, ReconcileKernelInput>(async ({ input, signal }) => {
     const r = await dp.reconcile(deviceOf(device, 'reconcile'), input.vteps, { signal });
     onResult?.(r, input.vteps);
-    return { added: r.added.length, removed: r.removed.length, fixed: r.fixed.length, failedNodes: refusedNodes(input.vteps, r) };
+    const failedReasons = refusalsByNode(input.vteps, r);
+    return { added: r.added.length, removed: r.removed.length, fixed: r.fixed.length, failedNodes: Object.keys(failedReasons), failedReasons };
   });
 }

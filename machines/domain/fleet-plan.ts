@@ -105,6 +105,20 @@ class Draft {
   }
 }
 
+/**
+ * The nodes marked refused (the kernel refused their entries in a bulk
+ * reconcile, or their actor gave up) that still are: a mark goes when the
+ * node is no longer desired or is programmed as desired. Cheap: the marks
+ * are few, each checked in O(log N).
+ */
+export function pruneRefused(refused: NodeMap<string, string>, book: FleetBook): NodeMap<string, string> {
+  if (refused.size === 0) return refused;
+  return refused.filter((_reason, name) => {
+    const want = book.desired.get(name);
+    return want !== undefined && !sameVtepSpec(book.programmed.get(name), want);
+  });
+}
+
 /** Before the first convergence: the desired set only (the bulk reconcile will write it). */
 export function planDesired(book: FleetBook, upserts: readonly VtepSpec[], removes: readonly string[], replaceAll = false): FleetBook {
   const desired = (replaceAll ? NodeMap<string, VtepSpec>() : book.desired).withMutations((m) => {
@@ -166,7 +180,13 @@ export function planReport(
   const want = w.d.get(report.name);
   if (report.type === 'VTEP.PROGRAMMED') {
     if (sameVtepSpec(want, report.spec)) w.p = w.p.set(report.name, report.spec);
-    else if (hold) return w.plan();
+    else if (hold) {
+      // The kernel holds the reported spec: keep it on the book until the reconcile settles the node,
+      // so that a failed sweep still knows it as a leftover (only while a bulk reconcile runs may
+      // `programmed` differ from `desired`).
+      w.p = w.p.set(report.name, report.spec);
+      return w.plan();
+    }
     else if (want !== undefined) w.hire('program', want, [report.spec]);
     else w.hire('remove', report.spec, []);
   } else if (want !== undefined && !hold) {

@@ -21,7 +21,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { nodeOfActorId } from '../../machines/domain/fleet-plan.js';
 import { sameVtepSpec, type VtepSpec } from '../../machines/domain/vtep-spec.js';
 import { fleetMachine, type ReconcileKernelInput, type ReconcileKernelOutput } from '../../machines/fleet.machine.js';
-import { vtepMachine, type ProgramVtepInput, type RemoveVtepInput, type VtepReport } from '../../machines/vtep.machine.js';
+import { vtepMachine, type ProgramVtepInput, type RemoveVtepInput, type VtepReport, type VtepStalledReport } from '../../machines/vtep.machine.js';
 import { activeStateIds, machineEventTypes, stateNodeIds, transitionPaths, type ModelPath } from '../support/model-paths.js';
 
 type Snapshot = ReturnType<ReturnType<typeof createActor<typeof fleetMachine>>['getSnapshot']>;
@@ -55,12 +55,14 @@ const fixed = [
   { type: 'xstate.after.resyncPeriod.fleet.steady' },
   { type: 'xstate.after.convergeRetryDelay.fleet.convergeBackoff' },
 ] as EventObject[];
-// A busy node's actor reports when its work is done: programmed with the desired spec, or removed.
+// A busy node's actor reports when its work is done: programmed with the desired spec, or removed; or,
+// programming, that it spent its attempts (sent to the fleet as the child would send it).
 const events = (s: Snapshot): EventObject[] => [
   ...fixed,
   ...[...s.context.busy].map(([name, worker]): VtepReport =>
     worker.target !== undefined ? { type: 'VTEP.PROGRAMMED', name, spec: worker.target } : { type: 'VTEP.REMOVED', name },
   ),
+  ...[...s.context.busy].filter(([, w]) => w.target !== undefined).map(([name]): VtepStalledReport => ({ type: 'VTEP.STALLED', name, reason: 'EINVAL' })),
 ];
 
 const names = (m: ReadonlyMap<string, unknown>): string => [...m.keys()].sort().join(',');
@@ -76,6 +78,7 @@ const serializeState = (s: Snapshot): string =>
     s.context.dataPlaneReady,
     s.context.synced,
     s.context.dirty,
+    names(s.context.refusedNodes),
   ].join('|');
 
 const model = new TestModel(fleetMachine as never, { events: events as never, serializeState: serializeState as never, input: {} });
@@ -90,7 +93,7 @@ interface Pending<I> {
   resolve(): void;
 }
 
-function fleetHarness() {
+function fleetHarness(input: { maxAttempts?: number } = {}) {
   const h = {
     reconciles: [] as ReconcileKernelInput[],
     reconcile: undefined as { input: ReconcileKernelInput; resolve(o: ReconcileKernelOutput): void; reject(e: Error): void } | undefined,
@@ -158,7 +161,7 @@ function fleetHarness() {
     },
   });
   const clock = new SimulatedClock();
-  const actor = createActor(machine, { clock, input: {} });
+  const actor = createActor(machine, { clock, input });
   return Object.assign(h, { actor, clock });
 }
 
@@ -228,6 +231,10 @@ async function replay(path: Path): Promise<void> {
         else expect(child!.context.desired, `${where}: ${name}'s actor target`).toEqual(worker.target);
       }
       if (snap.matches('steady') || snap.matches('sweeping')) converged = true;
+      // A node marked refused is desired and not in place as desired.
+      for (const name of snap.context.refusedNodes.keys()) {
+        expect(desired.has(name) && !sameVtepSpec(programmed.get(name), desired.get(name)), `${where}: refused ${name} is desired and not programmed`).toBe(true);
+      }
       // Whatever is programmed is in the kernel exactly (also while a bulk reconcile runs).
       for (const [name, spec] of programmed) expect(h.kernel.get(name), `${where}: the kernel holds exactly ${name}'s spec`).toEqual([spec]);
       // Converged and no bulk reconcile running (changes wait for one): every desired node is in place or owned.
@@ -281,6 +288,38 @@ describe('fleet machine, model-based', () => {
       }
     });
   }
+
+  it('a node whose actor spends its attempts is listed as refused, with the reason, until a retry programs it', async () => {
+    const h = fleetHarness({ maxAttempts: 1 });
+    h.actor.start();
+    try {
+      h.actor.send({ type: 'DATAPLANE.READY' });
+      h.actor.send({ type: 'NODES.SYNCED', vteps: [b] });
+      h.reconcile!.resolve({ added: 4, removed: 0, fixed: 0, failedNodes: [] });
+      await flush();
+      h.actor.send({ type: 'NODES.CHANGED', upserts: [a1], removes: [] });
+      await flush();
+      // The kernel refuses a1's entries: its only attempt fails, the actor stalls and says why.
+      const w = h.writes.get('hyb-a') as unknown as { reject?: unknown } | undefined;
+      expect(w).toBeDefined();
+      const child = vtepChildren(h.actor.getSnapshot()).get('hyb-a')!;
+      child.send({ type: 'xstate.error.actor.programVtep', error: new Error('add route 198.18.0.0/29: EINVAL') } as never);
+      await flush();
+      expect(Object.fromEntries(h.actor.getSnapshot().context.refusedNodes)).toEqual({ 'hyb-a': 'add route 198.18.0.0/29: EINVAL' });
+      // The sweep's RETRY: the actor tries again, and this time the write goes through.
+      h.clock.increment(DELAYS.resyncPeriod!);
+      await flush();
+      h.reconcile!.resolve({ added: 0, removed: 0, fixed: 0, failedNodes: ['hyb-a'], failedReasons: { 'hyb-a': 'EINVAL' } });
+      await flush();
+      expect(h.actor.getSnapshot().context.refusedNodes.get('hyb-a')).toBe('EINVAL');
+      h.writes.get('hyb-a')!.resolve();
+      await flush();
+      expect(h.actor.getSnapshot().context.refusedNodes.size).toBe(0);
+      expect(h.actor.getSnapshot().context.programmed.get('hyb-a')).toEqual(a1);
+    } finally {
+      h.actor.stop();
+    }
+  });
 
   it('the paths cover every state node and every event of the machine', async () => {
     for (const paths of Object.values(suites)) for (const p of paths) await replay(p);

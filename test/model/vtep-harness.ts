@@ -72,6 +72,7 @@ export function vtepHarness(opts: VtepHarnessOptions = {}) {
       // The fleet gets these (fleet.model.test.ts runs real children); here they are recorded.
       reportProgrammed: announce('report:programmed'),
       reportRemoved: announce('report:removed'),
+      reportStalled: announce('report:stalled'),
     },
   });
   const clock = new SimulatedClock();

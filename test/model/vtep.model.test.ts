@@ -39,7 +39,7 @@ const switchingUpdate = (s: Snapshot): EventObject[] => [
 ];
 
 // Walked without a parent: the reports to the fleet are no-ops while the graph is built.
-const walked = vtepMachine.provide({ actions: { reportProgrammed: () => {}, reportRemoved: () => {} } });
+const walked = vtepMachine.provide({ actions: { reportProgrammed: () => {}, reportRemoved: () => {}, reportStalled: () => {} } });
 
 function modelFor(start: VtepHarnessOptions, serialize: (s: Snapshot) => string, events: EventObject[] | ((s: Snapshot) => EventObject[]) = alphabet) {
   return new TestModel(walked as never, {
@@ -101,10 +101,12 @@ async function replay(path: Path, { start, serialize, live }: Suite): Promise<vo
   h.actor.start();
   try {
     let before = '';
+    let wasStalled = false;
+    let stalledEntries = 0;
     for (const [index, step] of path.steps.entries()) {
       const ev = step.event;
       const where = `step ${index} (${ev.type})`;
-      const reportsBefore = h.announcements.filter((a) => a.startsWith('report:')).length;
+      const reportsBefore = h.announcements.filter((a) => a.startsWith('report:') && a !== 'report:stalled').length;
       if (index > 0) {
         const flight = h.inFlight;
         if (ev.type === 'xstate.done.actor.programVtep' || ev.type === 'xstate.done.actor.removeVtep') {
@@ -140,8 +142,12 @@ async function replay(path: Path, { start, serialize, live }: Suite): Promise<vo
       } else {
         expect(h.inFlight, `${where}: nothing in flight`).toBeUndefined();
       }
-      // The fleet hears once, at the end: programmed with the spec in the kernel, or removed.
-      const reports = h.announcements.filter((a) => a.startsWith('report:'));
+      // The fleet hears once, at the end: programmed with the spec in the kernel, or removed; and each time
+      // the actor stalls (attempts spent), that it did.
+      if (snap.matches('stalled') && !wasStalled) stalledEntries += 1;
+      wasStalled = snap.matches('stalled');
+      expect(h.announcements.filter((a) => a === 'report:stalled').length, `${where}: a stall report per entry into stalled`).toBe(stalledEntries);
+      const reports = h.announcements.filter((a) => a.startsWith('report:') && a !== 'report:stalled');
       if (snap.status === 'done') {
         expect(reports, `${where}: one report`).toEqual([snap.matches('programmed') ? 'report:programmed' : 'report:removed']);
         if (snap.matches('programmed')) expect(maybeInKernel, `${where}: exactly the desired spec in the kernel`).toEqual([snap.context.desired]);

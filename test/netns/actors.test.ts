@@ -81,12 +81,13 @@ describe('netlink actors in the vtep statechart', () => {
   it('reconcileKernel resolves with counts, and names the nodes whose writes the kernel refused', async () => {
     const vteps = [spec('198.18.20.3', ['198.18.102.0/29']), { ...spec('198.18.20.4', ['198.18.102.8/29']), name: 'hyb-2' }];
     // Two nodes' FDB, neighbour, nexthop and route added; the previous test's node (the same four) removed.
-    expect(await actors.command('reconcile', { vteps })).toEqual({ added: 8, removed: 4, fixed: 0, failedNodes: [] });
-    expect(await actors.command('reconcile', { vteps })).toEqual({ added: 0, removed: 0, fixed: 0, failedNodes: [] });
+    expect(await actors.command('reconcile', { vteps })).toEqual({ added: 8, removed: 4, fixed: 0, failedNodes: [], failedReasons: {} });
+    expect(await actors.command('reconcile', { vteps })).toEqual({ added: 0, removed: 0, fixed: 0, failedNodes: [], failedReasons: {} });
     // Device down: the kernel drops the routes through it and refuses to add any, so every node's route fails.
     await run.ip(gw, ['link', 'set', DEV, 'down']);
-    const r = (await actors.command('reconcile', { vteps: [...vteps, { ...spec('198.18.20.5', ['198.18.102.16/29']), name: 'hyb-3' }] })) as { failedNodes: string[] };
+    const r = (await actors.command('reconcile', { vteps: [...vteps, { ...spec('198.18.20.5', ['198.18.102.16/29']), name: 'hyb-3' }] })) as { failedNodes: string[]; failedReasons: Record<string, string> };
     expect([...r.failedNodes].sort()).toEqual(['hyb-1', 'hyb-2', 'hyb-3']);
+    expect(r.failedReasons['hyb-3']).toMatch(/ENETDOWN|EINVAL/);
     await run.ip(gw, ['link', 'set', DEV, 'up']);
   });
 });

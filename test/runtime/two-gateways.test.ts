@@ -84,10 +84,16 @@ async function leaderEverywhere(): Promise<GwName | undefined> {
   return node.name;
 }
 
-async function kernelRoutes(name: GwName): Promise<string[]> {
+/** hyb-1's routes (or another node's, by its IP) in a gateway's kernel. */
+async function kernelRoutes(name: GwName, via = '203.0.113.10'): Promise<string[]> {
   const routes = await run.ipJson<Array<{ dst: string; gateway?: string; flags?: string[] }>>(ns[name], ['-4', 'route', 'show', 'table', 'all', 'dev', 'hybrid_vxlan0']);
-  return routes.map((r) => `${r.dst} via ${r.gateway ?? '?'}${r.flags?.includes('onlink') ? ' onlink' : ''}`).sort();
+  return routes.filter((r) => r.gateway === via).map((r) => `${r.dst} via ${r.gateway ?? '?'}${r.flags?.includes('onlink') ? ' onlink' : ''}`).sort();
 }
+
+// hyb-held: a node whose nexthop id (its IP as a number) gw-a's kernel already holds for another device,
+// so gw-a's kernel cannot take its entries (gw-b's can).
+const HELD_IP = '203.0.113.20';
+const HELD_ID = String(HELD_IP.split('.').reduce((n, b) => n * 256 + Number(b), 0));
 
 async function httpGet(name: GwName, port: number, path: string): Promise<{ status: number; body: string }> {
   const node = NODES.find((n) => n.name === name)!;
@@ -134,6 +140,8 @@ describe('two gateway processes against the lab stand-ins', () => {
     await ask({ op: 'put', plural: 'ciliumnodes', body: hybridNode('hyb-1', '203.0.113.10', ['198.19.1.0/24', '198.19.2.0/24']) });
     // A malformed node among good ones: skipped, never programmed.
     await ask({ op: 'put', plural: 'ciliumnodes', body: hybridNode('hyb-bad', '2001:db8::1', ['198.19.3.0/24']) });
+    await run.ip(ns['gw-a'], ['nexthop', 'add', 'id', HELD_ID, 'dev', 'eth0']);
+    await ask({ op: 'put', plural: 'ciliumnodes', body: hybridNode('hyb-held', HELD_IP, ['198.19.9.0/24']) });
     startGateway('gw-a');
     startGateway('gw-b');
   }, 60_000);
@@ -169,9 +177,9 @@ describe('two gateway processes against the lab stand-ins', () => {
     }
     const metrics = (await httpGet(firstLeader, 10080, '/metrics')).body;
     expect(metrics).toMatch(/^hybrid_gateway_leader_is_active 1$/m);
-    expect(metrics).toMatch(/^hybrid_gateway_hybrid_nodes_configured 1$/m);
+    expect(metrics).toMatch(new RegExp(`^hybrid_gateway_hybrid_nodes_configured ${firstLeader === 'gw-a' ? 1 : 2}$`, 'm'));
     expect(metrics).toMatch(/^hybrid_gateway_vxlan_interface_up 1$/m);
-    expect(metrics).toMatch(/^hybrid_gateway_vxlan_route_count 2$/m);
+    expect(metrics).toMatch(new RegExp(`^hybrid_gateway_vxlan_route_count ${firstLeader === 'gw-a' ? 2 : 3}$`, 'm'));
     expect(metrics).toMatch(/^hybrid_gateway_cilium_nodes_skipped\{reason="ipv6-only-internal-ip"\} 1$/m);
     expect(metrics).toMatch(/^hybrid_gateway_aws_route_table_update_total [1-9]/m);
     expect(metrics).toMatch(/^hybrid_gateway_gateway_state\{state="leader"\} 1$/m);
@@ -180,6 +188,23 @@ describe('two gateway processes against the lab stand-ins', () => {
     expect(standby).toMatch(/^hybrid_gateway_leader_is_active 0$/m);
     expect(standby).toMatch(/^hybrid_gateway_gateway_state\{state="standby"\} 1$/m);
   }, 30_000);
+
+  it('a node one kernel refuses: that gateway stays ready, lists it in /readyz, counts it and records an Event; the others are forwarded; a retry programs it once the kernel takes it', async () => {
+    const ready = JSON.parse((await httpGet('gw-a', 8088, '/readyz')).body) as { status: string; refusedCount: number; refusedNodes: Array<{ node: string; reason: string }> };
+    expect(ready).toMatchObject({ status: 'ok', refusedCount: 1 });
+    expect(ready.refusedNodes[0]).toMatchObject({ node: 'hyb-held', reason: expect.stringMatching(new RegExp(`nexthop id ${HELD_ID}`)) as unknown });
+    expect((await httpGet('gw-a', 10080, '/metrics')).body).toMatch(/^hybrid_gateway_vtep_nodes_refused 1$/m);
+    expect(await kernelRoutes('gw-a', HELD_IP)).toEqual([]);
+    // The other gateway's kernel took it.
+    await until('gw-b holds hyb-held', async () => ((await kernelRoutes('gw-b', HELD_IP)).length === 1 ? true : undefined));
+    expect(JSON.parse((await httpGet('gw-b', 8088, '/readyz')).body)).toMatchObject({ status: 'ok', refusedCount: 0 });
+    const events = await ask<Array<{ reason?: string; involvedObject?: { kind?: string; name?: string } }>>({ op: 'list', plural: 'events', namespace: 'default' });
+    expect(events.some((e) => e.reason === 'VtepRefused' && e.involvedObject?.kind === 'CiliumNode' && e.involvedObject.name === 'hyb-held')).toBe(true);
+    // The foreign object goes: the next retry (the actor's own, or the sweep's) programs the node.
+    await run.ip(ns['gw-a'], ['nexthop', 'del', 'id', HELD_ID]);
+    await until('gw-a programs hyb-held', async () => ((await kernelRoutes('gw-a', HELD_IP)).length === 1 ? true : undefined), 40_000);
+    await until('gw-a lists nothing', async () => ((JSON.parse((await httpGet('gw-a', 8088, '/readyz')).body) as { refusedCount: number }).refusedCount === 0 ? true : undefined));
+  }, 60_000);
 
   let killHandoverMs = 0;
   let secondLeader: GwName;

@@ -19,7 +19,7 @@ let vtep: AnyActorRef | undefined;
 const machine = vtepMachine.provide({
   actors: { programVtep: programVtepActor(dp, () => device), removeVtep: removeVtepActor(dp, () => device) },
   // A root actor here (no fleet to report to).
-  actions: { reportProgrammed: () => {}, reportRemoved: () => {} },
+  actions: { reportProgrammed: () => {}, reportRemoved: () => {}, reportStalled: () => {} },
   delays: { vtepRetryDelay: 50 },
 });
 

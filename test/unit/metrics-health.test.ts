@@ -129,6 +129,24 @@ describe('health endpoints', () => {
     loop.stop();
   });
 
+  it('/readyz stays 200 with refused nodes, listing them (at most 50) and their count', async () => {
+    const loop = new EventLoopWatch(50);
+    const refused = Array.from({ length: 60 }, (_, i) => ({ node: `hyb-${String(i).padStart(2, '0')}`, reason: 'add route: EINVAL' }));
+    const { server } = await startHealthServer(
+      { host: '127.0.0.1', port: 0 },
+      { readiness: () => ({ vxlanUp: true, informerSynced: true, dataPlaneConverged: true }), refusedNodes: () => refused },
+      { loop },
+    );
+    servers.push(server);
+    const r = await get((server.address() as { port: number }).port, '/readyz');
+    expect(r.status).toBe(200);
+    const body = JSON.parse(r.body) as { status: string; refusedCount: number; refusedNodes: unknown[] };
+    expect(body).toMatchObject({ status: 'ok', refusedCount: 60 });
+    expect(body.refusedNodes).toHaveLength(50);
+    expect(body.refusedNodes[0]).toEqual({ node: 'hyb-00', reason: 'add route: EINVAL' });
+    loop.stop();
+  });
+
   it('/healthz fails when the event loop was blocked longer than the limit', async () => {
     const loop = new EventLoopWatch(1000);
     const { server } = await startHealthServer({ host: '127.0.0.1', port: 0 }, { readiness: () => ({ vxlanUp: true, informerSynced: true, dataPlaneConverged: true }) }, { loop, maxEventLoopDelayMs: 100 });
