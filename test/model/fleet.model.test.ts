@@ -303,7 +303,7 @@ describe('fleet machine, model-based', () => {
       const w = h.writes.get('hyb-a') as unknown as { reject?: unknown } | undefined;
       expect(w).toBeDefined();
       const child = vtepChildren(h.actor.getSnapshot()).get('hyb-a')!;
-      child.send({ type: 'xstate.error.actor.programVtep', error: new Error('add route 198.18.0.0/29: EINVAL') } as never);
+      child.send({ type: 'xstate.error.actor.programVtep', error: new Error('add route 198.18.0.0/29: EINVAL') });
       await flush();
       expect(Object.fromEntries(h.actor.getSnapshot().context.refusedNodes)).toEqual({ 'hyb-a': 'add route 198.18.0.0/29: EINVAL' });
       // The sweep's RETRY: the actor tries again, and this time the write goes through.
