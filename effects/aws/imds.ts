@@ -50,8 +50,10 @@ interface Reply {
   readonly body: string;
 }
 
+// AWS_REGION and AWS_INSTANCE_ID skip two look-ups, but the ENI holding NODE_IP is only known from
+// IMDS (network/interfaces/macs/…): the gateway needs IMDS in any case.
 const HOP_LIMIT_HINT =
-  'from a pod without host networking the instance needs http-put-response-hop-limit 2 (aws ec2 modify-instance-metadata-options); or set AWS_REGION and AWS_INSTANCE_ID';
+  'the gateway needs IMDS to find the ENI holding NODE_IP; from a pod without host networking the instance needs http-put-response-hop-limit 2 (aws ec2 modify-instance-metadata-options)';
 
 export class ImdsClient {
   readonly endpoint: string;
@@ -62,7 +64,7 @@ export class ImdsClient {
   constructor(options: ImdsClientOptions = {}) {
     const env = options.env ?? process.env;
     if (options.endpoint === undefined && env.AWS_EC2_METADATA_DISABLED?.toLowerCase() === 'true') {
-      throw new ImdsError('ImdsDisabled', 'IMDS is disabled (AWS_EC2_METADATA_DISABLED=true): set AWS_REGION and AWS_INSTANCE_ID, or enable it', false);
+      throw new ImdsError('ImdsDisabled', 'IMDS is disabled (AWS_EC2_METADATA_DISABLED=true): the gateway needs it to find the ENI holding NODE_IP (AWS_REGION and AWS_INSTANCE_ID do not replace it); enable it', false);
     }
     this.endpoint = (options.endpoint ?? resolveImdsEndpoint(env)).replace(/\/+$/, '');
     if (!URL.canParse(this.endpoint)) throw new ImdsError('ImdsMalformed', `IMDS endpoint "${this.endpoint}" is not a URL`, false);

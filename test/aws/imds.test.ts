@@ -180,6 +180,23 @@ describe('no IMDSv1 fallback, and failures are typed', () => {
     await expect(new ImdsClient({ endpoint: `http://127.0.0.1:${port}` }).token()).rejects.toMatchObject({ code: 'ImdsUnreachable', retryable: true });
   });
 
+  it('IMDS disabled, or not answering: the message says the gateway needs it for the ENI (the region and instance overrides do not replace it)', async () => {
+    expect(() => new ImdsClient({ env: { AWS_EC2_METADATA_DISABLED: 'true' } })).toThrow(/needs it to find the ENI holding NODE_IP \(AWS_REGION and AWS_INSTANCE_ID do not replace it\)/);
+    // A server that takes the request and never answers: the client times out.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const err = await new ImdsClient({ endpoint: `http://127.0.0.1:${port}`, timeoutMs: 100 }).token().catch((e: unknown) => e as Error);
+      expect(err).toMatchObject({ code: 'ImdsUnreachable' });
+      expect(err.message).toMatch(/needs IMDS to find the ENI holding NODE_IP/);
+      expect(err.message).not.toMatch(/or set AWS_REGION/);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
   it('a value that is not what IMDS should return is refused (ImdsMalformed)', async () => {
     const liar = createServer((req, res) => {
       if (req.method === 'PUT') res.writeHead(200, { 'x-aws-ec2-metadata-token-ttl-seconds': '60' }).end('tok');
