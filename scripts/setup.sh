@@ -49,3 +49,19 @@ if [ "${SKIP_CHROMIUM:-0}" != "1" ] && [ "$(id -u)" -eq 0 ]; then
       || echo "setup: could not install ${viz_need[*]}; the browser tests will be skipped" >&2
   fi
 fi
+# A real OCI registry (CNCF Distribution, Debian's docker-registry) for
+# test/chart/oci.test.ts: helm package / push / install from oci://. The test
+# runs its own instance on 127.0.0.1; the package's own service is kept from
+# starting during the install (policy-rc.d), so nothing listens on the host.
+if [ ! -x /usr/bin/docker-registry ] && [ "$(id -u)" -eq 0 ]; then
+  echo "setup: installing docker-registry (for test/chart/oci.test.ts)" >&2
+  made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry >/dev/null 2>&1; } \
+    || echo "setup: could not install docker-registry; test/chart/oci.test.ts will fail" >&2
+  [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
+fi

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig, type GatewayConfig } from '../../runtime/config/parse.js';
-import { AUTO_SETS, MNG_SETS, NAMESPACE, RELEASE, REFERENCE_SETS, chartDir, findDoc, Helm, type KubeDoc } from './helm.js';
+import { AUTO_SETS, IMAGE_REPOSITORY, IMAGE_SET, MNG_SETS, NAMESPACE, RELEASE, REFERENCE_SETS, chartDir, findDoc, Helm, type KubeDoc } from './helm.js';
 import { CUSTOM_KINDS, validateBuiltIn, validateCustomResourceParts } from './validate.js';
 
 // --- Typed views of the parts under test ----------------------------------
@@ -389,7 +389,7 @@ describe.each([
     expect(spec.priorityClassName).toBe('system-cluster-critical');
     expect(spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(6);
     expect(spec.terminationGracePeriodSeconds).toBeLessThanOrEqual(15);
-    expect(c.image).toBe(`public.ecr.aws/eks/eks-hybrid-nodes-gateway:${chartMeta.appVersion}`);
+    expect(c.image).toBe(`${IMAGE_REPOSITORY}:${chartMeta.appVersion}`);
     expect(spec.serviceAccountName).toBe(findDoc(get(), 'ServiceAccount').metadata.name);
   });
 });
@@ -485,7 +485,7 @@ describe('values', () => {
   });
 
   it('lists as YAML lists or as comma-separated strings, several VPC CIDRs', async () => {
-    const docs = await helm.template(['vpcCIDR={10.0.0.0/16,100.64.0.0/16}', 'podCIDRs=10.250.0.0/16\\, 10.251.0.0/16', 'routeTableIDs={rtb-0123456789abcdef0,rtb-01234567}']);
+    const docs = await helm.template(['vpcCIDR={10.0.0.0/16,100.64.0.0/16}', 'podCIDRs=10.250.0.0/16\\, 10.251.0.0/16', 'routeTableIDs={rtb-0123456789abcdef0,rtb-01234567}', IMAGE_SET]);
     const cfg = gatewayConfig(gateway(docs));
     expect(cfg.vpcCIDRs).toEqual(['10.0.0.0/16', '100.64.0.0/16']);
     expect(cfg.podCIDRs).toEqual(['10.250.0.0/16', '10.251.0.0/16']);
@@ -497,7 +497,16 @@ describe('values', () => {
     expect(gateway(tagged).image).toBe('123456789012.dkr.ecr.us-west-2.amazonaws.com/gw:1.2');
     const digest = `sha256:${'ab'.repeat(32)}`;
     const pinned = await helm.template([...AUTO_SETS, `image.digest=${digest}`]);
-    expect(gateway(pinned).image).toBe(`public.ecr.aws/eks/eks-hybrid-nodes-gateway@${digest}`);
+    expect(gateway(pinned).image).toBe(`${IMAGE_REPOSITORY}@${digest}`);
+  });
+
+  it('the image is the repository given, at the chart appVersion; without one, rendering stops with the build and push commands', async () => {
+    expect(gateway(await helm.template(AUTO_SETS)).image).toBe(`${IMAGE_REPOSITORY}:0.1.0`);
+    const r = await helm.run(['template', RELEASE, chartDir, ...REFERENCE_SETS.flatMap((s) => ['--set', s])]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('image.repository is not set. Build this project\'s image and push it to your registry');
+    expect(r.stderr).toContain('docker buildx build --platform linux/amd64,linux/arm64 -t <registry>/eks-hybrid-gateway:0.1.0 --push .');
+    expect(r.stderr).not.toContain('public.ecr.aws/eks/eks-hybrid-nodes-gateway');
   });
 
   it('otel: endpoint, service name, resource attributes with the pod identity, headers from a Secret', async () => {
@@ -541,7 +550,7 @@ describe('values', () => {
   });
 
   it('a namespace override moves every namespaced object and the RBAC subjects', async () => {
-    const docs = await helm.template([...REFERENCE_SETS, 'namespace=gateways', 'rbac.clusterEventsNamespace=']);
+    const docs = await helm.template([...REFERENCE_SETS, IMAGE_SET, 'namespace=gateways', 'rbac.clusterEventsNamespace=']);
     for (const d of docs) if (d.kind !== 'ClusterRole' && d.kind !== 'ClusterRoleBinding' && d.kind !== 'NodePool') expect(d.metadata.namespace).toBe('gateways');
     expect((findDoc(docs, 'ClusterRoleBinding') as BindingDoc).subjects[0]?.namespace).toBe('gateways');
     expect(docs.some((d) => d.metadata.name.endsWith('-events'))).toBe(false);

@@ -17,8 +17,11 @@ export const chartDir = join(repoRoot, 'charts', 'eks-hybrid-nodes-gateway');
 export const RELEASE = 'eks-hybrid-nodes-gateway';
 export const NAMESPACE = 'eks-hybrid-nodes-gateway';
 export const REFERENCE_SETS: readonly string[] = ['vpcCIDR=10.0.0.0/16', 'podCIDRs=10.250.0.0/16', 'routeTableIDs=rtb-0123456789abcdef0\\,rtb-0fedcba9876543210'];
-export const AUTO_SETS: readonly string[] = REFERENCE_SETS;
-export const MNG_SETS: readonly string[] = ['autoMode.enabled=false', ...REFERENCE_SETS];
+/** Ours is not the reference's image: the repository is required (no default). */
+export const IMAGE_REPOSITORY = '123456789012.dkr.ecr.us-west-2.amazonaws.com/eks-hybrid-gateway';
+export const IMAGE_SET = `image.repository=${IMAGE_REPOSITORY}`;
+export const AUTO_SETS: readonly string[] = [...REFERENCE_SETS, IMAGE_SET];
+export const MNG_SETS: readonly string[] = ['autoMode.enabled=false', ...REFERENCE_SETS, IMAGE_SET];
 
 export interface HelmResult {
   readonly code: number;

@@ -2,7 +2,7 @@
 // anything renders, with a message that names the value (its JSON path) and,
 // for strings, the bad text itself.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTO_SETS, chartDir, Helm, MNG_SETS, NAMESPACE, RELEASE } from './helm.js';
+import { AUTO_SETS, chartDir, Helm, IMAGE_SET, MNG_SETS, NAMESPACE, RELEASE } from './helm.js';
 
 let helm: Helm;
 beforeAll(() => {
@@ -95,7 +95,7 @@ describe('values.schema.json accepts the documented forms', () => {
     ['the reference install (managed node groups)', MNG_SETS],
     ['dual-stack VNI 9', withGood('vxlanVNI=9')],
     ['eight VPC CIDRs', withGood(`vpcCIDR=${Array.from({ length: 8 }, (_, i) => `10.${i}.0.0/16`).join('\\,')}`)],
-    ['lists for every list value', ['vpcCIDR={10.0.0.0/16}', 'podCIDRs={10.250.0.0/16,10.251.0.0/16}', 'routeTableIDs={rtb-01234567,rtb-0123456789abcdef0}']],
+    ['lists for every list value', ['vpcCIDR={10.0.0.0/16}', 'podCIDRs={10.250.0.0/16,10.251.0.0/16}', 'routeTableIDs={rtb-01234567,rtb-0123456789abcdef0}', IMAGE_SET]],
     ['spaces after commas', withGood('podCIDRs=10.250.0.0/16\\, 10.251.0.0/16')],
     ['sub-second durations', withGood('leaderElection.leaseDuration=1500ms', 'leaderElection.renewDeadline=1s', 'leaderElection.retryPeriod=250ms')],
     ['no priority class, no PDB', withGood('priorityClassName=', 'podDisruptionBudget.enabled=false')],

@@ -46,10 +46,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* Image reference: repository@digest, else repository:tag (tag defaults to appVersion; toString keeps a numeric --set tag intact). */}}
 {{- define "eks-hybrid-nodes-gateway.image" -}}
+{{- $repo := required (printf "image.repository is not set. Build this project's image and push it to your registry, then name it: docker buildx build --platform linux/amd64,linux/arm64 -t <registry>/eks-hybrid-gateway:%s --push . && helm install ... --set image.repository=<registry>/eks-hybrid-gateway" .Chart.AppVersion) .Values.image.repository }}
 {{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- printf "%s@%s" $repo .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (toString (default .Chart.AppVersion .Values.image.tag)) }}
+{{- printf "%s:%s" $repo (toString (default .Chart.AppVersion .Values.image.tag)) }}
 {{- end }}
 {{- end }}
 
