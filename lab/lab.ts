@@ -12,7 +12,6 @@
 // the leading gateway. Used by the lab command (main.ts), the failover
 // benchmark and the tests in test/lab.
 import type { ChildProcess } from 'node:child_process';
-import { deviceMacFor } from '../effects/netlink/index.js';
 import {
   CONTROL_IP,
   ECHO_PORT,
@@ -43,6 +42,7 @@ import {
 import type { AgentApplied } from './cilium-agent.js';
 import type { Ec2FaultRequest, RouteWrite } from './control-plane-worker.js';
 import { IpcPeer, type Reply } from './ipc.js';
+import { gatewayDeviceMac } from './mac.js';
 import { stderrTail, type NetnsRun } from './netns.js';
 import type { FlowReport } from './probe-worker.js';
 import type { ReceivedSpan } from './otlp-receiver.js';
@@ -424,7 +424,7 @@ export class Lab {
   /** What the VTEP endpoint of a leading gateway must be. */
   static vtepEndpointFor(name: GatewayName): { name: string; tunnelEndpoint: string; cidr: string; mac: string } {
     const g = gateway(name);
-    return { name: 'vpc-gateway', tunnelEndpoint: g.ip, cidr: VPC_CIDR, mac: deviceMacFor(g.ip) };
+    return { name: 'vpc-gateway', tunnelEndpoint: g.ip, cidr: VPC_CIDR, mac: gatewayDeviceMac(g.ip) };
   }
 
   /** The gateway the lease, every route table and CiliumVTEPConfig agree on, if they do. */

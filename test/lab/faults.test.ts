@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ciliumNode, gateway, GATEWAYS, nodeMacFor, POD_CIDRS, REGION, ROUTE_TABLE_IDS, type GatewayName } from '../../lab/addresses.js';
 import { Lab, now, until, VXLAN_DEVICE } from '../../lab/lab.js';
 import { createNetnsRun, type NetnsRun } from '../../lab/netns.js';
-import { deviceMacFor } from '../../effects/netlink/index.js';
+import { gatewayDeviceMac } from '../../lab/mac.js';
 import { checkSingleWriter, leaderActive, sleep } from './helpers.js';
 
 let run: NetnsRun;
@@ -32,7 +32,7 @@ describe('lab fault scenarios', () => {
     for (const g of GATEWAYS) {
       const ns = lab.ns.gw[g.name];
       await run.ip(ns, ['link', 'add', VXLAN_DEVICE, 'type', 'vxlan', 'id', '2', 'dstport', '8472', 'local', g.ip, 'dev', 'eth0', 'nolearning']);
-      await run.ip(ns, ['link', 'set', VXLAN_DEVICE, 'address', deviceMacFor(g.ip), 'mtu', '1450', 'up']);
+      await run.ip(ns, ['link', 'set', VXLAN_DEVICE, 'address', gatewayDeviceMac(g.ip), 'mtu', '1450', 'up']);
       await run.ip(ns, ['route', 'add', BOGUS.cidr, 'via', BOGUS.ip, 'dev', VXLAN_DEVICE, 'onlink']);
       await run.ip(ns, ['neigh', 'add', BOGUS.ip, 'lladdr', nodeMacFor(BOGUS.ip), 'dev', VXLAN_DEVICE, 'nud', 'permanent']);
       await run.exec(ns, ['bridge', 'fdb', 'append', nodeMacFor(BOGUS.ip), 'dev', VXLAN_DEVICE, 'dst', BOGUS.ip, 'self', 'permanent']);
