@@ -183,7 +183,7 @@ export async function checkFragNeeded(lab: Lab, node: HybridNode, packetBytes = 
 /** All MTU checks (report of the lab command): links, TCP bulk (first hybrid node), DF datagram (second). */
 export async function checkMtu(lab: Lab, opts: { bytes?: number } = {}): Promise<MtuReport> {
   const leader = await lab.waitConverged(60_000);
-  const nodes = [...lab.hybrid.values()].filter((n) => n.registered);
+  const nodes = [...lab.hybrid.values()].filter((n) => n.registered).sort((a, b) => a.index - b.index);
   const tcpNode = nodes[0];
   const icmpNode = nodes[1] ?? nodes[0];
   if (tcpNode === undefined || icmpNode === undefined) throw new Error('checkMtu: no registered hybrid node');
