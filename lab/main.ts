@@ -167,13 +167,15 @@ async function main(rawArgv: readonly string[]): Promise<number> {
     }
     profileName = value as LabProfileName;
   }
-  try {
-    profileName = resolveLabProfile(profileName).name;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    return 2;
-  }
   const cmd = argv[0];
+  if (cmd !== 'down' && cmd !== '--help' && cmd !== '-h' && cmd !== 'help') {
+    try {
+      profileName = resolveLabProfile(profileName).name;
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      return 2;
+    }
+  }
   if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
