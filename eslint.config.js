@@ -34,6 +34,16 @@ export default tseslint.config(
     },
   },
   {
+    // The lab judges the gateway: it models the real systems and must not share the gateway's code,
+    // so that a bug the two would share can show (ARCHITECTURE.md, "The lab judges the gateway").
+    files: ['lab/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/effects/**', '**/runtime/**', '**/machines/**'], message: 'lab/ must not import the gateway (effects/, runtime/, machines/): derive what it needs from the documented behaviour.' }],
+      }],
+    },
+  },
+  {
     files: ['effects/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {

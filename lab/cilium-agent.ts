@@ -1,7 +1,7 @@
 // The lab's Cilium stand-in on a hybrid node (runs inside the node's
 // namespace, started by NetnsRun.spawnNode with its options as JSON in argv[2]):
-// - a vxlan device (VNI 2, UDP 8472, learning off) on the node's NIC whose
-//   MAC is 02:00:<node IP bytes>, the MAC the gateways' FDB/neighbour entries
+// - a vxlan device (VNI 2, UDP 8472, learning off, local = the node's IP, MTU
+//   as the profile says: Cilium's device MTU) whose MAC is 02:00:<node IP bytes>, the MAC the gateways' FDB/neighbour entries
 //   use for this node;
 // - the VTEP agent of cilium-vtep.ts: its own list+watch of CiliumVTEPConfig
 //   objects (lab/kube-http.ts, not the gateway's client), the map of entries
@@ -36,6 +36,12 @@ export interface CiliumAgentOptions {
   readonly port?: number;
   /** Status refresh period (default 10 s, an assumption: see lab/README.md); 0 turns it off. */
   readonly statusRefreshMs?: number;
+  /**
+   * MTU of the vxlan device (default 1450). Cilium gives its tunnel device the device MTU, the
+   * base MTU it detects from the node's NIC (pkg/datapath/loader setupTunnelDevice(…, DeviceMTU)):
+   * the lab's realistic profile passes the node's 1500. See lab/README.md.
+   */
+  readonly mtu?: number;
 }
 
 export interface AgentApplied {
@@ -63,8 +69,11 @@ class KernelDataplane implements VtepDataplane {
   async setup(): Promise<void> {
     const { opts, dev } = this;
     await sh('ip', ['link', 'del', dev], true);
-    await sh('ip', ['link', 'add', dev, 'type', 'vxlan', 'id', String(opts.vni ?? 2), 'dstport', String(opts.port ?? 8472), 'local', opts.nodeIp, 'dev', opts.nic, 'nolearning']);
-    await sh('ip', ['link', 'set', dev, 'address', nodeMacFor(opts.nodeIp), 'mtu', '1450', 'up']);
+    // Not bound to the NIC (no `dev`), as Cilium's cilium_vxlan is a flow-based device without a
+    // lower device: the kernel then does not cap its MTU at the NIC's − 50, so it can take the
+    // device MTU Cilium gives it (the realistic profile's 1500 on a 1500-byte node).
+    await sh('ip', ['link', 'add', dev, 'type', 'vxlan', 'id', String(opts.vni ?? 2), 'dstport', String(opts.port ?? 8472), 'local', opts.nodeIp, 'nolearning']);
+    await sh('ip', ['link', 'set', dev, 'address', nodeMacFor(opts.nodeIp), 'mtu', String(opts.mtu ?? 1450), 'up']);
   }
 
   async apply(want: readonly VtepEntry[]): Promise<void> {

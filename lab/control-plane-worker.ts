@@ -68,6 +68,13 @@ type Request =
   | { id: number; op: 'kubeEndOutage' }
   | { id: number; op: 'dropWatches' }
   | { id: number; op: 'compact' }
+  /**
+   * In one step: a write no lab watcher sees (an Event), compaction, and every watch dropped. Each
+   * watcher's last resourceVersion is then older than the oldest one kept, so its resume gets 410
+   * (with `compact` alone, a watcher whose bookmark already carried the newest version resumes
+   * legitimately: that is not expired).
+   */
+  | { id: number; op: 'expireWatches' }
   | { id: number; op: 'ec2Fault'; fault: Ec2FaultRequest }
   | { id: number; op: 'ec2CallLog' }
   | { id: number; op: 'routeLog' }
@@ -188,6 +195,20 @@ process.on('message', (raw: unknown) => {
         cp.kube.store.compact();
         value = null;
         break;
+      case 'expireWatches': {
+        const marker = cp.kube.store.put('events', {
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: { name: `lab-expire-watches.${Date.now().toString(16)}`, namespace: 'default' },
+          involvedObject: { kind: 'Namespace', name: 'default' },
+          reason: 'LabExpireWatches',
+          message: 'history compacted and watches dropped by the lab',
+          type: 'Normal',
+        });
+        cp.kube.store.compact();
+        value = { dropped: cp.kube.faults.dropWatches(), oldestResourceVersion: cp.kube.store.oldestWatchableResourceVersion, marker: marker.metadata?.resourceVersion };
+        break;
+      }
       case 'ec2Fault': {
         const f = req.fault;
         if (f.kind === 'failNext') cp.ec2.faults.failNext(f.count, f.failure);
@@ -218,7 +239,7 @@ process.on('message', (raw: unknown) => {
         value = { profile: cp.ec2.profile, ...cp.ec2.behaviour };
         break;
       case 'kubeRequests':
-        value = cp.kube.requests.map((r) => ({ method: r.method, path: r.path, watch: r.watch, status: r.status }));
+        value = cp.kube.requests.map((r) => ({ method: r.method, path: r.path, watch: r.watch, status: r.status, atMs: r.atMs, remoteAddress: r.remoteAddress, query: r.query }));
         break;
       case 'otlpRequests':
         value = cp.otlp.requests;

@@ -30,6 +30,12 @@ export interface ControlPlaneOptions {
   readonly ec2Profile?: Ec2ProfileName;
   /** Overrides on top of the profile, e.g. { "routesPerTable": 50, "propagation": { "ms": 2000 } }. */
   readonly ec2Behaviour?: Ec2BehaviourOverrides;
+  /**
+   * The Kubernetes stand-in applies the CRD schemas' defaults (default true: the
+   * published CiliumVTEPConfig CRD defaults spec.cidrMask); false models the
+   * EKS read-back without it. See lab/README.md.
+   */
+  readonly kubeCrdDefaults?: boolean;
 }
 
 export interface ControlPlane {
@@ -43,7 +49,7 @@ export interface ControlPlane {
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
-  const kube = await startKubeApiServer({ host: opts.host, namespace: 'kube-system' });
+  const kube = await startKubeApiServer({ host: opts.host, namespace: 'kube-system', ...(opts.kubeCrdDefaults !== undefined ? { crdDefaults: opts.kubeCrdDefaults } : {}) });
   const ec2 = await startEc2StandIn({
     host: opts.host,
     instances: opts.gateways.map((g) => ({

@@ -12,7 +12,6 @@
 // the leading gateway. Used by the lab command (main.ts), the failover
 // benchmark and the tests in test/lab.
 import type { ChildProcess } from 'node:child_process';
-import { deviceMacFor } from '../effects/netlink/index.js';
 import {
   CONTROL_IP,
   ECHO_PORT,
@@ -43,9 +42,11 @@ import {
 import type { AgentApplied } from './cilium-agent.js';
 import type { Ec2FaultRequest, RouteWrite } from './control-plane-worker.js';
 import { IpcPeer, type Reply } from './ipc.js';
+import { gatewayDeviceMac } from './mac.js';
 import { stderrTail, type NetnsRun } from './netns.js';
 import type { FlowReport } from './probe-worker.js';
 import type { ReceivedSpan } from './otlp-receiver.js';
+import { resolveLabProfile, type LabProfile, type LabProfileName } from './profile.js';
 
 export interface ControlInfo {
   readonly kubeUrl: string;
@@ -76,6 +77,8 @@ export interface LabOptions {
   readonly log?: (line: string) => void;
   /** Probe interval per flow (default 10 ms). */
   readonly probeIntervalMs?: number;
+  /** How real the lab is (lab/profile.ts): default LAB_PROFILE, else 'realistic'. */
+  readonly profile?: LabProfileName;
 }
 
 export interface GatewayProcess {
@@ -119,11 +122,14 @@ export class Lab {
   ctl!: IpcPeer;
   info!: ControlInfo;
   vpcProbe!: IpcPeer;
+  /** The profile in force (MTUs, the stand-ins' behaviour). */
+  readonly profile: LabProfile;
   private readonly flows = new Map<string, { probe: IpcPeer; to: string }>();
   private readonly log: (line: string) => void;
 
   private constructor(readonly opts: LabOptions) {
     this.log = opts.log ?? (() => undefined);
+    this.profile = resolveLabProfile(opts.profile);
   }
 
   get run(): NetnsRun {
@@ -139,14 +145,15 @@ export class Lab {
 
   private async build(hybridNodes: number): Promise<void> {
     const run = this.run;
-    this.log('creating namespaces and links');
+    const mtu = this.profile.mtu;
+    this.log(`creating namespaces and links (profile ${this.profile.name}: VPC MTU ${mtu.vpc}, on-prem ${mtu.onprem})`);
     const [ctl, router, vpcPod, onprem, gwa, gwb] = await Promise.all(['ctl', 'router', 'vpc-pod', 'onprem', 'gw-a', 'gw-b'].map((n) => run.ns(n)));
     Object.assign(this.ns, { ctl, router, vpcPod, onprem });
     this.ns.gw = { 'gw-a': gwa!, 'gw-b': gwb! };
     await run.sysctl(router!, 'net.ipv4.ip_forward', '1');
     await run.sysctl(onprem!, 'net.ipv4.ip_forward', '1');
     // Control link.
-    await run.veth({ ns: router!, ifname: 'r-ctl', addr: `${ROUTER_CONTROL_IP}/24` }, { ns: ctl!, ifname: 'eth0', addr: `${CONTROL_IP}/24` });
+    await run.veth({ ns: router!, ifname: 'r-ctl', addr: `${ROUTER_CONTROL_IP}/24`, mtu: mtu.control }, { ns: ctl!, ifname: 'eth0', addr: `${CONTROL_IP}/24`, mtu: mtu.control });
     await run.ip(ctl!, ['route', 'add', 'default', 'via', ROUTER_CONTROL_IP]);
     // VPC subnet: a bridge in the router with the gateways on it.
     await run.ip(router!, ['link', 'add', 'vpc0', 'type', 'bridge']);
@@ -154,18 +161,20 @@ export class Lab {
     await run.ip(router!, ['link', 'set', 'vpc0', 'up']);
     for (const g of GATEWAYS) {
       const port = `p-${g.name}`;
-      await run.veth({ ns: router!, ifname: port }, { ns: this.ns.gw[g.name], ifname: 'eth0', addr: `${g.ip}/24` });
+      await run.veth({ ns: router!, ifname: port, mtu: mtu.vpc }, { ns: this.ns.gw[g.name], ifname: 'eth0', addr: `${g.ip}/24`, mtu: mtu.vpc });
       await run.ip(router!, ['link', 'set', port, 'master', 'vpc0']);
       await this.gatewayNetwork(g.name);
     }
+    // Set after the ports joined: an explicit MTU stays (the bridge no longer follows its ports).
+    await run.ip(router!, ['link', 'set', 'vpc0', 'mtu', String(mtu.vpc)]);
     // VPC pod subnet.
-    await run.veth({ ns: router!, ifname: 'r-pod', addr: `${ROUTER_POD_IP}/24` }, { ns: vpcPod!, ifname: 'eth0', addr: `${VPC_POD_IP}/24` });
+    await run.veth({ ns: router!, ifname: 'r-pod', addr: `${ROUTER_POD_IP}/24`, mtu: mtu.vpc }, { ns: vpcPod!, ifname: 'eth0', addr: `${VPC_POD_IP}/24`, mtu: mtu.vpc });
     await run.ip(vpcPod!, ['route', 'add', 'default', 'via', ROUTER_POD_IP]);
     // On-prem link and the hybrid site's bridge.
-    await run.veth({ ns: router!, ifname: 'r-onprem', addr: `${ROUTER_ONPREM_IP}/30` }, { ns: onprem!, ifname: 'eth0', addr: `${ONPREM_IP}/30` });
+    await run.veth({ ns: router!, ifname: 'r-onprem', addr: `${ROUTER_ONPREM_IP}/30`, mtu: mtu.onprem }, { ns: onprem!, ifname: 'eth0', addr: `${ONPREM_IP}/30`, mtu: mtu.onprem });
     await run.ip(router!, ['route', 'add', '203.0.113.0/24', 'via', ONPREM_IP]);
     await run.ip(onprem!, ['route', 'add', 'default', 'via', ROUTER_ONPREM_IP]);
-    await run.ip(onprem!, ['link', 'add', 'site0', 'type', 'bridge']);
+    await run.ip(onprem!, ['link', 'add', 'site0', 'mtu', String(mtu.onprem), 'type', 'bridge']);
     await run.ip(onprem!, ['addr', 'add', `${SITE_GATEWAY_IP}/24`, 'dev', 'site0']);
     await run.ip(onprem!, ['link', 'set', 'site0', 'up']);
     for (const n of [router!, onprem!]) await run.sysctl(n, 'net.ipv4.conf.all.send_redirects', '0');
@@ -183,6 +192,8 @@ export class Lab {
         vpcRouter: { ns: router!, routeTableId: ROUTE_TABLE_IDS[0] },
         leaseName: LEASE_NAME,
         leaseNamespace: LEASE_NAMESPACE,
+        ec2Profile: this.profile.ec2Profile,
+        kubeCrdDefaults: this.profile.kubeCrdDefaults,
       }),
     ]);
     const ready = new Promise<ControlInfo>((resolve) => child.once('message', (m) => resolve(m as ControlInfo)));
@@ -194,6 +205,7 @@ export class Lab {
     this.vpcProbe = new IpcPeer(run.spawnNode(vpcPod!, 'lab/probe-worker.ts'), 'VPC pod probe');
     await this.vpcProbe.ready;
     await this.must(this.vpcProbe, { cmd: 'echo', bind: VPC_POD_IP, port: ECHO_PORT });
+    await this.must(this.vpcProbe, { cmd: 'tcpEcho', bind: VPC_POD_IP, port: ECHO_PORT });
 
     this.log(`bringing up ${hybridNodes} hybrid node(s) with the Cilium stand-in`);
     await Promise.all(Array.from({ length: hybridNodes }, (_, i) => this.addHybridNode(i + 1)));
@@ -236,24 +248,18 @@ export class Lab {
     const run = this.run;
     const [nodeNs, podNs] = await Promise.all([run.ns(a.name), run.ns(`pod-${index}`)]);
     const port = `p-${a.name}`;
-    await run.veth({ ns: this.ns.onprem, ifname: port }, { ns: nodeNs, ifname: 'eth0', addr: `${a.ip}/24` });
+    const mtu = this.profile.mtu;
+    await run.veth({ ns: this.ns.onprem, ifname: port, mtu: mtu.onprem }, { ns: nodeNs, ifname: 'eth0', addr: `${a.ip}/24`, mtu: mtu.onprem });
     await run.ip(this.ns.onprem, ['link', 'set', port, 'master', 'site0']);
     await run.ip(nodeNs, ['route', 'add', 'default', 'via', SITE_GATEWAY_IP]);
     await run.sysctl(nodeNs, 'net.ipv4.ip_forward', '1');
-    await run.veth({ ns: nodeNs, ifname: 'eth1', addr: `${a.podGatewayIp}/24` }, { ns: podNs, ifname: 'eth0', addr: `${a.podIp}/24` });
-    await run.ip(podNs, ['route', 'add', 'default', 'via', a.podGatewayIp]);
-    const agentLog: AgentApplied[] = [];
-    const agentChild = run.spawnNode(nodeNs, 'lab/cilium-agent.ts', [
-      JSON.stringify({ nodeIp: a.ip, nic: 'eth0', underlayGateway: SITE_GATEWAY_IP, kubeconfig: this.info.kubeconfig }),
-    ]);
-    agentChild.on('message', (m: unknown) => {
-      const applied = (m as { applied?: AgentApplied }).applied;
-      if (applied !== undefined) agentLog.push(applied);
-    });
-    const agent = new IpcPeer(agentChild, `Cilium stand-in on ${a.name}`);
+    await run.veth({ ns: nodeNs, ifname: 'eth1', addr: `${a.podGatewayIp}/24`, mtu: mtu.hybridPodDevice }, { ns: podNs, ifname: 'eth0', addr: `${a.podIp}/24`, mtu: mtu.hybridPodDevice });
+    await run.ip(podNs, ['route', 'add', 'default', 'via', a.podGatewayIp, ...this.podRouteMtu()]);
+    const { agent, agentLog } = this.spawnAgent(nodeNs, a.name, a.ip);
     const probe = new IpcPeer(run.spawnNode(podNs, 'lab/probe-worker.ts'), `probe in pod-${index}`);
     await Promise.all([agent.ready, probe.ready]);
     await this.must(probe, { cmd: 'echo', bind: a.podIp, port: ECHO_PORT });
+    await this.must(probe, { cmd: 'tcpEcho', bind: a.podIp, port: ECHO_PORT });
     const node: HybridNode = { ...a, nodeNs: nodeNs, podNs: podNs, agent, agentLog, probe, registered: false };
     this.hybrid.set(a.name, node);
     if (register) await this.registerHybridNode(a.name);
@@ -281,21 +287,39 @@ export class Lab {
     await this.run.ip(n.nodeNs, ['addr', 'del', `${n.ip}/24`, 'dev', 'eth0']);
     await this.run.ip(n.nodeNs, ['addr', 'add', `${newIp}/24`, 'dev', 'eth0']);
     await this.run.ip(n.nodeNs, ['route', 'replace', 'default', 'via', SITE_GATEWAY_IP]);
-    const agentLog: AgentApplied[] = [];
-    const agentChild = this.run.spawnNode(n.nodeNs, 'lab/cilium-agent.ts', [
-      JSON.stringify({ nodeIp: newIp, nic: 'eth0', underlayGateway: SITE_GATEWAY_IP, kubeconfig: this.info.kubeconfig }),
-    ]);
-    agentChild.on('message', (m: unknown) => {
-      const applied = (m as { applied?: AgentApplied }).applied;
-      if (applied !== undefined) agentLog.push(applied);
-    });
-    const agent = new IpcPeer(agentChild, `Cilium stand-in on ${n.name}`);
+    const { agent, agentLog } = this.spawnAgent(n.nodeNs, n.name, newIp);
     await agent.ready;
     const moved: HybridNode = { ...n, ip: newIp, agent, agentLog };
     this.hybrid.set(n.name, moved);
     await this.ask({ op: 'put', plural: 'ciliumnodes', body: ciliumNode(n.name, newIp, [n.podCidr]) });
     moved.registered = true;
     return moved;
+  }
+
+  /** `mtu <route MTU>` for a hybrid pod's routes, as Cilium's CNI sets them (none in the ideal profile). */
+  podRouteMtu(): string[] {
+    const m = this.profile.mtu.hybridPodRoute;
+    return m === undefined ? [] : ['mtu', String(m)];
+  }
+
+  /** Starts the Cilium stand-in on a hybrid node (its vxlan device at the profile's MTU, status refresh of the profile). */
+  private spawnAgent(nodeNs: string, name: string, nodeIp: string): { agent: IpcPeer; agentLog: AgentApplied[] } {
+    const agentLog: AgentApplied[] = [];
+    const agentChild = this.run.spawnNode(nodeNs, 'lab/cilium-agent.ts', [
+      JSON.stringify({
+        nodeIp,
+        nic: 'eth0',
+        underlayGateway: SITE_GATEWAY_IP,
+        kubeconfig: this.info.kubeconfig,
+        mtu: this.profile.mtu.ciliumVxlan,
+        statusRefreshMs: this.profile.ciliumStatusRefreshMs,
+      }),
+    ]);
+    agentChild.on('message', (m: unknown) => {
+      const applied = (m as { applied?: AgentApplied }).applied;
+      if (applied !== undefined) agentLog.push(applied);
+    });
+    return { agent: new IpcPeer(agentChild, `Cilium stand-in on ${name}`), agentLog };
   }
 
   private hybridOrThrow(name: string): HybridNode {
@@ -424,7 +448,7 @@ export class Lab {
   /** What the VTEP endpoint of a leading gateway must be. */
   static vtepEndpointFor(name: GatewayName): { name: string; tunnelEndpoint: string; cidr: string; mac: string } {
     const g = gateway(name);
-    return { name: 'vpc-gateway', tunnelEndpoint: g.ip, cidr: VPC_CIDR, mac: deviceMacFor(g.ip) };
+    return { name: 'vpc-gateway', tunnelEndpoint: g.ip, cidr: VPC_CIDR, mac: gatewayDeviceMac(g.ip) };
   }
 
   /** The gateway the lease, every route table and CiliumVTEPConfig agree on, if they do. */

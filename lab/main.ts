@@ -1,24 +1,34 @@
 // The lab command (`npm run lab`, as root):
 //   npm run lab            bring the lab up, run traffic, measure a node loss, a
 //                          SIGTERM hand-over, a hybrid node added and removed;
-//                          print the report, write it under lab-output/, tear down
+//                          check MTUs (TCP bulk both ways, ICMP frag-needed) and
+//                          the leader's idle cost (two drift periods); print the
+//                          report, write it under lab-output/, tear down
 //   npm run lab -- up      bring it up with traffic and keep it running until Ctrl-C
 //   npm run lab -- down    remove every lab namespace and process (prefix ehlab-)
+//   --profile realistic|ideal  how real the lab is (lab/profile.ts; default
+//                          LAB_PROFILE, else realistic)
 // Ctrl-C or any failure tears everything down.
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ECHO_PORT, GATEWAYS, VPC_POD_IP } from './addresses.js';
+import { checkMtu, measureIdleCost, type IdleCost, type MtuReport } from './checks.js';
 import { Lab, now } from './lab.js';
 import { createNetnsRun, deleteNamespaceSync, listNamespaces, REPO_ROOT, type NetnsRun } from './netns.js';
+import { LAB_PROFILE_NAMES, resolveLabProfile, type LabProfileName } from './profile.js';
 import { formatReport, writeReport } from './report.js';
 import { measureFailover, measureNodeAdd, measureNodeRemove, type StepResult } from './scenarios.js';
 
 export const LAB_PREFIX = 'ehlab-';
 const OUTPUT = join(REPO_ROOT, 'lab-output');
-const USAGE = `usage: npm run lab [-- up | down | --help]
-  (no argument)  bring the lab up, measure node loss, SIGTERM hand-over, node add/remove; report under lab-output/
+const USAGE = `usage: npm run lab [-- [up | down] [--profile realistic|ideal] | --help]
+  (no argument)  bring the lab up, measure node loss, SIGTERM hand-over, node add/remove, the MTU
+                 checks and the leader's idle cost; report under lab-output/
   up             bring the lab up with traffic and keep it running until Ctrl-C
-  down           remove every lab namespace (${LAB_PREFIX}*) and the processes in them`;
+  down           remove every lab namespace (${LAB_PREFIX}*) and the processes in them
+  --profile P    realistic (default; or LAB_PROFILE): MTUs as on AWS (VPC 9001, VPN path 1500),
+                 the EC2 stand-in's throttling/pagination/latency/propagation, CRD defaults,
+                 Cilium status refresh; ideal: the lab as before profiles (lab/README.md)`;
 
 const log = (line: string): void => {
   process.stdout.write(`[lab ${new Date().toISOString().slice(11, 23)}] ${line}\n`);
@@ -45,13 +55,15 @@ function teardown(): Promise<void> {
   return tearing;
 }
 
+let profileName: LabProfileName | undefined;
+
 async function bringUp(): Promise<Lab> {
   if (listNamespaces().some((n) => n.startsWith(LAB_PREFIX))) {
     throw new Error(`a lab is up already (namespaces ${LAB_PREFIX}*): stop it with Ctrl-C or \`npm run lab -- down\``);
   }
   const run = createNetnsRun({ prefix: LAB_PREFIX });
   active = { run };
-  const lab = await Lab.create({ run, log });
+  const lab = await Lab.create({ run, log, ...(profileName !== undefined ? { profile: profileName } : {}) });
   active.lab = lab;
   // If the control plane dies (e.g. `lab down` from another shell), stop too.
   lab.ctl.child.once('exit', () => {
@@ -78,20 +90,41 @@ async function full(): Promise<number> {
   const next = Math.max(...[...lab.hybrid.values()].map((n) => n.index)) + 1;
   steps.push(await measureNodeAdd(lab, next, log));
   steps.push(await measureNodeRemove(lab, `hyb-${next}`, log));
+  log('MTU checks: TCP bulk both ways (4 MiB echoed), path-MTU discovery through the leader, a 1500-byte DF datagram');
+  let mtu: MtuReport | undefined;
+  try {
+    mtu = await checkMtu(lab);
+  } catch (err) {
+    log(`MTU checks failed: ${(err as Error).message}`);
+  }
+  log('idle cost: two drift periods (60 s) with nothing changing but the Cilium stand-ins\' status refresh');
+  let idle: IdleCost | undefined;
+  try {
+    idle = await measureIdleCost(lab);
+  } catch (err) {
+    log(`idle cost not measured: ${(err as Error).message}`);
+  }
   const final = await lab.converged();
   const otlp = await lab.ask<unknown[]>({ op: 'otlpRequests' });
   const report = {
+    profile: lab.profile.name,
     startedAt,
     finishedAt: new Date().toISOString(),
     leaseTimings: { durationS: 3, renewDeadlineS: 2, retryPeriodS: 1 },
     steps,
+    ...(mtu !== undefined ? { mtu } : {}),
+    ...(idle !== undefined ? { idle } : {}),
     converged: final.ok,
   };
-  process.stdout.write(`\n${formatReport(steps)}\n\nfinal state: ${final.ok ? `converged, ${final.leader} leads` : `NOT converged: ${final.problems.join('; ')}`}\n`);
+  const mtuOk = mtu !== undefined && mtu.tcp.every((t) => t.ok) && mtu.icmp.mtuSeen !== undefined;
+  const idleOk = idle !== undefined && idle.crWrites === 0 && idle.throttled === 0 && idle.routeWrites === 0 && idle.describeRounds <= Math.round(idle.windowMs / idle.driftPeriodMs);
+  process.stdout.write(`\nprofile: ${lab.profile.name}\n\n${formatReport(steps, { ...(mtu ? { mtu } : {}), ...(idle ? { idle } : {}) })}\n\nfinal state: ${final.ok ? `converged, ${final.leader} leads` : `NOT converged: ${final.problems.join('; ')}`}\n`);
   const files = await writeReport(OUTPUT, report, otlp);
   process.stdout.write(`written: ${files.map((f) => relative(process.cwd(), f)).join(', ')}\n\n`);
   await teardown();
-  return final.ok ? 0 : 1;
+  if (!mtuOk) log('MTU checks: NOT all passed (see above)');
+  if (!idleOk) log('idle cost: targets NOT met (see above)');
+  return final.ok && mtuOk && idleOk ? 0 : 1;
 }
 
 async function up(): Promise<number> {
@@ -122,8 +155,27 @@ Explore:
   return 0;
 }
 
-async function main(argv: readonly string[]): Promise<number> {
+async function main(rawArgv: readonly string[]): Promise<number> {
+  const argv = [...rawArgv];
+  const p = argv.findIndex((a) => a === '--profile' || a.startsWith('--profile='));
+  if (p >= 0) {
+    const value = argv[p]!.includes('=') ? argv[p]!.slice('--profile='.length) : argv[p + 1];
+    argv.splice(p, argv[p]!.includes('=') ? 1 : 2);
+    if (value === undefined || !(LAB_PROFILE_NAMES as readonly string[]).includes(value)) {
+      process.stderr.write(`--profile: want ${LAB_PROFILE_NAMES.join(' or ')} (got ${value ?? 'nothing'})\n${USAGE}\n`);
+      return 2;
+    }
+    profileName = value as LabProfileName;
+  }
   const cmd = argv[0];
+  if (cmd !== 'down' && cmd !== '--help' && cmd !== '-h' && cmd !== 'help') {
+    try {
+      profileName = resolveLabProfile(profileName).name;
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      return 2;
+    }
+  }
   if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;

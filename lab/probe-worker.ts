@@ -1,11 +1,14 @@
 // Runs inside a lab namespace (NetnsRun.spawnNode): continuous UDP probes
-// (node:dgram only), driven over IPC.
+// (node:dgram) and TCP bulk transfers (node:net), driven over IPC.
 //   { id, cmd: 'echo', bind, port }                    UDP echo server
 //   { id, cmd: 'flow', flow, to, port, intervalMs, timeoutMs }
 //                                                      start a flow: one datagram every intervalMs
 //   { id, cmd: 'stopFlow', flow }
 //   { id, cmd: 'windows', flow, sinceMs? }             loss windows and counts of a flow
 //   { id, cmd: 'once', to, port, timeoutMs }           one datagram, whether its echo came back
+//   { id, cmd: 'tcpEcho', bind, port }                 TCP echo server (node:net): every byte goes back
+//   { id, cmd: 'tcpBulk', to, port, bytes, timeoutMs } one TCP connection to a tcpEcho: sends `bytes`
+//                                                      random bytes, reads them back, compares SHA-256
 // Replies { id, ok, value | error }. Times are epoch milliseconds with
 // sub-millisecond precision (performance.timeOrigin + performance.now()), the
 // clock the OTLP spans use.
@@ -13,7 +16,9 @@
 // A probe is lost when its echo has not come back within timeoutMs. A loss
 // window runs from the send time of the first lost probe to the send time of
 // the next probe that came back (open, endMs null, while none has).
+import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
+import net from 'node:net';
 
 type Msg = { id: number; cmd: string; [k: string]: unknown };
 
@@ -44,6 +49,20 @@ interface Flow {
   readonly sentAt: number[];
   /** Whether each probe's echo came back in time. */
   readonly okAt: Array<boolean>;
+}
+
+/** What a tcpBulk reports: the echo came back whole and equal, or why not. */
+export interface TcpBulkReport {
+  readonly ok: boolean;
+  readonly bytes: number;
+  /** Bytes echoed back before the end (or the error). */
+  readonly received: number;
+  /** From connect() to the last echoed byte. */
+  readonly ms: number;
+  /** SHA-256 of what was sent and of what came back. */
+  readonly sentSha256: string;
+  readonly receivedSha256: string;
+  readonly error?: string;
 }
 
 const flows = new Map<string, Flow>();
@@ -127,6 +146,48 @@ function report(f: Flow, sinceMs: number): FlowReport {
   return { sent, ok, lost, firstOkMs, lastOkMs, windows };
 }
 
+function tcpEcho(m: Msg): void {
+  const server = net.createServer((sock) => {
+    sock.on('error', () => undefined);
+    sock.pipe(sock);
+  });
+  server.on('error', (e) => reply(m.id, { ok: false, error: e.message }));
+  server.listen(Number(m.port), String(m.bind), () => reply(m.id, { ok: true }));
+  closers.push(() => server.close());
+}
+
+function tcpBulk(m: Msg): void {
+  const bytes = Number(m.bytes);
+  const payload = randomBytes(bytes);
+  const sentSha256 = createHash('sha256').update(payload).digest('hex');
+  const got = createHash('sha256');
+  let received = 0;
+  let done = false;
+  const t0 = now();
+  const sock = net.connect({ host: String(m.to), port: Number(m.port) });
+  const finish = (error?: string): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    sock.destroy();
+    const receivedSha256 = got.digest('hex');
+    const ok = error === undefined && received === bytes && receivedSha256 === sentSha256;
+    const value: TcpBulkReport = { ok, bytes, received, ms: now() - t0, sentSha256, receivedSha256, ...(error !== undefined ? { error } : {}) };
+    reply(m.id, { ok: true, value });
+  };
+  const timer = setTimeout(() => finish(`timed out after ${Number(m.timeoutMs ?? 30_000)} ms`), Number(m.timeoutMs ?? 30_000));
+  sock.on('connect', () => {
+    sock.end(payload);
+  });
+  sock.on('data', (d: Buffer) => {
+    received += d.length;
+    got.update(d);
+    if (received >= bytes) finish(received === bytes ? undefined : `received ${received} bytes, sent ${bytes}`);
+  });
+  sock.on('end', () => finish(received === bytes ? undefined : `connection ended after ${received} of ${bytes} bytes`));
+  sock.on('error', (e) => finish(e.message));
+}
+
 function once(m: Msg): void {
   const s = dgram.createSocket('udp4');
   const payload = Buffer.alloc(64);
@@ -153,6 +214,8 @@ process.on('message', (raw: unknown) => {
     if (m.cmd === 'echo') echo(m);
     else if (m.cmd === 'flow') startFlow(m);
     else if (m.cmd === 'once') once(m);
+    else if (m.cmd === 'tcpEcho') tcpEcho(m);
+    else if (m.cmd === 'tcpBulk') tcpBulk(m);
     else if (m.cmd === 'stopFlow') {
       const f = flows.get(String(m.flow));
       if (f !== undefined) {

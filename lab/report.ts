@@ -1,17 +1,23 @@
 // The lab's report: a text table of outage windows and per-step timings, the
-// same as JSON, and a self-contained HTML timeline per failover (the
+// MTU checks (TCP bulk both ways, the ICMP "fragmentation needed" seen) and the
+// leader's idle cost, the same as JSON, and a self-contained HTML timeline per failover (the
 // visualizations' renderFailoverTimeline over the OTLP JSON the gateways sent,
 // with the probes' outage windows shaded).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderFailoverTimeline, type Outage } from '../visualizations/timeline.js';
+import type { IdleCost, MtuReport } from './checks.js';
 import type { FailoverResult, StepResult } from './scenarios.js';
 
 export interface LabReport {
+  /** The lab profile (lab/profile.ts). */
+  readonly profile: string;
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly leaseTimings: { readonly durationS: number; readonly renewDeadlineS: number; readonly retryPeriodS: number };
   readonly steps: StepResult[];
+  readonly mtu?: MtuReport;
+  readonly idle?: IdleCost;
   readonly converged: boolean;
   readonly files: string[];
 }
@@ -23,8 +29,45 @@ function pad(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-/** The report as text: outage windows per flow, then per-step timings. */
-export function formatReport(steps: readonly StepResult[]): string {
+/** The MTU checks as text. */
+export function formatMtu(m: MtuReport): string {
+  const out: string[] = [];
+  out.push(`MTUs (${m.profile} profile), as the kernel shows them: ${Object.entries(m.links).map(([k, v]) => `${k} ${v ?? '?'}`).join(', ')}; hybrid pod routes ${m.hybridPodRouteMtu === undefined ? 'without mtu' : `mtu ${m.hybridPodRouteMtu}`}`);
+  const rows = [['TCP bulk (echoed back)', 'hybrid pod', 'result', 'bytes each way', 'time', 'Mbit/s (both ways)', 'gateway ICMP unreach', 'VPC pod PMTU after']];
+  for (const t of m.tcp) {
+    rows.push([
+      t.flow,
+      t.variant === 'cilium-pod' ? 'as Cilium sizes it' : 'MSS above the path',
+      t.ok ? 'ok (SHA-256 equal)' : `FAILED: ${t.error ?? 'data differs'}`,
+      `${t.received}/${t.bytes}`,
+      ms(t.ms),
+      t.mbitPerS.toFixed(0),
+      String(t.gatewayIcmpUnreachSent),
+      t.vpcPodPmtu === undefined ? '—' : String(t.vpcPodPmtu),
+    ]);
+  }
+  out.push(pad(rows));
+  const i = m.icmp;
+  out.push(
+    `DF datagram of ${i.packetBytes} bytes, VPC pod → hybrid pod: ${i.pingLine ?? 'no ICMP error seen'}; ICMP MTU seen ${i.mtuSeen ?? '—'} from ${i.from ?? '—'}; VPC pod's PMTU before ${i.kernelPmtuBefore ?? 'none'}, after ${i.kernelPmtuAfter ?? 'none'}`,
+  );
+  return out.join('\n');
+}
+
+/** The idle cost as text. */
+export function formatIdle(c: IdleCost): string {
+  const calls = Object.entries(c.ec2Calls).map(([a, n]) => `${a} ${n}`).join(', ') || 'none';
+  const other = Object.entries(c.otherKubeWrites).map(([a, n]) => `${a} ${n}`).join(', ') || 'none';
+  return [
+    `Idle cost of the leader ${c.leader} over ${(c.windowMs / 1000).toFixed(0)} s (${Math.round(c.windowMs / c.driftPeriodMs)} drift periods of ${c.driftPeriodMs / 1000} s), nothing changing, ${c.profile} profile (from the stand-ins' logs):`,
+    `  EC2 calls: ${calls}; describe rounds ${c.describeRounds} (target ≤ ${Math.round(c.windowMs / c.driftPeriodMs)}); route writes ${c.routeWrites}; throttled answers ${c.throttled}; standby's EC2 calls ${c.standbyEc2Calls}`,
+    `  CiliumVTEPConfig writes by the leader: ${c.crWrites} (target 0); its other Kubernetes writes: ${other}`,
+    `  meanwhile the Cilium stand-ins wrote status ${c.ciliumStatusWrites} times (lastSyncTime moved ${c.lastSyncAdvancedMs === undefined ? '—' : `${(c.lastSyncAdvancedMs / 1000).toFixed(0)} s`}); generation ${c.generation.before ?? '—'} → ${c.generation.after ?? '—'}; leader unchanged: ${c.sameLeader ? 'yes' : 'NO'}`,
+  ].join('\n');
+}
+
+/** The report as text: outage windows per flow, then per-step timings, then the MTU checks and the idle cost when given. */
+export function formatReport(steps: readonly StepResult[], extra: { mtu?: MtuReport; idle?: IdleCost } = {}): string {
   const out: string[] = [];
   const failovers = steps.filter((s): s is FailoverResult => s.step === 'node-loss' || s.step === 'sigterm');
   if (failovers.length > 0) {
@@ -51,6 +94,8 @@ export function formatReport(steps: readonly StepResult[]): string {
       out.push(`node-remove ${s.node}: entries gone on gw-a after ${ms(s.goneMs['gw-a'])}, gw-b ${ms(s.goneMs['gw-b'])}`);
     }
   }
+  if (extra.mtu !== undefined) out.push('', formatMtu(extra.mtu));
+  if (extra.idle !== undefined) out.push('', formatIdle(extra.idle));
   return out.join('\n');
 }
 
@@ -86,7 +131,7 @@ export async function writeReport(dir: string, report: Omit<LabReport, 'files'>,
     }
   }
   const txt = join(dir, 'report.txt');
-  await writeFile(txt, formatReport(report.steps) + '\n');
+  await writeFile(txt, `profile: ${report.profile}\n\n${formatReport(report.steps, { ...(report.mtu ? { mtu: report.mtu } : {}), ...(report.idle ? { idle: report.idle } : {}) })}\n`);
   files.push(txt);
   const json = join(dir, 'report.json');
   files.push(json);

@@ -5,6 +5,8 @@ set -euo pipefail
 need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v bridge >/dev/null 2>&1 || need+=(iproute2)
+# ping (-M do: a datagram with DF set) for the lab's MTU checks (issue 13)
+command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${need[*]} and not root: install them with apt-get" >&2

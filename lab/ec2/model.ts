@@ -1,7 +1,7 @@
 // The EC2 stand-in's in-memory world: instances with their network interfaces,
 // and VPC route tables. Operations mirror the EC2 API actions the gateway uses
 // and fail with the codes, messages and HTTP statuses EC2 itself returns.
-import { parseCidr, parseIPv4 } from '../../machines/domain/ipv4.js';
+import { canonicalCidr, ipv4Number } from './ipv4.js';
 
 export const ACCOUNT_ID = '123456789012';
 
@@ -199,11 +199,11 @@ function checkCidr(text: string | undefined): string {
   if (text === undefined || text === '') {
     throw new Ec2Fault('MissingParameter', 'The request must contain the parameter destinationCidrBlock or destinationIpv6CidrBlock');
   }
-  const p = parseCidr(text);
-  if (!p.ok || p.value.text !== text.trim()) {
+  const cidr = canonicalCidr(text);
+  if (cidr === undefined || cidr !== text.trim()) {
     throw new Ec2Fault('InvalidParameterValue', `Value (${text}) for parameter destinationCidrBlock is invalid. This is not a valid CIDR block.`);
   }
-  return p.value.text;
+  return cidr;
 }
 
 function matches(filters: readonly Filter[], fields: (name: string) => readonly string[] | undefined): boolean {
@@ -237,7 +237,7 @@ export class Ec2World {
     const all = [spec, ...(spec.secondaryInterfaces ?? [])];
     const interfaces = all.map((i, deviceIndex): NetworkInterface => {
       if (!ENI_ID.test(i.eni)) throw new Error(`"${i.eni}" is not an ENI id (eni- and hex digits)`);
-      if (!parseIPv4(i.privateIp).ok) throw new Error(`"${i.privateIp}" is not an IPv4 address`);
+      if (ipv4Number(i.privateIp.trim()) === undefined) throw new Error(`"${i.privateIp}" is not an IPv4 address`);
       if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(i.mac)) throw new Error(`"${i.mac}" is not a lower-case MAC address`);
       if (this.interfaces.has(i.eni)) throw new Error(`interface ${i.eni} is defined twice`);
       return {

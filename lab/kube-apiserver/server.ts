@@ -32,6 +32,10 @@ export interface RequestRecord {
   readonly status: number;
   /** Epoch ms when the exchange ended (for a watch: when it closed). */
   readonly atMs: number;
+  /** The client's address (in the lab each process has its own namespace and address). */
+  readonly remoteAddress: string | undefined;
+  /** The request's query string without "?" ("" when none), e.g. resourceVersion and watch. */
+  readonly query: string;
 }
 
 interface Route {
@@ -219,8 +223,19 @@ export class KubeApiHttpServer {
       watch: isWatch,
     };
     // Recorded when the exchange ends; 499 (nginx's "client closed request") when the client left first.
+    const remoteAddress = req.socket.remoteAddress?.replace(/^::ffff:/, '');
     res.on('close', () => {
-      this.record({ method, path: url.pathname, resource: info.resource, name: route instanceof ApiError ? undefined : route?.name, watch: isWatch, status: res.headersSent ? res.statusCode : 499, atMs: performance.timeOrigin + performance.now() });
+      this.record({
+        method,
+        path: url.pathname,
+        resource: info.resource,
+        name: route instanceof ApiError ? undefined : route?.name,
+        watch: isWatch,
+        status: res.headersSent ? res.statusCode : 499,
+        atMs: performance.timeOrigin + performance.now(),
+        remoteAddress,
+        query: url.search.replace(/^\?/, ''),
+      });
     });
 
     if (this.opts.token !== undefined && req.headers.authorization !== `Bearer ${this.opts.token}`) {
