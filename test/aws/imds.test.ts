@@ -187,7 +187,9 @@ describe('no IMDSv1 fallback, and failures are typed', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     try {
       const port = (silent.address() as AddressInfo).port;
-      const err = await new ImdsClient({ endpoint: `http://127.0.0.1:${port}`, timeoutMs: 100 }).token().catch((e: unknown) => e as Error);
+      const err: Error = await new ImdsClient({ endpoint: `http://127.0.0.1:${port}`, timeoutMs: 100 })
+        .token()
+        .then(() => new Error('token() resolved'), (e: unknown) => e as Error);
       expect(err).toMatchObject({ code: 'ImdsUnreachable' });
       expect(err.message).toMatch(/needs IMDS to find the ENI holding NODE_IP/);
       expect(err.message).not.toMatch(/or set AWS_REGION/);
