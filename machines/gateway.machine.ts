@@ -38,6 +38,22 @@ export interface RouteTablesInput {
   readonly strategy: RouteStrategy;
 }
 
+/**
+ * What the ownership check found (machines/domain/ownership.ts decides): may this installation write
+ * the cluster-scoped CiliumVTEPConfig (and, since a second installation then exists, the route tables)?
+ */
+export interface OwnershipOutcome {
+  readonly write: boolean;
+  readonly why: string;
+  /** The owner annotation as read: the value this leader may overwrite on its first write. */
+  readonly currentOwner: string | undefined;
+}
+
+/** The first CiliumVTEPConfig write of a term may replace this owner annotation (besides our own). */
+export interface VtepConfigInput {
+  readonly replaceableOwner: string | undefined;
+}
+
 export type StepDownCause = 'renew-deadline' | 'lease-lost' | 'shutdown';
 
 export interface GatewayContext {
@@ -55,6 +71,8 @@ export interface GatewayContext {
   lastError: string | undefined;
   /** The next route-table pass's strategy. */
   routeStrategy: RouteStrategy;
+  /** The owner annotation the ownership check allowed this term to replace. */
+  replaceableOwner: string | undefined;
 }
 
 export type GatewayEvent =
@@ -81,6 +99,11 @@ export function isConfigurationError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'BAD_INPUT';
 }
 
+/** A CiliumVTEPConfig write found the object owned by another installation (code OWNED_ELSEWHERE). */
+export function isOwnedElsewhere(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'OWNED_ELSEWHERE';
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -98,7 +121,8 @@ export const gatewayMachine = setup({
     tryAcquireLease: notProvided<LeaseOutcome>('tryAcquireLease'),
     renewLease: notProvided<LeaseOutcome>('renewLease'),
     programRouteTables: fromPromise<void, RouteTablesInput>(() => Promise.reject(new Error('actor "programRouteTables" is not provided'))),
-    writeVtepConfig: notProvided<void>('writeVtepConfig'),
+    checkOwnership: notProvided<OwnershipOutcome>('checkOwnership'),
+    writeVtepConfig: fromPromise<void, VtepConfigInput>(() => Promise.reject(new Error('actor "writeVtepConfig" is not provided'))),
     releaseLease: notProvided<void>('releaseLease'),
   },
   actions: {
@@ -109,6 +133,8 @@ export const gatewayMachine = setup({
     announceNotLeader: () => {},
     announceStopped: () => {},
     announceFailed: () => {},
+    announceOwnershipConflict: () => {},
+    announceOwnershipResolved: () => {},
     scheduleRenewDeadline: raise({ type: 'LEASE.RENEW_DEADLINE_EXCEEDED' }, { id: 'renewDeadline', delay: 'renewDeadline' }),
     cancelRenewDeadline: cancel('renewDeadline'),
     recordRenewal: assign({
@@ -132,6 +158,9 @@ export const gatewayMachine = setup({
     causeShutdown: assign({ stepDownCause: 'shutdown' as const, shuttingDown: true }),
     preferWriteFirst: assign({ routeStrategy: 'write-first' as const }),
     preferDescribeFirst: assign({ routeStrategy: 'describe-first' as const }),
+    recordReplaceableOwner: assign({ replaceableOwner: ({ event }) => (event as unknown as { output: OwnershipOutcome }).output.currentOwner }),
+    forgetReplaceableOwner: assign({ replaceableOwner: undefined }),
+    recordOwnershipRefusal: assign({ lastError: ({ event }) => (event as unknown as { output: OwnershipOutcome }).output.why }),
   },
   guards: {
     leaseHeld: ({ event }) => (event as unknown as { output: LeaseOutcome }).output.held,
@@ -142,6 +171,8 @@ export const gatewayMachine = setup({
     shuttingDown: ({ context }) => context.shuttingDown,
     configurationError: ({ event }) => isConfigurationError((event as unknown as { error: unknown }).error),
     reassertPending: ({ context }) => context.reassertPending,
+    ownershipGranted: ({ event }) => (event as unknown as { output: OwnershipOutcome }).output.write,
+    ownedElsewhere: ({ event }) => isOwnedElsewhere((event as unknown as { error: unknown }).error),
   },
   delays: {
     // Defaults for reading the chart alone; the runtime provides the configured values.
@@ -166,6 +197,7 @@ export const gatewayMachine = setup({
     stepDownCause: undefined,
     lastError: undefined,
     routeStrategy: 'describe-first',
+    replaceableOwner: undefined,
   },
   states: {
     initialising: {
@@ -258,8 +290,29 @@ export const gatewayMachine = setup({
           },
         },
         work: {
-          initial: 'asserting',
+          // Another installation (a second release, another namespace) may lead too: the shared
+          // objects are written only once the CiliumVTEPConfig's owner annotation says they are ours
+          // or free (machines/domain/ownership.ts).
+          initial: 'checkingOwnership',
           states: {
+            checkingOwnership: {
+              invoke: {
+                id: 'checkOwnership',
+                src: 'checkOwnership',
+                onDone: [
+                  { guard: 'ownershipGranted', target: 'asserting', actions: 'recordReplaceableOwner' },
+                  { target: 'ownedElsewhere', actions: 'recordOwnershipRefusal' },
+                ],
+                onError: { target: 'backoff', actions: 'recordError' },
+              },
+            },
+            ownedElsewhere: {
+              // Nothing shared is written; looked at again on the drift period and when the object changes.
+              entry: 'announceOwnershipConflict',
+              exit: 'announceOwnershipResolved',
+              after: { driftRepairPeriod: 'checkingOwnership' },
+              on: { 'LEADER.REASSERT': 'checkingOwnership' },
+            },
             asserting: {
               type: 'parallel',
               on: { 'LEADER.REASSERT': { actions: 'markReassertPending' } },
@@ -288,8 +341,14 @@ export const gatewayMachine = setup({
                       invoke: {
                         id: 'writeVtepConfig',
                         src: 'writeVtepConfig',
-                        onDone: 'done',
-                        onError: { target: '#gateway.leader.work.backoff', actions: 'recordError' },
+                        input: ({ context }) => ({ replaceableOwner: context.replaceableOwner }),
+                        // Written with our owner annotation: from now on only our own may be replaced.
+                        onDone: { target: 'done', actions: 'forgetReplaceableOwner' },
+                        onError: [
+                          // Another installation took the object between the check and the write.
+                          { guard: 'ownedElsewhere', target: '#gateway.leader.work.ownedElsewhere', actions: 'recordError' },
+                          { target: '#gateway.leader.work.backoff', actions: 'recordError' },
+                        ],
                       },
                     },
                     done: { type: 'final' },
@@ -308,8 +367,8 @@ export const gatewayMachine = setup({
             },
             backoff: {
               entry: ['countLeaderWorkAttempt', 'clearReassertPending'],
-              after: { leaderWorkRetryDelay: 'asserting' },
-              on: { 'LEADER.REASSERT': 'asserting' },
+              after: { leaderWorkRetryDelay: 'checkingOwnership' },
+              on: { 'LEADER.REASSERT': 'checkingOwnership' },
             },
           },
         },

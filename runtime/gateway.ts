@@ -13,7 +13,8 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { AdmissionPolicy } from '../machines/domain/admission.js';
 import { ipv4ToInt, parseCidr, type Cidr } from '../machines/domain/ipv4.js';
 import { fleetMachine } from '../machines/fleet.machine.js';
-import { gatewayMachine, type GatewayEvent, type LeaseOutcome, type RouteTablesInput } from '../machines/gateway.machine.js';
+import { gatewayMachine, type GatewayEvent, type LeaseOutcome, type OwnershipOutcome, type RouteTablesInput, type VtepConfigInput } from '../machines/gateway.machine.js';
+import { leaseKey, ownershipVerdict, parseLeaseKey } from '../machines/domain/ownership.js';
 import { vtepMachine } from '../machines/vtep.machine.js';
 import {
   checkSourceDestCheck,
@@ -32,7 +33,9 @@ import {
   leaseWatchActor,
   LeaseLock,
   loadKubeConfig,
+  ownerOf,
   podRef,
+  readOtherLease,
   startCiliumNodeInformer,
   vtepSpecEquals,
   vtepWatchActor,
@@ -139,6 +142,8 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
 
   const clients = kubeClients(loadKubeConfig(config.kubeconfig));
   const lock = new LeaseLock({ clients, namespace, name: config.leaderElectionID, identity, leaseDurationMs: config.leaseDurationMs });
+  // The owner annotation this installation writes on the cluster-wide CiliumVTEPConfig.
+  const ownerKey = leaseKey(namespace, config.leaderElectionID);
   const vtepConfig = new VtepConfigClient({ clients });
   const events = new EventRecorder({ clients, host: config.nodeName ?? identity, onError: (err) => log.debug({ err }, 'event not recorded') });
   const self = podRef(namespace, identity);
@@ -357,10 +362,23 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
           ),
         );
       }),
-      writeVtepConfig: fromPromise(({ signal }) =>
+      checkOwnership: fromPromise<OwnershipOutcome>(({ signal }) =>
+        failover.span('vtepConfig.ownership', {}, async () => {
+          const cur = await vtepConfig.get(signal);
+          const currentOwner = cur === undefined ? undefined : ownerOf(cur) || undefined;
+          const ref = currentOwner === undefined || currentOwner === ownerKey ? undefined : parseLeaseKey(currentOwner);
+          const other = ref === undefined ? undefined : await readOtherLease(clients, ref, { signal });
+          const verdict = ownershipVerdict(currentOwner, ownerKey, other, Date.now(), config.takeOwnership);
+          if (verdict.write && verdict.why !== 'ours' && currentOwner !== undefined) {
+            log.warn({ owner: currentOwner, why: verdict.why }, 'CiliumVTEPConfig owned by another Lease: taking it over');
+          }
+          return { write: verdict.write, why: verdict.why, currentOwner };
+        }),
+      ),
+      writeVtepConfig: fromPromise<void, VtepConfigInput>(({ signal, input }) =>
         failover.span('vtepConfig.write', { 'cilium.vtep.endpoints': config.vpcCIDRs.length }, async () => {
           // Fenced twice: by leaving the leader state, and by the lease lapsing locally.
-          const r = await vtepConfig.upsert(endpoints(), AbortSignal.any([signal, lock.heldSignal()]));
+          const r = await vtepConfig.upsert(endpoints(), AbortSignal.any([signal, lock.heldSignal()]), { key: ownerKey, replaceable: input.replaceableOwner });
           if (r.action !== 'unchanged') log.info({ action: r.action }, 'CiliumVTEPConfig written');
         }),
       ),
@@ -393,6 +411,15 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
         void events.record(self, 'Normal', 'LeadershipLost', `${identity} stopped leading (${context.stepDownCause ?? 'unknown'})`);
       },
       announceStandby: () => {},
+      announceOwnershipConflict: ({ context }) => {
+        metrics.vtepConfigOwnerConflict.set(1);
+        const why = context.lastError ?? 'owned by another installation';
+        log.error({ why, ownerLease: ownerKey }, 'CiliumVTEPConfig belongs to another installation: no route or CiliumVTEPConfig writes (uninstall one, or set --take-ownership)');
+        void events.record(self, 'Warning', 'OwnershipConflict', `${identity} leads Lease ${ownerKey} but writes nothing shared: CiliumVTEPConfig ${vtepConfig.name} ${why}`);
+      },
+      announceOwnershipResolved: () => {
+        metrics.vtepConfigOwnerConflict.set(0);
+      },
       announceStopped: () => log.info('gateway stopped'),
       announceFailed: ({ context }) => {
         const reason = context.lastError ?? 'start-up failed';

@@ -148,6 +148,11 @@ export function createMetrics(info: GatewayInfo, scrape: () => Promise<ScrapeSta
       help: 'Hybrid nodes whose entries the kernel refused and that are not programmed since (retried on every sweep).',
       registers: [registry],
     }),
+    vtepConfigOwnerConflict: new Gauge({
+      name: `${NS}_vtep_config_owner_conflict`,
+      help: "1 while this leader writes nothing shared because the CiliumVTEPConfig is owned by another installation's live Lease.",
+      registers: [registry],
+    }),
     nodesSkipped: new Gauge({
       name: `${NS}_cilium_nodes_skipped`,
       help: 'CiliumNodes currently skipped as malformed or conflicting, by reason.',
@@ -176,6 +181,7 @@ export function createMetrics(info: GatewayInfo, scrape: () => Promise<ScrapeSta
     },
   };
   m.leaderIsActive.set(0);
+  m.vtepConfigOwnerConflict.set(0);
   m.hybridNodesConfigured.set(0);
   m.setGatewayState('initialising');
   return m;

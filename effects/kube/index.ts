@@ -26,13 +26,17 @@ export {
 } from './cilium-nodes.js';
 export {
   DEFAULT_VTEP_CONFIG_NAME,
+  ownerOf,
   readEndpoints,
   VtepConfigClient,
+  VtepOwnedElsewhereError,
   vtepSpecEquals,
   type VtepConfigOptions,
+  type VtepOwner,
   type VtepEndpoint,
   type VtepUpsertAction,
   type VtepUpsertResult,
 } from './vtep-config.js';
+export { readOtherLease } from './other-lease.js';
 export { ciliumNodeRef, EVENT_REASONS, EventRecorder, podRef, readPodRef, type EventRecorderOptions, type EventType, type ObjectRef, type RecordResult } from './events.js';
 export { ciliumNodeInformerActor, leaseAttemptActor, leaseReleaseActor, leaseWatchActor, vtepUpsertActor, vtepWatchActor, type LeaseWatchEvent } from './actors.js';

@@ -7,6 +7,10 @@
 // Cilium's CRD), fields of newer Cilium builds and Cilium's status are neither
 // compared nor overwritten, so Cilium's status refreshes cost no write. Every write takes an AbortSignal and
 // is refused once it is aborted (fencing of a leader that stepped down).
+// Given an owner, every write carries the owner annotation (machines/domain/ownership.ts) and
+// is refused, before anything is sent, when the object names an owner that is neither this
+// installation nor the one the ownership check allowed to be replaced.
+import { OWNER_ANNOTATION } from '../../machines/domain/ownership.js';
 import { kubeCall, type KubeClients } from './client.js';
 import { KubeError, KubeFencedError, toKubeError } from './errors.js';
 import { ListWatch, type KubeObject, type ListWatchOptions } from './list-watch.js';
@@ -23,6 +27,34 @@ export interface VtepEndpoint {
   readonly tunnelEndpoint: string;
   readonly cidr: string;
   readonly mac: string;
+}
+
+/** Who writes: the owner annotation's value, and the other owner the ownership check found free. */
+export interface VtepOwner {
+  /** `namespace/name` of this installation's Lease. */
+  readonly key: string;
+  /** Another owner's annotation this write may replace (its Lease was judged gone or expired). */
+  readonly replaceable?: string | undefined;
+}
+
+/** The object names another installation as its owner (code OWNED_ELSEWHERE, the statechart's guard). */
+export class VtepOwnedElsewhereError extends Error {
+  readonly code = 'OWNED_ELSEWHERE';
+  readonly retryable = false;
+  constructor(
+    readonly objectName: string,
+    readonly owner: string,
+  ) {
+    super(`CiliumVTEPConfig ${objectName} is owned by Lease ${owner.slice(0, 120)}, another installation; not written`);
+    this.name = 'VtepOwnedElsewhereError';
+  }
+}
+
+/** The owner annotation of an object, '' when it has none. */
+export function ownerOf(obj: unknown): string {
+  const ann = obj !== null && typeof obj === 'object' ? (obj as KubeObject).metadata?.annotations : undefined;
+  const v = ann !== null && typeof ann === 'object' ? (ann as Record<string, unknown>)[OWNER_ANNOTATION] : undefined;
+  return typeof v === 'string' ? v : '';
 }
 
 export type VtepUpsertAction = 'created' | 'updated' | 'unchanged';
@@ -126,7 +158,7 @@ export class VtepConfigClient {
    * nothing when equal. Throws KubeFencedError once `signal` is aborted, KubeError otherwise
    * (Conflict after maxConflictRetries).
    */
-  async upsert(endpoints: readonly VtepEndpoint[], signal: AbortSignal): Promise<VtepUpsertResult> {
+  async upsert(endpoints: readonly VtepEndpoint[], signal: AbortSignal, owner?: VtepOwner): Promise<VtepUpsertResult> {
     validateEndpoints(endpoints);
     const desiredSpec = { endpoints: endpoints.map((e) => ({ name: e.name, tunnelEndpoint: e.tunnelEndpoint, cidr: e.cidr, mac: e.mac })) };
     let conflicts = 0;
@@ -139,16 +171,21 @@ export class VtepConfigClient {
         if (signal.aborted) throw new KubeFencedError(`upsert ciliumvtepconfig ${this.name}`, { cause: err });
         throw err;
       }
-      if (cur !== undefined && vtepSpecEquals(cur, endpoints)) {
+      const curOwner = cur === undefined ? '' : ownerOf(cur);
+      if (owner !== undefined && curOwner !== '' && curOwner !== owner.key && curOwner !== owner.replaceable) {
+        throw new VtepOwnedElsewhereError(this.name, curOwner);
+      }
+      if (cur !== undefined && vtepSpecEquals(cur, endpoints) && (owner === undefined || curOwner === owner.key)) {
         return { action: 'unchanged', resourceVersion: cur.metadata?.resourceVersion, conflicts };
       }
+      const annotations = owner === undefined ? undefined : { [OWNER_ANNOTATION]: owner.key };
       try {
         let saved: unknown;
         if (cur === undefined) {
           const body = {
             apiVersion: `${VTEP_GROUP}/${VTEP_VERSION}`,
             kind: VTEP_KIND,
-            metadata: { name: this.name, ...(this.labels ? { labels: this.labels } : {}) },
+            metadata: { name: this.name, ...(this.labels ? { labels: this.labels } : {}), ...(annotations ? { annotations } : {}) },
             spec: desiredSpec,
           };
           saved = await kubeCall(`create ciliumvtepconfig ${this.name}`, { signal, timeoutMs: this.requestTimeoutMs, write: true }, (o) =>
@@ -157,7 +194,8 @@ export class VtepConfigClient {
         } else {
           // The rest of spec (a defaulted cidrMask, fields of a newer Cilium) is not ours: keep it.
           const curSpec = cur.spec !== null && typeof cur.spec === 'object' && !Array.isArray(cur.spec) ? (cur.spec as Record<string, unknown>) : {};
-          const body = { ...cur, apiVersion: `${VTEP_GROUP}/${VTEP_VERSION}`, kind: VTEP_KIND, spec: { ...curSpec, ...desiredSpec } };
+          const meta = annotations === undefined ? cur.metadata : { ...cur.metadata, annotations: { ...(cur.metadata?.annotations ?? {}), ...annotations } };
+          const body = { ...cur, metadata: meta, apiVersion: `${VTEP_GROUP}/${VTEP_VERSION}`, kind: VTEP_KIND, spec: { ...curSpec, ...desiredSpec } };
           saved = await kubeCall(`update ciliumvtepconfig ${this.name}`, { signal, timeoutMs: this.requestTimeoutMs, write: true }, (o) =>
             this.clients.custom.replaceClusterCustomObject({ ...this.ref(), body }, o),
           );

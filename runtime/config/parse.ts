@@ -24,6 +24,8 @@ export interface GatewayConfig {
   readonly awsRegion: string | undefined;
   readonly awsInstanceID: string | undefined;
   readonly debug: boolean;
+  /** Write the CiliumVTEPConfig even when another installation's live Lease owns it. */
+  readonly takeOwnership: boolean;
   readonly leaseDurationMs: number;
   readonly renewDeadlineMs: number;
   readonly retryPeriodMs: number;
@@ -207,6 +209,10 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
   const debug = GO_BOOL[debugRaw];
   if (debug === undefined) bad('debug', 'not a boolean (true/false/1/0)');
 
+  const takeRaw = get('take-ownership')?.value.trim() ?? 'false';
+  const takeOwnership = GO_BOOL[takeRaw];
+  if (takeOwnership === undefined) bad('take-ownership', 'not a boolean (true/false/1/0)');
+
   const vniRaw = get('vxlan-vni')?.value.trim() ?? '2';
   const vni = /^\d+$/.test(vniRaw) ? Number(vniRaw) : NaN;
   if (!(vni >= 1 && vni <= 16_777_215)) bad('vxlan-vni', 'not a VNI (an integer from 1 to 16777215)');
@@ -259,6 +265,7 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
       awsRegion: region,
       awsInstanceID: instance,
       debug: debug === true,
+      takeOwnership: takeOwnership === true,
       leaseDurationMs,
       renewDeadlineMs,
       retryPeriodMs,

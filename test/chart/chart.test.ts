@@ -484,6 +484,13 @@ describe('values', () => {
     expect(gatewayConfig(gateway(await helm.template(AUTO_SETS))).vxlanMTU).toBe(1450);
   });
 
+  it('takeOwnership reaches the gateway; off by default', async () => {
+    expect(gatewayConfig(gateway(await helm.template(AUTO_SETS))).takeOwnership).toBe(false);
+    const docs = await helm.template([...AUTO_SETS, 'takeOwnership=true']);
+    expect(envOf(gateway(docs), 'TAKE_OWNERSHIP')?.value).toBe('true');
+    expect(gatewayConfig(gateway(docs)).takeOwnership).toBe(true);
+  });
+
   it('lists as YAML lists or as comma-separated strings, several VPC CIDRs', async () => {
     const docs = await helm.template(['vpcCIDR={10.0.0.0/16,100.64.0.0/16}', 'podCIDRs=10.250.0.0/16\\, 10.251.0.0/16', 'routeTableIDs={rtb-0123456789abcdef0,rtb-01234567}', IMAGE_SET]);
     const cfg = gatewayConfig(gateway(docs));

@@ -3,7 +3,7 @@
 // event, and records when the machine aborts it. Delays run on a simulated
 // clock, so only the events a test sends move the machine.
 import { createActor, fromCallback, fromPromise, SimulatedClock, type PromiseActorLogic } from 'xstate';
-import { gatewayMachine, type GatewayEvent, type LeaseOutcome, type RouteStrategy, type RouteTablesInput } from '../../machines/gateway.machine.js';
+import { gatewayMachine, type GatewayEvent, type LeaseOutcome, type OwnershipOutcome, type RouteStrategy, type RouteTablesInput, type VtepConfigInput } from '../../machines/gateway.machine.js';
 
 export type EffectName =
   | 'initialise'
@@ -12,6 +12,7 @@ export type EffectName =
   | 'tryAcquireLease'
   | 'renewLease'
   | 'programRouteTables'
+  | 'checkOwnership'
   | 'writeVtepConfig'
   | 'releaseLease';
 
@@ -25,6 +26,8 @@ export interface GatewayHarness {
   readonly started: EffectName[];
   /** The strategy each route-table pass was started with, in order. */
   readonly routeStrategies: RouteStrategy[];
+  /** The owner annotation each CiliumVTEPConfig write was allowed to replace, in order. */
+  readonly replaceableOwners: Array<string | undefined>;
   /** Toggled by announceLeader / announceNotLeader. */
   leaderActive: boolean;
   readonly announcements: string[];
@@ -36,6 +39,7 @@ export function gatewayHarness(delays: Partial<Record<string, number>> = {}): Ga
     aborted: [] as EffectName[],
     started: [] as EffectName[],
     routeStrategies: [] as RouteStrategy[],
+    replaceableOwners: [] as Array<string | undefined>,
     leaderActive: false,
     announcements: [] as string[],
   };
@@ -84,7 +88,8 @@ export function gatewayHarness(delays: Partial<Record<string, number>> = {}): Ga
       tryAcquireLease: inFlight<LeaseOutcome>('tryAcquireLease'),
       renewLease: inFlight<LeaseOutcome>('renewLease'),
       programRouteTables: inFlight<void, RouteTablesInput>('programRouteTables', (i) => h.routeStrategies.push(i.strategy)),
-      writeVtepConfig: inFlight<void>('writeVtepConfig'),
+      checkOwnership: inFlight<OwnershipOutcome>('checkOwnership'),
+      writeVtepConfig: inFlight<void, VtepConfigInput>('writeVtepConfig', (i) => h.replaceableOwners.push(i.replaceableOwner)),
       releaseLease: inFlight<void>('releaseLease'),
     },
     actions: {
@@ -93,6 +98,8 @@ export function gatewayHarness(delays: Partial<Record<string, number>> = {}): Ga
       announceLeaderReady: announce('leaderReady'),
       announceNotLeader: announce('notLeader'),
       announceStopped: announce('stopped'),
+      announceOwnershipConflict: announce('ownershipConflict'),
+      announceOwnershipResolved: announce('ownershipResolved'),
     },
     delays: {
       retryPeriod: 1000,
@@ -117,6 +124,7 @@ export function expectedEffects(snapshot: ReturnType<GatewayHarness['actor']['ge
   if (snapshot.matches('leader')) out.push('watchLeaderObjects');
   if (snapshot.matches({ electing: 'acquiring' })) out.push('tryAcquireLease');
   if (snapshot.matches({ leader: { lease: 'renewing' } })) out.push('renewLease');
+  if (snapshot.matches({ leader: { work: 'checkingOwnership' } })) out.push('checkOwnership');
   if (snapshot.matches({ leader: { work: { asserting: { routeTables: 'programming' } } } })) out.push('programRouteTables');
   if (snapshot.matches({ leader: { work: { asserting: { vtepConfig: 'writing' } } } })) out.push('writeVtepConfig');
   if (snapshot.matches('steppingDown')) out.push('releaseLease');

@@ -5,6 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { gatewayHarness } from './gateway-harness.js';
 
 const won = { type: 'xstate.done.actor.tryAcquireLease', output: { held: true, holder: 'me', renewedAt: 0 } } as const;
+const free = (currentOwner?: string) => ({ type: 'xstate.done.actor.checkOwnership', output: { write: true, why: 'owner-expired', currentOwner } }) as never;
+const ownedElsewhere = {
+  type: 'xstate.done.actor.checkOwnership',
+  output: { write: false, why: 'owned by Lease team-b/hybrid-gateway-leader, held by gw-b-0', currentOwner: 'team-b/hybrid-gateway-leader' },
+} as never;
 
 function toLeader() {
   const h = gatewayHarness();
@@ -13,6 +18,7 @@ function toLeader() {
   h.actor.send({ type: 'LEASE.FREE' });
   h.actor.send(won as never);
   expect(h.actor.getSnapshot().matches('leader')).toBe(true);
+  h.actor.send(free());
   return h;
 }
 
@@ -106,6 +112,8 @@ describe('gateway delays', () => {
     expect(h.actor.getSnapshot().context.lastError).toBe('409');
     // Keep the lease alive while time passes.
     h.clock.increment(500);
+    expect(h.actor.getSnapshot().matches({ leader: { work: 'checkingOwnership' } })).toBe(true);
+    h.actor.send(free());
     expect(h.actor.getSnapshot().matches({ leader: { work: 'asserting' } })).toBe(true);
     h.actor.send({ type: 'xstate.done.actor.programRouteTables' } as never);
     h.actor.send({ type: 'xstate.done.actor.writeVtepConfig' } as never);
@@ -121,6 +129,56 @@ describe('gateway delays', () => {
     h.actor.send({ type: 'xstate.done.actor.writeVtepConfig' } as never);
     expect(h.actor.getSnapshot().matches({ leader: { work: 'asserting' } })).toBe(true);
     expect(h.started.filter((e) => e === 'writeVtepConfig')).toHaveLength(2);
+    h.actor.stop();
+  });
+
+  it('a leader that finds the CiliumVTEPConfig owned by another live installation writes nothing shared, and looks again each drift period', () => {
+    const h = gatewayHarness();
+    h.actor.start();
+    h.actor.send({ type: 'xstate.done.actor.initialise' } as never);
+    h.actor.send({ type: 'LEASE.FREE' });
+    h.actor.send(won as never);
+    expect(h.running.has('checkOwnership')).toBe(true);
+    expect(h.running.has('programRouteTables')).toBe(false);
+    h.actor.send(ownedElsewhere);
+    const snap = h.actor.getSnapshot();
+    expect(snap.matches({ leader: { work: 'ownedElsewhere' } })).toBe(true);
+    expect(snap.context.lastError).toMatch(/held by gw-b-0/);
+    expect(h.announcements).toContain('ownershipConflict');
+    expect(h.started).not.toContain('programRouteTables');
+    expect(h.started).not.toContain('writeVtepConfig');
+    // Still the leader of its own Lease: renewals go on through the drift period (60 s in the harness).
+    for (let i = 0; i < 59; i += 1) {
+      h.clock.increment(1000);
+      h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, holder: 'me', renewedAt: h.clock.now() } } as never);
+    }
+    expect(h.actor.getSnapshot().matches({ leader: { work: 'ownedElsewhere' } })).toBe(true);
+    h.clock.increment(1000);
+    expect(h.actor.getSnapshot().matches({ leader: { work: 'checkingOwnership' } })).toBe(true);
+    h.actor.send(free('team-b/hybrid-gateway-leader'));
+    expect(h.announcements).toContain('ownershipResolved');
+    expect(h.actor.getSnapshot().matches({ leader: { work: 'asserting' } })).toBe(true);
+    // The first write may replace the expired owner's annotation; later ones only our own.
+    h.actor.send({ type: 'xstate.done.actor.programRouteTables' } as never);
+    h.actor.send({ type: 'xstate.done.actor.writeVtepConfig' } as never);
+    h.actor.send({ type: 'LEADER.REASSERT', reason: 'CiliumVTEPConfig differs' });
+    expect(h.replaceableOwners).toEqual(['team-b/hybrid-gateway-leader', undefined]);
+    h.actor.stop();
+  });
+
+  it('a CiliumVTEPConfig write that meets another owner (taken since the check) stops the leader work instead of retrying it', () => {
+    const h = toLeader();
+    h.actor.send({ type: 'xstate.done.actor.programRouteTables' } as never);
+    h.actor.send({
+      type: 'xstate.error.actor.writeVtepConfig',
+      error: Object.assign(new Error('CiliumVTEPConfig hybrid-gateway is owned by Lease team-b/x'), { code: 'OWNED_ELSEWHERE' }),
+    } as never);
+    expect(h.actor.getSnapshot().matches({ leader: { work: 'ownedElsewhere' } })).toBe(true);
+    h.clock.increment(500); // no backoff retry
+    expect(h.actor.getSnapshot().matches({ leader: { work: 'ownedElsewhere' } })).toBe(true);
+    expect(h.started.filter((e) => e === 'writeVtepConfig')).toHaveLength(1);
+    h.actor.send({ type: 'LEADER.REASSERT', reason: 'CiliumVTEPConfig differs' });
+    expect(h.actor.getSnapshot().matches({ leader: { work: 'checkingOwnership' } })).toBe(true);
     h.actor.stop();
   });
 });

@@ -25,13 +25,23 @@ const alphabet = eventAlphabet(gatewayMachine, {
   'xstate.done.actor.tryAcquireLease': leaseOutcomes,
   'xstate.done.actor.renewLease': leaseOutcomes,
   'LEASE.LOST': [{ holder: 'other' }],
+  // Ours or free; owned by another installation's live Lease.
+  'xstate.done.actor.checkOwnership': [
+    { output: { write: true, why: 'unowned', currentOwner: undefined } },
+    { output: { write: false, why: 'owned by Lease other-ns/hybrid-gateway-leader, held by gw-x', currentOwner: 'other-ns/hybrid-gateway-leader' } },
+  ],
+  // A transient failure (backoff), and another installation writing the object since the check.
+  'xstate.error.actor.writeVtepConfig': [
+    { error: new Error('409 Conflict, retries spent') },
+    { error: Object.assign(new Error('CiliumVTEPConfig hybrid-gateway is owned by Lease other-ns/x'), { code: 'OWNED_ELSEWHERE' }) },
+  ],
   // A transient failure (retried) and a configuration this host cannot satisfy (stop).
   'xstate.error.actor.initialise': [
     { error: new Error('NODE_IP is on no link yet') },
     { error: Object.assign(new Error('VXLAN MTU 1450 needs MTU 1500 on eth0, which has 1400'), { code: 'BAD_INPUT' }) },
   ],
 });
-const LEADER_WORK = /programRouteTables|writeVtepConfig|driftRepairPeriod|leaderWorkRetryDelay|LEADER\.REASSERT/;
+const LEADER_WORK = /checkOwnership|programRouteTables|writeVtepConfig|driftRepairPeriod|leaderWorkRetryDelay|LEADER\.REASSERT/;
 
 // Counters (attempts, timestamps) are not states; flags that change behaviour are.
 const serializeState = (s: Snapshot): string =>
@@ -82,7 +92,7 @@ function replay(path: Path): void {
       expect([...h.running].sort(), `${where}: effects in flight`).toEqual(expectedEffects(snap));
       expect(h.leaderActive, `${where}: leader announcement`).toBe(snap.matches('leader'));
       if (!snap.matches('leader')) {
-        const leaderWrites: EffectName[] = ['programRouteTables', 'writeVtepConfig', 'renewLease', 'watchLeaderObjects'];
+        const leaderWrites: EffectName[] = ['checkOwnership', 'programRouteTables', 'writeVtepConfig', 'renewLease', 'watchLeaderObjects'];
         expect(leaderWrites.filter((e) => h.running.has(e)), `${where}: leader work outside leader`).toEqual([]);
       }
       const now = serializeState(snap);

@@ -19,6 +19,8 @@ const POD_CIDRS = '198.19.0.0/17,198.19.128.0/17';
 const NODES = [
   { name: 'gw-a', instanceId: 'i-0aaaaaaaaaaaaaaa1', eni: 'eni-0aaaaaaaaaaaaaaa1', mac: '0a:00:00:00:00:0a', ip: '198.18.10.11' },
   { name: 'gw-b', instanceId: 'i-0bbbbbbbbbbbbbbb2', eni: 'eni-0bbbbbbbbbbbbbbb2', mac: '0a:00:00:00:00:0b', ip: '198.18.10.12' },
+  // A second installation of the gateway (another release, namespace team-b) in the same cluster.
+  { name: 'gw-c', instanceId: 'i-0ccccccccccccccc3', eni: 'eni-0ccccccccccccccc3', mac: '0a:00:00:00:00:0c', ip: '198.18.10.13' },
 ] as const;
 type GwName = (typeof NODES)[number]['name'];
 
@@ -32,7 +34,8 @@ const hybridNode = (name: string, ip: string, cidrs: string[]) => ({
 let run: NetnsRun;
 let ctl: IpcPeer;
 let ctlInfo: { kubeUrl: string; kubeconfig: string; ec2Url: string; otlpUrl: string; imds: Record<string, string> };
-const ns: Record<GwName, string> = { 'gw-a': '', 'gw-b': '' };
+const ns: Record<GwName, string> = { 'gw-a': '', 'gw-b': '', 'gw-c': '' };
+const NAMESPACE: Record<GwName, string> = { 'gw-a': 'kube-system', 'gw-b': 'kube-system', 'gw-c': 'team-b' };
 const procs: Partial<Record<GwName, ChildProcess>> = {};
 
 async function ask<T>(body: Record<string, unknown>): Promise<T> {
@@ -49,7 +52,7 @@ function startGateway(name: GwName): ChildProcess {
     POD_CIDRS,
     ROUTE_TABLE_IDS: TABLES.join(','),
     POD_NAME: name,
-    POD_NAMESPACE: 'kube-system',
+    POD_NAMESPACE: NAMESPACE[name],
     NODE_NAME: `node-${name}`,
     KUBECONFIG: ctlInfo.kubeconfig,
     AWS_ENDPOINT_URL_EC2: ctlInfo.ec2Url,
@@ -103,7 +106,7 @@ async function httpGet(name: GwName, port: number, path: string): Promise<{ stat
   return JSON.parse(out.stdout) as { status: number; body: string };
 }
 
-function other(name: GwName): GwName {
+function other(name: GwName): 'gw-a' | 'gw-b' {
   return name === 'gw-a' ? 'gw-b' : 'gw-a';
 }
 
@@ -113,6 +116,7 @@ describe('two gateway processes against the lab stand-ins', () => {
     const c = await run.ns('ctl');
     ns['gw-a'] = await run.ns('gwa');
     ns['gw-b'] = await run.ns('gwb');
+    ns['gw-c'] = await run.ns('gwc');
     await run.ip(c, ['link', 'add', 'br0', 'type', 'bridge']);
     await run.ip(c, ['addr', 'add', '198.18.10.1/24', 'dev', 'br0']);
     await run.ip(c, ['link', 'set', 'br0', 'up']);
@@ -296,4 +300,50 @@ describe('two gateway processes against the lab stand-ins', () => {
         : undefined;
     });
   }, 30_000);
+
+  it("a second installation (namespace team-b) leads its own Lease but writes nothing shared while the first one's Lease is held; it says so, and takes over once the object is free", async () => {
+    const first = (await leaderEverywhere())!;
+    expect(first).toBeDefined();
+    const vtepBefore = await ask<{ metadata: { annotations?: Record<string, string> } }>({ op: 'get', plural: 'ciliumvtepconfigs', name: 'hybrid-gateway' });
+    expect(vtepBefore.metadata.annotations?.['eks-hybrid-gateway/owner-lease']).toBe('kube-system/hybrid-gateway-leader');
+    const t0 = Date.now();
+    startGateway('gw-c');
+    await until('gw-c leads team-b', async () => {
+      const lease = await ask<{ spec?: { holderIdentity?: string } } | null>({ op: 'get', plural: 'leases', name: 'hybrid-gateway-leader', namespace: 'team-b' });
+      return lease?.spec?.holderIdentity === 'gw-c' ? true : undefined;
+    });
+    await until('gw-c reports the conflict', async () =>
+      /^hybrid_gateway_vtep_config_owner_conflict 1$/m.test((await httpGet('gw-c', 10080, '/metrics')).body) ? true : undefined,
+    );
+    expect(await leaderEverywhere()).toBe(first);
+    const kubeWrites = (await ask<Array<{ method: string; path: string; remoteAddress?: string }>>({ op: 'kubeRequests' })).filter(
+      (r) => r.remoteAddress === '198.18.10.13' && r.path.includes('ciliumvtepconfigs') && r.method !== 'GET',
+    );
+    expect(kubeWrites).toEqual([]);
+    const routeWrites = (await ask<Array<{ action: string; eni?: string; atMs: number }>>({ op: 'ec2CallLog' })).filter((c) => c.eni === 'eni-0ccccccccccccccc3');
+    expect(routeWrites).toEqual([]);
+    const events = await ask<Array<{ reason?: string; message?: string }>>({ op: 'list', plural: 'events', namespace: 'team-b' });
+    const conflict = events.find((e) => e.reason === 'OwnershipConflict');
+    expect(conflict?.message).toMatch(/owned by Lease kube-system\/hybrid-gateway-leader, held by gw-/);
+
+    // The first installation is uninstalled (its gateway stopped, the object it wrote deleted): gw-c takes over.
+    procs[first]!.kill('SIGTERM');
+    await ask({ op: 'remove', plural: 'ciliumvtepconfigs', name: 'hybrid-gateway' });
+    await until(
+      'gw-c writes routes and CiliumVTEPConfig',
+      async () => {
+        const routes = await ask<Record<string, Record<string, string>>>({ op: 'routes' });
+        if (!TABLES.every((t) => POD_CIDRS.split(',').every((c) => routes[t]?.[c] === 'eni-0ccccccccccccccc3'))) return undefined;
+        const v = await ask<{ metadata: { annotations?: Record<string, string> }; spec: { endpoints: Array<{ tunnelEndpoint: string }> } } | null>({
+          op: 'get',
+          plural: 'ciliumvtepconfigs',
+          name: 'hybrid-gateway',
+        });
+        return v?.spec.endpoints[0]?.tunnelEndpoint === '198.18.10.13' && v.metadata.annotations?.['eks-hybrid-gateway/owner-lease'] === 'team-b/hybrid-gateway-leader' ? true : undefined;
+      },
+      20_000,
+    );
+    expect((await httpGet('gw-c', 10080, '/metrics')).body).toMatch(/^hybrid_gateway_vtep_config_owner_conflict 0$/m);
+    console.info(`second installation: conflict reported, took over after the first was removed (${Date.now() - t0} ms in all)`);
+  }, 60_000);
 });

@@ -80,6 +80,13 @@ describe('configuration', () => {
     expect(problems([], { ...base, DEBUG: 'yes' })).toEqual(['invalid DEBUG "yes": not a boolean (true/false/1/0)']);
   });
 
+  it('--take-ownership / TAKE_OWNERSHIP: off by default, Go booleans, a bad value named', () => {
+    expect(config().takeOwnership).toBe(false);
+    expect(config(['--take-ownership']).takeOwnership).toBe(true);
+    expect(config([], { ...base, TAKE_OWNERSHIP: 'true' }).takeOwnership).toBe(true);
+    expect(problems([], { ...base, TAKE_OWNERSHIP: 'always' })).toEqual(['invalid TAKE_OWNERSHIP "always": not a boolean (true/false/1/0)']);
+  });
+
   it('several VPC CIDRs are kept in order; more than 8 are refused', () => {
     expect(config([], { ...base, VPC_CIDR: '198.18.0.0/24, 198.18.1.0/24' }).vpcCIDRs).toEqual(['198.18.0.0/24', '198.18.1.0/24']);
     const nine = Array.from({ length: 9 }, (_, i) => `198.18.${i}.0/24`).join(',');
