@@ -120,7 +120,13 @@ function kubeletEnv(c: Container, downward: Record<string, string>): Record<stri
   return env;
 }
 
-const DOWNWARD = { 'status.hostIP': '198.18.0.10', 'metadata.name': 'gw-abc12', 'metadata.namespace': NAMESPACE, 'spec.nodeName': 'ip-198-18-0-10' };
+const DOWNWARD = {
+  'status.hostIP': '198.18.0.10',
+  'metadata.name': 'gw-abc12',
+  'metadata.namespace': NAMESPACE,
+  'metadata.uid': '5f0c3a9e-6f1b-4c1e-9a77-0d2d3c4b5a69',
+  'spec.nodeName': 'ip-198-18-0-10',
+};
 
 function gatewayConfig(c: Container): GatewayConfig {
   const outcome = parseConfig(c.args ?? [], kubeletEnv(c, DOWNWARD));
@@ -318,11 +324,12 @@ describe.each([
     expect(matches(pdb.spec.selector)).toBe(true);
   });
 
-  it('downward API: NODE_IP from status.hostIP, POD_NAME, POD_NAMESPACE, NODE_NAME', () => {
+  it('downward API: NODE_IP from status.hostIP, POD_NAME, POD_NAMESPACE, POD_UID, NODE_NAME', () => {
     const c = gateway(get());
     expect(envOf(c, 'NODE_IP')?.valueFrom?.fieldRef?.fieldPath).toBe('status.hostIP');
     expect(envOf(c, 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(envOf(c, 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
+    expect(envOf(c, 'POD_UID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.uid');
     expect(envOf(c, 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
     expect(envOf(c, 'VPC_CIDR')?.value).toBe('10.0.0.0/16');
     expect(envOf(c, 'POD_CIDRS')?.value).toBe('10.250.0.0/16');
@@ -342,6 +349,7 @@ describe.each([
       leaderElectionID: 'hybrid-gateway-leader',
       leaderElectionNamespace: NAMESPACE,
       podName: 'gw-abc12',
+      podUid: '5f0c3a9e-6f1b-4c1e-9a77-0d2d3c4b5a69',
       nodeName: 'ip-198-18-0-10',
       vxlanVNI: 2,
       vxlanMTU: 1450,
