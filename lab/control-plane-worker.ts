@@ -239,7 +239,7 @@ process.on('message', (raw: unknown) => {
         value = { profile: cp.ec2.profile, ...cp.ec2.behaviour };
         break;
       case 'kubeRequests':
-        value = cp.kube.requests.map((r) => ({ method: r.method, path: r.path, watch: r.watch, status: r.status, atMs: r.atMs, remoteAddress: r.remoteAddress, query: r.query }));
+        value = cp.kube.requests.map((r) => ({ seq: r.seq, method: r.method, path: r.path, watch: r.watch, status: r.status, atMs: r.atMs, remoteAddress: r.remoteAddress, query: r.query }));
         break;
       case 'otlpRequests':
         value = cp.otlp.requests;

@@ -12,6 +12,7 @@
 // the leading gateway. Used by the lab command (main.ts), the failover
 // benchmark and the tests in test/lab.
 import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import {
   CONTROL_IP,
   ECHO_PORT,
@@ -87,6 +88,8 @@ export interface GatewayProcess {
   stopped: boolean;
   /** Links down (node lost). */
   down: boolean;
+  /** The pod UID (POD_UID, as the downward API gives it) of every start, oldest first: each start stands for a new pod. */
+  podUids: string[];
 }
 
 export interface ConvergeReport {
@@ -117,7 +120,10 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
 
 export class Lab {
   readonly ns = { ctl: '', router: '', vpcPod: '', onprem: '', gw: {} as Record<GatewayName, string> };
-  readonly gateways: Record<GatewayName, GatewayProcess> = { 'gw-a': { child: undefined, stopped: false, down: false }, 'gw-b': { child: undefined, stopped: false, down: false } };
+  readonly gateways: Record<GatewayName, GatewayProcess> = {
+    'gw-a': { child: undefined, stopped: false, down: false, podUids: [] },
+    'gw-b': { child: undefined, stopped: false, down: false, podUids: [] },
+  };
   readonly hybrid = new Map<string, HybridNode>();
   ctl!: IpcPeer;
   info!: ControlInfo;
@@ -357,7 +363,9 @@ export class Lab {
   startGateway(name: GatewayName): ChildProcess {
     const gp = this.gateways[name];
     if (gp.child !== undefined && gp.child.exitCode === null && gp.child.signalCode === null) throw new Error(`${name} is running already`);
-    const child = this.run.spawnNode(this.ns.gw[name], 'runtime/main.ts', this.opts.gatewayArgs ?? [], this.gatewayEnv(name));
+    const podUid = randomUUID();
+    const child = this.run.spawnNode(this.ns.gw[name], 'runtime/main.ts', this.opts.gatewayArgs ?? [], { ...this.gatewayEnv(name), POD_UID: podUid });
+    gp.podUids.push(podUid);
     gp.child = child;
     gp.stopped = false;
     return child;

@@ -146,7 +146,8 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   const ownerKey = leaseKey(namespace, config.leaderElectionID);
   const vtepConfig = new VtepConfigClient({ clients });
   const events = new EventRecorder({ clients, host: config.nodeName ?? identity, onError: (err) => log.debug({ err }, 'event not recorded') });
-  const self = podRef(namespace, identity);
+  // The pod's uid comes from the downward API (POD_UID): kubectl describe pod lists Events by it, and no pod read is needed.
+  const self = podRef(namespace, identity, config.podUid);
 
   const dp = openDataPlane();
   let device: DeviceInfo | undefined;

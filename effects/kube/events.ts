@@ -46,20 +46,6 @@ export function ciliumNodeRef(name: string, uid?: string): ObjectRef {
   return { kind: 'CiliumNode', apiVersion: 'cilium.io/v2', name, uid };
 }
 
-/**
- * The gateway Pod as an ObjectRef with its uid (kubectl describe pod matches Events by uid).
- * Falls back to a ref without uid when the Pod cannot be read (best effort, never throws).
- */
-export async function readPodRef(clients: KubeClients, namespace: string, name: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ObjectRef> {
-  try {
-    const pod = await kubeCall(`get pod ${namespace}/${name}`, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 5_000 }, (o) => clients.core.readNamespacedPod({ namespace, name }, o));
-    const uid = pod.metadata?.uid;
-    return podRef(namespace, name, typeof uid === 'string' && uid !== '' ? uid : undefined);
-  } catch {
-    return podRef(namespace, name);
-  }
-}
-
 export interface EventRecorderOptions {
   readonly clients: KubeClients;
   /** source.component / reportingComponent (default eks-hybrid-gateway). */

@@ -24,6 +24,8 @@ export interface ServerOptions {
 
 /** One handled request, kept for tests' reports (bounded). */
 export interface RequestRecord {
+  /** 1, 2, 3 … in the order the exchanges ended: a reader sees from the first one kept whether older ones were dropped. */
+  readonly seq: number;
   readonly method: string;
   readonly path: string;
   readonly resource: string | undefined;
@@ -114,6 +116,7 @@ export class KubeApiHttpServer {
   private readonly sockets = new Set<Socket>();
   private readonly bookmarkIntervalMs: number;
   private inFlightCount = 0;
+  private recorded = 0;
 
   constructor(
     readonly store: Store,
@@ -176,8 +179,9 @@ export class KubeApiHttpServer {
     return n;
   }
 
-  private record(r: RequestRecord): void {
-    this.requests.push(r);
+  private record(r: Omit<RequestRecord, 'seq'>): void {
+    this.recorded += 1;
+    this.requests.push({ seq: this.recorded, ...r });
     if (this.requests.length > 20_000) this.requests.splice(0, 10_000);
   }
 

@@ -35,6 +35,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'leader-election-retry-period', valueName: 'duration', defaultValue: '1s', help: 'Retry period between acquire/renew attempts (CLI only)' },
   { flag: 'leader-election-namespace', env: 'POD_NAMESPACE', valueName: 'namespace', help: "Namespace of the Lease (default: the pod's own namespace, else \"default\")" },
   { flag: 'pod-name', env: 'POD_NAME', valueName: 'name', help: 'This pod’s name: the Lease holder identity and Event target (default: hostname)' },
+  { flag: 'pod-uid', env: 'POD_UID', valueName: 'uid', help: 'This pod’s UID (downward API metadata.uid): its Events name it, so kubectl describe pod lists them (default: none)' },
   { flag: 'node-name', env: 'NODE_NAME', valueName: 'name', help: 'This node’s name, for the info metric and Events' },
   { flag: 'vxlan-vni', env: 'VXLAN_VNI', valueName: 'vni', defaultValue: '2', help: "VXLAN VNI; must equal Cilium's WORLD identity: 2 on single-stack clusters, 9 on dual-stack" },
   {

@@ -30,6 +30,8 @@ export interface GatewayConfig {
   readonly renewDeadlineMs: number;
   readonly retryPeriodMs: number;
   readonly podName: string | undefined;
+  /** The pod's UID (downward API), for the involvedObject of the pod's Events. */
+  readonly podUid: string | undefined;
   readonly nodeName: string | undefined;
   readonly vxlanVNI: number;
   /** MTU of hybrid_vxlan0 (the wrapped packets are this + 50 bytes). */
@@ -270,6 +272,7 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
       renewDeadlineMs,
       retryPeriodMs,
       podName: get('pod-name')?.value.trim(),
+      podUid: get('pod-uid')?.value.trim() || undefined,
       nodeName: get('node-name')?.value.trim(),
       vxlanVNI: vni,
       vxlanMTU: mtu,

@@ -1,14 +1,7 @@
 // Error mapping and the opt-in retry policy of the kube adapters.
 import { ApiException } from '@kubernetes/client-node';
-import { afterEach, describe, expect, it } from 'vitest';
-import { KubeError, KubeFencedError, readPodRef, statusToKubeError, toKubeError, withKubeRetry } from '../../effects/kube/index.js';
-import { startLab, type Lab } from './helpers.js';
-
-let lab: Lab | undefined;
-afterEach(async () => {
-  await lab?.server.close();
-  lab = undefined;
-});
+import { describe, expect, it } from 'vitest';
+import { KubeError, KubeFencedError, statusToKubeError, toKubeError, withKubeRetry } from '../../effects/kube/index.js';
 
 const status = (code: number, reason: string) => JSON.stringify({ kind: 'Status', code, reason, message: `m ${reason}` });
 
@@ -82,14 +75,5 @@ describe('withKubeRetry', () => {
       ),
     ).rejects.toMatchObject({ code: 'Unavailable' });
     expect(n).toBe(3);
-  });
-});
-
-describe('readPodRef', () => {
-  it('returns the Pod with its uid, or a ref without uid when it cannot be read', async () => {
-    lab = await startLab();
-    const pod = lab.server.store.put('pods', { metadata: { name: 'gw-0', namespace: 'kube-system' }, spec: {} });
-    expect(await readPodRef(lab.clients, 'kube-system', 'gw-0')).toEqual({ kind: 'Pod', apiVersion: 'v1', namespace: 'kube-system', name: 'gw-0', uid: pod.metadata?.uid });
-    expect(await readPodRef(lab.clients, 'kube-system', 'missing')).toEqual({ kind: 'Pod', apiVersion: 'v1', namespace: 'kube-system', name: 'missing', uid: undefined });
   });
 });

@@ -50,6 +50,13 @@ describe('configuration', () => {
     expect(config(['--statechart-inspector', 'ws://127.0.0.1:8080']).statechartInspector).toBe('ws://127.0.0.1:8080');
   });
 
+  it('POD_UID (downward API metadata.uid) names the pod in its Events; absent or blank: none', () => {
+    expect(config([], { ...base, POD_UID: ' 5f0c3a9e-6f1b-4c1e-9a77-0d2d3c4b5a69 ' }).podUid).toBe('5f0c3a9e-6f1b-4c1e-9a77-0d2d3c4b5a69');
+    expect(config(['--pod-uid=u-1'], { ...base, POD_UID: 'u-2' }).podUid).toBe('u-1');
+    expect(config().podUid).toBeUndefined();
+    expect(config([], { ...base, POD_UID: '  ' }).podUid).toBeUndefined();
+  });
+
   it('flags win over env, and Go-style single-dash flags are accepted', () => {
     const c = config(['--node-ip', '203.0.113.7', '-leader-election-id=gw', '--aws-region=us-west-2', '--pod-cidrs', '192.0.2.0/25,192.0.2.128/25'], {
       ...base,
