@@ -361,9 +361,9 @@ export const gatewayMachine = setup({
               ],
             },
             asserted: {
-              // Drift repair: re-assert on a period, and at once when told of a change.
+              // Drift repair: re-assert on a period; when told of a change, look at who owns the object first.
               after: { driftRepairPeriod: 'asserting' },
-              on: { 'LEADER.REASSERT': 'asserting' },
+              on: { 'LEADER.REASSERT': 'checkingOwnership' },
             },
             backoff: {
               entry: ['countLeaderWorkAttempt', 'clearReassertPending'],

@@ -325,9 +325,9 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       watchLeaderObjects: vtepWatchActor<GatewayEvent>(
         vtepConfig,
         (obj) =>
-          device !== undefined && vtepSpecEquals(obj, endpoints())
+          device !== undefined && vtepSpecEquals(obj, endpoints()) && ownerOf(obj) === ownerKey
             ? undefined
-            : { type: 'LEADER.REASSERT', reason: obj === undefined ? 'CiliumVTEPConfig deleted' : 'CiliumVTEPConfig differs' },
+            : { type: 'LEADER.REASSERT', reason: obj === undefined ? 'CiliumVTEPConfig deleted' : 'CiliumVTEPConfig differs or names another owner' },
         { skipInitial: true },
       ),
       programRouteTables: fromPromise<void, RouteTablesInput>(async ({ input, signal }) => {

@@ -414,11 +414,12 @@ describe('RBAC: least privilege', () => {
   });
 
   // What the gateway uses is measured by rbac-use.test.ts (a lab run); these pin the rendered rules.
-  it('ClusterRole: exactly the CiliumNode list/watch and the CiliumVTEPConfig hybrid-gateway reads and writes', () => {
+  it("ClusterRole: exactly the CiliumNode list/watch, the CiliumVTEPConfig hybrid-gateway reads and writes, and reading another installation's Lease", () => {
     expect(clusterRules()).toEqual([
       { apiGroups: ['cilium.io'], resources: ['ciliumnodes'], verbs: ['list', 'watch'] },
       { apiGroups: ['cilium.io'], resources: ['ciliumvtepconfigs'], verbs: ['create'] },
       { apiGroups: ['cilium.io'], resources: ['ciliumvtepconfigs'], resourceNames: ['hybrid-gateway'], verbs: ['get', 'list', 'watch', 'update'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get'] },
     ]);
     const rules = clusterRules();
     for (const verb of ['list', 'watch']) expect(allows(rules, { group: 'cilium.io', resource: 'ciliumnodes', verb })).toBe(true);
@@ -430,7 +431,9 @@ describe('RBAC: least privilege', () => {
     expect(allows(rules, { group: 'cilium.io', resource: 'ciliumvtepconfigs', verb: 'delete', name: 'hybrid-gateway' })).toBe(false);
     expect(allows(rules, { group: 'cilium.io', resource: 'ciliumnodes', verb: 'get', name: 'hyb-1' })).toBe(false);
     expect(allows(rules, { group: 'cilium.io', resource: 'ciliumnodes', verb: 'update' })).toBe(false);
-    expect(allows(rules, { group: 'coordination.k8s.io', resource: 'leases', verb: 'get', name: 'hybrid-gateway-leader' })).toBe(false);
+    // Any Lease may be read (the owner annotation names one in any namespace); none written or watched cluster-wide.
+    expect(allows(rules, { group: 'coordination.k8s.io', resource: 'leases', verb: 'get', name: 'hybrid-gateway-leader' })).toBe(true);
+    for (const verb of ['list', 'watch', 'update', 'create', 'delete']) expect(allows(rules, { group: 'coordination.k8s.io', resource: 'leases', verb, name: 'hybrid-gateway-leader' })).toBe(false);
     expect(allows(rules, { group: '', resource: 'events', verb: 'create' })).toBe(false);
   });
 

@@ -141,6 +141,32 @@ const STEPS: readonly Step[] = [
       await lab.waitConverged(30_000);
     },
   },
+  {
+    name: "another installation's released Lease named as the CiliumVTEPConfig's owner: the leader reads it (in its namespace) and takes the object back",
+    async run(lab) {
+      const OLD = { namespace: 'team-old', name: 'hybrid-gateway-leader' };
+      await lab.ask({
+        op: 'put',
+        plural: 'leases',
+        body: {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: OLD.name, namespace: OLD.namespace },
+          spec: { holderIdentity: '', leaseDurationSeconds: 3, renewTime: '2026-01-01T00:00:00.000000Z', leaseTransitions: 4 },
+        },
+      });
+      const cur = await lab.ask<KObj>({ op: 'get', plural: 'ciliumvtepconfigs', name: 'hybrid-gateway' });
+      const ownerOf = (o: KObj | null): string | undefined => (o?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations?.['eks-hybrid-gateway/owner-lease'];
+      expect(ownerOf(cur)).toBe(`${LEASE_NAMESPACE}/${LEASE_NAME}`);
+      await lab.ask({ op: 'put', plural: 'ciliumvtepconfigs', body: { ...cur, metadata: { ...cur.metadata, annotations: { 'eks-hybrid-gateway/owner-lease': `${OLD.namespace}/${OLD.name}` } } } });
+      await until(
+        'the leader to claim the CiliumVTEPConfig back',
+        async () => (ownerOf(await lab.ask<KObj | null>({ op: 'get', plural: 'ciliumvtepconfigs', name: 'hybrid-gateway' })) === `${LEASE_NAMESPACE}/${LEASE_NAME}` ? true : undefined),
+        20_000,
+        100,
+      );
+    },
+  },
   // Append new steps above this one: shutdown ends the run (every watch closes, so it is recorded).
   {
     name: 'shutdown: SIGTERM to the standby, then to the leader, which releases the Lease; every watch ends',

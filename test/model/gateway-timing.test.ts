@@ -161,8 +161,11 @@ describe('gateway delays', () => {
     // The first write may replace the expired owner's annotation; later ones only our own.
     h.actor.send({ type: 'xstate.done.actor.programRouteTables' } as never);
     h.actor.send({ type: 'xstate.done.actor.writeVtepConfig' } as never);
+    // A change of the object: who owns it is looked at again before the next write.
     h.actor.send({ type: 'LEADER.REASSERT', reason: 'CiliumVTEPConfig differs' });
-    expect(h.replaceableOwners).toEqual(['team-b/hybrid-gateway-leader', undefined]);
+    expect(h.actor.getSnapshot().matches({ leader: { work: 'checkingOwnership' } })).toBe(true);
+    h.actor.send({ type: 'xstate.done.actor.checkOwnership', output: { write: true, why: 'ours', currentOwner: 'gateway/hybrid-gateway-leader' } } as never);
+    expect(h.replaceableOwners).toEqual(['team-b/hybrid-gateway-leader', 'gateway/hybrid-gateway-leader']);
     h.actor.stop();
   });
 
