@@ -1,36 +1,59 @@
-// The gateway lifecycle: initialising → electing (standby ⇄ acquiring) →
-// leader → steppingDown → electing, or stopped on shutdown, or failed when
-// start-up meets a configuration this host cannot satisfy.
+// The gateway lifecycle. Every decision a reviewer looks for is here, by name:
+//
+//   initialising   device → forwarding → cloudIdentity, each retried on its own
+//                  (or `failed` for a configuration the host cannot satisfy)
+//   electing       standby ⇄ acquiring; an unconverged data plane does not compete
+//                  until the grace period is over (a converged peer should win)
+//   leader         lease: renews, retries an inconclusive renewal promptly, keeps
+//                  the renew deadline. work: the CiliumVTEPConfig region checks
+//                  ownership and writes; the route-table region takes over
+//                  (write-first), checks again once the old leader's last write
+//                  can have landed, then reasserts (describe-first) on drift and
+//                  on change. Each region backs off on its own.
+//   steppingDown   the fence (named action on leaving `leader`), then settling of
+//                  aborted writes, then the release of the Lease
 //
 // Pure statechart: every actor, action, guard and delay is referenced by name;
 // the runtime provides the implementations (effects/), tests provide doubles.
-// Leader work is a child of `leader`, so leaving `leader` for any reason stops
-// (aborts) every leader write before anything else happens: that is the fence.
+// Leader work runs in actors invoked under `leader`: leaving it for any reason
+// aborts them before anything else happens.
 import { assign, cancel, fromCallback, fromPromise, raise, setup } from 'xstate';
+import { backoffMs, DEFAULT_LEASE_TIMINGS, lateWriteCheckMs, releaseTimeoutMs, renewRetryMs, TIMINGS } from './timings.js';
+
+/** How one acquire or renew attempt ended. */
+export type LeaseAttemptOutcome =
+  /** This process holds the lease after the attempt (acquired or renewed). */
+  | 'acquired'
+  | 'renewed'
+  /** Another holder is current. */
+  | 'held-by-other'
+  /** Inconclusive: an API error, a conflict, or the attempt was cut short. Retried within the deadline. */
+  | 'error'
+  | 'conflict'
+  | 'fenced';
+
+export const INCONCLUSIVE_OUTCOMES: ReadonlySet<LeaseAttemptOutcome> = new Set(['error', 'conflict', 'fenced']);
 
 /** What one acquire or renew attempt found. */
 export interface LeaseOutcome {
   /** True when this process holds the lease after the attempt. */
   readonly held: boolean;
+  readonly outcome: LeaseAttemptOutcome;
   /** Current holder identity, when known. */
   readonly holder?: string | undefined;
   /** Local time (ms) at which the successful write was sent: the renew deadline counts from it. */
   readonly renewedAt?: number | undefined;
-  /**
-   * How the attempt ended when it did not hold: 'held-by-other' means another
-   * holder is current; 'error', 'conflict' or 'fenced' mean the attempt was
-   * inconclusive (retried while the renew deadline runs).
-   */
-  readonly outcome?: string | undefined;
   /** When another holder's lease expires, as judged locally (ms, the runtime's clock). */
   readonly otherExpiresAt?: number | undefined;
+  /** The error of an inconclusive attempt, for the log. */
+  readonly error?: unknown;
 }
 
 /**
- * How the leader's route-table pass starts. write-first: every route written without reading the
- * table (right after winning the lease, when they all point at the old leader: one round trip).
- * describe-first: read, then write only what differs (drift repair, and every retry: a pass that
- * was throttled or cut short must not send again the writes that already went through).
+ * How a route-table pass starts. write-first: every route written without reading the table (right
+ * after winning the lease, when they all point at the old leader: one round trip). describe-first:
+ * read, then write only what differs (every later pass: a pass that was throttled or cut short must
+ * not send again the writes that already went through).
  */
 export type RouteStrategy = 'write-first' | 'describe-first';
 
@@ -40,16 +63,16 @@ export interface RouteTablesInput {
 
 /**
  * What the ownership check found (machines/domain/ownership.ts decides): may this installation write
- * the cluster-scoped CiliumVTEPConfig (and, since a second installation then exists, the route tables)?
+ * the cluster-scoped CiliumVTEPConfig and, since another installation would otherwise exist, the route tables?
  */
 export interface OwnershipOutcome {
   readonly write: boolean;
   readonly why: string;
-  /** The owner annotation as read: the value this leader may overwrite on its first write. */
+  /** The owner annotation as read: the value this leader may overwrite on its next write. */
   readonly currentOwner: string | undefined;
 }
 
-/** The first CiliumVTEPConfig write of a term may replace this owner annotation (besides our own). */
+/** The next CiliumVTEPConfig write may replace this owner annotation (besides our own). */
 export interface VtepConfigInput {
   readonly replaceableOwner: string | undefined;
 }
@@ -58,21 +81,29 @@ export type StepDownCause = 'renew-deadline' | 'lease-lost' | 'shutdown';
 
 export interface GatewayContext {
   initAttempts: number;
-  leaderWorkAttempts: number;
+  routeAttempts: number;
+  vtepAttempts: number;
   /** Set once SHUTDOWN arrives: stepping down then ends in `stopped`. */
   shuttingDown: boolean;
-  /** A re-assert was asked for while leader work was already running. */
-  reassertPending: boolean;
+  /** A change was reported while the route-table pass was running: run another. */
+  routesReassertPending: boolean;
+  /** The data plane has converged once (the fleet said so). */
+  dataPlaneConverged: boolean;
+  /** The grace period of an unconverged data plane is over. */
+  dataPlaneGraceOver: boolean;
   lastRenewAt: number | undefined;
   leaseHolder: string | undefined;
   /** When the current holder's lease expires as last judged; a standby's next attempt need not wait past it. */
   leaseExpiresAt: number | undefined;
   stepDownCause: StepDownCause | undefined;
+  /** The last error, cleared when a term starts so a step-down never reports a stale one. */
   lastError: string | undefined;
-  /** The next route-table pass's strategy. */
-  routeStrategy: RouteStrategy;
-  /** The owner annotation the ownership check allowed this term to replace. */
+  /** The owner annotation the ownership check allowed the next write to replace. */
   replaceableOwner: string | undefined;
+  /** Both kinds of leader writes are in place once this term: leader ready was announced. */
+  routesInPlace: boolean;
+  vtepConfigInPlace: boolean;
+  leaderReadyAnnounced: boolean;
 }
 
 export type GatewayEvent =
@@ -84,12 +115,17 @@ export type GatewayEvent =
   | { type: 'LEASE.LOST'; holder?: string }
   /** The lease watch saw the lease released or expired: try to acquire now. */
   | { type: 'LEASE.FREE' }
-  /** Something the leader owns drifted or changed (CiliumVTEPConfig edited, routes changed): re-assert now. */
-  | { type: 'LEADER.REASSERT'; reason?: string };
-
-function notProvided<T>(name: string) {
-  return fromPromise<T>(() => Promise.reject(new Error(`actor "${name}" is not provided`)));
-}
+  /** Something the leader owns drifted or changed (CiliumVTEPConfig edited, deleted, or owned elsewhere): re-assert now. */
+  | { type: 'LEADER.REASSERT'; reason?: string }
+  /** The fleet converged the kernel for the first time. */
+  | { type: 'DATAPLANE.CONVERGED' }
+  /** Raised by the machine: the unconverged data plane's grace period is over. */
+  | { type: 'DATAPLANE.GRACE_OVER' }
+  /** Raised by the CiliumVTEPConfig region for the route-table region. */
+  | { type: 'OWNERSHIP.GRANTED' }
+  | { type: 'OWNERSHIP.REFUSED' }
+  /** Raised by a work region when its writes are in place. */
+  | { type: 'WORK.IN_PLACE' };
 
 /**
  * A start-up error that no retry can fix: the configuration does not fit this host (e.g. a VXLAN MTU
@@ -108,6 +144,14 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+function notProvided<TOutput, TInput = unknown>(name: string) {
+  return fromPromise<TOutput, TInput>(() => Promise.reject(new Error(`actor "${name}" is not provided`)));
+}
+
+type ErrorParams = { error: unknown };
+type LeaseParams = { outcome: LeaseOutcome };
+type OwnershipParams = { outcome: OwnershipOutcome };
+
 export const gatewayMachine = setup({
   types: {
     context: {} as GatewayContext,
@@ -115,18 +159,21 @@ export const gatewayMachine = setup({
   },
   actors: {
     // Placeholders that name the job; runtime/ provides the effects, tests provide doubles.
-    initialise: notProvided<void>('initialise'),
+    ensureDevice: notProvided<void>('ensureDevice'),
+    checkForwarding: notProvided<void>('checkForwarding'),
+    discoverCloud: notProvided<void>('discoverCloud'),
     watchLease: fromCallback<GatewayEvent>(() => {}),
     watchLeaderObjects: fromCallback<GatewayEvent>(() => {}),
     tryAcquireLease: notProvided<LeaseOutcome>('tryAcquireLease'),
     renewLease: notProvided<LeaseOutcome>('renewLease'),
-    programRouteTables: fromPromise<void, RouteTablesInput>(() => Promise.reject(new Error('actor "programRouteTables" is not provided'))),
     checkOwnership: notProvided<OwnershipOutcome>('checkOwnership'),
-    writeVtepConfig: fromPromise<void, VtepConfigInput>(() => Promise.reject(new Error('actor "writeVtepConfig" is not provided'))),
+    programRouteTables: notProvided<void, RouteTablesInput>('programRouteTables'),
+    writeVtepConfig: notProvided<void, VtepConfigInput>('writeVtepConfig'),
+    settleWrites: notProvided<void>('settleWrites'),
     releaseLease: notProvided<void>('releaseLease'),
   },
   actions: {
-    // Observability hooks (metrics, Events, logs): no-ops here, provided by the runtime.
+    // Observability hooks (metrics, Events, logs): no decisions, provided by the runtime.
     announceStandby: () => {},
     announceLeader: () => {},
     announceLeaderReady: () => {},
@@ -135,90 +182,146 @@ export const gatewayMachine = setup({
     announceFailed: () => {},
     announceOwnershipConflict: () => {},
     announceOwnershipResolved: () => {},
+    announceInitRetry: () => {},
+    announceWorkRetry: () => {},
+    /**
+     * The fence: from here on no leader write may leave this process (the runtime marks the lock not
+     * held and aborts every write in flight). Runs first on leaving `leader`, before anything is announced.
+     */
+    fence: () => {},
     scheduleRenewDeadline: raise({ type: 'LEASE.RENEW_DEADLINE_EXCEEDED' }, { id: 'renewDeadline', delay: 'renewDeadline' }),
     cancelRenewDeadline: cancel('renewDeadline'),
-    recordRenewal: assign({
-      lastRenewAt: ({ event }) => (event as unknown as { output: LeaseOutcome }).output.renewedAt,
-      leaseExpiresAt: undefined,
-    }),
-    recordHolder: assign({
-      leaseHolder: ({ event }) => (event as unknown as { output: LeaseOutcome }).output.holder,
-      leaseExpiresAt: ({ event }) => (event as unknown as { output: LeaseOutcome }).output.otherExpiresAt,
-    }),
-    recordError: assign({ lastError: ({ event }) => errorText((event as unknown as { error: unknown }).error) }),
+    scheduleDataPlaneGrace: raise({ type: 'DATAPLANE.GRACE_OVER' }, { id: 'dataPlaneGrace', delay: 'dataPlaneGrace' }),
+    noteDataPlaneConverged: assign({ dataPlaneConverged: true }),
+    endDataPlaneGrace: assign({ dataPlaneGraceOver: true }),
+    recordRenewal: assign((_, params: LeaseParams) => ({ lastRenewAt: params.outcome.renewedAt, leaseExpiresAt: undefined })),
+    recordHolder: assign((_, params: LeaseParams) => ({ leaseHolder: params.outcome.holder, leaseExpiresAt: params.outcome.otherExpiresAt })),
+    recordLeaseError: assign((_, params: LeaseParams) => ({ lastError: params.outcome.error === undefined ? params.outcome.outcome : errorText(params.outcome.error) })),
+    recordError: assign((_, params: ErrorParams) => ({ lastError: errorText(params.error) })),
+    startTerm: assign({ lastError: undefined, stepDownCause: undefined, routeAttempts: 0, vtepAttempts: 0, routesInPlace: false, vtepConfigInPlace: false, leaderReadyAnnounced: false, routesReassertPending: false }),
+    markLeaderReadyAnnounced: assign({ leaderReadyAnnounced: true }),
     countInitAttempt: assign({ initAttempts: ({ context }) => context.initAttempts + 1 }),
     resetInitAttempts: assign({ initAttempts: 0 }),
-    countLeaderWorkAttempt: assign({ leaderWorkAttempts: ({ context }) => context.leaderWorkAttempts + 1 }),
-    resetLeaderWorkAttempts: assign({ leaderWorkAttempts: 0, reassertPending: false }),
-    markReassertPending: assign({ reassertPending: true }),
-    clearReassertPending: assign({ reassertPending: false }),
-    markShuttingDown: assign({ shuttingDown: true }),
+    countRouteAttempt: assign({ routeAttempts: ({ context }) => context.routeAttempts + 1 }),
+    countVtepAttempt: assign({ vtepAttempts: ({ context }) => context.vtepAttempts + 1 }),
+    markRoutesInPlace: assign({ routeAttempts: 0, routesInPlace: true }),
+    markVtepConfigInPlace: assign({ vtepAttempts: 0, vtepConfigInPlace: true }),
+    markRoutesReassertPending: assign({ routesReassertPending: true }),
+    clearRoutesReassertPending: assign({ routesReassertPending: false }),
+    raiseWorkInPlace: raise({ type: 'WORK.IN_PLACE' }),
+    raiseOwnershipGranted: raise({ type: 'OWNERSHIP.GRANTED' }),
+    raiseOwnershipRefused: raise({ type: 'OWNERSHIP.REFUSED' }),
     causeRenewDeadline: assign({ stepDownCause: 'renew-deadline' as const }),
     causeLeaseLost: assign({ stepDownCause: 'lease-lost' as const }),
     causeShutdown: assign({ stepDownCause: 'shutdown' as const, shuttingDown: true }),
-    preferWriteFirst: assign({ routeStrategy: 'write-first' as const }),
-    preferDescribeFirst: assign({ routeStrategy: 'describe-first' as const }),
-    recordReplaceableOwner: assign({ replaceableOwner: ({ event }) => (event as unknown as { output: OwnershipOutcome }).output.currentOwner }),
+    recordReplaceableOwner: assign((_, params: OwnershipParams) => ({ replaceableOwner: params.outcome.currentOwner })),
     forgetReplaceableOwner: assign({ replaceableOwner: undefined }),
-    recordOwnershipRefusal: assign({ lastError: ({ event }) => (event as unknown as { output: OwnershipOutcome }).output.why }),
+    recordOwnershipRefusal: assign((_, params: OwnershipParams) => ({ lastError: params.outcome.why })),
   },
   guards: {
-    leaseHeld: ({ event }) => (event as unknown as { output: LeaseOutcome }).output.held,
-    attemptInconclusive: ({ event }) => {
-      const out = (event as unknown as { output: LeaseOutcome }).output;
-      return !out.held && (out.outcome === 'error' || out.outcome === 'conflict' || out.outcome === 'fenced');
-    },
+    leaseHeld: (_, params: LeaseParams) => params.outcome.held,
+    attemptInconclusive: (_, params: LeaseParams) => !params.outcome.held && INCONCLUSIVE_OUTCOMES.has(params.outcome.outcome),
     shuttingDown: ({ context }) => context.shuttingDown,
-    configurationError: ({ event }) => isConfigurationError((event as unknown as { error: unknown }).error),
-    reassertPending: ({ context }) => context.reassertPending,
-    ownershipGranted: ({ event }) => (event as unknown as { output: OwnershipOutcome }).output.write,
-    ownedElsewhere: ({ event }) => isOwnedElsewhere((event as unknown as { error: unknown }).error),
+    configurationError: (_, params: ErrorParams) => isConfigurationError(params.error),
+    ownedElsewhere: (_, params: ErrorParams) => isOwnedElsewhere(params.error),
+    ownershipGranted: (_, params: OwnershipParams) => params.outcome.write,
+    /** Compete for the lease: the data plane has converged, or the grace period for it is over. */
+    mayCompete: ({ context }) => context.dataPlaneConverged || context.dataPlaneGraceOver,
+    routesReassertPending: ({ context }) => context.routesReassertPending,
+    /** Both regions' writes are in place for the first time this term (leader ready). */
+    firstTimeAllInPlace: ({ context }) => context.routesInPlace && context.vtepConfigInPlace && !context.leaderReadyAnnounced,
   },
   delays: {
-    // Defaults for reading the chart alone; the runtime provides the configured values.
-    retryPeriod: 1000,
-    renewDeadline: 2000,
-    initRetryDelay: 1000,
-    leaderWorkRetryDelay: 500,
-    driftRepairPeriod: 60_000,
-    releaseTimeout: 1000,
+    // Production's defaults (machines/timings.ts); the runtime passes the configured lease timings.
+    standbyRetryPeriod: DEFAULT_LEASE_TIMINGS.retryPeriodMs,
+    renewInterval: DEFAULT_LEASE_TIMINGS.retryPeriodMs,
+    renewRetryDelay: renewRetryMs(DEFAULT_LEASE_TIMINGS),
+    renewDeadline: DEFAULT_LEASE_TIMINGS.renewDeadlineMs,
+    initRetryDelay: ({ context }) => backoffMs(context.initAttempts, TIMINGS.initRetryBaseMs, TIMINGS.initRetryMaxMs),
+    routeTablesRetryDelay: ({ context }) => backoffMs(context.routeAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs),
+    vtepConfigRetryDelay: ({ context }) => backoffMs(context.vtepAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs),
+    lateWriteCheckDelay: lateWriteCheckMs(DEFAULT_LEASE_TIMINGS),
+    driftRepairPeriod: TIMINGS.driftRepairMs,
+    dataPlaneGrace: TIMINGS.dataPlaneGraceMs,
+    settleTimeout: TIMINGS.settleTimeoutMs,
+    releaseTimeout: releaseTimeoutMs(DEFAULT_LEASE_TIMINGS),
   },
 }).createMachine({
   id: 'gateway',
   initial: 'initialising',
   context: {
     initAttempts: 0,
-    leaderWorkAttempts: 0,
+    routeAttempts: 0,
+    vtepAttempts: 0,
     shuttingDown: false,
-    reassertPending: false,
+    routesReassertPending: false,
+    dataPlaneConverged: false,
+    dataPlaneGraceOver: false,
     lastRenewAt: undefined,
     leaseHolder: undefined,
     leaseExpiresAt: undefined,
     stepDownCause: undefined,
     lastError: undefined,
-    routeStrategy: 'describe-first',
     replaceableOwner: undefined,
+    routesInPlace: false,
+    vtepConfigInPlace: false,
+    leaderReadyAnnounced: false,
+  },
+  entry: 'scheduleDataPlaneGrace',
+  on: {
+    'DATAPLANE.CONVERGED': { actions: 'noteDataPlaneConverged' },
+    'DATAPLANE.GRACE_OVER': { actions: 'endDataPlaneGrace' },
   },
   states: {
     initialising: {
-      // VXLAN device, ip_forward check, cloud identity: every pod needs them.
-      invoke: {
-        id: 'initialise',
-        src: 'initialise',
-        onDone: { target: 'electing', actions: 'resetInitAttempts' },
-        onError: [
-          // The pod would restart into the same refusal: stop and say why instead of retrying forever.
-          { guard: 'configurationError', target: 'failed', actions: 'recordError' },
-          { target: 'initFailed', actions: 'recordError' },
-        ],
+      // Every pod needs these, in this order; a stage's failure retries that stage only.
+      initial: 'device',
+      on: { SHUTDOWN: { target: 'stopped', actions: 'causeShutdown' } },
+      states: {
+        device: {
+          // hybrid_vxlan0 and the policy rules; the fleet may program once it is there.
+          invoke: {
+            id: 'ensureDevice',
+            src: 'ensureDevice',
+            onDone: { target: 'forwarding', actions: 'resetInitAttempts' },
+            onError: [
+              // The pod would restart into the same refusal: stop and say why instead of retrying forever.
+              { guard: { type: 'configurationError', params: ({ event }) => ({ error: event.error }) }, target: '#gateway.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+              { target: 'deviceRetry', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+            ],
+          },
+        },
+        deviceRetry: {
+          entry: ['countInitAttempt', 'announceInitRetry'],
+          after: { initRetryDelay: 'device' },
+        },
+        forwarding: {
+          // net.ipv4.ip_forward must be 1.
+          invoke: {
+            id: 'checkForwarding',
+            src: 'checkForwarding',
+            onDone: { target: 'cloudIdentity', actions: 'resetInitAttempts' },
+            onError: { target: 'forwardingRetry', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+          },
+        },
+        forwardingRetry: {
+          entry: ['countInitAttempt', 'announceInitRetry'],
+          after: { initRetryDelay: 'forwarding' },
+        },
+        cloudIdentity: {
+          // Instance, region and the ENI holding NODE_IP, from IMDSv2 and EC2.
+          invoke: {
+            id: 'discoverCloud',
+            src: 'discoverCloud',
+            onDone: { target: '#gateway.electing', actions: 'resetInitAttempts' },
+            onError: { target: 'cloudIdentityRetry', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+          },
+        },
+        cloudIdentityRetry: {
+          entry: ['countInitAttempt', 'announceInitRetry'],
+          after: { initRetryDelay: 'cloudIdentity' },
+        },
       },
-      on: { SHUTDOWN: { target: 'stopped', actions: 'causeShutdown' } },
-    },
-    initFailed: {
-      // Retried with a growing, capped delay instead of crashing the pod.
-      entry: 'countInitAttempt',
-      after: { initRetryDelay: 'initialising' },
-      on: { SHUTDOWN: { target: 'stopped', actions: 'causeShutdown' } },
     },
     electing: {
       // The lease watch lives across standby ⇄ acquiring so it is not re-opened each retry period.
@@ -228,9 +331,11 @@ export const gatewayMachine = setup({
         standby: {
           entry: 'announceStandby',
           // The runtime shortens the wait to the holder's expiry when that comes sooner.
-          after: { retryPeriod: 'acquiring' },
+          after: { standbyRetryPeriod: [{ guard: 'mayCompete', target: 'acquiring' }, { target: 'standby', reenter: true }] },
           on: {
-            'LEASE.FREE': 'acquiring',
+            'LEASE.FREE': { guard: 'mayCompete', target: 'acquiring' },
+            'DATAPLANE.CONVERGED': { target: 'acquiring', actions: 'noteDataPlaneConverged' },
+            'DATAPLANE.GRACE_OVER': { target: 'acquiring', actions: 'endDataPlaneGrace' },
             SHUTDOWN: { target: '#gateway.stopped', actions: 'causeShutdown' },
           },
         },
@@ -239,10 +344,17 @@ export const gatewayMachine = setup({
             id: 'tryAcquireLease',
             src: 'tryAcquireLease',
             onDone: [
-              { guard: 'leaseHeld', target: '#gateway.leader', actions: ['recordRenewal', 'recordHolder'] },
-              { target: 'standby', actions: 'recordHolder' },
+              {
+                guard: { type: 'leaseHeld', params: ({ event }) => ({ outcome: event.output }) },
+                target: '#gateway.leader',
+                actions: [
+                  { type: 'recordRenewal', params: ({ event }) => ({ outcome: event.output }) },
+                  { type: 'recordHolder', params: ({ event }) => ({ outcome: event.output }) },
+                ],
+              },
+              { target: 'standby', actions: { type: 'recordHolder', params: ({ event }) => ({ outcome: event.output }) } },
             ],
-            onError: { target: 'standby', actions: 'recordError' },
+            onError: { target: 'standby', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
           },
           // The attempt may have written the lease already: release it on the way out.
           on: { SHUTDOWN: { target: '#gateway.steppingDown', actions: 'causeShutdown' } },
@@ -253,46 +365,45 @@ export const gatewayMachine = setup({
       type: 'parallel',
       invoke: [
         // The lease watch tells a leader at once when another holder took the lease;
-        // the other watch sends LEADER.REASSERT when CiliumVTEPConfig is edited or deleted.
+        // the other watch sends LEADER.REASSERT when CiliumVTEPConfig is edited, deleted or owned elsewhere.
         { id: 'watchLease', src: 'watchLease' },
         { id: 'watchLeaderObjects', src: 'watchLeaderObjects' },
       ],
-      entry: ['scheduleRenewDeadline', 'announceLeader', 'preferWriteFirst'],
-      exit: ['cancelRenewDeadline', 'announceNotLeader'],
+      entry: ['startTerm', 'scheduleRenewDeadline', 'announceLeader'],
+      exit: ['fence', 'cancelRenewDeadline', 'announceNotLeader'],
       on: {
         'LEASE.RENEW_DEADLINE_EXCEEDED': { target: 'steppingDown', actions: 'causeRenewDeadline' },
         'LEASE.LOST': { target: 'electing', actions: 'causeLeaseLost' },
         SHUTDOWN: { target: 'steppingDown', actions: 'causeShutdown' },
+        'WORK.IN_PLACE': { guard: 'firstTimeAllInPlace', actions: ['markLeaderReadyAnnounced', 'announceLeaderReady'] },
       },
       states: {
         lease: {
           initial: 'waiting',
           states: {
-            waiting: { after: { retryPeriod: 'renewing' } },
+            waiting: { after: { renewInterval: 'renewing' } },
             renewing: {
               invoke: {
                 id: 'renewLease',
                 src: 'renewLease',
                 onDone: [
                   {
-                    guard: 'leaseHeld',
+                    guard: { type: 'leaseHeld', params: ({ event }) => ({ outcome: event.output }) },
                     target: 'waiting',
-                    actions: ['recordRenewal', 'cancelRenewDeadline', 'scheduleRenewDeadline'],
+                    actions: [{ type: 'recordRenewal', params: ({ event }) => ({ outcome: event.output }) }, 'cancelRenewDeadline', 'scheduleRenewDeadline'],
                   },
-                  // The API did not answer clearly: try again after the retry period; the deadline keeps running.
-                  { guard: 'attemptInconclusive', target: 'waiting' },
-                  { target: '#gateway.electing', actions: ['recordHolder', 'causeLeaseLost'] },
+                  // The API did not answer clearly: try again soon; the deadline keeps running.
+                  { guard: { type: 'attemptInconclusive', params: ({ event }) => ({ outcome: event.output }) }, target: 'retrying', actions: { type: 'recordLeaseError', params: ({ event }) => ({ outcome: event.output }) } },
+                  { target: '#gateway.electing', actions: [{ type: 'recordHolder', params: ({ event }) => ({ outcome: event.output }) }, 'causeLeaseLost'] },
                 ],
-                // A failed attempt is retried after the retry period; the deadline keeps running.
-                onError: { target: 'waiting', actions: 'recordError' },
+                onError: { target: 'retrying', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
               },
             },
+            retrying: { after: { renewRetryDelay: 'renewing' } },
           },
         },
-        work: {
-          // Another installation (a second release, another namespace) may lead too: the shared
-          // objects are written only once the CiliumVTEPConfig's owner annotation says they are ours
-          // or free (machines/domain/ownership.ts).
+        vtepConfig: {
+          // Ownership first: while another installation owns the object, nothing shared is written.
           initial: 'checkingOwnership',
           states: {
             checkingOwnership: {
@@ -300,95 +411,127 @@ export const gatewayMachine = setup({
                 id: 'checkOwnership',
                 src: 'checkOwnership',
                 onDone: [
-                  { guard: 'ownershipGranted', target: 'asserting', actions: 'recordReplaceableOwner' },
-                  { target: 'ownedElsewhere', actions: 'recordOwnershipRefusal' },
+                  {
+                    guard: { type: 'ownershipGranted', params: ({ event }) => ({ outcome: event.output }) },
+                    target: 'writing',
+                    actions: [{ type: 'recordReplaceableOwner', params: ({ event }) => ({ outcome: event.output }) }, 'raiseOwnershipGranted'],
+                  },
+                  { target: 'ownedElsewhere', actions: [{ type: 'recordOwnershipRefusal', params: ({ event }) => ({ outcome: event.output }) }, 'raiseOwnershipRefused'] },
                 ],
-                onError: { target: 'backoff', actions: 'recordError' },
+                onError: { target: 'backoff', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
               },
             },
             ownedElsewhere: {
-              // Nothing shared is written; looked at again on the drift period and when the object changes.
+              // Looked at again on the drift period and whenever the object changes.
               entry: 'announceOwnershipConflict',
               exit: 'announceOwnershipResolved',
               after: { driftRepairPeriod: 'checkingOwnership' },
               on: { 'LEADER.REASSERT': 'checkingOwnership' },
             },
-            asserting: {
-              type: 'parallel',
-              on: { 'LEADER.REASSERT': { actions: 'markReassertPending' } },
-              states: {
-                routeTables: {
-                  initial: 'programming',
-                  states: {
-                    programming: {
-                      // However the pass ends (done, failed, aborted), the next one reads first.
-                      exit: 'preferDescribeFirst',
-                      invoke: {
-                        id: 'programRouteTables',
-                        src: 'programRouteTables',
-                        input: ({ context }) => ({ strategy: context.routeStrategy }),
-                        onDone: 'done',
-                        onError: { target: '#gateway.leader.work.backoff', actions: 'recordError' },
-                      },
-                    },
-                    done: { type: 'final' },
+            writing: {
+              invoke: {
+                id: 'writeVtepConfig',
+                src: 'writeVtepConfig',
+                input: ({ context }) => ({ replaceableOwner: context.replaceableOwner }),
+                // Written with our owner annotation: from now on only our own may be replaced.
+                onDone: { target: 'inPlace', actions: ['forgetReplaceableOwner', 'markVtepConfigInPlace', 'raiseWorkInPlace'] },
+                onError: [
+                  // Another installation took the object between the check and the write.
+                  {
+                    guard: { type: 'ownedElsewhere', params: ({ event }) => ({ error: event.error }) },
+                    target: 'ownedElsewhere',
+                    actions: [{ type: 'recordError', params: ({ event }) => ({ error: event.error }) }, 'raiseOwnershipRefused'],
                   },
-                },
-                vtepConfig: {
-                  initial: 'writing',
-                  states: {
-                    writing: {
-                      invoke: {
-                        id: 'writeVtepConfig',
-                        src: 'writeVtepConfig',
-                        input: ({ context }) => ({ replaceableOwner: context.replaceableOwner }),
-                        // Written with our owner annotation: from now on only our own may be replaced.
-                        onDone: { target: 'done', actions: 'forgetReplaceableOwner' },
-                        onError: [
-                          // Another installation took the object between the check and the write.
-                          { guard: 'ownedElsewhere', target: '#gateway.leader.work.ownedElsewhere', actions: 'recordError' },
-                          { target: '#gateway.leader.work.backoff', actions: 'recordError' },
-                        ],
-                      },
-                    },
-                    done: { type: 'final' },
-                  },
-                },
+                  { target: 'backoff', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+                ],
               },
-              onDone: [
-                { guard: 'reassertPending', target: 'asserting', reenter: true, actions: 'clearReassertPending' },
-                { target: 'asserted', actions: ['resetLeaderWorkAttempts', 'announceLeaderReady'] },
-              ],
-            },
-            asserted: {
-              // Drift repair: re-assert on a period; when told of a change, look at who owns the object first.
-              after: { driftRepairPeriod: 'asserting' },
-              on: { 'LEADER.REASSERT': 'checkingOwnership' },
             },
             backoff: {
-              entry: ['countLeaderWorkAttempt', 'clearReassertPending'],
-              after: { leaderWorkRetryDelay: 'checkingOwnership' },
+              // A missing CRD or an API error here does not hold up the route tables.
+              entry: ['countVtepAttempt', 'announceWorkRetry'],
+              after: { vtepConfigRetryDelay: 'checkingOwnership' },
               on: { 'LEADER.REASSERT': 'checkingOwnership' },
+            },
+            inPlace: {
+              after: { driftRepairPeriod: 'writing' },
+              on: { 'LEADER.REASSERT': 'checkingOwnership' },
+            },
+          },
+        },
+        routeTables: {
+          initial: 'awaitingOwnership',
+          on: { 'OWNERSHIP.REFUSED': '.held' },
+          states: {
+            awaitingOwnership: {
+              on: { 'OWNERSHIP.GRANTED': 'takingOver' },
+            },
+            held: {
+              // Another installation owns the shared objects: no route is written until that changes.
+              on: { 'OWNERSHIP.GRANTED': 'reasserting' },
+            },
+            takingOver: {
+              // Every route written at once: they all point at the old leader.
+              invoke: {
+                id: 'programRouteTables',
+                src: 'programRouteTables',
+                input: { strategy: 'write-first' },
+                onDone: { target: 'awaitingLateWrites', actions: ['markRoutesInPlace', 'raiseWorkInPlace'] },
+                onError: { target: 'backoff', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+              },
+            },
+            awaitingLateWrites: {
+              // The old leader may have had a write on the wire when it stepped down: look once more after it timed out.
+              after: { lateWriteCheckDelay: 'reasserting' },
+              on: { 'LEADER.REASSERT': 'reasserting' },
+            },
+            reasserting: {
+              on: { 'LEADER.REASSERT': { actions: 'markRoutesReassertPending' } },
+              invoke: {
+                id: 'programRouteTables',
+                src: 'programRouteTables',
+                input: { strategy: 'describe-first' },
+                onDone: [
+                  { guard: 'routesReassertPending', target: 'reasserting', reenter: true, actions: 'clearRoutesReassertPending' },
+                  { target: 'inPlace', actions: ['markRoutesInPlace', 'raiseWorkInPlace'] },
+                ],
+                onError: { target: 'backoff', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+              },
+            },
+            backoff: {
+              entry: ['countRouteAttempt', 'clearRoutesReassertPending', 'announceWorkRetry'],
+              after: { routeTablesRetryDelay: 'reasserting' },
+              on: { 'LEADER.REASSERT': 'reasserting' },
+            },
+            inPlace: {
+              // Drift repair: on a period, and at once when told of a change.
+              after: { driftRepairPeriod: 'reasserting' },
+              on: { 'LEADER.REASSERT': 'reasserting' },
             },
           },
         },
       },
     },
     steppingDown: {
-      // Leader writes are already stopped (leaving `leader` aborted them); now hand the lease over.
-      invoke: {
-        id: 'releaseLease',
-        src: 'releaseLease',
-        onDone: [{ guard: 'shuttingDown', target: 'stopped' }, { target: 'electing' }],
-        onError: [
-          { guard: 'shuttingDown', target: 'stopped', actions: 'recordError' },
-          { target: 'electing', actions: 'recordError' },
-        ],
+      // The fence ran on leaving `leader`; the aborted writes settle, then the Lease is handed over.
+      initial: 'settling',
+      states: {
+        settling: {
+          invoke: { id: 'settleWrites', src: 'settleWrites', onDone: 'releasing', onError: 'releasing' },
+          after: { settleTimeout: 'releasing' },
+        },
+        releasing: {
+          invoke: {
+            id: 'releaseLease',
+            src: 'releaseLease',
+            onDone: 'released',
+            onError: { target: 'released', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+          },
+          after: { releaseTimeout: 'released' },
+        },
+        released: {
+          always: [{ guard: 'shuttingDown', target: '#gateway.stopped' }, { target: '#gateway.electing' }],
+        },
       },
-      after: {
-        releaseTimeout: [{ guard: 'shuttingDown', target: 'stopped' }, { target: 'electing' }],
-      },
-      on: { SHUTDOWN: { actions: 'markShuttingDown' } },
     },
     stopped: {
       type: 'final',

@@ -15,14 +15,13 @@ import { ipv4ToInt, parseCidr, type Cidr } from '../machines/domain/ipv4.js';
 import { fleetMachine } from '../machines/fleet.machine.js';
 import { gatewayMachine, type GatewayEvent, type LeaseOutcome, type OwnershipOutcome, type RouteTablesInput, type VtepConfigInput } from '../machines/gateway.machine.js';
 import { leaseKey, ownershipVerdict, parseLeaseKey } from '../machines/domain/ownership.js';
+import { lateWriteCheckMs, releaseTimeoutMs, renewRetryMs, TIMINGS } from '../machines/timings.js';
 import { vtepMachine } from '../machines/vtep.machine.js';
 import {
   checkSourceDestCheck,
   createEc2Client,
-  DEFAULT_AWS_RETRY_POLICY,
   discoverInstanceIdentity,
   ensureRoutes,
-  withRetry,
   type InstanceIdentity,
 } from '../effects/aws/index.js';
 import {
@@ -52,11 +51,6 @@ import { FailoverTrace, startTracing, transitionTracer, type TransitionRecord } 
 import { DesiredFeed } from './wiring/desired-feed.js';
 
 export const VXLAN_DEVICE = 'hybrid_vxlan0';
-const DRIFT_REPAIR_MS = 30_000;
-const RESYNC_MS = 30_000;
-const DEVICE_CHECK_MS = 10_000;
-// Attempt just after the holder's lease expires by our clock, not just before.
-const EXPIRY_MARGIN_MS = 5;
 
 export interface GatewayDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -107,7 +101,7 @@ export function vtepEndpoints(config: GatewayConfig, mac: string): VtepEndpoint[
  * past says nothing new: a failed attempt then waits the full period.
  */
 export function retryDelay(retryPeriodMs: number, leaseExpiresAt: number | undefined, now: number): number {
-  const untilExpiry = leaseExpiresAt === undefined ? Infinity : leaseExpiresAt - now + EXPIRY_MARGIN_MS;
+  const untilExpiry = leaseExpiresAt === undefined ? Infinity : leaseExpiresAt - now + TIMINGS.expiryMarginMs;
   return untilExpiry > 0 ? Math.min(retryPeriodMs, untilExpiry) : retryPeriodMs;
 }
 
@@ -213,12 +207,14 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
     actions: {
       announceConverged: ({ context }) => {
         converged = true;
+        // An unconverged gateway does not compete for the lease (the statechart's mayCompete).
+        gateway.send({ type: 'DATAPLANE.CONVERGED' });
         if (context.refused.length > 0) log.warn({ nodes: context.refused }, 'the kernel refused the entries of some nodes; they are retried one by one');
       },
       announceConvergeFailed: ({ context }) => log.warn({ failures: context.convergeFailures }, 'bulk reconcile failed; retrying'),
     },
     delays: {
-      resyncPeriod: RESYNC_MS,
+      resyncPeriod: TIMINGS.resyncMs,
       convergeRetryDelay: ({ context }) => backoffDelay(context.convergeFailures, 500, 30_000),
     },
   });
@@ -287,29 +283,40 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   };
 
   // ── the lifecycle: gateway machine ─────────────────────────────────────────
+  // Leader writes in flight (route tables, CiliumVTEPConfig): stepping down waits for them to settle.
+  const inFlight = new Set<Promise<unknown>>();
+  const tracked = <T>(p: Promise<T>): Promise<T> => {
+    inFlight.add(p);
+    void p.then(
+      () => inFlight.delete(p),
+      () => inFlight.delete(p),
+    );
+    return p;
+  };
+  const lease = { leaseDurationMs: config.leaseDurationMs, renewDeadlineMs: config.renewDeadlineMs, retryPeriodMs: config.retryPeriodMs };
+
   const gatewayLogic = gatewayMachine.provide({
     actors: {
-      initialise: fromPromise(async ({ signal }) => {
+      ensureDevice: fromPromise(async ({ signal }) => {
         device = await dp.ensureDevice({ name: VXLAN_DEVICE, vni: config.vxlanVNI, mtu: config.vxlanMTU, nodeIP: config.nodeIP, signal });
         log.info({ device: device.name, action: device.action, changes: device.changes, mtu: device.mtu, mac: device.mac, underlay: device.underlay.name }, 'vxlan device ready');
         logRules(await dp.ensureRules(config.podCIDRs, { signal }), 'policy rules ready');
-        if (!(await dp.ipForwardEnabled())) throw new Error('net.ipv4.ip_forward is 0 on this node: the gateway cannot forward (set it to 1)');
         fleet.send({ type: 'DATAPLANE.READY' });
-        if (!cloud) {
-          const id = await withRetry(
-            () => discoverInstanceIdentity({ nodeIP: config.nodeIP, region: config.awsRegion, instanceId: config.awsInstanceID, signal }),
-            DEFAULT_AWS_RETRY_POLICY,
-            { signal, what: 'instance identity' },
-          );
-          const ec2 = createEc2Client({ region: id.region });
-          cloud = { id, ec2 };
-          log.info({ instanceId: id.instanceId, region: id.region, eni: id.networkInterfaceId }, 'instance identity');
-          checkSourceDestCheck(ec2, id.networkInterfaceId, { signal })
-            .then((r) => {
-              if (!r.canForward) log.error({ eni: id.networkInterfaceId }, r.message);
-            })
-            .catch((err: unknown) => log.warn({ err }, 'source/destination check could not be read'));
-        }
+      }),
+      checkForwarding: fromPromise(async () => {
+        if (!(await dp.ipForwardEnabled())) throw new Error('net.ipv4.ip_forward is 0 on this node: the gateway cannot forward (set it to 1)');
+      }),
+      discoverCloud: fromPromise(async ({ signal }) => {
+        if (cloud) return;
+        const id = await discoverInstanceIdentity({ nodeIP: config.nodeIP, region: config.awsRegion, instanceId: config.awsInstanceID, signal });
+        const ec2 = createEc2Client({ region: id.region });
+        cloud = { id, ec2 };
+        log.info({ instanceId: id.instanceId, region: id.region, eni: id.networkInterfaceId }, 'instance identity');
+        checkSourceDestCheck(ec2, id.networkInterfaceId, { signal })
+          .then((r) => {
+            if (!r.canForward) log.error({ eni: id.networkInterfaceId }, r.message);
+          })
+          .catch((err: unknown) => log.warn({ err }, 'source/destination check could not be read'));
       }),
       watchLease: leaseWatchActor<GatewayEvent>(lock),
       tryAcquireLease: fromPromise<LeaseOutcome>(async ({ signal }) => {
@@ -319,7 +326,11 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
         if (attempt.error) log.debug({ err: attempt.error }, 'lease acquire attempt failed');
         return attempt;
       }),
-      renewLease: fromPromise<LeaseOutcome>(({ signal }) => lock.tryAcquireOrRenew(signal)),
+      renewLease: fromPromise<LeaseOutcome>(async ({ signal }) => {
+        const attempt = await lock.tryAcquireOrRenew(signal);
+        if (!attempt.held || attempt.error) log.warn({ outcome: attempt.outcome, err: attempt.error?.message }, 'lease renewal did not go through; retrying within the renew deadline');
+        return attempt;
+      }),
       // The first notice is the object as the previous leader left it: the leader work starting
       // with this state writes it anyway, so only later edits and deletes ask for a re-assert.
       watchLeaderObjects: vtepWatchActor<GatewayEvent>(
@@ -330,36 +341,38 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
             : { type: 'LEADER.REASSERT', reason: obj === undefined ? 'CiliumVTEPConfig deleted' : 'CiliumVTEPConfig differs or names another owner' },
         { skipInitial: true },
       ),
-      programRouteTables: fromPromise<void, RouteTablesInput>(async ({ input, signal }) => {
+      programRouteTables: fromPromise<void, RouteTablesInput>(({ input, signal }) => {
         const c = cloud;
-        if (!c) throw new Error('instance identity is not known yet');
+        if (!c) return Promise.reject(new Error('instance identity is not known yet'));
         const { strategy } = input;
-        await failover.span('routeTables.repoint', { 'aws.strategy': strategy, 'aws.eni': c.id.networkInterfaceId }, () =>
-          Promise.all(
-            config.routeTableIDs.map((table) =>
-              failover.span(`routeTable ${table}`, { 'aws.route_table_id': table }, async () => {
-                const r = await ensureRoutes({
-                  ec2: c.ec2,
-                  routeTableIds: [table],
-                  cidrs: config.podCIDRs,
-                  networkInterfaceId: c.id.networkInterfaceId,
-                  strategy,
-                  signal,
-                  writeGuard: () => lock.isHeld(),
-                  checkSourceDestCheck: false,
-                  onRouteUpdate: (u) => {
-                    if (u.action === 'unchanged' && !u.error) return;
-                    if (u.error) metrics.routeTableUpdateErrors.inc();
-                    else metrics.routeTableUpdate.inc();
-                    metrics.routeTableUpdateDuration.observe(u.durationMs / 1000);
-                  },
-                });
-                if (!r.ok) {
-                  const failed = r.tables.flatMap((t) => [t.error, ...t.routes.map((x) => x.error)]).find((e) => e !== undefined);
-                  throw failed ?? new Error(`route table ${table} not converged`);
-                }
-              }),
-            ),
+        return tracked(
+          failover.span('routeTables.repoint', { 'aws.strategy': strategy, 'aws.eni': c.id.networkInterfaceId }, () =>
+            Promise.all(
+              config.routeTableIDs.map((table) =>
+                failover.span(`routeTable ${table}`, { 'aws.route_table_id': table }, async () => {
+                  const r = await ensureRoutes({
+                    ec2: c.ec2,
+                    routeTableIds: [table],
+                    cidrs: config.podCIDRs,
+                    networkInterfaceId: c.id.networkInterfaceId,
+                    strategy,
+                    signal,
+                    writeGuard: () => lock.isHeld(),
+                    checkSourceDestCheck: false,
+                    onRouteUpdate: (u) => {
+                      if (u.action === 'unchanged' && !u.error) return;
+                      if (u.error) metrics.routeTableUpdateErrors.inc();
+                      else metrics.routeTableUpdate.inc();
+                      metrics.routeTableUpdateDuration.observe(u.durationMs / 1000);
+                    },
+                  });
+                  if (!r.ok) {
+                    const failed = r.tables.flatMap((t) => [t.error, ...t.routes.map((x) => x.error)]).find((e) => e !== undefined);
+                    throw failed ?? new Error(`route table ${table} not converged`);
+                  }
+                }),
+              ),
+            ).then(() => undefined),
           ),
         );
       }),
@@ -377,12 +390,17 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
         }),
       ),
       writeVtepConfig: fromPromise<void, VtepConfigInput>(({ signal, input }) =>
-        failover.span('vtepConfig.write', { 'cilium.vtep.endpoints': config.vpcCIDRs.length }, async () => {
-          // Fenced twice: by leaving the leader state, and by the lease lapsing locally.
-          const r = await vtepConfig.upsert(endpoints(), AbortSignal.any([signal, lock.heldSignal()]), { key: ownerKey, replaceable: input.replaceableOwner });
-          if (r.action !== 'unchanged') log.info({ action: r.action }, 'CiliumVTEPConfig written');
-        }),
+        tracked(
+          failover.span('vtepConfig.write', { 'cilium.vtep.endpoints': config.vpcCIDRs.length }, async () => {
+            // Fenced twice: by leaving the leader state, and by the lease lapsing locally.
+            const r = await vtepConfig.upsert(endpoints(), AbortSignal.any([signal, lock.heldSignal()]), { key: ownerKey, replaceable: input.replaceableOwner });
+            if (r.action !== 'unchanged') log.info({ action: r.action }, 'CiliumVTEPConfig written');
+          }),
+        ),
       ),
+      settleWrites: fromPromise(async () => {
+        await Promise.allSettled([...inFlight]);
+      }),
       releaseLease: fromPromise(async ({ signal }) => {
         await lock.release(signal);
       }),
@@ -403,8 +421,9 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
           log.info({ failoverMs: ms }, 'leader ready: route tables and CiliumVTEPConfig point here');
         }
       },
+      // The fence: the lock stops holding (every write path checks it and its signal aborts).
+      fence: () => lock.fence(),
       announceNotLeader: ({ context }) => {
-        lock.fence();
         leaderSince = undefined;
         metrics.leaderIsActive.set(0);
         failover.end(context.stepDownCause ?? 'left leader');
@@ -412,6 +431,15 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
         void events.record(self, 'Normal', 'LeadershipLost', `${identity} stopped leading (${context.stepDownCause ?? 'unknown'})`);
       },
       announceStandby: () => {},
+      announceInitRetry: ({ context }) => log.warn({ attempt: context.initAttempts, error: context.lastError }, 'start-up step failed; retrying'),
+      announceWorkRetry: ({ context }) =>
+        log.warn({ routeAttempts: context.routeAttempts, vtepConfigAttempts: context.vtepAttempts, error: context.lastError }, 'leader work failed; retrying'),
+      announceStopped: () => log.info('gateway stopped'),
+      announceFailed: ({ context }) => {
+        const reason = context.lastError ?? 'start-up failed';
+        log.fatal({ error: reason }, 'the configuration does not fit this host; not retrying');
+        deps.onFailed?.(reason);
+      },
       announceOwnershipConflict: ({ context }) => {
         metrics.vtepConfigOwnerConflict.set(1);
         const why = context.lastError ?? 'owned by another installation';
@@ -421,22 +449,22 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       announceOwnershipResolved: () => {
         metrics.vtepConfigOwnerConflict.set(0);
       },
-      announceStopped: () => log.info('gateway stopped'),
-      announceFailed: ({ context }) => {
-        const reason = context.lastError ?? 'start-up failed';
-        log.fatal({ error: reason }, 'the configuration does not fit this host; not retrying');
-        deps.onFailed?.(reason);
-      },
     },
     delays: {
-      retryPeriod: ({ context }) => retryDelay(config.retryPeriodMs, context.leaseExpiresAt, performance.now()),
+      standbyRetryPeriod: ({ context }) => retryDelay(config.retryPeriodMs, context.leaseExpiresAt, performance.now()),
+      renewInterval: config.retryPeriodMs,
+      renewRetryDelay: renewRetryMs(lease),
       // Counted from when the last successful renewal was sent (monotonic clock), as client-go does.
       renewDeadline: ({ context }) =>
         context.lastRenewAt === undefined ? config.renewDeadlineMs : Math.max(0, context.lastRenewAt + config.renewDeadlineMs - performance.now()),
-      initRetryDelay: ({ context }) => backoffDelay(context.initAttempts, 500, 30_000),
-      leaderWorkRetryDelay: ({ context }) => backoffDelay(context.leaderWorkAttempts, 200, 10_000),
-      driftRepairPeriod: DRIFT_REPAIR_MS,
-      releaseTimeout: Math.max(500, config.renewDeadlineMs),
+      initRetryDelay: ({ context }) => backoffDelay(context.initAttempts, TIMINGS.initRetryBaseMs, TIMINGS.initRetryMaxMs),
+      routeTablesRetryDelay: ({ context }) => backoffDelay(context.routeAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs),
+      vtepConfigRetryDelay: ({ context }) => backoffDelay(context.vtepAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs),
+      lateWriteCheckDelay: lateWriteCheckMs(lease),
+      driftRepairPeriod: TIMINGS.driftRepairMs,
+      dataPlaneGrace: TIMINGS.dataPlaneGraceMs,
+      settleTimeout: TIMINGS.settleTimeoutMs,
+      releaseTimeout: releaseTimeoutMs(lease),
     },
   });
   const gateway = createActor(gatewayLogic, { inspect });
@@ -486,7 +514,7 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
         }
       })
       .catch((err: unknown) => log.error({ err: errorText(err) }, 'vxlan device check failed'));
-  }, DEVICE_CHECK_MS);
+  }, TIMINGS.deviceCheckMs);
   deviceCheck.unref();
 
   return {

@@ -23,6 +23,7 @@
 // - release() clears the holder (client-go's ReleaseOnCancel) so a standby
 //   acquires at once; watchLease() lets a standby react to that immediately.
 import { performance } from 'node:perf_hooks';
+import type { LeaseAttemptOutcome } from '../../machines/gateway.machine.js';
 import { kubeCall, type CallOptions, type KubeClients } from './client.js';
 import { KubeError, toKubeError } from './errors.js';
 import { ListWatch, type KubeObject, type ListWatchOptions } from './list-watch.js';
@@ -46,19 +47,13 @@ export interface LeaseRecord {
   readonly resourceVersion: string;
 }
 
-export type LeaseOutcome =
-  /** We now hold the lease (created it, took it over, or re-took it after a release). */
-  | 'acquired'
-  /** We held it and renewed it. */
-  | 'renewed'
-  /** Another identity holds an unexpired lease. */
-  | 'held-by-other'
-  /** Our write lost a race (409): the record was re-read; try again next period. */
-  | 'conflict'
-  /** The attempt failed (network, 5xx, timeout…); `error` says why. */
-  | 'error'
-  /** The signal was aborted: nothing was (or will be) written. */
-  | 'fenced';
+/**
+ * acquired (created, taken over, re-taken after a release), renewed, held-by-other (an unexpired
+ * lease of another identity), conflict (our write lost a race; the record was re-read), error
+ * (network, 5xx, timeout: `error` says why), fenced (the signal was aborted: nothing written).
+ * The union is the statechart's (machines/gateway.machine.ts), so a new outcome cannot pass unseen.
+ */
+export type LeaseOutcome = LeaseAttemptOutcome;
 
 export interface LeaseAttempt {
   readonly outcome: LeaseOutcome;
@@ -306,9 +301,19 @@ export class LeaseLock {
       this.setHeldUntil(undefined);
       return this.result('fenced');
     }
+    // client-go's fast path: a holder renews from the record it last saw, without reading it first.
+    // A conflict (the record changed meanwhile: re-read by write()) falls through to the full path.
+    const seen = this.observedRaw;
+    const seenRec = this.observedRecord;
+    let reread = false;
+    if (this.isHeld() && seen !== undefined && seenRec !== undefined && seenRec.holderIdentity === this.identity) {
+      const fast = await this.write('renew', this.renewBody(seen, seenRec, formatMicroTime(this.wallMicros())), signal, false);
+      if (fast.outcome !== 'conflict') return fast;
+      reread = true; // write() read the newest record after the 409
+    }
     let raw: KubeObject | undefined;
     try {
-      raw = await this.read(signal);
+      raw = reread ? this.observedRaw : await this.read(signal);
     } catch (err) {
       const ke = toKubeError(err, 'lease read', signal);
       if (ke.code === 'Aborted') {
@@ -340,19 +345,23 @@ export class LeaseLock {
       const expiresAt = this.observedAt + duration;
       if (expiresAt > this.now()) return this.result('held-by-other', undefined, expiresAt);
     }
+    return mine ? this.write('renew', this.renewBody(raw, rec, micros), signal, false) : this.write('takeover', this.takeoverBody(raw, rec, micros), signal, false);
+  }
+
+  /** The record with our renewal, conditional on the resourceVersion it was read with. */
+  private renewBody(raw: KubeObject, rec: LeaseRecord, micros: string): Record<string, unknown> {
+    return this.recordBody(raw, rec, this.spec(rec.acquireTime ?? micros, micros, rec.leaseTransitions, this.identity));
+  }
+
+  private takeoverBody(raw: KubeObject, rec: LeaseRecord, micros: string): Record<string, unknown> {
+    return this.recordBody(raw, rec, this.spec(micros, micros, rec.leaseTransitions + 1, this.identity));
+  }
+
+  private recordBody(raw: KubeObject, rec: LeaseRecord, spec: Record<string, unknown>): Record<string, unknown> {
     const md = (raw.metadata ?? {}) as Record<string, unknown>;
     const existing = md.annotations !== null && typeof md.annotations === 'object' && !Array.isArray(md.annotations) ? (md.annotations as Record<string, string>) : {};
     const annotations = { ...existing, [LEASE_DURATION_MS_ANNOTATION]: String(this.leaseDurationMs) };
-    const body = {
-      ...raw,
-      apiVersion: `${LEASE_GROUP}/${LEASE_VERSION}`,
-      kind: 'Lease',
-      metadata: { ...md, annotations, resourceVersion: rec.resourceVersion },
-      spec: mine
-        ? this.spec(rec.acquireTime ?? micros, micros, rec.leaseTransitions, this.identity)
-        : this.spec(micros, micros, rec.leaseTransitions + 1, this.identity),
-    };
-    return this.write(mine ? 'renew' : 'takeover', body, signal, false);
+    return { ...raw, apiVersion: `${LEASE_GROUP}/${LEASE_VERSION}`, kind: 'Lease', metadata: { ...md, annotations, resourceVersion: rec.resourceVersion }, spec };
   }
 
   private async write(kind: 'create' | 'renew' | 'takeover', body: Record<string, unknown>, signal: AbortSignal | undefined, create: boolean): Promise<LeaseAttempt> {

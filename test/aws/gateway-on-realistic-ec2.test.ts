@@ -3,7 +3,7 @@
 // quota and per-call latency, and the gateway statechart's retry of a throttled pass.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor, fromPromise, waitFor } from 'xstate';
-import { gatewayMachine, type LeaseOutcome, type RouteTablesInput } from '../../machines/gateway.machine.js';
+import { gatewayMachine, type LeaseOutcome, type OwnershipOutcome, type RouteTablesInput } from '../../machines/gateway.machine.js';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { createEc2Client, DEFAULT_AWS_RETRY_POLICY, ensureRoutes, type EnsureRoutesResult, type RetryPolicy } from '../../effects/aws/index.js';
 import { startEc2StandIn, type Ec2BehaviourOverrides, type Ec2StandIn, type RouteTableSpec } from '../../lab/ec2/index.js';
@@ -99,8 +99,8 @@ describe('copes', () => {
 // pass. The defect found here: the runtime retried write-first until a pass
 // succeeded, re-sending every route, spending the scarce tokens on routes EC2
 // already held right, and failing the same way every time (the leader never
-// got ready). The strategy is now the gateway statechart's (`routeStrategy`:
-// write-first on entering leader, describe-first once a pass has ended), and
+// got ready). The strategy is now the gateway statechart's (state `takingOver`:
+// write-first on entering leader; `reasserting`: describe-first for every later pass), and
 // the test below drives the real machine with the real route code.
 //
 // Scaled down to run in seconds (the condition is the same: needed writes >
@@ -114,21 +114,26 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** The gateway machine with the real route code; the lease is always held, CiliumVTEPConfig always written. */
 function leaderOn(c: EC2Client, cidrs: readonly string[]): { actor: ReturnType<typeof createActor<typeof gatewayMachine>>; passes: Array<{ strategy: string; ok: boolean }> } {
   const passes: Array<{ strategy: string; ok: boolean }> = [];
-  const held = (): Promise<LeaseOutcome> => Promise.resolve({ held: true, holder: 'gw-a', renewedAt: performance.now() });
+  const held = (): Promise<LeaseOutcome> => Promise.resolve({ held: true, outcome: 'renewed', holder: 'gw-a', renewedAt: performance.now() });
+  const ok = (): Promise<void> => Promise.resolve();
   const machine = gatewayMachine.provide({
     actors: {
-      initialise: fromPromise(() => Promise.resolve()),
+      ensureDevice: fromPromise(ok),
+      checkForwarding: fromPromise(ok),
+      discoverCloud: fromPromise(ok),
       tryAcquireLease: fromPromise(held),
       renewLease: fromPromise(held),
-      writeVtepConfig: fromPromise(() => Promise.resolve()),
-      releaseLease: fromPromise(() => Promise.resolve()),
+      checkOwnership: fromPromise((): Promise<OwnershipOutcome> => Promise.resolve({ write: true, why: 'ours', currentOwner: undefined })),
+      writeVtepConfig: fromPromise(ok),
+      settleWrites: fromPromise(ok),
+      releaseLease: fromPromise(ok),
       programRouteTables: fromPromise<void, RouteTablesInput>(async ({ input }) => {
         const ok = (await programRouteTables(c, cidrs, input.strategy, SHORT_POLICY)).every((r) => r.ok);
         passes.push({ strategy: input.strategy, ok });
         if (!ok) throw new Error('route tables not converged');
       }),
     },
-    delays: { retryPeriod: 1000, renewDeadline: 60_000, leaderWorkRetryDelay: 500, driftRepairPeriod: 60_000 },
+    delays: { renewDeadline: 60_000, routeTablesRetryDelay: 500, lateWriteCheckDelay: 60_000, driftRepairPeriod: 60_000, dataPlaneGrace: 0 },
   });
   return { actor: createActor(machine), passes };
 }
@@ -154,7 +159,7 @@ describe('a throttled failover pass', () => {
     const { actor, passes } = leaderOn(c, cidrs);
     actor.start();
     try {
-      await waitFor(actor, (snap) => snap.matches({ leader: { work: 'asserted' } }), { timeout: 20_000 });
+      await waitFor(actor, (snap) => snap.matches({ leader: { routeTables: 'inPlace' } }), { timeout: 20_000 });
     } finally {
       actor.stop();
     }

@@ -150,6 +150,24 @@ describe('LeaseLock', () => {
     expect((await a.tryAcquireOrRenew()).outcome).toBe('renewed');
   });
 
+  it("a holder renews from the record it last saw, as client-go's fast path: one PUT and no GET per renewal", async () => {
+    lab = await startLab();
+    const a = lock(lab, 'gw-a', 3000);
+    expect((await a.tryAcquireOrRenew()).outcome).toBe('acquired');
+    const leaseRequests = (): Array<{ method: string }> => lab!.server.requests.filter((q) => q.resource === 'leases' && !q.watch);
+    const before = leaseRequests().length;
+    for (let i = 0; i < 5; i++) expect((await a.tryAcquireOrRenew()).outcome).toBe('renewed');
+    expect(leaseRequests().slice(before).map((q) => q.method)).toEqual(['PUT', 'PUT', 'PUT', 'PUT', 'PUT']);
+    // The record changed behind its back (an annotation edit: still ours): the fast write meets 409,
+    // the record is re-read and the renewal goes through in the same attempt.
+    const cur = lab.server.store.find('leases', NAME, NS)!;
+    const md = cur.metadata ?? {};
+    lab.server.store.put('leases', { ...cur, metadata: { ...md, annotations: { ...(md.annotations ?? {}), note: 'edited' } } });
+    const mark = leaseRequests().length;
+    expect((await a.tryAcquireOrRenew()).outcome).toBe('renewed');
+    expect(leaseRequests().slice(mark).map((q) => q.method)).toEqual(['PUT', 'GET', 'PUT']);
+  });
+
   it('release clears the holder; a watching standby acquires at once (hand-over times printed)', async () => {
     lab = await startLab();
     // A 60 s lease: a standby that waited for expiry instead of reacting to the release would

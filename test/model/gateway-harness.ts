@@ -1,19 +1,31 @@
 // A real actor of the gateway machine whose effects are recording doubles:
 // each invoked effect stays "in flight" until the test sends its done/error
 // event, and records when the machine aborts it. Delays run on a simulated
-// clock, so only the events a test sends move the machine.
+// clock with production's defaults (machines/timings.ts), so only the events a
+// test sends and the time it advances move the machine.
 import { createActor, fromCallback, fromPromise, SimulatedClock, type PromiseActorLogic } from 'xstate';
-import { gatewayMachine, type GatewayEvent, type LeaseOutcome, type OwnershipOutcome, type RouteStrategy, type RouteTablesInput, type VtepConfigInput } from '../../machines/gateway.machine.js';
+import {
+  gatewayMachine,
+  type GatewayEvent,
+  type LeaseOutcome,
+  type OwnershipOutcome,
+  type RouteStrategy,
+  type RouteTablesInput,
+  type VtepConfigInput,
+} from '../../machines/gateway.machine.js';
 
 export type EffectName =
-  | 'initialise'
+  | 'ensureDevice'
+  | 'checkForwarding'
+  | 'discoverCloud'
   | 'watchLease'
   | 'watchLeaderObjects'
   | 'tryAcquireLease'
   | 'renewLease'
-  | 'programRouteTables'
   | 'checkOwnership'
+  | 'programRouteTables'
   | 'writeVtepConfig'
+  | 'settleWrites'
   | 'releaseLease';
 
 export interface GatewayHarness {
@@ -30,10 +42,12 @@ export interface GatewayHarness {
   readonly replaceableOwners: Array<string | undefined>;
   /** Toggled by announceLeader / announceNotLeader. */
   leaderActive: boolean;
+  /** Set by the fence action, cleared when a term starts. */
+  fenced: boolean;
   readonly announcements: string[];
 }
 
-export function gatewayHarness(delays: Partial<Record<string, number>> = {}): GatewayHarness {
+export function gatewayHarness(): GatewayHarness {
   const h = {
     running: new Set<EffectName>(),
     aborted: [] as EffectName[],
@@ -41,6 +55,7 @@ export function gatewayHarness(delays: Partial<Record<string, number>> = {}): Ga
     routeStrategies: [] as RouteStrategy[],
     replaceableOwners: [] as Array<string | undefined>,
     leaderActive: false,
+    fenced: false,
     announcements: [] as string[],
   };
   const inFlight = <T, I = unknown>(name: EffectName, onInput?: (input: I) => void): PromiseActorLogic<T, I> =>
@@ -61,72 +76,89 @@ export function gatewayHarness(delays: Partial<Record<string, number>> = {}): Ga
           );
         }),
     );
+  const watch = (name: EffectName) =>
+    fromCallback<GatewayEvent>(() => {
+      h.running.add(name);
+      h.started.push(name);
+      return () => {
+        h.running.delete(name);
+        h.aborted.push(name);
+      };
+    });
   const announce = (what: string) => () => {
     h.announcements.push(what);
-    if (what === 'leader') h.leaderActive = true;
+    if (what === 'leader') {
+      h.leaderActive = true;
+      h.fenced = false;
+    }
     if (what === 'notLeader') h.leaderActive = false;
   };
   const machine = gatewayMachine.provide({
     actors: {
-      initialise: inFlight<void>('initialise'),
-      watchLease: fromCallback<GatewayEvent>(() => {
-        h.running.add('watchLease');
-        h.started.push('watchLease');
-        return () => {
-          h.running.delete('watchLease');
-          h.aborted.push('watchLease');
-        };
-      }),
-      watchLeaderObjects: fromCallback<GatewayEvent>(() => {
-        h.running.add('watchLeaderObjects');
-        h.started.push('watchLeaderObjects');
-        return () => {
-          h.running.delete('watchLeaderObjects');
-          h.aborted.push('watchLeaderObjects');
-        };
-      }),
+      ensureDevice: inFlight<void>('ensureDevice'),
+      checkForwarding: inFlight<void>('checkForwarding'),
+      discoverCloud: inFlight<void>('discoverCloud'),
+      watchLease: watch('watchLease'),
+      watchLeaderObjects: watch('watchLeaderObjects'),
       tryAcquireLease: inFlight<LeaseOutcome>('tryAcquireLease'),
       renewLease: inFlight<LeaseOutcome>('renewLease'),
-      programRouteTables: inFlight<void, RouteTablesInput>('programRouteTables', (i) => h.routeStrategies.push(i.strategy)),
       checkOwnership: inFlight<OwnershipOutcome>('checkOwnership'),
+      programRouteTables: inFlight<void, RouteTablesInput>('programRouteTables', (i) => h.routeStrategies.push(i.strategy)),
       writeVtepConfig: inFlight<void, VtepConfigInput>('writeVtepConfig', (i) => h.replaceableOwners.push(i.replaceableOwner)),
+      settleWrites: inFlight<void>('settleWrites'),
       releaseLease: inFlight<void>('releaseLease'),
     },
     actions: {
       announceStandby: announce('standby'),
       announceLeader: announce('leader'),
       announceLeaderReady: announce('leaderReady'),
-      announceNotLeader: announce('notLeader'),
+      announceNotLeader: () => {
+        // The fence must have run first.
+        h.announcements.push(h.fenced ? 'notLeader' : 'notLeader (unfenced)');
+        h.leaderActive = false;
+      },
       announceStopped: announce('stopped'),
+      announceFailed: announce('failed'),
       announceOwnershipConflict: announce('ownershipConflict'),
       announceOwnershipResolved: announce('ownershipResolved'),
+      fence: () => {
+        h.fenced = true;
+        h.announcements.push('fence');
+      },
     },
-    delays: {
-      retryPeriod: 1000,
-      renewDeadline: 2000,
-      initRetryDelay: 1000,
-      leaderWorkRetryDelay: 500,
-      driftRepairPeriod: 60_000,
-      releaseTimeout: 1000,
-      ...delays,
-    },
+    // Delays: the machine's own (production's defaults).
   });
   const clock = new SimulatedClock();
   const actor = createActor(machine, { clock });
   return Object.assign(h, { actor, clock });
 }
 
+type Snapshot = ReturnType<GatewayHarness['actor']['getSnapshot']>;
+
 /** The effects the contract says must be in flight in a given state. */
-export function expectedEffects(snapshot: ReturnType<GatewayHarness['actor']['getSnapshot']>): EffectName[] {
+export function expectedEffects(snapshot: Snapshot): EffectName[] {
   const out: EffectName[] = [];
-  if (snapshot.matches('initialising')) out.push('initialise');
+  if (snapshot.matches({ initialising: 'device' })) out.push('ensureDevice');
+  if (snapshot.matches({ initialising: 'forwarding' })) out.push('checkForwarding');
+  if (snapshot.matches({ initialising: 'cloudIdentity' })) out.push('discoverCloud');
   if (snapshot.matches('electing') || snapshot.matches('leader')) out.push('watchLease');
   if (snapshot.matches('leader')) out.push('watchLeaderObjects');
   if (snapshot.matches({ electing: 'acquiring' })) out.push('tryAcquireLease');
   if (snapshot.matches({ leader: { lease: 'renewing' } })) out.push('renewLease');
-  if (snapshot.matches({ leader: { work: 'checkingOwnership' } })) out.push('checkOwnership');
-  if (snapshot.matches({ leader: { work: { asserting: { routeTables: 'programming' } } } })) out.push('programRouteTables');
-  if (snapshot.matches({ leader: { work: { asserting: { vtepConfig: 'writing' } } } })) out.push('writeVtepConfig');
-  if (snapshot.matches('steppingDown')) out.push('releaseLease');
+  if (snapshot.matches({ leader: { vtepConfig: 'checkingOwnership' } })) out.push('checkOwnership');
+  if (snapshot.matches({ leader: { vtepConfig: 'writing' } })) out.push('writeVtepConfig');
+  if (snapshot.matches({ leader: { routeTables: 'takingOver' } }) || snapshot.matches({ leader: { routeTables: 'reasserting' } })) out.push('programRouteTables');
+  if (snapshot.matches({ steppingDown: 'settling' })) out.push('settleWrites');
+  if (snapshot.matches({ steppingDown: 'releasing' })) out.push('releaseLease');
   return out.sort();
+}
+
+/** Events that move a fresh harness to leading, with ownership granted (no writes settled yet). */
+export function toLeader(h: GatewayHarness): void {
+  h.actor.send({ type: 'xstate.done.actor.ensureDevice' } as never);
+  h.actor.send({ type: 'xstate.done.actor.checkForwarding' } as never);
+  h.actor.send({ type: 'xstate.done.actor.discoverCloud' } as never);
+  h.actor.send({ type: 'DATAPLANE.CONVERGED' });
+  h.actor.send({ type: 'xstate.done.actor.tryAcquireLease', output: { held: true, outcome: 'acquired', holder: 'me', renewedAt: h.clock.now() } } as never);
+  h.actor.send({ type: 'xstate.done.actor.checkOwnership', output: { write: true, why: 'unowned', currentOwner: undefined } } as never);
 }

@@ -1,32 +1,76 @@
-// The gateway's named delays on a simulated clock: the renew deadline fences a
-// leader that stops renewing, a renewal restarts it, the standby retries each
-// retry period, and stepping down does not wait forever for the release.
+// The gateway machine at production's timings (machines/timings.ts), on a
+// simulated clock: init stages retried one by one, the renew deadline and the
+// prompt retry of an inconclusive renewal, the fence before anything else on
+// leaving `leader`, settling and release on the way down, the two work regions
+// backing off on their own, the takeover pass and the late-write check, the
+// ownership check, and the grace an unconverged data plane gives a converged peer.
 import { describe, expect, it } from 'vitest';
-import { gatewayHarness } from './gateway-harness.js';
+import { gatewayHarness, toLeader, type GatewayHarness } from './gateway-harness.js';
 
-const won = { type: 'xstate.done.actor.tryAcquireLease', output: { held: true, holder: 'me', renewedAt: 0 } } as const;
-const free = (currentOwner?: string) => ({ type: 'xstate.done.actor.checkOwnership', output: { write: true, why: 'owner-expired', currentOwner } }) as never;
-const ownedElsewhere = {
+const renewed = (h: GatewayHarness) => ({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'renewed', holder: 'me', renewedAt: h.clock.now() } }) as never;
+const inconclusive = { type: 'xstate.done.actor.renewLease', output: { held: false, outcome: 'error', error: new Error('503 Service Unavailable') } } as never;
+const done = (id: string) => ({ type: `xstate.done.actor.${id}` }) as never;
+const failed = (id: string, error: Error) => ({ type: `xstate.error.actor.${id}`, error }) as never;
+const granted = (currentOwner?: string) => ({ type: 'xstate.done.actor.checkOwnership', output: { write: true, why: 'owner-expired', currentOwner } }) as never;
+const refused = {
   type: 'xstate.done.actor.checkOwnership',
   output: { write: false, why: 'owned by Lease team-b/hybrid-gateway-leader, held by gw-b-0', currentOwner: 'team-b/hybrid-gateway-leader' },
 } as never;
 
-function toLeader() {
+function leading(): GatewayHarness {
   const h = gatewayHarness();
   h.actor.start();
-  h.actor.send({ type: 'xstate.done.actor.initialise' } as never);
-  h.actor.send({ type: 'LEASE.FREE' });
-  h.actor.send(won as never);
+  toLeader(h);
   expect(h.actor.getSnapshot().matches('leader')).toBe(true);
-  h.actor.send(free());
   return h;
 }
 
-describe('gateway delays', () => {
+/** Renews every retry period for `ms` of simulated time. */
+function keepRenewing(h: GatewayHarness, ms: number): void {
+  for (let t = 0; t < ms; t += 1000) {
+    h.clock.increment(1000);
+    if (h.running.has('renewLease')) h.actor.send(renewed(h));
+  }
+}
+
+describe('gateway machine at production timings', () => {
+  it('init stages run in order, and a failing stage is retried on its own with a growing delay', () => {
+    const h = gatewayHarness();
+    h.actor.start();
+    expect(h.running).toEqual(new Set(['ensureDevice']));
+    h.actor.send(done('ensureDevice'));
+    h.actor.send(failed('checkForwarding', new Error('net.ipv4.ip_forward is 0')));
+    expect(h.actor.getSnapshot().matches({ initialising: 'forwardingRetry' })).toBe(true);
+    h.clock.increment(500);
+    expect(h.running).toEqual(new Set(['checkForwarding']));
+    h.actor.send(failed('checkForwarding', new Error('net.ipv4.ip_forward is 0')));
+    h.clock.increment(500);
+    expect(h.running.size).toBe(0); // the second retry waits 1 s
+    h.clock.increment(500);
+    expect(h.running).toEqual(new Set(['checkForwarding']));
+    h.actor.send(done('checkForwarding'));
+    expect(h.running).toEqual(new Set(['discoverCloud']));
+    expect(h.started.filter((e) => e === 'ensureDevice')).toHaveLength(1);
+    h.actor.stop();
+  });
+
+  it('a configuration the host cannot satisfy stops in failed, naming it', () => {
+    const h = gatewayHarness();
+    h.actor.start();
+    h.actor.send(failed('ensureDevice', Object.assign(new Error('VXLAN MTU 1450 needs 1500 on eth0, which has 1400'), { code: 'BAD_INPUT' })));
+    const s = h.actor.getSnapshot();
+    expect(s.value).toBe('failed');
+    expect(s.context.lastError).toMatch(/needs 1500/);
+    expect(h.announcements).toContain('failed');
+  });
+
   it('a standby tries to acquire once per retry period', () => {
     const h = gatewayHarness();
     h.actor.start();
-    h.actor.send({ type: 'xstate.done.actor.initialise' } as never);
+    for (const id of ['ensureDevice', 'checkForwarding', 'discoverCloud']) h.actor.send(done(id));
+    h.actor.send({ type: 'DATAPLANE.CONVERGED' });
+    expect(h.actor.getSnapshot().matches({ electing: 'acquiring' })).toBe(true);
+    h.actor.send({ type: 'xstate.done.actor.tryAcquireLease', output: { held: false, outcome: 'held-by-other', holder: 'gw-b' } } as never);
     h.clock.increment(999);
     expect(h.actor.getSnapshot().matches({ electing: 'standby' })).toBe(true);
     h.clock.increment(1);
@@ -34,154 +78,178 @@ describe('gateway delays', () => {
     h.actor.stop();
   });
 
-  it('a leader that cannot renew steps down at the renew deadline and aborts its writes first', () => {
-    const h = toLeader();
-    h.clock.increment(1000); // retry period: a renewal starts and hangs
+  it('an unconverged data plane does not compete for the lease until the grace period is over (a converged peer wins)', () => {
+    const h = gatewayHarness();
+    h.actor.start();
+    for (const id of ['ensureDevice', 'checkForwarding', 'discoverCloud']) h.actor.send(done(id));
+    h.actor.send({ type: 'LEASE.FREE' });
+    h.clock.increment(4000);
+    expect(h.started).not.toContain('tryAcquireLease');
+    expect(h.actor.getSnapshot().matches({ electing: 'standby' })).toBe(true);
+    h.clock.increment(1000); // 5 s after start: two fresh pods still elect
+    expect(h.actor.getSnapshot().matches({ electing: 'acquiring' })).toBe(true);
+    h.actor.stop();
+  });
+
+  it('a leader that cannot renew: fence first, writes aborted, then settling and release at the renew deadline', () => {
+    const h = leading();
+    h.clock.increment(1000); // renew interval: a renewal starts and hangs
     expect(h.running.has('renewLease')).toBe(true);
     h.clock.increment(999);
     expect(h.actor.getSnapshot().matches('leader')).toBe(true);
     h.clock.increment(1);
     const snap = h.actor.getSnapshot();
-    expect(snap.matches('steppingDown')).toBe(true);
+    expect(snap.matches({ steppingDown: 'settling' })).toBe(true);
     expect(snap.context.stepDownCause).toBe('renew-deadline');
     expect(h.aborted).toEqual(expect.arrayContaining(['renewLease', 'programRouteTables', 'writeVtepConfig']));
-    expect(h.announcements.indexOf('notLeader')).toBeGreaterThan(h.announcements.indexOf('leader'));
+    const after = h.announcements.slice(h.announcements.indexOf('leader'));
+    expect(after.indexOf('fence')).toBeLessThan(after.indexOf('notLeader'));
+    expect(h.announcements).not.toContain('notLeader (unfenced)');
+    h.actor.send(done('settleWrites'));
+    expect(h.running.has('releaseLease')).toBe(true);
     h.actor.stop();
   });
 
-  it('each successful renewal restarts the renew deadline', () => {
-    const h = toLeader();
-    for (let i = 0; i < 5; i += 1) {
-      h.clock.increment(1000);
-      h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, holder: 'me', renewedAt: h.clock.now() } } as never);
-    }
-    expect(h.actor.getSnapshot().matches('leader')).toBe(true);
-    h.clock.increment(1000); // renewal starts, never answers
+  it('one inconclusive renewal (a 5xx) at the defaults does not step the leader down: it is retried 250 ms later', () => {
+    const h = leading();
     h.clock.increment(1000);
-    expect(h.actor.getSnapshot().matches('steppingDown')).toBe(true);
-    h.actor.stop();
-  });
-
-  it('an inconclusive renewal (API error) keeps leading until the renew deadline', () => {
-    const h = toLeader();
-    h.clock.increment(1000);
-    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: false, outcome: 'error' } } as never);
-    expect(h.actor.getSnapshot().matches({ leader: { lease: 'waiting' } })).toBe(true);
-    h.clock.increment(999);
+    h.actor.send(inconclusive);
+    expect(h.actor.getSnapshot().matches({ leader: { lease: 'retrying' } })).toBe(true);
+    h.clock.increment(250);
+    expect(h.running.has('renewLease')).toBe(true);
+    h.actor.send(inconclusive); // a second one within the deadline
+    h.clock.increment(250);
+    h.actor.send(renewed(h));
     expect(h.actor.getSnapshot().matches('leader')).toBe(true);
-    h.clock.increment(1);
-    expect(h.actor.getSnapshot().matches('steppingDown')).toBe(true);
+    // The deadline restarted from that renewal.
+    keepRenewing(h, 5000);
+    expect(h.actor.getSnapshot().matches('leader')).toBe(true);
     h.actor.stop();
   });
 
   it('a renewal that finds another holder returns to electing without releasing', () => {
-    const h = toLeader();
+    const h = leading();
     h.clock.increment(1000);
-    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: false, holder: 'other' } } as never);
-    const snap = h.actor.getSnapshot();
-    expect(snap.matches({ electing: 'standby' })).toBe(true);
-    expect(snap.context.leaseHolder).toBe('other');
+    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: false, outcome: 'held-by-other', holder: 'gw-b' } } as never);
+    const s = h.actor.getSnapshot();
+    expect(s.matches('electing')).toBe(true);
+    expect(s.context.stepDownCause).toBe('lease-lost');
     expect(h.started).not.toContain('releaseLease');
     h.actor.stop();
   });
 
-  it('SIGTERM while leading: fence, release, stop', () => {
-    const h = toLeader();
+  it('SIGTERM while leading: fence, settle the aborted writes, release, stop; the cause is shutdown and no stale error', () => {
+    const h = leading();
+    h.actor.send(failed('programRouteTables', new Error('throttled')));
     h.actor.send({ type: 'SHUTDOWN' });
-    expect(h.actor.getSnapshot().matches('steppingDown')).toBe(true);
-    expect(h.running.has('programRouteTables')).toBe(false);
+    expect(h.actor.getSnapshot().context.stepDownCause).toBe('shutdown');
+    h.actor.send(done('settleWrites'));
+    h.actor.send(done('releaseLease'));
+    expect(h.actor.getSnapshot().status).toBe('done');
+    expect(h.announcements.slice(-3)).toEqual(['fence', 'notLeader', 'stopped']);
+    // A new term starts without the last term's error.
+    const h2 = leading();
+    expect(h2.actor.getSnapshot().context.lastError).toBeUndefined();
+    h2.actor.stop();
+  });
+
+  it('settling and release are bounded: a hang is given up after its timeout', () => {
+    const h = leading();
+    h.actor.send({ type: 'SHUTDOWN' });
+    h.clock.increment(1000); // settle timeout
     expect(h.running.has('releaseLease')).toBe(true);
-    h.actor.send({ type: 'xstate.done.actor.releaseLease' } as never);
+    h.clock.increment(2000); // release timeout (the renew deadline)
     expect(h.actor.getSnapshot().status).toBe('done');
-    expect(h.announcements.at(-1)).toBe('stopped');
+    expect(h.aborted).toEqual(expect.arrayContaining(['settleWrites', 'releaseLease']));
   });
 
-  it('a release that hangs is given up after the release timeout', () => {
-    const h = toLeader();
-    h.actor.send({ type: 'SHUTDOWN' });
-    h.clock.increment(1000);
-    expect(h.actor.getSnapshot().status).toBe('done');
-    expect(h.aborted).toContain('releaseLease');
+  it('the first route pass writes first; one lease duration later it looks again (describe-first) for a late write of the old leader', () => {
+    const h = leading();
+    expect(h.routeStrategies).toEqual(['write-first']);
+    h.actor.send(done('programRouteTables'));
+    h.actor.send(done('writeVtepConfig'));
+    expect(h.announcements.filter((a) => a === 'leaderReady')).toHaveLength(1);
+    keepRenewing(h, 2000);
+    expect(h.actor.getSnapshot().matches({ leader: { routeTables: 'awaitingLateWrites' } })).toBe(true);
+    keepRenewing(h, 1000);
+    expect(h.actor.getSnapshot().matches({ leader: { routeTables: 'reasserting' } })).toBe(true);
+    expect(h.routeStrategies).toEqual(['write-first', 'describe-first']);
+    h.actor.send(done('programRouteTables'));
+    expect(h.actor.getSnapshot().matches({ leader: { routeTables: 'inPlace' } })).toBe(true);
+    // Leader ready is announced once per term, not on every pass.
+    keepRenewing(h, 31_000);
+    h.actor.send(done('programRouteTables'));
+    h.actor.send(done('writeVtepConfig'));
+    expect(h.announcements.filter((a) => a === 'leaderReady')).toHaveLength(1);
+    h.actor.stop();
   });
 
-  it('leader work is retried after a failure, then announced ready', () => {
-    const h = toLeader();
-    h.actor.send({ type: 'xstate.done.actor.programRouteTables' } as never);
-    h.actor.send({ type: 'xstate.error.actor.writeVtepConfig', error: new Error('409') } as never);
-    expect(h.actor.getSnapshot().matches({ leader: { work: 'backoff' } })).toBe(true);
-    expect(h.actor.getSnapshot().context.lastError).toBe('409');
-    // Keep the lease alive while time passes.
-    h.clock.increment(500);
-    expect(h.actor.getSnapshot().matches({ leader: { work: 'checkingOwnership' } })).toBe(true);
-    h.actor.send(free());
-    expect(h.actor.getSnapshot().matches({ leader: { work: 'asserting' } })).toBe(true);
-    h.actor.send({ type: 'xstate.done.actor.programRouteTables' } as never);
-    h.actor.send({ type: 'xstate.done.actor.writeVtepConfig' } as never);
-    expect(h.actor.getSnapshot().matches({ leader: { work: 'asserted' } })).toBe(true);
+  it('a failing CiliumVTEPConfig (e.g. its CRD missing) does not hold up the route tables, and the other way round', () => {
+    const h = leading();
+    h.actor.send(failed('writeVtepConfig', new Error('404 the server could not find the requested resource')));
+    expect(h.actor.getSnapshot().matches({ leader: { vtepConfig: 'backoff' } })).toBe(true);
+    expect(h.running.has('programRouteTables')).toBe(true);
+    h.actor.send(done('programRouteTables'));
+    expect(h.actor.getSnapshot().matches({ leader: { routeTables: 'awaitingLateWrites' } })).toBe(true);
+    h.clock.increment(200); // vtep backoff (200 ms), then ownership again
+    expect(h.running.has('checkOwnership')).toBe(true);
+    h.actor.send(granted());
+    h.actor.send(failed('writeVtepConfig', new Error('404 again')));
+    h.clock.increment(400);
+    h.actor.send(granted());
+    h.actor.send(done('writeVtepConfig'));
     expect(h.announcements).toContain('leaderReady');
+    // Route repair fails and backs off; the CiliumVTEPConfig stays in place.
+    h.clock.increment(400);
+    h.actor.send(renewed(h));
+    h.clock.increment(1000);
+    h.actor.send(renewed(h));
+    h.clock.increment(1000);
+    h.actor.send(renewed(h)); // 3 s after the first pass: the late-write check runs
+    h.actor.send(failed('programRouteTables', new Error('RequestLimitExceeded')));
+    const s = h.actor.getSnapshot();
+    expect(s.matches({ leader: { routeTables: 'backoff' } })).toBe(true);
+    expect(s.matches({ leader: { vtepConfig: 'inPlace' } })).toBe(true);
     h.actor.stop();
   });
 
-  it('a re-assert asked during leader work runs the work once more', () => {
-    const h = toLeader();
-    h.actor.send({ type: 'LEADER.REASSERT', reason: 'CiliumVTEPConfig deleted' });
-    h.actor.send({ type: 'xstate.done.actor.programRouteTables' } as never);
-    h.actor.send({ type: 'xstate.done.actor.writeVtepConfig' } as never);
-    expect(h.actor.getSnapshot().matches({ leader: { work: 'asserting' } })).toBe(true);
-    expect(h.started.filter((e) => e === 'writeVtepConfig')).toHaveLength(2);
-    h.actor.stop();
-  });
-
-  it('a leader that finds the CiliumVTEPConfig owned by another live installation writes nothing shared, and looks again each drift period', () => {
+  it("another installation's live owner: nothing shared is written, looked at again each drift period; granted, the routes are reasserted", () => {
     const h = gatewayHarness();
     h.actor.start();
-    h.actor.send({ type: 'xstate.done.actor.initialise' } as never);
-    h.actor.send({ type: 'LEASE.FREE' });
-    h.actor.send(won as never);
+    for (const id of ['ensureDevice', 'checkForwarding', 'discoverCloud']) h.actor.send(done(id));
+    h.actor.send({ type: 'DATAPLANE.CONVERGED' });
+    h.actor.send({ type: 'xstate.done.actor.tryAcquireLease', output: { held: true, outcome: 'acquired', holder: 'me', renewedAt: 0 } } as never);
     expect(h.running.has('checkOwnership')).toBe(true);
     expect(h.running.has('programRouteTables')).toBe(false);
-    h.actor.send(ownedElsewhere);
-    const snap = h.actor.getSnapshot();
-    expect(snap.matches({ leader: { work: 'ownedElsewhere' } })).toBe(true);
-    expect(snap.context.lastError).toMatch(/held by gw-b-0/);
+    h.actor.send(refused);
+    let s = h.actor.getSnapshot();
+    expect(s.matches({ leader: { vtepConfig: 'ownedElsewhere', routeTables: 'held' } })).toBe(true);
+    expect(s.context.lastError).toMatch(/held by gw-b-0/);
     expect(h.announcements).toContain('ownershipConflict');
+    keepRenewing(h, 29_000);
     expect(h.started).not.toContain('programRouteTables');
     expect(h.started).not.toContain('writeVtepConfig');
-    // Still the leader of its own Lease: renewals go on through the drift period (60 s in the harness).
-    for (let i = 0; i < 59; i += 1) {
-      h.clock.increment(1000);
-      h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, holder: 'me', renewedAt: h.clock.now() } } as never);
-    }
-    expect(h.actor.getSnapshot().matches({ leader: { work: 'ownedElsewhere' } })).toBe(true);
-    h.clock.increment(1000);
-    expect(h.actor.getSnapshot().matches({ leader: { work: 'checkingOwnership' } })).toBe(true);
-    h.actor.send(free('team-b/hybrid-gateway-leader'));
+    keepRenewing(h, 1000);
+    expect(h.running.has('checkOwnership')).toBe(true);
+    h.actor.send(granted('team-b/hybrid-gateway-leader'));
+    s = h.actor.getSnapshot();
     expect(h.announcements).toContain('ownershipResolved');
-    expect(h.actor.getSnapshot().matches({ leader: { work: 'asserting' } })).toBe(true);
-    // The first write may replace the expired owner's annotation; later ones only our own.
-    h.actor.send({ type: 'xstate.done.actor.programRouteTables' } as never);
-    h.actor.send({ type: 'xstate.done.actor.writeVtepConfig' } as never);
-    // A change of the object: who owns it is looked at again before the next write.
-    h.actor.send({ type: 'LEADER.REASSERT', reason: 'CiliumVTEPConfig differs' });
-    expect(h.actor.getSnapshot().matches({ leader: { work: 'checkingOwnership' } })).toBe(true);
-    h.actor.send({ type: 'xstate.done.actor.checkOwnership', output: { write: true, why: 'ours', currentOwner: 'gateway/hybrid-gateway-leader' } } as never);
-    expect(h.replaceableOwners).toEqual(['team-b/hybrid-gateway-leader', 'gateway/hybrid-gateway-leader']);
+    expect(s.matches({ leader: { routeTables: 'reasserting' } })).toBe(true);
+    expect(h.routeStrategies).toEqual(['describe-first']);
+    expect(h.replaceableOwners).toEqual(['team-b/hybrid-gateway-leader']);
     h.actor.stop();
   });
 
-  it('a CiliumVTEPConfig write that meets another owner (taken since the check) stops the leader work instead of retrying it', () => {
-    const h = toLeader();
-    h.actor.send({ type: 'xstate.done.actor.programRouteTables' } as never);
-    h.actor.send({
-      type: 'xstate.error.actor.writeVtepConfig',
-      error: Object.assign(new Error('CiliumVTEPConfig hybrid-gateway is owned by Lease team-b/x'), { code: 'OWNED_ELSEWHERE' }),
-    } as never);
-    expect(h.actor.getSnapshot().matches({ leader: { work: 'ownedElsewhere' } })).toBe(true);
-    h.clock.increment(500); // no backoff retry
-    expect(h.actor.getSnapshot().matches({ leader: { work: 'ownedElsewhere' } })).toBe(true);
+  it('a write that meets another owner (taken since the check) holds the route tables too instead of retrying', () => {
+    const h = leading();
+    h.actor.send(done('programRouteTables'));
+    h.actor.send(failed('writeVtepConfig', Object.assign(new Error('CiliumVTEPConfig hybrid-gateway is owned by Lease team-b/x'), { code: 'OWNED_ELSEWHERE' })));
+    const s = h.actor.getSnapshot();
+    expect(s.matches({ leader: { vtepConfig: 'ownedElsewhere', routeTables: 'held' } })).toBe(true);
+    h.clock.increment(500);
     expect(h.started.filter((e) => e === 'writeVtepConfig')).toHaveLength(1);
     h.actor.send({ type: 'LEADER.REASSERT', reason: 'CiliumVTEPConfig differs' });
-    expect(h.actor.getSnapshot().matches({ leader: { work: 'checkingOwnership' } })).toBe(true);
+    expect(h.actor.getSnapshot().matches({ leader: { vtepConfig: 'checkingOwnership' } })).toBe(true);
     h.actor.stop();
   });
 });

@@ -19,12 +19,19 @@ interface Path {
 const leaseOutcomes = [
   { output: { held: true, renewedAt: 0, holder: 'me', outcome: 'renewed' } },
   { output: { held: false, holder: 'other', outcome: 'held-by-other' } },
-  { output: { held: false, outcome: 'error' } },
+  { output: { held: false, outcome: 'error', error: new Error('503') } },
 ];
+// Raised by the machine for itself within a step (one region telling another): never sent from outside.
+const RAISED_WITHIN_A_STEP = /^(OWNERSHIP\.|WORK\.)/;
 const alphabet = eventAlphabet(gatewayMachine, {
   'xstate.done.actor.tryAcquireLease': leaseOutcomes,
   'xstate.done.actor.renewLease': leaseOutcomes,
   'LEASE.LOST': [{ holder: 'other' }],
+  // A transient failure (retried) and a configuration this host cannot satisfy (stop).
+  'xstate.error.actor.ensureDevice': [
+    { error: new Error('NODE_IP is on no link yet') },
+    { error: Object.assign(new Error('VXLAN MTU 1450 needs MTU 1500 on eth0, which has 1400'), { code: 'BAD_INPUT' }) },
+  ],
   // Ours or free; owned by another installation's live Lease.
   'xstate.done.actor.checkOwnership': [
     { output: { write: true, why: 'unowned', currentOwner: undefined } },
@@ -35,20 +42,19 @@ const alphabet = eventAlphabet(gatewayMachine, {
     { error: new Error('409 Conflict, retries spent') },
     { error: Object.assign(new Error('CiliumVTEPConfig hybrid-gateway is owned by Lease other-ns/x'), { code: 'OWNED_ELSEWHERE' }) },
   ],
-  // A transient failure (retried) and a configuration this host cannot satisfy (stop).
-  'xstate.error.actor.initialise': [
-    { error: new Error('NODE_IP is on no link yet') },
-    { error: Object.assign(new Error('VXLAN MTU 1450 needs MTU 1500 on eth0, which has 1400'), { code: 'BAD_INPUT' }) },
-  ],
-});
-const LEADER_WORK = /checkOwnership|programRouteTables|writeVtepConfig|driftRepairPeriod|leaderWorkRetryDelay|LEADER\.REASSERT/;
+}).filter((e) => !RAISED_WITHIN_A_STEP.test(e.type));
+const LEADER_WORK = /checkOwnership|programRouteTables|writeVtepConfig|driftRepairPeriod|RetryDelay|lateWriteCheck|LEADER\.REASSERT|OWNERSHIP|WORK\./;
 
 // Counters (attempts, timestamps) are not states; flags that change behaviour are.
-const serializeState = (s: Snapshot): string =>
-  `${JSON.stringify(s.value)}|${String(s.context.shuttingDown)}|${String(s.context.reassertPending)}|${s.context.routeStrategy}`;
+const serializeState = (s: Snapshot): string => {
+  const c = s.context;
+  return `${JSON.stringify(s.value)}|${[c.shuttingDown, c.routesReassertPending, c.dataPlaneConverged || c.dataPlaneGraceOver, c.routesInPlace && c.vtepConfigInPlace, c.leaderReadyAnnounced].map(Number).join('')}`;
+};
 
-function model(events: EventObject[] | ((s: Snapshot) => EventObject[])): TestModel<Snapshot, EventObject, unknown> {
-  return new TestModel(gatewayMachine as never, { events: events as never, serializeState: serializeState });
+function model(events: EventObject[]): TestModel<Snapshot, EventObject, unknown> {
+  // A stopped machine takes no events (the actor is done).
+  const live = (s: Snapshot): EventObject[] => (s.status === 'done' ? [] : events);
+  return new TestModel(gatewayMachine as never, { events: live as never, serializeState: serializeState });
 }
 
 const full = model(alphabet);
@@ -61,9 +67,6 @@ const suites: Record<string, Path[]> = {
     (shortest[0] as Path).steps[0]!.state,
   ),
   'simple paths (lifecycle: election, step-down, shutdown)': model(alphabet.filter((e) => !LEADER_WORK.test(e.type))).getSimplePaths(),
-  'simple paths (leader work until the fence)': model((s) =>
-    s.matches('leader') ? alphabet.filter((e) => LEADER_WORK.test(e.type) || e.type === 'LEASE.RENEW_DEADLINE_EXCEEDED') : alphabet,
-  ).getSimplePaths({ toState: (s: Snapshot) => s.matches('steppingDown') }),
 };
 
 const visitedStates = new Set<string>();
@@ -81,11 +84,12 @@ function replay(path: Path): void {
       if (index > 0) h.actor.send(step.event as never);
       const snap = h.actor.getSnapshot();
       const where = `step ${index} (${step.event.type})`;
-      // Only the first route-table pass of a term writes without reading; retries and repairs read first.
+      // Only the first route-table pass of a term may write without reading; retries and repairs read first
+      // (the first pass may read too: after an ownership conflict at the start of the term).
       if (snap.matches('leader') && !wasLeader) passesThisTerm = 0;
       wasLeader = snap.matches('leader');
       for (const strategy of h.routeStrategies.slice(passesBefore)) {
-        expect(strategy, `${where}: pass ${passesThisTerm + 1} of the term`).toBe(passesThisTerm === 0 ? 'write-first' : 'describe-first');
+        if (passesThisTerm > 0) expect(strategy, `${where}: pass ${passesThisTerm + 1} of the term`).toBe('describe-first');
         passesThisTerm += 1;
       }
       expect(serializeState(snap), where).toBe(serializeState(step.state));
@@ -93,6 +97,7 @@ function replay(path: Path): void {
       expect(h.leaderActive, `${where}: leader announcement`).toBe(snap.matches('leader'));
       if (!snap.matches('leader')) {
         const leaderWrites: EffectName[] = ['checkOwnership', 'programRouteTables', 'writeVtepConfig', 'renewLease', 'watchLeaderObjects'];
+        expect(h.announcements, `${where}: leaving leader ran the fence first`).not.toContain('notLeader (unfenced)');
         expect(leaderWrites.filter((e) => h.running.has(e)), `${where}: leader work outside leader`).toEqual([]);
       }
       const now = serializeState(snap);
@@ -125,7 +130,7 @@ describe('gateway machine, model-based', () => {
   it('the paths cover every state node and every event of the machine', () => {
     Object.values(suites).forEach((paths) => paths.forEach(replay));
     const missingStates = stateNodeIds(gatewayMachine).filter((id) => !visitedStates.has(id));
-    const missingEvents = machineEventTypes(gatewayMachine).filter((t) => !takenEvents.has(t));
+    const missingEvents = machineEventTypes(gatewayMachine).filter((t) => !RAISED_WITHIN_A_STEP.test(t) && !takenEvents.has(t));
     expect(missingStates).toEqual([]);
     expect(missingEvents).toEqual([]);
   });

@@ -1,0 +1,64 @@
+// Production's timings, in one place: the runtime configures the machines with
+// them and the generated diagrams show them, so a diagram never shows a timing
+// the gateway does not use. Lease timings are the defaults of the flags
+// (--leader-election-*); the runtime passes the configured ones.
+
+export interface LeaseTimings {
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+}
+
+export const DEFAULT_LEASE_TIMINGS: LeaseTimings = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 1000 };
+
+export const TIMINGS = {
+  /** The leader re-checks route tables and CiliumVTEPConfig this often while nothing changes. */
+  driftRepairMs: 30_000,
+  /** The fleet sweeps the kernel (stale entries, drift) this often. */
+  resyncMs: 30_000,
+  /** hybrid_vxlan0 and the policy rules are checked (and repaired) this often. */
+  deviceCheckMs: 10_000,
+  /** Init stages retry with exponential backoff from this base… */
+  initRetryBaseMs: 500,
+  /** …up to this. */
+  initRetryMaxMs: 30_000,
+  /** Leader work (route tables, CiliumVTEPConfig, each on its own) backs off from this base… */
+  leaderWorkRetryBaseMs: 200,
+  /** …up to this. */
+  leaderWorkRetryMaxMs: 10_000,
+  /**
+   * An unconverged gateway waits this long (from start) before it competes for the lease, so that a
+   * converged peer wins; two fresh pods still elect after it.
+   */
+  dataPlaneGraceMs: 5_000,
+  /** Stepping down waits at most this long for aborted writes to settle before releasing the Lease. */
+  settleTimeoutMs: 1_000,
+  /** Margin added to a holder's locally judged expiry before a standby tries. */
+  expiryMarginMs: 5,
+} as const;
+
+/**
+ * An inconclusive renewal (5xx, 409, timeout) is tried again after this, so at least two more
+ * attempts fit in the renew deadline: a quarter of the retry period (250 ms at the defaults).
+ */
+export function renewRetryMs(t: LeaseTimings): number {
+  return Math.max(50, Math.floor(t.retryPeriodMs / 4));
+}
+
+/** Stepping down gives the release this long before going on without it. */
+export function releaseTimeoutMs(t: LeaseTimings): number {
+  return Math.max(500, t.renewDeadlineMs);
+}
+
+/**
+ * The new leader's second route pass (describe-first) comes this long after the first: one request
+ * timeout of the old leader, whose write sent just before it stepped down may land after ours.
+ */
+export function lateWriteCheckMs(t: LeaseTimings): number {
+  return t.leaseDurationMs;
+}
+
+/** Exponential backoff: base · 2^(attempt−1), capped. */
+export function backoffMs(attempt: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
+}
