@@ -708,12 +708,20 @@ export class DataPlane {
       for (const o of ops) o.reject(err);
       return;
     }
-    const holder = (dev: DeviceRef, id: number, op: string): Promise<'ours' | 'foreign' | 'absent'> =>
-      holders !== undefined && dev.ifindex === ops[0]!.device.ifindex ? Promise.resolve(holders(id)) : this.#nexthopHolder(dev, id, op);
+    // The kernel as the batch's earlier writes leave it: an op planned after another's nexthop write
+    // or delete sees that (a route delete naming a nexthop id that is gone is EINVAL, not ESRCH).
+    const batch = new Map<string, 'ours' | 'absent'>();
+    const holder = (dev: DeviceRef, id: number, op: string): Promise<'ours' | 'foreign' | 'absent'> => {
+      const seen = batch.get(`${dev.ifindex}/${id}`);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return holders !== undefined && dev.ifindex === ops[0]!.device.ifindex ? Promise.resolve(holders(id)) : this.#nexthopHolder(dev, id, op);
+    };
     for (const o of ops) {
       try {
         refuseIfAborted(o.signal, o.op);
-        planned.push({ o, writes: o.kind === 'program' ? await this.#programWrites(o, holder) : await this.#removeWrites(o, holder) });
+        const writes = o.kind === 'program' ? await this.#programWrites(o, holder) : await this.#removeWrites(o, holder);
+        for (const w of writes) if (w.entry.kind === 'nexthop') batch.set(`${o.device.ifindex}/${w.entry.id}`, w.op === 'remove' ? 'absent' : 'ours');
+        planned.push({ o, writes });
       } catch (err) {
         o.reject(err);
       }
@@ -778,6 +786,7 @@ export class DataPlane {
         // Same nexthop: only the pod CIDRs it no longer has. An old IP written for another node
         // since: only this node's routes through it (not the other's), its entries stay.
         const theirs = new Set(owner?.routes.map((r) => r.key));
+        if (owner !== undefined && (await holder(device, p.nhId, op)) !== 'ours') continue; // gone, with its routes
         for (const r of p.routes) {
           if (keep.has(r.key) || theirs.has(r.key) || seen.has(`r${p.ip}>${r.key}`)) continue;
           seen.add(`r${p.ip}>${r.key}`);
@@ -811,7 +820,8 @@ export class DataPlane {
     const writes: Write[] = [];
     const owner = this.#otherOwner(device, s.ip, s.name);
     if (owner !== undefined) {
-      // Its IP was written for another node since: only this node's routes through it go.
+      // Its IP was written for another node since: only this node's routes through it go (none when the nexthop is gone).
+      if ((await holder(device, s.nhId, op)) !== 'ours') return [];
       const theirs = new Set(owner.routes.map((r) => r.key));
       return s.routes.filter((r) => !theirs.has(r.key)).map((r) => this.#routeDel(device, { base: r.base, dstLen: r.prefix, nhId: s.nhId, gateway: s.ip }));
     }

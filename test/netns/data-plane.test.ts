@@ -344,6 +344,13 @@ describe('VTEP entries', () => {
       await holdsB();
     });
 
+    it('two removals naming one IP in one batch: the second sees the nexthop the first deleted (no EINVAL)', async () => {
+      await dp.programVtep(dev, a, []);
+      // b was never written here: its removal is a leftover's (an actor removing every spec it may have left).
+      await Promise.all([dp.removeVtep(dev, a), dp.removeVtep(dev, b)]);
+      expect([await routeSet(), await neighSet(), await fdbSet()]).toEqual([[], [], []]);
+    });
+
     it('a bulk reconcile makes its desired set the owners', async () => {
       await dp.programVtep(dev, a, []);
       await dp.reconcile(dev, [b]);
