@@ -507,8 +507,8 @@ function skipMetrics(text: string): { now: Map<string, number>; total: Map<strin
 // ── one round ────────────────────────────────────────────────────────────────
 
 /** Bodies as written last (for spoil) and as they were while admitted (for heal), by name. */
-const lastBody = new Map<string, Body>();
-const healthyBody = new Map<string, Body>();
+const lastBody = new Map<string, { body: Body; schema: boolean; inject: boolean }>();
+const healthyBody = new Map<string, { body: Body; schema: boolean; inject: boolean }>();
 
 /** The node's body with a hostile InternalIP or pod CIDR, schema-valid (parts of an injected body the schema refuses are replaced). */
 function spoiled(b: Body, o: { ip?: unknown; cidr?: string }): Body {
@@ -539,11 +539,12 @@ function writesOf(o: Op): Array<{ w: Write; inject?: boolean; schema: boolean }>
       return [{ w: { verb: 'delete', name: o.name }, schema: true }];
     case 'spoil': {
       const b = lastBody.get(o.name);
-      return b === undefined ? [] : [{ w: { verb: 'apply', body: spoiled(b, o) }, schema: true }];
+      return b === undefined ? [] : [{ w: { verb: 'apply', body: spoiled(b.body, o) }, schema: true }];
     }
     case 'heal': {
       const b = healthyBody.get(o.name);
-      return b === undefined ? [] : [{ w: { verb: 'apply', body: b }, schema: true }];
+      // Written again the way it was (an injected body through inject).
+      return b === undefined ? [] : [{ w: { verb: 'apply', body: b.body }, inject: b.inject, schema: b.schema }];
     }
     case 'flip':
       return [o.good, o.bad, o.good].map((g) => ({ w: { verb: 'apply' as const, body: g.body }, schema: g.schema }));
@@ -559,7 +560,7 @@ async function write(planned: Array<{ w: Write; inject?: boolean; schema: boolea
       const { w } = list[i]!;
       if (w.verb === 'delete') throw new Error('inject deletes nothing');
       await ask(ctl, { op: 'inject', plural: 'ciliumnodes', body: w.body });
-      lastBody.set(w.body.metadata.name, w.body);
+      lastBody.set(w.body.metadata.name, { body: w.body, schema: list[i]!.schema, inject: true });
       stats.injected += 1;
       stats.writes += 1;
       i += 1;
@@ -575,7 +576,7 @@ async function write(planned: Array<{ w: Write; inject?: boolean; schema: boolea
       if (r.status >= 200 && r.status < 300) {
         stats.accepted += 1;
         if (w.verb === 'delete') lastBody.delete(w.name);
-        else lastBody.set(w.body.metadata.name, w.body);
+        else lastBody.set(w.body.metadata.name, { body: w.body, schema, inject: false });
       } else if (r.status === 422) stats.refused422 += 1;
       else if (r.status === 409) stats.conflict409 += 1;
       else if (r.status === 404) stats.notFound404 += 1;
