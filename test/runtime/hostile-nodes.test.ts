@@ -10,7 +10,8 @@
 // and addresses, more than 32 pod CIDRs, InternalIPs that are the gateway's, in
 // the VPC or POD_CIDRS, loopback/multicast/broadcast/0.0.0.0, malformed and
 // huge strings, missing fields, IPv6 mixed in; names reused (updates turning a
-// node bad and back, duplicate creates, claims on one IP or CIDR), deletes.
+// node bad and back, duplicate creates, claims on one IP or CIDR), deletes;
+// a quarter of the batches are bursts (all writes at once, as many agents).
 //
 // After every batch of writes the test waits (polling, with a deadline) until
 // the kernel of the gateway's namespace holds exactly what its OWN oracle
@@ -332,8 +333,8 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: name.map((n) => ({ kind: 'heal' as const, name: n })) },
   { weight: 1, arbitrary: name.chain((n) => fc.record({ kind: fc.constant('flip' as const), good: node(n), bad: node(n) })) },
 );
-/** One round: 1–3 batches of writes, each followed by a convergence check. */
-const round = fc.array(fc.array(op, { minLength: 1, maxLength: 7 }), { minLength: 1, maxLength: 3 });
+/** One round: 1–3 batches of writes, each followed by a convergence check; a burst sends a batch's writes all at once. */
+const round = fc.array(fc.record({ ops: fc.array(op, { minLength: 1, maxLength: 7 }), burst: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) }), { minLength: 1, maxLength: 3 });
 
 // ── the system ───────────────────────────────────────────────────────────────
 
@@ -350,7 +351,7 @@ let baselineRoutes = '';
 let baselineRules = '';
 let sentinelK = 0;
 
-const stats = { rounds: 0, batches: 0, writes: 0, accepted: 0, refused422: 0, conflict409: 0, notFound404: 0, injected: 0, otherStatus: 0, admittedSeen: 0, refusedSeen: 0, byReason: new Map<string, number>() };
+const stats = { rounds: 0, batches: 0, writes: 0, accepted: 0, refused422: 0, conflict409: 0, notFound404: 0, injected: 0, otherStatus: 0, admittedSeen: 0, refusedSeen: 0, convergeMs: [] as number[], byReason: new Map<string, number>() };
 
 async function ask<T>(peer: IpcPeer, body: Record<string, unknown>): Promise<T> {
   const r = await peer.request(body);
@@ -381,6 +382,8 @@ function startGatewayProcess(): void {
     if (logLines.length > 5000) logLines.splice(0, 1000);
   });
 }
+
+const median = (xs: readonly number[]): number => (xs.length === 0 ? 0 : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!);
 
 /** The gateway's warning-or-worse log messages, counted by text. */
 function warnings(): Record<string, number> {
@@ -551,7 +554,14 @@ function writesOf(o: Op): Array<{ w: Write; inject?: boolean; schema: boolean }>
   }
 }
 
-async function write(planned: Array<{ w: Write; inject?: boolean; schema: boolean }>): Promise<void> {
+type Planned = { w: Write; inject?: boolean; schema: boolean };
+
+async function write(planned: Planned[], burst = false): Promise<void> {
+  if (burst) {
+    // Everything at once: the HTTP writes in parallel, the injects beside them.
+    await Promise.all([writeHttp(planned.filter((p) => p.inject !== true).map((p) => ({ ...p, w: materialize(p.w) })), true), ...planned.filter((p) => p.inject === true).map((p) => write([p]))]);
+    return;
+  }
   const list = planned.map((p) => ({ ...p, w: materialize(p.w) }));
   // Consecutive HTTP writes go as one IPC request, in order; injects in between.
   let i = 0;
@@ -568,26 +578,32 @@ async function write(planned: Array<{ w: Write; inject?: boolean; schema: boolea
     }
     let j = i;
     while (j < list.length && list[j]!.inject !== true) j += 1;
-    const chunk = list.slice(i, j);
-    const results = await ask<Result[]>(writer, { op: 'writes', writes: chunk.map((c) => c.w) });
-    results.forEach((r, k) => {
-      const { w, schema } = chunk[k]!;
-      stats.writes += 1;
-      if (r.status >= 200 && r.status < 300) {
-        stats.accepted += 1;
-        if (w.verb === 'delete') lastBody.delete(w.name);
-        else lastBody.set(w.body.metadata.name, { body: w.body, schema, inject: false });
-      } else if (r.status === 422) stats.refused422 += 1;
-      else if (r.status === 409) stats.conflict409 += 1;
-      else if (r.status === 404) stats.notFound404 += 1;
-      else stats.otherStatus += 1;
-      // The generator's own bookkeeping: what the schema refuses is answered 422 and nothing else is.
-      if (w.verb !== 'delete' && r.status !== 409) {
-        expect(r.status === 422, `${w.verb} ${w.body.metadata.name}: HTTP ${r.status} ${r.reason ?? ''} ${r.message ?? ''} (generator says schema ${schema ? 'valid' : 'invalid'})`).toBe(!schema);
-      } else if (w.verb === 'delete') expect([200, 404]).toContain(r.status);
-    });
+    await writeHttp(list.slice(i, j), false);
     i = j;
   }
+}
+
+/** HTTP writes through the kube writer (in order, or all at once), each status counted and checked. */
+async function writeHttp(chunk: Planned[], parallel: boolean): Promise<void> {
+  if (chunk.length === 0) return;
+  const results = await ask<Result[]>(writer, { op: 'writes', writes: chunk.map((c) => c.w), parallel });
+  results.forEach((r, k) => {
+    const { w, schema } = chunk[k]!;
+    stats.writes += 1;
+    if (r.status >= 200 && r.status < 300) {
+      stats.accepted += 1;
+      if (w.verb === 'delete') lastBody.delete(w.name);
+      else lastBody.set(w.body.metadata.name, { body: w.body, schema, inject: false });
+    } else if (r.status === 422) stats.refused422 += 1;
+    else if (r.status === 409) stats.conflict409 += 1;
+    else if (r.status === 404) stats.notFound404 += 1;
+    else stats.otherStatus += 1;
+    // The generator's own bookkeeping: what the schema refuses is answered 422 and nothing else is
+    // (unless the name was taken, 409, or, in a burst, deleted between an apply's GET and PUT, 404).
+    if (w.verb !== 'delete' && r.status !== 409 && !(parallel && r.status === 404)) {
+      expect(r.status === 422, `${w.verb} ${w.body.metadata.name}: HTTP ${r.status} ${r.reason ?? ''} ${r.message ?? ''} (generator says schema ${schema ? 'valid' : 'invalid'})`).toBe(!schema);
+    } else if (w.verb === 'delete') expect([200, 404]).toContain(r.status);
+  });
 }
 
 async function storedNodes(): Promise<StoredNode[]> {
@@ -622,7 +638,8 @@ async function converge(label: string): Promise<Observed> {
     const fits = countsFit(verdict.refused, last.skipped.now);
     return kernelDiff(verdict, kernel).length === 0 && fits ? last : undefined;
   };
-  return poll(`${label}: kernel and skip gauge as the oracle says`, matches, CONVERGE_MS, async () => {
+  const t0 = performance.now();
+  const seen = await poll(`${label}: kernel and skip gauge as the oracle says`, matches, CONVERGE_MS, async () => {
     const o = last ?? { verdict, kernel: await readKernel(), skipped: { now: new Map(), total: new Map() } };
     const refused = [...verdict.refused].map(([n, r]) => `  ${n.slice(0, 40)}: ${[...r].join('|')}`);
     return [
@@ -634,6 +651,8 @@ async function converge(label: string): Promise<Observed> {
       ...logLines.slice(-30),
     ].join('\n');
   });
+  stats.convergeMs.push(performance.now() - t0);
+  return seen;
 }
 
 /** The oracle against the gateway's own domain code, node by node (a separate assertion: the kernel is judged by the oracle alone). */
@@ -652,7 +671,7 @@ function compareWithDomain(stored: readonly StoredNode[]): void {
   }
 }
 
-async function oneRound(batches: Op[][]): Promise<void> {
+async function oneRound(batches: Array<{ ops: Op[]; burst: boolean }>): Promise<void> {
   if (!alive()) {
     // Only while shrinking: a crash ended the previous attempt; each attempt gets a live gateway.
     startGatewayProcess();
@@ -667,7 +686,8 @@ async function oneRound(batches: Op[][]): Promise<void> {
   let skippedTotalBefore = 0;
   for (const [b, batch] of batches.entries()) {
     stats.batches += 1;
-    for (const o of batch) await write(writesOf(o));
+    if (batch.burst) await write(batch.ops.flatMap(writesOf), true);
+    else for (const o of batch.ops) await write(writesOf(o));
     const seen = await converge(`round ${stats.rounds} batch ${b + 1}`);
     // Alive, and live.
     expect(alive(), exitText()).toBe(true);
@@ -793,6 +813,7 @@ describe('hostile CiliumNodes against a running gateway', () => {
       const reasons = [...stats.byReason].sort().map(([r, n]) => `${r} ${n}`).join(', ');
       console.info(
         `hostile-nodes fuzz: ${stats.rounds} rounds, ${stats.batches} batches in ${Math.round((Date.now() - t0) / 1000)} s; ` +
+          `convergence after the sentinel's write: median ${Math.round(median(stats.convergeMs))} ms, max ${Math.round(Math.max(0, ...stats.convergeMs))} ms; ` +
           `${stats.writes} writes: ${stats.accepted} accepted, ${stats.refused422} refused by the CRD schema (422, never reached the gateway), ` +
           `${stats.injected} injected past it, ${stats.conflict409} duplicate creates (409), ${stats.notFound404} deletes of absent nodes (404), ${stats.otherStatus} other; ` +
           `node-checks: ${stats.admittedSeen} admitted, ${stats.refusedSeen} refused (${reasons}); gateway starts ${starts}; ` +

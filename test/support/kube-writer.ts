@@ -4,8 +4,9 @@
 // pruning, defaulting, CRD validation (422), 409 on a name taken — and the
 // test learns the status of each. lab/kube-http.ts, not the gateway's client.
 //
-// IPC requests {id, op: 'writes', writes: Write[]} → {id, ok, value: Result[]},
-// done one after the other in the given order:
+// IPC requests {id, op: 'writes', writes: Write[], parallel?} → {id, ok, value: Result[]},
+// done one after the other in the given order (parallel: all at once, as many
+// clients would; an apply may then meet 409 from a write between its GET and PUT):
 //   {verb: 'apply', body}   create, or replace the current object (PUT with its resourceVersion)
 //   {verb: 'create', body}  POST only (409 when the name is taken)
 //   {verb: 'delete', name}  DELETE (404 when absent)
@@ -38,11 +39,12 @@ async function one(w: Write): Promise<Result> {
 }
 
 process.on('message', (raw: unknown) => {
-  const m = raw as { id: number; op: 'writes'; writes: Write[] };
+  const m = raw as { id: number; op: 'writes'; writes: Write[]; parallel?: boolean };
   void (async () => {
     try {
       const results: Result[] = [];
-      for (const w of m.writes) results.push(await one(w));
+      if (m.parallel === true) results.push(...(await Promise.all(m.writes.map(one))));
+      else for (const w of m.writes) results.push(await one(w));
       process.send?.({ id: m.id, ok: true, value: results });
     } catch (err) {
       process.send?.({ id: m.id, ok: false, error: (err as Error).message });
