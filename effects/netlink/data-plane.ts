@@ -192,6 +192,14 @@ export class DataPlane {
   readonly #table: number;
   readonly #rulePriority: number;
   #tail: Promise<unknown> = Promise.resolve();
+  /**
+   * Per device and node IP, the spec this data plane last wrote that IP's entries for (programVtep,
+   * or the last reconcile's desired set). A node IP keys a nexthop, a neighbour and an FDB entry, and
+   * an IP can pass from one CiliumNode to another (deleted and re-registered under a new name, or a
+   * claim taken back): the fleet may program the new owner before the old node's removal or leftover
+   * cleanup runs. Those then take only the old node's own routes and leave the IP's entries.
+   */
+  readonly #ipOwner = new Map<string, CheckedSpec>();
 
   constructor(opts: DataPlaneOptions = {}) {
     this.#rt = new Rtnl(opts);
@@ -213,6 +221,17 @@ export class DataPlane {
     const run = this.#tail.then(fn, fn);
     this.#tail = run.catch(() => undefined);
     return run;
+  }
+
+  /** The device's entries are gone with it (deleted or new): no IP has an owner there. */
+  #forgetOwners(ifindex: number): void {
+    for (const key of this.#ipOwner.keys()) if (key.startsWith(`${ifindex}/`)) this.#ipOwner.delete(key);
+  }
+
+  /** Another node this data plane wrote `ip`'s entries for since, if any. */
+  #otherOwner(dev: DeviceRef, ip: number, name: string): CheckedSpec | undefined {
+    const owner = this.#ipOwner.get(`${dev.ifindex}/${ip}`);
+    return owner !== undefined && owner.name !== name ? owner : undefined;
   }
 
   // ---- device ---------------------------------------------------------------
@@ -274,6 +293,7 @@ export class DataPlane {
         action = 'recreated';
         const index = existing.data.index ?? 0;
         await this.#rt.call(`${op}: delete wrong device (${changes.join(', ')})`, (o) => this.#rt.sock.delLink({ index }, {}, o), 0, signal);
+        this.#forgetOwners(index);
         existing = undefined;
       } else action = 'adopted';
     }
@@ -292,6 +312,7 @@ export class DataPlane {
       );
       existing = await this.#linkByName(name, op);
       if (existing === undefined) throw new NetlinkError('ENODEV', op, `${name} vanished right after its creation`);
+      this.#forgetOwners(existing.data.index ?? 0);
     }
 
     const index = existing.data.index ?? 0;
@@ -687,12 +708,20 @@ export class DataPlane {
       for (const o of ops) o.reject(err);
       return;
     }
-    const holder = (dev: DeviceRef, id: number, op: string): Promise<'ours' | 'foreign' | 'absent'> =>
-      holders !== undefined && dev.ifindex === ops[0]!.device.ifindex ? Promise.resolve(holders(id)) : this.#nexthopHolder(dev, id, op);
+    // The kernel as the batch's earlier writes leave it: an op planned after another's nexthop write
+    // or delete sees that (a route delete naming a nexthop id that is gone is EINVAL, not ESRCH).
+    const batch = new Map<string, 'ours' | 'absent'>();
+    const holder = (dev: DeviceRef, id: number, op: string): Promise<'ours' | 'foreign' | 'absent'> => {
+      const seen = batch.get(`${dev.ifindex}/${id}`);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return holders !== undefined && dev.ifindex === ops[0]!.device.ifindex ? Promise.resolve(holders(id)) : this.#nexthopHolder(dev, id, op);
+    };
     for (const o of ops) {
       try {
         refuseIfAborted(o.signal, o.op);
-        planned.push({ o, writes: o.kind === 'program' ? await this.#programWrites(o, holder) : await this.#removeWrites(o, holder) });
+        const writes = o.kind === 'program' ? await this.#programWrites(o, holder) : await this.#removeWrites(o, holder);
+        for (const w of writes) if (w.entry.kind === 'nexthop') batch.set(`${o.device.ifindex}/${w.entry.id}`, w.op === 'remove' ? 'absent' : 'ours');
+        planned.push({ o, writes });
       } catch (err) {
         o.reject(err);
       }
@@ -752,11 +781,15 @@ export class DataPlane {
     const seen = new Set<string>();
     const keep = new Set(s.routes.map((r) => r.key));
     for (const p of prev) {
-      if (p.ip === s.ip) {
-        // Same nexthop: only the pod CIDRs it no longer has.
+      const owner = p.ip === s.ip ? undefined : this.#otherOwner(device, p.ip, s.name);
+      if (p.ip === s.ip || owner !== undefined) {
+        // Same nexthop: only the pod CIDRs it no longer has. An old IP written for another node
+        // since: only this node's routes through it (not the other's), its entries stay.
+        const theirs = new Set(owner?.routes.map((r) => r.key));
+        if (owner !== undefined && (await holder(device, p.nhId, op)) !== 'ours') continue; // gone, with its routes
         for (const r of p.routes) {
-          if (keep.has(r.key) || seen.has(`r${r.key}`)) continue;
-          seen.add(`r${r.key}`);
+          if (keep.has(r.key) || theirs.has(r.key) || seen.has(`r${p.ip}>${r.key}`)) continue;
+          seen.add(`r${p.ip}>${r.key}`);
           writes.push(this.#routeDel(device, { base: r.base, dstLen: r.prefix, nhId: p.nhId, gateway: p.ip }));
         }
         continue;
@@ -770,11 +803,14 @@ export class DataPlane {
       }
     }
     for (const p of prev) {
-      if ((p.macNum !== s.macNum || p.ip !== s.ip) && !seen.has(`f${p.macNum}>${p.ip}`)) {
+      if ((p.macNum !== s.macNum || p.ip !== s.ip) && this.#otherOwner(device, p.ip, s.name) === undefined && !seen.has(`f${p.macNum}>${p.ip}`)) {
         seen.add(`f${p.macNum}>${p.ip}`);
         writes.push(this.#fdbDel(device, { mac: p.macNum, dst: p.ip }));
       }
     }
+    // Planned in write order: the ops after this one see it as the owner of its IP, and of no old one.
+    for (const p of prev) if (p.ip !== s.ip && this.#otherOwner(device, p.ip, s.name) === undefined) this.#ipOwner.delete(`${device.ifindex}/${p.ip}`);
+    this.#ipOwner.set(`${device.ifindex}/${s.ip}`, s);
     return writes;
   }
 
@@ -782,6 +818,14 @@ export class DataPlane {
     const { device, op } = o;
     const s = checkSpec(op, o.spec);
     const writes: Write[] = [];
+    const owner = this.#otherOwner(device, s.ip, s.name);
+    if (owner !== undefined) {
+      // Its IP was written for another node since: only this node's routes through it go (none when the nexthop is gone).
+      if ((await holder(device, s.nhId, op)) !== 'ours') return [];
+      const theirs = new Set(owner.routes.map((r) => r.key));
+      return s.routes.filter((r) => !theirs.has(r.key)).map((r) => this.#routeDel(device, { base: r.base, dstLen: r.prefix, nhId: s.nhId, gateway: s.ip }));
+    }
+    this.#ipOwner.delete(`${device.ifindex}/${s.ip}`);
     // Deleting its nexthop takes every route still through it (none of another node's).
     if ((await holder(device, s.nhId, op)) === 'ours') {
       writes.push(...s.routes.map((r) => this.#routeDel(device, { base: r.base, dstLen: r.prefix, nhId: s.nhId, gateway: s.ip })));
@@ -861,6 +905,9 @@ export class DataPlane {
       if (b.due()) await b.pause();
     }
     const { done, failed } = await this.#apply(dev, writes, op, signal);
+    // The desired set is what the kernel holds now: each IP's entries are its node's.
+    this.#forgetOwners(dev.ifindex);
+    for (const spec of want.nexthops.values()) this.#ipOwner.set(`${dev.ifindex}/${spec.ip}`, spec);
     const refused = plan.refused.map((r) => ({
       entry: { kind: 'nexthop', id: r.spec.nhId, via: r.spec.nodeIP } as const,
       op: 'add' as const,

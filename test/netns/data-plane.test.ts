@@ -296,6 +296,69 @@ describe('VTEP entries', () => {
     expect(await routeSet()).toEqual(['198.18.100.0/29 via 198.18.20.2 onlink']);
   });
 
+  // An InternalIP handed from one CiliumNode to another: both nodes' entries are keyed by it (nexthop id,
+  // neighbour, FDB MAC). The fleet may program the new owner before the old one's removal or leftover
+  // cleanup runs (found by test/runtime/hostile-nodes.test.ts); that must not take the new owner's entries.
+  describe('an IP another node was programmed with since', () => {
+    const X = '198.18.20.1';
+    const a = spec('a', X, ['198.18.100.0/29']);
+    const b = spec('b', X, ['198.18.100.8/29']);
+    const holdsB = async (): Promise<void> => {
+      expect(await routeSet()).toEqual(['198.18.100.8/29 via 198.18.20.1 onlink']);
+      expect(await neighSet()).toEqual([`${X} ${b.mac} permanent`]);
+      expect(await fdbSet()).toEqual([`${b.mac} ${X} self permanent`]);
+    };
+
+    it('removing the old node takes only its own routes', async () => {
+      await dp.programVtep(dev, a, []);
+      await dp.programVtep(dev, b, []);
+      await dp.removeVtep(dev, a);
+      await holdsB();
+      // The owner's own removal takes everything.
+      await dp.removeVtep(dev, b);
+      expect([await routeSet(), await neighSet(), await fdbSet()]).toEqual([[], [], []]);
+    });
+
+    it('the old node moving to another IP cleans only its own leftovers', async () => {
+      await dp.programVtep(dev, a, []);
+      await dp.programVtep(dev, b, []);
+      const moved = spec('a', '198.18.20.2', ['198.18.100.0/29']);
+      await dp.programVtep(dev, moved, [a]);
+      expect(await routeSet()).toEqual(['198.18.100.0/29 via 198.18.20.2 onlink', '198.18.100.8/29 via 198.18.20.1 onlink']);
+      expect(await neighSet()).toEqual([`${X} ${b.mac} permanent`, `198.18.20.2 ${moved.mac} permanent`]);
+      expect(await fdbSet()).toEqual([`${moved.mac} 198.18.20.2 self permanent`, `${b.mac} ${X} self permanent`].sort());
+    });
+
+    it('a node renamed (same IP and pod CIDRs): removing the old name leaves them', async () => {
+      const renamed = spec('b', X, ['198.18.100.0/29']);
+      await dp.programVtep(dev, a, []);
+      await dp.programVtep(dev, renamed, []);
+      await dp.removeVtep(dev, a);
+      expect(await routeSet()).toEqual(['198.18.100.0/29 via 198.18.20.1 onlink']);
+      expect(await neighSet()).toEqual([`${X} ${a.mac} permanent`]);
+    });
+
+    it('the same, programmed and removed in one batch', async () => {
+      await dp.programVtep(dev, a, []);
+      await Promise.all([dp.programVtep(dev, b, []), dp.removeVtep(dev, a)]);
+      await holdsB();
+    });
+
+    it('two removals naming one IP in one batch: the second sees the nexthop the first deleted (no EINVAL)', async () => {
+      await dp.programVtep(dev, a, []);
+      // b was never written here: its removal is a leftover's (an actor removing every spec it may have left).
+      await Promise.all([dp.removeVtep(dev, a), dp.removeVtep(dev, b)]);
+      expect([await routeSet(), await neighSet(), await fdbSet()]).toEqual([[], [], []]);
+    });
+
+    it('a bulk reconcile makes its desired set the owners', async () => {
+      await dp.programVtep(dev, a, []);
+      await dp.reconcile(dev, [b]);
+      await dp.removeVtep(dev, a);
+      await holdsB();
+    });
+  });
+
   it('removes all three (the FDB delete names the MAC), idempotently', async () => {
     const s = spec('hyb-1', '198.18.20.1', ['198.18.100.0/29', '198.18.100.8/29']);
     const other = spec('hyb-2', '198.18.20.2', ['198.18.100.16/29']);
