@@ -13,11 +13,16 @@
 //   steppingDown   the fence (named action on leaving `leader`), then settling of
 //                  aborted writes, then the release of the Lease
 //
+// The root owns the whole actor tree: the fleet (one vtep actor per node that
+// needs work) and the device watchdog live as long as the gateway does, so
+// the desired set reaches the kernel through this machine.
+//
 // Pure statechart: every actor, action, guard and delay is referenced by name;
 // the runtime provides the implementations (effects/), tests provide doubles.
 // Leader work runs in actors invoked under `leader`: leaving it for any reason
 // aborts them before anything else happens.
-import { assign, cancel, fromCallback, fromPromise, raise, setup } from 'xstate';
+import { assertEvent, assign, cancel, fromCallback, fromPromise, raise, sendTo, setup } from 'xstate';
+import { fleetMachine, type FleetEvent } from './fleet.machine.js';
 import { backoffMs, DEFAULT_LEASE_TIMINGS, lateWriteCheckMs, releaseTimeoutMs, renewRetryMs, TIMINGS } from './timings.js';
 
 /** How one acquire or renew attempt ended. */
@@ -125,7 +130,11 @@ export type GatewayEvent =
   | { type: 'OWNERSHIP.GRANTED' }
   | { type: 'OWNERSHIP.REFUSED' }
   /** Raised by a work region when its writes are in place. */
-  | { type: 'WORK.IN_PLACE' };
+  | { type: 'WORK.IN_PLACE' }
+  /** The desired set (from the CiliumNode informer), passed on to the fleet. */
+  | Extract<FleetEvent, { type: 'NODES.SYNCED' | 'NODES.CHANGED' }>
+  /** The watchdog found hybrid_vxlan0 deleted or changed and repaired it: the fleet sweeps the kernel again. */
+  | { type: 'DEVICE.REPAIRED' };
 
 /**
  * A start-up error that no retry can fix: the configuration does not fit this host (e.g. a VXLAN MTU
@@ -158,7 +167,10 @@ export const gatewayMachine = setup({
     events: {} as GatewayEvent,
   },
   actors: {
+    // The data plane: the runtime provides it with its netlink actors.
+    fleet: fleetMachine,
     // Placeholders that name the job; runtime/ provides the effects, tests provide doubles.
+    watchDevice: fromCallback<GatewayEvent>(() => {}),
     ensureDevice: notProvided<void>('ensureDevice'),
     checkForwarding: notProvided<void>('checkForwarding'),
     discoverCloud: notProvided<void>('discoverCloud'),
@@ -189,6 +201,12 @@ export const gatewayMachine = setup({
      * held and aborts every write in flight). Runs first on leaving `leader`, before anything is announced.
      */
     fence: () => {},
+    forwardToFleet: sendTo('fleet', ({ event }) => {
+      assertEvent(event, ['NODES.SYNCED', 'NODES.CHANGED']);
+      return event;
+    }),
+    tellFleetDeviceReady: sendTo('fleet', { type: 'DATAPLANE.READY' }),
+    tellFleetToSweep: sendTo('fleet', { type: 'RESYNC' }),
     scheduleRenewDeadline: raise({ type: 'LEASE.RENEW_DEADLINE_EXCEEDED' }, { id: 'renewDeadline', delay: 'renewDeadline' }),
     cancelRenewDeadline: cancel('renewDeadline'),
     scheduleDataPlaneGrace: raise({ type: 'DATAPLANE.GRACE_OVER' }, { id: 'dataPlaneGrace', delay: 'dataPlaneGrace' }),
@@ -268,7 +286,15 @@ export const gatewayMachine = setup({
     leaderReadyAnnounced: false,
   },
   entry: 'scheduleDataPlaneGrace',
+  invoke: [
+    { id: 'fleet', src: 'fleet', input: {} },
+    // Every 10 s: hybrid_vxlan0 and the policy rules still as configured? (DEVICE.REPAIRED when not)
+    { id: 'watchDevice', src: 'watchDevice' },
+  ],
   on: {
+    'NODES.SYNCED': { actions: 'forwardToFleet' },
+    'NODES.CHANGED': { actions: 'forwardToFleet' },
+    'DEVICE.REPAIRED': { actions: 'tellFleetToSweep' },
     'DATAPLANE.CONVERGED': { actions: 'noteDataPlaneConverged' },
     'DATAPLANE.GRACE_OVER': { actions: 'endDataPlaneGrace' },
   },
@@ -283,7 +309,7 @@ export const gatewayMachine = setup({
           invoke: {
             id: 'ensureDevice',
             src: 'ensureDevice',
-            onDone: { target: 'forwarding', actions: 'resetInitAttempts' },
+            onDone: { target: 'forwarding', actions: ['resetInitAttempts', 'tellFleetDeviceReady'] },
             onError: [
               // The pod would restart into the same refusal: stop and say why instead of retrying forever.
               { guard: { type: 'configurationError', params: ({ event }) => ({ error: event.error }) }, target: '#gateway.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },

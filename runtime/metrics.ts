@@ -42,8 +42,18 @@ const COUNTER_FIELDS: Array<[keyof InterfaceCounters, string]> = [
   ['txErrors', 'tx_errors_total'],
 ];
 
-export const GATEWAY_STATES = ['initialising', 'initFailed', 'standby', 'acquiring', 'leader', 'steppingDown', 'stopped'] as const;
+export const GATEWAY_STATES = ['initialising', 'initRetry', 'standby', 'acquiring', 'leader', 'steppingDown', 'stopped', 'failed'] as const;
 export type GatewayStateName = (typeof GATEWAY_STATES)[number];
+
+/** The gauge's name for a gateway statechart state value (init stages and their retries folded). */
+export function gatewayStateName(value: unknown): GatewayStateName {
+  if (typeof value === 'string') return value === 'failed' ? 'failed' : value === 'stopped' ? 'stopped' : 'initialising';
+  const v = (value ?? {}) as Record<string, unknown>;
+  if ('initialising' in v) return typeof v.initialising === 'string' && v.initialising.endsWith('Retry') ? 'initRetry' : 'initialising';
+  if ('electing' in v) return v.electing === 'acquiring' ? 'acquiring' : 'standby';
+  if ('leader' in v) return 'leader';
+  return 'steppingDown';
+}
 
 export function createMetrics(info: GatewayInfo, scrape: () => Promise<ScrapeStats>) {
   const registry = new Registry();

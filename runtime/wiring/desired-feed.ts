@@ -19,7 +19,7 @@ import type { FleetEvent } from '../../machines/fleet.machine.js';
 export interface DesiredFeedOptions {
   /** Which nodes may be programmed (POD_CIDRS, the VPC, the gateway's own addresses). */
   readonly policy: AdmissionPolicy;
-  send(event: FleetEvent): void;
+  send(event: Extract<FleetEvent, { type: 'NODES.SYNCED' | 'NODES.CHANGED' }>): void;
   /** Nodes newly skipped (or for a new reason), and the counts of all skipped nodes by reason. */
   onSkipped?(fresh: readonly Skip[], byReason: ReadonlyMap<SkipReason, number>): void;
   /** Units of work (one node indexed or judged) between yields; default 1,000. */

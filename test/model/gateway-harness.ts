@@ -18,6 +18,7 @@ export type EffectName =
   | 'ensureDevice'
   | 'checkForwarding'
   | 'discoverCloud'
+  | 'watchDevice'
   | 'watchLease'
   | 'watchLeaderObjects'
   | 'tryAcquireLease'
@@ -44,6 +45,8 @@ export interface GatewayHarness {
   leaderActive: boolean;
   /** Set by the fence action, cleared when a term starts. */
   fenced: boolean;
+  /** Events the gateway passed to its fleet child (a recording double here). */
+  readonly fleetEvents: Array<{ type: string }>;
   readonly announcements: string[];
 }
 
@@ -56,6 +59,7 @@ export function gatewayHarness(): GatewayHarness {
     replaceableOwners: [] as Array<string | undefined>,
     leaderActive: false,
     fenced: false,
+    fleetEvents: [] as Array<{ type: string }>,
     announcements: [] as string[],
   };
   const inFlight = <T, I = unknown>(name: EffectName, onInput?: (input: I) => void): PromiseActorLogic<T, I> =>
@@ -93,8 +97,14 @@ export function gatewayHarness(): GatewayHarness {
     }
     if (what === 'notLeader') h.leaderActive = false;
   };
+  const fleetDouble = fromCallback<{ type: string }>(({ receive }) => {
+    receive((e) => h.fleetEvents.push(e));
+  });
   const machine = gatewayMachine.provide({
     actors: {
+      // The fleet has model tests of its own (fleet.model.test.ts); here it only records what it is told.
+      fleet: fleetDouble as never,
+      watchDevice: watch('watchDevice'),
       ensureDevice: inFlight<void>('ensureDevice'),
       checkForwarding: inFlight<void>('checkForwarding'),
       discoverCloud: inFlight<void>('discoverCloud'),
@@ -138,6 +148,7 @@ type Snapshot = ReturnType<GatewayHarness['actor']['getSnapshot']>;
 /** The effects the contract says must be in flight in a given state. */
 export function expectedEffects(snapshot: Snapshot): EffectName[] {
   const out: EffectName[] = [];
+  if (snapshot.status === 'active') out.push('watchDevice');
   if (snapshot.matches({ initialising: 'device' })) out.push('ensureDevice');
   if (snapshot.matches({ initialising: 'forwarding' })) out.push('checkForwarding');
   if (snapshot.matches({ initialising: 'cloudIdentity' })) out.push('discoverCloud');

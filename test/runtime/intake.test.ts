@@ -1,6 +1,7 @@
-// A large list taken in while the gateway leads: 5,000 hybrid CiliumNodes are
-// in the Kubernetes stand-in before the gateway starts. Throughout the
-// intake the gateway must stay a leader that renews its Lease on time, answer
+// A large intake while the gateway leads: the gateway starts on an empty
+// cluster and leads (an unconverged gateway does not compete for the lease, so
+// leading first is what makes the intake happen under a held lease), then
+// 5,000 hybrid CiliumNodes arrive at once. Throughout the intake the gateway must stay a leader that renews its Lease on time, answer
 // every /healthz probe, and never block its event loop for a second — checked
 // through its own event-loop delay histogram and the stand-in's record of
 // every Lease write — and end with exactly the 5,000 nodes' entries in its
@@ -72,7 +73,6 @@ describe(`a gateway taking in ${N} CiliumNodes`, () => {
     await control.ready;
     const cinfo = await info;
     const nodes = Array.from({ length: N }, (_, i) => scaleNode(i));
-    for (let i = 0; i < N; i += 1000) await ask(control, { op: 'putNodes', nodes: nodes.slice(i, i + 1000) });
 
     watch = new KernelWatch(gw);
     await watch.start();
@@ -97,6 +97,14 @@ describe(`a gateway taking in ${N} CiliumNodes`, () => {
       HEALTH_PROBE_BIND_ADDRESS: `${GW.ip}:8088`,
     });
     createInterface({ input: gateway.stdout! }).on('line', (l) => lines.push(l));
+    // Leading (on an empty cluster) before the nodes arrive.
+    for (const deadline = Date.now() + 30_000; ; ) {
+      const w = (await ask<LeaseWrite[]>(control, { op: 'leaseWrites' })).filter((x) => x.holder === GW.name);
+      if (w.length > 0) break;
+      if (Date.now() > deadline) throw new Error(`gateway did not lead: ${stderrTail(gateway)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (let i = 0; i < N; i += 1000) await ask(control, { op: 'putNodes', nodes: nodes.slice(i, i + 1000) });
     const exited = new Promise<never>((_, reject) => gateway.once('exit', (code) => reject(new Error(`gateway exited (${code}): ${stderrTail(gateway)}`))));
     convergedAt = await Promise.race([watch.converged(150_000, spawnedAt), exited]);
     // A few renewals more after the intake, so the record covers it with margin.

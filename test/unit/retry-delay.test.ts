@@ -1,6 +1,6 @@
 // When a standby makes its next lease attempt.
 import { describe, expect, it } from 'vitest';
-import { retryDelay } from '../../runtime/gateway.js';
+import { retryDelay } from '../../runtime/wiring/lease.js';
 
 describe('standby retry delay', () => {
   it('is the retry period, or the time to the holder’s expiry when sooner, never a busy loop', () => {

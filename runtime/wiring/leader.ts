@@ -1,0 +1,111 @@
+// The leader's work as effects: the ownership check, the route tables, the
+// CiliumVTEPConfig, the watch that asks for a re-assert, and the settling of
+// writes in flight when the leader steps down. What to do when is the
+// statechart's; every write here is fenced by its AbortSignal and the lock.
+import { fromPromise } from 'xstate';
+import { ownershipVerdict, parseLeaseKey } from '../../machines/domain/ownership.js';
+import type { GatewayEvent, OwnershipOutcome, RouteTablesInput, VtepConfigInput } from '../../machines/gateway.machine.js';
+import { ensureRoutes } from '../../effects/aws/index.js';
+import { ownerOf, readOtherLease, vtepSpecEquals, vtepWatchActor, type KubeClients, type LeaseLock, type VtepConfigClient } from '../../effects/kube/index.js';
+import type { GatewayConfig } from '../config/parse.js';
+import type { Logger } from '../logging.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { FailoverTrace } from '../tracing.js';
+import { vtepEndpoints, type HostFacts } from './host.js';
+
+export interface LeaderWiring {
+  readonly config: GatewayConfig;
+  readonly host: HostFacts;
+  readonly clients: KubeClients;
+  readonly lock: LeaseLock;
+  readonly vtepConfig: VtepConfigClient;
+  /** `namespace/name` of this installation's Lease: the CiliumVTEPConfig's owner annotation. */
+  readonly ownerKey: string;
+  readonly failover: FailoverTrace;
+  readonly metrics: GatewayMetrics;
+  readonly log: Logger;
+}
+
+export function leaderActors({ config, host, clients, lock, vtepConfig, ownerKey, failover, metrics, log }: LeaderWiring) {
+  const endpoints = () => vtepEndpoints(config, host.device?.mac ?? '');
+  // Leader writes in flight: stepping down waits (bounded) for them to settle.
+  const inFlight = new Set<Promise<unknown>>();
+  const tracked = <T>(p: Promise<T>): Promise<T> => {
+    inFlight.add(p);
+    const done = (): void => void inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  };
+  return {
+    // The first notice is the object as the previous leader left it: the leader work starting
+    // with this state writes it anyway, so only later edits, deletes and owner changes ask for a re-assert.
+    watchLeaderObjects: vtepWatchActor<GatewayEvent>(
+      vtepConfig,
+      (obj) =>
+        host.device !== undefined && vtepSpecEquals(obj, endpoints()) && ownerOf(obj) === ownerKey
+          ? undefined
+          : { type: 'LEADER.REASSERT', reason: obj === undefined ? 'CiliumVTEPConfig deleted' : 'CiliumVTEPConfig differs or names another owner' },
+      { skipInitial: true },
+    ),
+    checkOwnership: fromPromise<OwnershipOutcome>(({ signal }) =>
+      failover.span('vtepConfig.ownership', {}, async () => {
+        const cur = await vtepConfig.get(signal);
+        const currentOwner = cur === undefined ? undefined : ownerOf(cur) || undefined;
+        const ref = currentOwner === undefined || currentOwner === ownerKey ? undefined : parseLeaseKey(currentOwner);
+        const other = ref === undefined ? undefined : await readOtherLease(clients, ref, { signal });
+        const verdict = ownershipVerdict(currentOwner, ownerKey, other, Date.now(), config.takeOwnership);
+        if (verdict.write && verdict.why !== 'ours' && currentOwner !== undefined) {
+          log.warn({ owner: currentOwner, why: verdict.why }, 'CiliumVTEPConfig owned by another Lease: taking it over');
+        }
+        return { write: verdict.write, why: verdict.why, currentOwner };
+      }),
+    ),
+    programRouteTables: fromPromise<void, RouteTablesInput>(({ input, signal }) => {
+      const c = host.cloud;
+      if (!c) return Promise.reject(new Error('instance identity is not known yet'));
+      const { strategy } = input;
+      return tracked(
+        failover.span('routeTables.repoint', { 'aws.strategy': strategy, 'aws.eni': c.id.networkInterfaceId }, () =>
+          Promise.all(
+            config.routeTableIDs.map((table) =>
+              failover.span(`routeTable ${table}`, { 'aws.route_table_id': table }, async () => {
+                const r = await ensureRoutes({
+                  ec2: c.ec2,
+                  routeTableIds: [table],
+                  cidrs: config.podCIDRs,
+                  networkInterfaceId: c.id.networkInterfaceId,
+                  strategy,
+                  signal,
+                  writeGuard: () => lock.isHeld(),
+                  checkSourceDestCheck: false,
+                  onRouteUpdate: (u) => {
+                    if (u.action === 'unchanged' && !u.error) return;
+                    if (u.error) metrics.routeTableUpdateErrors.inc();
+                    else metrics.routeTableUpdate.inc();
+                    metrics.routeTableUpdateDuration.observe(u.durationMs / 1000);
+                  },
+                });
+                if (!r.ok) {
+                  const failed = r.tables.flatMap((t) => [t.error, ...t.routes.map((x) => x.error)]).find((e) => e !== undefined);
+                  throw failed ?? new Error(`route table ${table} not converged`);
+                }
+              }),
+            ),
+          ).then(() => undefined),
+        ),
+      );
+    }),
+    writeVtepConfig: fromPromise<void, VtepConfigInput>(({ signal, input }) =>
+      tracked(
+        failover.span('vtepConfig.write', { 'cilium.vtep.endpoints': config.vpcCIDRs.length }, async () => {
+          // Fenced twice: by leaving the leader state, and by the lease lapsing locally.
+          const r = await vtepConfig.upsert(endpoints(), AbortSignal.any([signal, lock.heldSignal()]), { key: ownerKey, replaceable: input.replaceableOwner });
+          if (r.action !== 'unchanged') log.info({ action: r.action }, 'CiliumVTEPConfig written');
+        }),
+      ),
+    ),
+    settleWrites: fromPromise<void>(async () => {
+      await Promise.allSettled([...inFlight]);
+    }),
+  };
+}
