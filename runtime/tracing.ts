@@ -41,8 +41,10 @@ export function startTracing(env: Readonly<Record<string, string | undefined>>, 
 }
 
 /**
- * One failover, from the moment this pod saw the lease free (or found it
- * expired) to leader ready. The runtime calls these at the matching points of
+ * One failover, from the last sign of life of the previous holder that this
+ * pod saw (its last renewal, or its release, as the lease watch or an attempt
+ * observed it) to leader ready: the wait for the lease to expire is a span of
+ * its own, then the acquisition and the leader work. The runtime calls these at the matching points of
  * the gateway machine; spans of leader work attach under the open failover.
  */
 export class FailoverTrace {
@@ -57,8 +59,11 @@ export class FailoverTrace {
     this.freeSeenAt ??= at;
   }
 
-  /** An acquire attempt ended; a won attempt opens the failover trace. */
-  acquireAttempt(startedAt: number, won: boolean, attrs: Attributes = {}): void {
+  /**
+   * An acquire attempt ended; a won attempt opens the failover trace. `lastSeenAliveAt`: when this
+   * pod last saw the previous holder's record change (epoch ms), if it saw one.
+   */
+  acquireAttempt(startedAt: number, won: boolean, attrs: Attributes = {}, lastSeenAliveAt?: number): void {
     // A lost attempt ends what the free lease meant: a later win (after this
     // holder's lease expires) must not date its failover from that old sighting.
     if (!won) {
@@ -67,10 +72,15 @@ export class FailoverTrace {
     }
     this.end('superseded');
     const seen = Math.min(this.freeSeenAt ?? startedAt, startedAt);
-    this.openedAt = seen;
-    this.root = this.tracer.startSpan('gateway.failover', { startTime: seen, attributes: attrs });
-    this.root.addEvent('lease.expiry-seen', { 'lease.seen_free': this.freeSeenAt !== undefined }, seen);
+    const opened = lastSeenAliveAt !== undefined && lastSeenAliveAt < seen ? lastSeenAliveAt : seen;
+    this.openedAt = opened;
+    this.root = this.tracer.startSpan('gateway.failover', { startTime: opened, attributes: attrs });
     const ctx = trace.setSpan(context.active(), this.root);
+    if (opened < seen) {
+      this.root.addEvent('lease.holder-last-seen', {}, opened);
+      this.tracer.startSpan('lease.wait-for-expiry', { startTime: opened }, ctx).end(seen);
+    }
+    this.root.addEvent('lease.expiry-seen', { 'lease.seen_free': this.freeSeenAt !== undefined }, seen);
     this.tracer.startSpan('lease.acquire', { startTime: startedAt }, ctx).end(this.now());
     this.freeSeenAt = undefined;
   }

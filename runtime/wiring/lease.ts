@@ -30,8 +30,11 @@ export function leaseActors({ lock, identity, failover, log }: LeaseWiring) {
     watchLease: leaseWatchActor<GatewayEvent>(lock),
     tryAcquireLease: fromPromise<LeaseOutcome>(async ({ signal }) => {
       const startedAt = Date.now();
+      // The previous holder's last sign of life as this pod saw it: where the failover trace starts.
+      const before = lock.observation;
+      const lastSeenAliveAt = before.record !== undefined && before.holder !== identity ? performance.timeOrigin + before.observedAt : undefined;
       const attempt = await lock.tryAcquireOrRenew(signal);
-      failover.acquireAttempt(startedAt, attempt.held, { 'lease.holder': identity, 'lease.transitions': attempt.leaseTransitions ?? 0 });
+      failover.acquireAttempt(startedAt, attempt.held, { 'lease.holder': identity, 'lease.transitions': attempt.leaseTransitions ?? 0 }, lastSeenAliveAt);
       if (attempt.error) log.debug({ err: attempt.error }, 'lease acquire attempt failed');
       return attempt;
     }),

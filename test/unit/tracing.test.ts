@@ -1,6 +1,7 @@
 // Tracing through the real SDK and OTLP/HTTP exporter to an in-process receiver
 // on 127.0.0.1 that decodes what arrives; and the logger's redaction.
 import { Writable } from 'node:stream';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createActor, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { startOtlpReceiver } from '../../lab/otlp-receiver.js';
@@ -53,6 +54,27 @@ describe('tracing', () => {
       else process.env.OTEL_EXPORTER_OTLP_ENDPOINT = saved;
       await receiver.close();
     }
+  });
+});
+
+describe('failover trace', () => {
+  it('starts at the previous holder’s last sign of life this pod saw, with the wait for expiry as a span; the duration it returns is the same interval', () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    let now = 10_000;
+    const failover = new FailoverTrace(provider.getTracer('t'), () => now);
+    // Last renewal of the old leader seen at 7,000; its lease judged expired at 10,000; won at 10,050.
+    failover.acquireAttempt(10_000, true, { 'lease.holder': 'gw-b' }, 7_000);
+    now = 10_400;
+    expect(failover.leaderReady()).toBe(3_400);
+    const spans = exporter.getFinishedSpans();
+    const root = spans.find((s) => s.name === 'gateway.failover')!;
+    const ms = (t: [number, number]): number => t[0] * 1000 + t[1] / 1e6;
+    expect(ms(root.startTime)).toBe(7_000);
+    expect(ms(root.endTime)).toBe(10_400);
+    const wait = spans.find((s) => s.name === 'lease.wait-for-expiry')!;
+    expect([ms(wait.startTime), ms(wait.endTime)]).toEqual([7_000, 10_000]);
+    expect(root.events.map((e) => e.name)).toEqual(['lease.holder-last-seen', 'lease.expiry-seen', 'leader.ready']);
   });
 });
 
