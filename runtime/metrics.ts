@@ -149,7 +149,7 @@ export function createMetrics(info: GatewayInfo, scrape: () => Promise<ScrapeSta
     }),
     failoverDuration: new Histogram({
       name: `${NS}_failover_duration_seconds`,
-      help: 'From the lease seen free or expired to this gateway leading with routes and CiliumVTEPConfig written.',
+      help: 'From the previous holder last seen alive (its last renewal or release) to this gateway leading with routes and CiliumVTEPConfig written.',
       buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30],
       registers: [registry],
     }),
