@@ -258,7 +258,7 @@ export const gatewayMachine = setup({
     initRetryDelay: ({ context }) => backoffMs(context.initAttempts, TIMINGS.initRetryBaseMs, TIMINGS.initRetryMaxMs),
     routeTablesRetryDelay: ({ context }) => backoffMs(context.routeAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs),
     vtepConfigRetryDelay: ({ context }) => backoffMs(context.vtepAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs),
-    lateWriteCheckDelay: lateWriteCheckMs(DEFAULT_LEASE_TIMINGS),
+    lateWriteCheckDelay: lateWriteCheckMs(),
     driftRepairPeriod: TIMINGS.driftRepairMs,
     dataPlaneGrace: TIMINGS.dataPlaneGraceMs,
     settleTimeout: TIMINGS.settleTimeoutMs,

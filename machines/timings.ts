@@ -33,6 +33,8 @@ export const TIMINGS = {
   dataPlaneGraceMs: 5_000,
   /** Stepping down waits at most this long for aborted writes to settle before releasing the Lease. */
   settleTimeoutMs: 1_000,
+  /** An EC2 request gives up after this (the SDK's socket timeout): a write sent can land up to this late. */
+  ec2RequestTimeoutMs: 10_000,
   /** Margin added to a holder's locally judged expiry before a standby tries. */
   expiryMarginMs: 5,
 } as const;
@@ -51,11 +53,11 @@ export function releaseTimeoutMs(t: LeaseTimings): number {
 }
 
 /**
- * The new leader's second route pass (describe-first) comes this long after the first: one request
- * timeout of the old leader, whose write sent just before it stepped down may land after ours.
+ * The new leader's second route pass (describe-first) comes this long after the first: one EC2
+ * request timeout, within which a write the old leader sent before it stepped down may still land.
  */
-export function lateWriteCheckMs(t: LeaseTimings): number {
-  return t.leaseDurationMs;
+export function lateWriteCheckMs(): number {
+  return TIMINGS.ec2RequestTimeoutMs;
 }
 
 /** Exponential backoff: base · 2^(attempt−1), capped. */

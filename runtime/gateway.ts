@@ -142,7 +142,7 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       initRetryDelay: ({ context }) => backoffDelay(context.initAttempts, TIMINGS.initRetryBaseMs, TIMINGS.initRetryMaxMs),
       routeTablesRetryDelay: ({ context }) => backoffDelay(context.routeAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs),
       vtepConfigRetryDelay: ({ context }) => backoffDelay(context.vtepAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs),
-      lateWriteCheckDelay: lateWriteCheckMs(lease),
+      lateWriteCheckDelay: lateWriteCheckMs(),
       driftRepairPeriod: TIMINGS.driftRepairMs,
       dataPlaneGrace: TIMINGS.dataPlaneGraceMs,
       settleTimeout: TIMINGS.settleTimeoutMs,

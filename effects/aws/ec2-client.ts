@@ -6,6 +6,7 @@
 // The SDK's own retries are turned off (maxAttempts 1) so p-retry, with the
 // caller's policy, is the only retry layer: retries do not multiply.
 import { EC2Client, type EC2ClientConfig } from '@aws-sdk/client-ec2';
+import { TIMINGS } from '../../machines/timings.js';
 import { AwsInputError } from './errors.js';
 
 export interface Ec2ClientOptions {
@@ -27,7 +28,7 @@ export function createEc2Client(options: Ec2ClientOptions): EC2Client {
   const config: EC2ClientConfig = {
     region: options.region,
     maxAttempts: options.maxAttempts ?? 1,
-    requestHandler: { requestTimeout: options.requestTimeoutMs ?? 10_000 },
+    requestHandler: { requestTimeout: options.requestTimeoutMs ?? TIMINGS.ec2RequestTimeoutMs },
     ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
     ...(options.credentials !== undefined ? { credentials: { ...options.credentials } } : {}),
   };

@@ -164,13 +164,13 @@ describe('gateway machine at production timings', () => {
     expect(h.aborted).toEqual(expect.arrayContaining(['settleWrites', 'releaseLease']));
   });
 
-  it('the first route pass writes first; one lease duration later it looks again (describe-first) for a late write of the old leader', () => {
+  it('the first route pass writes first; one EC2 request timeout later it looks again (describe-first) for a late write of the old leader', () => {
     const h = leading();
     expect(h.routeStrategies).toEqual(['write-first']);
     h.actor.send(done('programRouteTables'));
     h.actor.send(done('writeVtepConfig'));
     expect(h.announcements.filter((a) => a === 'leaderReady')).toHaveLength(1);
-    keepRenewing(h, 2000);
+    keepRenewing(h, 9000);
     expect(h.actor.getSnapshot().matches({ leader: { routeTables: 'awaitingLateWrites' } })).toBe(true);
     keepRenewing(h, 1000);
     expect(h.actor.getSnapshot().matches({ leader: { routeTables: 'reasserting' } })).toBe(true);
@@ -178,7 +178,7 @@ describe('gateway machine at production timings', () => {
     h.actor.send(done('programRouteTables'));
     expect(h.actor.getSnapshot().matches({ leader: { routeTables: 'inPlace' } })).toBe(true);
     // Leader ready is announced once per term, not on every pass.
-    keepRenewing(h, 31_000);
+    keepRenewing(h, 30_000);
     h.actor.send(done('programRouteTables'));
     h.actor.send(done('writeVtepConfig'));
     expect(h.announcements.filter((a) => a === 'leaderReady')).toHaveLength(1);
@@ -205,8 +205,7 @@ describe('gateway machine at production timings', () => {
     h.actor.send(renewed(h));
     h.clock.increment(1000);
     h.actor.send(renewed(h));
-    h.clock.increment(1000);
-    h.actor.send(renewed(h)); // 3 s after the first pass: the late-write check runs
+    keepRenewing(h, 8000); // 10 s after the first pass: the late-write check runs
     h.actor.send(failed('programRouteTables', new Error('RequestLimitExceeded')));
     const s = h.actor.getSnapshot();
     expect(s.matches({ leader: { routeTables: 'backoff' } })).toBe(true);
