@@ -6,7 +6,9 @@
 // answered, and every write of the leader-election Lease.
 //
 // IPC requests {id, op, ...} → {id, ok, value | error}:
-//   putNodes {nodes: [{name, ip, podCidrs}]}  create or replace, returns the epoch ms of the first write
+//   putNodes {nodes: [{name, ip, podCidrs}], expireWatches?}  create or replace, returns the epoch ms of the first write;
+//            with expireWatches, in the same step the history is compacted and every watch dropped, so
+//            watchers re-list (410) instead of receiving the writes as events
 //   listRequests                               CiliumNode list requests answered (epoch ms, status)
 //   leaseWrites                                every Lease change: epoch ms, holder, renewTime
 //   count                                      CiliumNodes in the store
@@ -32,7 +34,7 @@ interface Options extends ControlPlaneOptions {
 }
 
 type Request =
-  | { id: number; op: 'putNodes'; nodes: ScaleNode[] }
+  | { id: number; op: 'putNodes'; nodes: ScaleNode[]; expireWatches?: boolean }
   | { id: number; op: 'listRequests' }
   | { id: number; op: 'leaseWrites' }
   | { id: number; op: 'count' };
@@ -71,6 +73,10 @@ process.on('message', (raw: unknown) => {
       case 'putNodes': {
         const at = epoch();
         for (const n of req.nodes) cp.kube.store.put('ciliumnodes', ciliumNode(n));
+        if (req.expireWatches === true) {
+          cp.kube.store.compact();
+          cp.kube.faults.dropWatches();
+        }
         value = at;
         break;
       }

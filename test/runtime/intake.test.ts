@@ -1,7 +1,9 @@
-// A large intake while the gateway leads: the gateway starts on an empty
-// cluster and leads (an unconverged gateway does not compete for the lease, so
-// leading first is what makes the intake happen under a held lease), then
-// 5,000 hybrid CiliumNodes arrive at once. Throughout the intake the gateway must stay a leader that renews its Lease on time, answer
+// A large list taken in while the gateway leads: the gateway starts on an
+// empty cluster and leads (an unconverged gateway does not compete for the
+// lease, so leading first is what puts the intake under a held lease); then
+// 5,000 hybrid CiliumNodes are written and, in the same step, the watch
+// history compacted and the watches dropped, so the gateway re-lists them
+// (410) and takes in one list of 5,000. Throughout the intake the gateway must stay a leader that renews its Lease on time, answer
 // every /healthz probe, and never block its event loop for a second — checked
 // through its own event-loop delay histogram and the stand-in's record of
 // every Lease write — and end with exactly the 5,000 nodes' entries in its
@@ -104,9 +106,12 @@ describe(`a gateway taking in ${N} CiliumNodes`, () => {
       if (Date.now() > deadline) throw new Error(`gateway did not lead: ${stderrTail(gateway)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    for (let i = 0; i < N; i += 1000) await ask(control, { op: 'putNodes', nodes: nodes.slice(i, i + 1000) });
+    const listsBefore = (await ask<unknown[]>(control, { op: 'listRequests' })).length;
+    await ask(control, { op: 'putNodes', nodes, expireWatches: true });
     const exited = new Promise<never>((_, reject) => gateway.once('exit', (code) => reject(new Error(`gateway exited (${code}): ${stderrTail(gateway)}`))));
     convergedAt = await Promise.race([watch.converged(150_000, spawnedAt), exited]);
+    // Taken in through a list, not as watch events.
+    expect((await ask<unknown[]>(control, { op: 'listRequests' })).length).toBeGreaterThan(listsBefore);
     // A few renewals more after the intake, so the record covers it with margin.
     await new Promise((r) => setTimeout(r, 2500));
   }, 240_000);
