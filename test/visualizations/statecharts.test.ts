@@ -82,11 +82,10 @@ describe('gateway statechart (DOT)', () => {
   const dot = machineToDot(gatewayMachine, { source: 'machines/gateway.machine.ts' });
 
   it('draws compound states as clusters and marks parallel states and their regions', () => {
-    for (const id of ['gateway', 'gateway.electing', 'gateway.leader', 'gateway.leader.lease', 'gateway.leader.work', 'gateway.leader.work.asserting']) {
+    for (const id of ['gateway', 'gateway.initialising', 'gateway.electing', 'gateway.leader', 'gateway.leader.lease', 'gateway.leader.vtepConfig', 'gateway.leader.routeTables', 'gateway.steppingDown']) {
       expect(dot).toContain(`subgraph "cluster_${id}" {`);
     }
     expect(dot).toMatch(/<b>leader<\/b> <font[^>]*>‖ parallel<\/font>/);
-    expect(dot).toMatch(/<b>asserting<\/b> <font[^>]*>‖ parallel<\/font>/);
     // Regions of a parallel state: dashed.
     expect(dot).toMatch(/<b>lease<\/b> <font[^>]*>\(region\)<\/font>[^\n]*style="dashed,rounded,filled"/);
     expect(dot).toMatch(/<b>routeTables<\/b> <font[^>]*>\(region\)<\/font>[^\n]*style="dashed,rounded,filled"/);
@@ -94,27 +93,34 @@ describe('gateway statechart (DOT)', () => {
 
   it('labels transitions with event, [guard] and / actions, delays as `after <name>`', () => {
     expect(dot).toContain('LEASE.RENEW_DEADLINE_EXCEEDED<br/><font color="#2b6cb0">/ causeRenewDeadline</font>');
-    expect(dot).toMatch(/"gateway\.leader#anchor" -> "gateway\.steppingDown" \[ltail="cluster_gateway\.leader", label=<LEASE\.RENEW_DEADLINE_EXCEEDED/);
+    expect(dot).toMatch(/"gateway\.leader#anchor" -> "gateway\.steppingDown#anchor" \[ltail="cluster_gateway\.leader", lhead="cluster_gateway\.steppingDown", label=<LEASE\.RENEW_DEADLINE_EXCEEDED/);
     expect(dot).toContain('done: tryAcquireLease <font color="#9b2c2c">[leaseHeld]</font>');
-    expect(dot).toContain('after retryPeriod');
-    expect(dot).toContain('after releaseTimeout <font color="#9b2c2c">[shuttingDown]</font>');
+    expect(dot).toContain('after standbyRetryPeriod <font color="#9b2c2c">[mayCompete]</font>');
+    expect(dot).toContain('after releaseTimeout');
     expect(dot).toContain('error: releaseLease');
-    expect(dot).toContain('done (all regions final)');
+    expect(dot).toContain('done: renewLease <font color="#9b2c2c">[attemptInconclusive]</font>');
+    expect(dot).toContain('error: writeVtepConfig <font color="#9b2c2c">[ownedElsewhere]</font>');
   });
 
   it('lists invoked actors and entry/exit actions in their states, without xstate internals', () => {
     expect(dot).toContain('<b>invoke</b> tryAcquireLease');
     expect(dot).toContain('<b>invoke</b> releaseLease');
-    expect(dot).toContain('entry / scheduleRenewDeadline, announceLeader');
-    expect(dot).toContain('exit / cancelRenewDeadline, announceNotLeader');
+    expect(dot).toContain('entry / startTerm, scheduleRenewDeadline, announceLeader');
+    // The fence runs first on leaving leader.
+    expect(dot).toContain('exit / fence, cancelRenewDeadline, announceNotLeader');
+    expect(dot).toContain('<b>invoke</b> fleet');
+    expect(dot).toContain('<b>invoke</b> settleWrites');
     // `after` transitions add raise/cancel actions internally: not shown as entry/exit.
     expect(dot).not.toContain('xstate.raise');
     expect(dot).not.toContain('xstate.cancel');
   });
 
   it('lists the delays with their chart defaults in the legend', () => {
+    // Production's timings (machines/timings.ts).
     expect(dot).toContain('renewDeadline 2 s');
-    expect(dot).toContain('leaderWorkRetryDelay 500 ms');
+    expect(dot).toContain('renewRetryDelay 250 ms');
+    expect(dot).toContain('driftRepairPeriod 30 s');
+    expect(dot).toContain('lateWriteCheckDelay 10 s');
     expect(dot).toContain('machines/gateway.machine.ts');
   });
 
