@@ -60,9 +60,9 @@ const fixed = [
 const events = (s: Snapshot): EventObject[] => [
   ...fixed,
   ...[...s.context.busy].map(([name, worker]): VtepReport =>
-    worker.target !== undefined ? { type: 'VTEP.PROGRAMMED', name, spec: worker.target } : { type: 'VTEP.REMOVED', name },
+    worker.target !== undefined ? { type: 'VTEP.PROGRAMMED', name, id: worker.id, spec: worker.target } : { type: 'VTEP.REMOVED', name, id: worker.id },
   ),
-  ...[...s.context.busy].filter(([, w]) => w.target !== undefined).map(([name]): VtepStalledReport => ({ type: 'VTEP.STALLED', name, reason: 'EINVAL' })),
+  ...[...s.context.busy].filter(([, w]) => w.target !== undefined).map(([name, w]): VtepStalledReport => ({ type: 'VTEP.STALLED', name, id: w.id, reason: 'EINVAL' })),
 ];
 
 const names = (m: ReadonlyMap<string, unknown>): string => [...m.keys()].sort().join(',');
