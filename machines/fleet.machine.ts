@@ -1,26 +1,51 @@
 // The reconciler over all hybrid nodes. Entries in place need no actor; a
 // `vtep` actor is spawned for each node whose entries must change and
-// retired when it reports back (the book-keeping: domain/fleet-plan.ts).
+// retired when it reports back (the arithmetic: domain/fleet-plan.ts).
 //
-//   gathering       — waits for both the VXLAN device and the first full list of
-//                     CiliumNodes: converging against a partial list would delete
-//                     the entries of nodes not listed yet and drop their traffic.
-//   converging      — one bulk reconcile (dump, diff, fix) with the full desired set.
-//   convergeBackoff — the bulk reconcile itself failed (no device, socket error):
-//                     again after `convergeRetryDelay`.
-//   steady          — each change goes to the node's vtep actor, or spawns one; a
-//                     periodic sweep (`sweeping`) removes stale entries and repairs
-//                     drift.
-// While a bulk reconcile runs, changes only update the desired set (the
-// reconcile and a vtep actor must not write one node at once). When it is
-// done, every node is in place but those the kernel refused and those that
-// changed meanwhile: they go to vtep actors, and stalled actors try again.
+//   bulk              — the kernel is written in bulk, or is about to be: changes
+//                       only update the desired set (the reconcile and a vtep actor
+//                       must not write one node at once), and a vtep actor that
+//                       reports back is retired without a successor.
+//     gathering       — waits for both the VXLAN device and the first full list of
+//                       CiliumNodes: converging against a partial list would delete
+//                       the entries of nodes not listed yet and drop their traffic.
+//     converging      — one bulk reconcile (dump, diff, fix) with the full desired set.
+//     convergeBackoff — the bulk reconcile itself failed (no device, socket error):
+//                       again after `convergeRetryDelay`.
+//     sweeping        — the periodic bulk reconcile: removes stale entries, repairs drift.
+//   steady            — each change goes to the node's vtep actor, or hires one.
+//
+// One node's decision is a transition of `steady` on NODE.CHECK, which the
+// fleet raises for itself for every node a batch (a NODES.CHANGED, a report, a
+// finished bulk reconcile) may have left out of place: nothing to do
+// (`nodeInPlace`), tell its actor (`nodeHasActor` / forwardToVtep), or hire one
+// (hireVtep). NODES.CHECKED closes the batch and spawns the hired actors in one
+// step (spawning one by one copies the fleet's children each time: quadratic).
 //
 // Pure statechart: `reconcileKernel` is a named actor (netlink in the runtime).
-import { assertEvent, assign, fromPromise, setup } from 'xstate';
-import { EMPTY_BOOK, NodeMap, planChanges, planDesired, planReport, planSettled, pruneRefused, syncedChanges, type FleetBook, type FleetPlan } from './domain/fleet-plan.js';
+import { List } from 'immutable';
+import { assertEvent, assign, enqueueActions, fromPromise, setup } from 'xstate';
+import {
+  EMPTY_BOOK,
+  NodeMap,
+  changedNodes,
+  hire,
+  inPlace,
+  isNodeActor,
+  planDesired,
+  pruneRefused,
+  retarget,
+  retire,
+  retryTargets,
+  settledChecks,
+  settledProgrammed,
+  syncedChanges,
+  type FleetBook,
+  type NodeCheck,
+  type WorkerOrder,
+} from './domain/fleet-plan.js';
 import type { VtepSpec } from './domain/vtep-spec.js';
-import { vtepMachine, type VtepEvent, type VtepInput, type VtepReport, type VtepStalledReport } from './vtep.machine.js';
+import { vtepMachine, type VtepReport, type VtepStalledReport } from './vtep.machine.js';
 
 export interface ReconcileKernelInput {
   readonly vteps: readonly VtepSpec[];
@@ -42,6 +67,13 @@ export interface FleetInput {
 }
 
 export interface FleetContext extends FleetBook {
+  // `busy` (FleetBook) is kept here, not derived from the snapshot's children:
+  // guards see only context and event, an action's self.getSnapshot() is the
+  // snapshot from before the current macrostep (a batch's own spawns and
+  // retirements would not show), and a worker's `target` — what the fleet last
+  // told the actor — is the fleet's knowledge: the child's own snapshot lags
+  // the messages sent to it in this macrostep. The model test checks after
+  // every step that the children are exactly the busy nodes' actors.
   dataPlaneReady: boolean;
   synced: boolean;
   /** The desired set the running (or last) bulk reconcile writes. */
@@ -58,6 +90,8 @@ export interface FleetContext extends FleetBook {
    * or an actor that spent its attempts. The other nodes converge regardless; readiness lists these.
    */
   refusedNodes: NodeMap<string, string>;
+  /** Actors hired in the batch under way, spawned together when it closes (empty between events). */
+  hires: List<WorkerOrder>;
 }
 
 export type FleetEvent =
@@ -74,33 +108,19 @@ export type FleetEvent =
   /** A vtep actor gave up for now (it waits for the RETRY after the next sweep). */
   | VtepStalledReport;
 
-/** What a plan needs of xstate's `enqueue` (its methods are assignable to these). */
-interface PlanEnqueue {
-  stopChild(id: string): void;
-  sendTo(id: string, event: VtepEvent): void;
-  assign(fn: (args: { context: FleetContext; spawn: (src: 'vtep', opts: { id: string; input: VtepInput }) => unknown }) => Partial<FleetContext>): void;
-}
-
-/** Carries out a plan: retire, spawn (in one assign, so N spawns copy the children once), message. */
-function runPlan(enqueue: PlanEnqueue, maxAttempts: number, plan: FleetPlan): void {
-  for (const id of plan.stop) enqueue.stopChild(id);
-  enqueue.assign(({ context, spawn }) => {
-    for (const o of plan.spawn) spawn('vtep', { id: o.id, input: { spec: o.spec, previous: o.previous, task: o.task, maxAttempts } });
-    return {
-      desired: plan.book.desired,
-      programmed: plan.book.programmed,
-      busy: plan.book.busy,
-      spawned: plan.book.spawned,
-      refusedNodes: pruneRefused(context.refusedNodes, plan.book),
-    };
-  });
-  for (const m of plan.send) enqueue.sendTo(m.id, m.event);
-}
+/** The events the fleet raises for itself while it settles a batch (not for others to send). */
+export const FLEET_OWN_EVENT_TYPES = ['NODE.CHECK', 'NODES.CHECKED'] as const;
+type FleetOwnEvent =
+  /** Look at one node: is it in place, has it an actor, does it need one? */
+  | ({ type: 'NODE.CHECK' } & NodeCheck)
+  /** Every node of the batch was looked at: spawn the actors hired for it. */
+  | { type: 'NODES.CHECKED' };
+type FleetMachineEvent = FleetEvent | FleetOwnEvent;
 
 const fleetSetup = setup({
   types: {
     context: {} as FleetContext,
-    events: {} as FleetEvent,
+    events: {} as FleetMachineEvent,
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- xstate reads the input type from this assertion
     input: {} as FleetInput,
   },
@@ -113,6 +133,21 @@ const fleetSetup = setup({
   guards: {
     readyToConverge: ({ context }) => context.dataPlaneReady && context.synced,
     dirty: ({ context }) => context.dirty,
+    // The report comes from the node's current actor (not from one retired before).
+    fromNodeVtep: ({ context, event }) => {
+      assertEvent(event, ['VTEP.PROGRAMMED', 'VTEP.REMOVED', 'VTEP.STALLED']);
+      return isNodeActor(context, event.name, event.id);
+    },
+    // Nothing to do: the kernel holds the node as desired, or its actor already works toward that.
+    nodeInPlace: ({ context, event }) => {
+      assertEvent(event, 'NODE.CHECK');
+      return inPlace(context, event);
+    },
+    nodeHasActor: ({ context, event }) => {
+      assertEvent(event, 'NODE.CHECK');
+      return context.busy.has(event.name);
+    },
+    vtepsHired: ({ context }) => context.hires.size > 0,
   },
   delays: {
     resyncPeriod: 30_000,
@@ -131,27 +166,53 @@ export const fleetMachine = fleetSetup
       markDirty: assign({ dirty: true }),
       clearDirty: assign({ dirty: false }),
       countConvergeFailure: assign({ convergeFailures: ({ context }) => context.convergeFailures + 1 }),
-      // Before convergence and during a bulk reconcile only the desired set is kept.
+      // The desired set takes a list or a batch of changes (nothing else of the book changes).
       recordDesired: assign(({ context, event }) => {
         assertEvent(event, ['NODES.SYNCED', 'NODES.CHANGED']);
         const book = event.type === 'NODES.SYNCED' ? planDesired(context, event.vteps, [], true) : planDesired(context, event.upserts, event.removes);
-        return { ...book, refusedNodes: pruneRefused(context.refusedNodes, book), ...(event.type === 'NODES.SYNCED' ? { synced: true } : {}) };
+        return { desired: book.desired, refusedNodes: pruneRefused(context.refusedNodes, book), ...(event.type === 'NODES.SYNCED' ? { synced: true } : {}) };
       }),
-      // Converged: each change goes to the node's vtep actor, or spawns one.
-      applyChanges: fleetSetup.enqueueActions(({ context, event, enqueue }) => {
-        assertEvent(event, ['NODES.SYNCED', 'NODES.CHANGED']);
-        const { upserts, removes } = event.type === 'NODES.SYNCED' ? syncedChanges(context, event.vteps) : event;
-        runPlan(enqueue, context.maxAttempts, planChanges(context, upserts, removes));
+      // Converged, a full list is the change it makes (as one NODES.CHANGED).
+      listAsChanges: fleetSetup.raise(({ context, event }) => {
+        assertEvent(event, 'NODES.SYNCED');
+        return { type: 'NODES.CHANGED' as const, ...syncedChanges(context, event.vteps) };
       }),
-      // A vtep actor reported back: retire it (and hire another if its node changed meanwhile).
-      settleReport: fleetSetup.enqueueActions(({ context, event, enqueue }) => {
+      // Raises NODE.CHECK for each node given, then NODES.CHECKED. (Typed by hand: setup's own
+      // enqueueActions takes no params; this one only raises, so it needs no actors, actions or guards.)
+      checkNodes: enqueueActions<FleetContext, FleetMachineEvent, { checks: readonly NodeCheck[] }, FleetMachineEvent, never, never, never, never, never>(({ enqueue }, params) => {
+        for (const check of params.checks) enqueue.raise({ type: 'NODE.CHECK', ...check });
+        enqueue.raise({ type: 'NODES.CHECKED' });
+      }),
+      // The node's actor gets its new target: UPDATE with the desired spec, or REMOVE.
+      forwardToVtep: fleetSetup.enqueueActions(({ context, event, enqueue }) => {
+        assertEvent(event, 'NODE.CHECK');
+        const { busy, message } = retarget(context, event.name);
+        enqueue.assign({ busy });
+        enqueue.sendTo(message.id, message.event);
+      }),
+      // A new actor for the node (spawned when the batch closes).
+      hireVtep: assign(({ context, event }) => {
+        assertEvent(event, 'NODE.CHECK');
+        const { order, ...book } = hire(context, event);
+        return { ...book, hires: context.hires.push(order) };
+      }),
+      // Every actor hired in the batch, spawned in one assign (the children are copied once).
+      spawnHired: fleetSetup.assign(({ context, spawn }) => {
+        for (const o of context.hires) spawn('vtep', { id: o.id, input: { spec: o.spec, previous: o.previous, task: o.task, maxAttempts: context.maxAttempts } });
+        return { hires: List<WorkerOrder>() };
+      }),
+      // The reporting actor's work is done: it stops, and its node has no actor.
+      retireVtep: fleetSetup.enqueueActions(({ context, event, enqueue }) => {
         assertEvent(event, ['VTEP.PROGRAMMED', 'VTEP.REMOVED']);
-        runPlan(enqueue, context.maxAttempts, planReport(context, event));
+        const { busy, id } = retire(context, event.name);
+        enqueue.stopChild(id);
+        enqueue.assign({ busy });
       }),
-      // The same while a bulk reconcile runs: nobody is hired until it is done.
-      settleReportHeld: fleetSetup.enqueueActions(({ context, event, enqueue }) => {
-        assertEvent(event, ['VTEP.PROGRAMMED', 'VTEP.REMOVED']);
-        runPlan(enqueue, context.maxAttempts, planReport(context, event, true));
+      // The kernel holds the reported spec (desired or not: NODE.CHECK, or the settling of a bulk reconcile, looks again).
+      recordProgrammed: assign(({ context, event }) => {
+        assertEvent(event, 'VTEP.PROGRAMMED');
+        const programmed = context.programmed.set(event.name, event.spec);
+        return { programmed, refusedNodes: pruneRefused(context.refusedNodes, { desired: context.desired, programmed }) };
       }),
       // A bulk reconcile starts: it writes the desired set as it is now.
       noteWritten: assign(({ context }) => ({ written: context.desired })),
@@ -162,26 +223,26 @@ export const fleetMachine = fleetSetup
           for (const n of params.nodes) m.set(n, params.reasons?.[n] ?? 'refused by the kernel');
         }),
       })),
+      // A bulk reconcile is done: the kernel holds what it wrote, but for refused nodes and busy ones.
+      settleReconciled: assign(({ context }) => {
+        const programmed = settledProgrammed(context, context.written, context.refused);
+        return { programmed, convergeFailures: 0, refusedNodes: pruneRefused(context.refusedNodes, { desired: context.desired, programmed }) };
+      }),
+      // After a sweep (done or failed): the actors that program the desired spec get RETRY (a stalled one tries again).
+      retryVteps: fleetSetup.enqueueActions(({ context, enqueue }) => {
+        for (const id of retryTargets(context)) enqueue.sendTo(id, { type: 'RETRY' });
+      }),
       // A vtep actor spent its attempts on a node the kernel keeps refusing.
       recordStalled: assign(({ context, event }) => {
         assertEvent(event, 'VTEP.STALLED');
         // A late report for a node that left the desired set meanwhile is dropped.
         return { refusedNodes: pruneRefused(context.refusedNodes.set(event.name, event.reason), context) };
       }),
-      // A bulk reconcile is done: refused nodes and those changed meanwhile go to actors.
-      settleReconciled: fleetSetup.enqueueActions(({ context, enqueue }) => {
-        runPlan(enqueue, context.maxAttempts, planSettled(context, context.written, context.refused));
-        enqueue.assign({ convergeFailures: 0 });
-      }),
-      // A sweep failed: the kernel is as before it; the changes that waited go to actors now.
-      settleUnswept: fleetSetup.enqueueActions(({ context, enqueue }) => {
-        runPlan(enqueue, context.maxAttempts, planSettled(context, context.programmed, []));
-      }),
     },
   })
   .createMachine({
     id: 'fleet',
-    initial: 'gathering',
+    initial: 'bulk',
     context: ({ input }) => ({
       ...EMPTY_BOOK,
       dataPlaneReady: false,
@@ -192,86 +253,91 @@ export const fleetMachine = fleetSetup
       convergeFailures: 0,
       refused: [],
       refusedNodes: NodeMap(),
+      hires: List(),
     }),
     on: {
       'DATAPLANE.READY': { actions: 'markDataPlaneReady' },
-      'VTEP.STALLED': { actions: 'recordStalled' },
+      'VTEP.STALLED': { guard: 'fromNodeVtep', actions: 'recordStalled' },
     },
     states: {
-      gathering: {
-        always: { guard: 'readyToConverge', target: 'converging' },
+      bulk: {
+        description: 'changes only update the desired set; a reporting actor is retired, nobody is hired',
+        initial: 'gathering',
         on: {
           'NODES.SYNCED': { actions: 'recordDesired' },
           'NODES.CHANGED': { actions: 'recordDesired' },
-        },
-      },
-      converging: {
-        entry: ['clearDirty', 'noteWritten'],
-        invoke: {
-          id: 'reconcileKernel',
-          src: 'reconcileKernel',
-          input: ({ context }): ReconcileKernelInput => ({ vteps: [...context.written.values()] }),
-          onDone: [
-            { guard: 'dirty', target: 'converging', reenter: true },
-            {
-              target: 'steady',
-              actions: [
-                { type: 'recordRefused', params: ({ event }) => ({ nodes: event.output.failedNodes, reasons: event.output.failedReasons }) },
-                'settleReconciled',
-                'announceConverged',
-              ],
-            },
-          ],
-          onError: { target: 'convergeBackoff', actions: ['countConvergeFailure', 'announceConvergeFailed'] },
-        },
-        on: {
           RESYNC: { actions: 'markDirty' },
-          'NODES.SYNCED': { actions: 'recordDesired' },
-          'NODES.CHANGED': { actions: 'recordDesired' },
+          'VTEP.PROGRAMMED': { guard: 'fromNodeVtep', actions: ['retireVtep', 'recordProgrammed'] },
+          'VTEP.REMOVED': { guard: 'fromNodeVtep', actions: 'retireVtep' },
         },
-      },
-      convergeBackoff: {
-        after: { convergeRetryDelay: 'converging' },
-        on: {
-          'NODES.SYNCED': { actions: 'recordDesired' },
-          'NODES.CHANGED': { actions: 'recordDesired' },
+        states: {
+          gathering: {
+            description: 'until the device and the first full list are both there',
+            always: { guard: 'readyToConverge', target: 'converging' },
+          },
+          converging: {
+            entry: ['clearDirty', 'noteWritten'],
+            invoke: {
+              id: 'reconcileKernel',
+              src: 'reconcileKernel',
+              input: ({ context }): ReconcileKernelInput => ({ vteps: [...context.written.values()] }),
+              onDone: [
+                { guard: 'dirty', target: 'converging', reenter: true },
+                {
+                  target: '#fleet.steady',
+                  actions: [
+                    { type: 'recordRefused', params: ({ event }) => ({ nodes: event.output.failedNodes, reasons: event.output.failedReasons }) },
+                    'settleReconciled',
+                    { type: 'checkNodes', params: ({ context }) => ({ checks: settledChecks(context, context.written, context.refused) }) },
+                    'announceConverged',
+                  ],
+                },
+              ],
+              onError: { target: 'convergeBackoff', actions: ['countConvergeFailure', 'announceConvergeFailed'] },
+            },
+          },
+          convergeBackoff: {
+            after: { convergeRetryDelay: 'converging' },
+          },
+          sweeping: {
+            entry: ['clearDirty', 'noteWritten'],
+            invoke: {
+              id: 'reconcileKernel',
+              src: 'reconcileKernel',
+              input: ({ context }): ReconcileKernelInput => ({ vteps: [...context.written.values()] }),
+              onDone: [
+                { guard: 'dirty', target: 'sweeping', reenter: true },
+                {
+                  target: '#fleet.steady',
+                  actions: [
+                    { type: 'recordRefused', params: ({ event }) => ({ nodes: event.output.failedNodes, reasons: event.output.failedReasons }) },
+                    'settleReconciled',
+                    'retryVteps',
+                    { type: 'checkNodes', params: ({ context }) => ({ checks: settledChecks(context, context.written, context.refused) }) },
+                    'announceConverged',
+                  ],
+                },
+              ],
+              // The kernel is as before the sweep: the book stands; the changes that waited go to actors now.
+              onError: {
+                target: '#fleet.steady',
+                actions: ['retryVteps', { type: 'checkNodes', params: ({ context }) => ({ checks: settledChecks(context, context.programmed, []) }) }, 'announceConvergeFailed'],
+              },
+            },
+          },
         },
       },
       steady: {
-        after: { resyncPeriod: 'sweeping' },
+        description: 'each node a batch may leave out of place is checked: in place, its actor told, or one hired (spawned when the batch closes)',
+        after: { resyncPeriod: 'bulk.sweeping' },
         on: {
-          RESYNC: 'sweeping',
-          'NODES.SYNCED': { actions: 'applyChanges' },
-          'NODES.CHANGED': { actions: 'applyChanges' },
-          'VTEP.PROGRAMMED': { actions: 'settleReport' },
-          'VTEP.REMOVED': { actions: 'settleReport' },
-        },
-      },
-      sweeping: {
-        entry: ['clearDirty', 'noteWritten'],
-        invoke: {
-          id: 'reconcileKernel',
-          src: 'reconcileKernel',
-          input: ({ context }): ReconcileKernelInput => ({ vteps: [...context.written.values()] }),
-          onDone: [
-            { guard: 'dirty', target: 'sweeping', reenter: true },
-            {
-              target: 'steady',
-              actions: [
-                { type: 'recordRefused', params: ({ event }) => ({ nodes: event.output.failedNodes, reasons: event.output.failedReasons }) },
-                'settleReconciled',
-                'announceConverged',
-              ],
-            },
-          ],
-          onError: { target: 'steady', actions: ['settleUnswept', 'announceConvergeFailed'] },
-        },
-        on: {
-          RESYNC: { actions: 'markDirty' },
-          'NODES.SYNCED': { actions: 'recordDesired' },
-          'NODES.CHANGED': { actions: 'recordDesired' },
-          'VTEP.PROGRAMMED': { actions: 'settleReportHeld' },
-          'VTEP.REMOVED': { actions: 'settleReportHeld' },
+          RESYNC: 'bulk.sweeping',
+          'NODES.SYNCED': { actions: 'listAsChanges' },
+          'NODES.CHANGED': { actions: ['recordDesired', { type: 'checkNodes', params: ({ event }) => ({ checks: changedNodes(event.upserts, event.removes) }) }] },
+          'NODE.CHECK': [{ guard: 'nodeInPlace' }, { guard: 'nodeHasActor', actions: 'forwardToVtep' }, { actions: 'hireVtep' }],
+          'NODES.CHECKED': { guard: 'vtepsHired', actions: 'spawnHired' },
+          'VTEP.PROGRAMMED': { guard: 'fromNodeVtep', actions: ['retireVtep', 'recordProgrammed', { type: 'checkNodes', params: ({ event }) => ({ checks: [{ name: event.name }] }) }] },
+          'VTEP.REMOVED': { guard: 'fromNodeVtep', actions: ['retireVtep', { type: 'checkNodes', params: ({ event }) => ({ checks: [{ name: event.name }] }) }] },
         },
       },
     },

@@ -61,19 +61,24 @@ export type VtepEvent =
   /** Try again after giving up (after each sweep of the fleet). */
   | { type: 'RETRY' };
 
+// Every report names the node and the reporting actor (its id among the
+// fleet's children), so the fleet can tell its node's current actor from any
+// other without relying on xstate's own done events.
+
 /** A vtep actor spent its attempts: the kernel keeps refusing the node's entries (the actor waits for RETRY). */
 export interface VtepStalledReport {
   readonly type: 'VTEP.STALLED';
   readonly name: string;
+  readonly id: string;
   readonly reason: string;
 }
 
 /** What a vtep actor tells the fleet when its work is done (then it stops). */
 export type VtepReport =
   /** The kernel holds exactly `spec` for the node. */
-  | { type: 'VTEP.PROGRAMMED'; name: string; spec: VtepSpec }
+  | { type: 'VTEP.PROGRAMMED'; name: string; id: string; spec: VtepSpec }
   /** The node's entries are gone (or, after spent attempts, left to the fleet's sweep). */
-  | { type: 'VTEP.REMOVED'; name: string };
+  | { type: 'VTEP.REMOVED'; name: string; id: string };
 
 function withoutSpec(list: readonly VtepSpec[], spec: VtepSpec): VtepSpec[] {
   return list.filter((s) => !sameVtepSpec(s, spec));
@@ -100,9 +105,11 @@ export const vtepMachine = setup({
     announceRemoved: () => {},
     announceRemoveFailed: () => {},
     announceStalled: () => {},
-    reportProgrammed: sendParent(({ context }): VtepReport => ({ type: 'VTEP.PROGRAMMED', name: context.desired.name, spec: context.desired })),
-    reportRemoved: sendParent(({ context }): VtepReport => ({ type: 'VTEP.REMOVED', name: context.desired.name })),
-    reportStalled: sendParent(({ context }): VtepStalledReport => ({ type: 'VTEP.STALLED', name: context.desired.name, reason: context.lastError ?? 'refused' })),
+    reportProgrammed: sendParent(({ context, self }): VtepReport => ({ type: 'VTEP.PROGRAMMED', name: context.desired.name, id: self.id, spec: context.desired })),
+    reportRemoved: sendParent(({ context, self }): VtepReport => ({ type: 'VTEP.REMOVED', name: context.desired.name, id: self.id })),
+    reportStalled: sendParent(
+      ({ context, self }): VtepStalledReport => ({ type: 'VTEP.STALLED', name: context.desired.name, id: self.id, reason: context.lastError ?? 'refused' }),
+    ),
     acceptUpdate: assign(({ context, event }) => {
       assertEvent(event, 'UPDATE');
       // The old spec may be (partly) in the kernel: keep it as a leftover to clean.
@@ -110,10 +117,8 @@ export const vtepMachine = setup({
       return { desired: event.spec, previous, attempts: 0 };
     }),
     settleProgrammed: assign({ previous: [] as VtepSpec[], attempts: 0, lastError: undefined }),
-    recordFailure: assign({
-      attempts: ({ context }) => context.attempts + 1,
-      lastError: ({ event }) => errorText((event as { error?: unknown }).error),
-    }),
+    // The failed effect's error comes as params (from its onError transition).
+    recordFailure: assign(({ context }, params: { error: unknown }) => ({ attempts: context.attempts + 1, lastError: errorText(params.error) })),
     resetAttempts: assign({ attempts: 0 }),
   },
   guards: {
@@ -150,7 +155,7 @@ export const vtepMachine = setup({
         src: 'programVtep',
         input: ({ context }): ProgramVtepInput => ({ spec: context.desired, previous: context.previous }),
         onDone: { target: 'programmed', actions: ['settleProgrammed', 'announceProgrammed', 'reportProgrammed'] },
-        onError: { target: 'failed', actions: ['recordFailure', 'announceProgramFailed'] },
+        onError: { target: 'failed', actions: [{ type: 'recordFailure', params: ({ event }) => ({ error: event.error }) }, 'announceProgramFailed'] },
       },
       on: {
         // Restart with the new spec; the aborted attempt's spec joins the leftovers.
@@ -186,7 +191,7 @@ export const vtepMachine = setup({
         src: 'removeVtep',
         input: ({ context }): RemoveVtepInput => ({ specs: [context.desired, ...context.previous] }),
         onDone: { target: 'removed', actions: ['announceRemoved', 'reportRemoved'] },
-        onError: { target: 'removeBackoff', actions: ['recordFailure', 'announceRemoveFailed'] },
+        onError: { target: 'removeBackoff', actions: [{ type: 'recordFailure', params: ({ event }) => ({ error: event.error }) }, 'announceRemoveFailed'] },
       },
       on: {
         // The node came back before its entries were gone.

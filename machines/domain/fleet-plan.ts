@@ -1,12 +1,16 @@
-// The fleet's book-keeping as pure functions: given what the fleet knows
-// (desired specs, nodes whose entries are in place, nodes a vtep actor is
-// working on) and what happened, the new book and the vtep actors to spawn,
-// message and stop. The fleet machine runs these plans; tests check them
-// without a kernel.
+// The fleet's book-keeping as pure functions: what the fleet knows (desired
+// specs, nodes whose entries are in place, nodes a vtep actor is working on),
+// the questions its guards ask about one node, and the book after each of its
+// actions. The fleet machine shows the decisions (is the node in place, has it
+// an actor, which actor to hire, retire or message); these functions do the
+// arithmetic, and tests check them without a kernel.
 //
 // Every node of `desired ∪ programmed ∪ busy` is in exactly one of:
-//   programmed — the kernel holds exactly its desired spec; no actor;
+//   programmed — the kernel holds exactly this spec; no actor;
 //   busy       — a vtep actor owns its entries until it reports back.
+// Once converged and between batches, `programmed` holds only desired nodes,
+// as desired; while a bulk reconcile runs it may hold a reported spec that
+// the desired set has left behind (settled when the reconcile is done).
 //
 // The maps are persistent (immutable.js): a plan that touches one node of
 // 20,000 costs O(log N), not a copy of the map (which made a 1 % churn take
@@ -24,7 +28,7 @@ export interface FleetBook {
   readonly programmed: NodeMap<string, VtepSpec>;
   /** Nodes a vtep actor works on. */
   readonly busy: NodeMap<string, Worker>;
-  /** Actors spawned so far (for unique ids). */
+  /** Actors hired so far (for unique ids). */
   readonly spawned: number;
 }
 
@@ -42,13 +46,16 @@ export interface WorkerOrder {
   readonly previous: readonly VtepSpec[];
 }
 
-export type WorkerMessage = { readonly id: string; readonly event: { type: 'UPDATE'; spec: VtepSpec } | { type: 'REMOVE' } | { type: 'RETRY' } };
+export type WorkerMessage = { readonly id: string; readonly event: { type: 'UPDATE'; spec: VtepSpec } | { type: 'REMOVE' } };
 
-export interface FleetPlan {
-  readonly book: FleetBook;
-  readonly spawn: readonly WorkerOrder[];
-  readonly send: readonly WorkerMessage[];
-  readonly stop: readonly string[];
+/**
+ * One node for the fleet to look at. `leftover`: a spec of the node that may
+ * be (partly) in the kernel although the book does not say so — the write of
+ * a bulk reconcile that the kernel refused.
+ */
+export interface NodeCheck {
+  readonly name: string;
+  readonly leftover?: VtepSpec;
 }
 
 export const EMPTY_BOOK: FleetBook = { desired: NodeMap(), programmed: NodeMap(), busy: NodeMap(), spawned: 0 };
@@ -65,53 +72,13 @@ export function nodeOfActorId(id: string): string | undefined {
   return end > 4 ? id.slice(5, end) : undefined;
 }
 
-/** A plan under way: the book's maps as they are updated, and the orders collected. */
-class Draft {
-  d: NodeMap<string, VtepSpec>;
-  p: NodeMap<string, VtepSpec>;
-  b: NodeMap<string, Worker>;
-  spawned: number;
-  readonly spawn: WorkerOrder[] = [];
-  readonly send: WorkerMessage[] = [];
-  readonly stop: string[] = [];
-
-  constructor(base: FleetBook) {
-    this.d = base.desired;
-    this.p = base.programmed;
-    this.b = base.busy;
-    this.spawned = base.spawned;
-  }
-
-  hire(task: WorkerOrder['task'], spec: VtepSpec, previous: readonly VtepSpec[]): void {
-    const id = vtepActorId(spec.name, ++this.spawned);
-    this.spawn.push({ id, task, spec, previous });
-    this.b = this.b.set(spec.name, { id, target: task === 'program' ? spec : undefined });
-    this.p = this.p.delete(spec.name);
-  }
-
-  /** Tells a busy node's actor its new target (UPDATE or REMOVE). */
-  retarget(name: string, worker: Worker, target: VtepSpec | undefined): void {
-    this.send.push({ id: worker.id, event: target === undefined ? { type: 'REMOVE' } : { type: 'UPDATE', spec: target } });
-    this.b = this.b.set(name, { id: worker.id, target });
-  }
-
-  plan(): FleetPlan {
-    return {
-      book: { desired: this.d, programmed: this.p, busy: this.b, spawned: this.spawned },
-      spawn: this.spawn,
-      send: this.send,
-      stop: this.stop,
-    };
-  }
-}
-
 /**
  * The nodes marked refused (the kernel refused their entries in a bulk
  * reconcile, or their actor gave up) that still are: a mark goes when the
  * node is no longer desired or is programmed as desired. Cheap: the marks
  * are few, each checked in O(log N).
  */
-export function pruneRefused(refused: NodeMap<string, string>, book: FleetBook): NodeMap<string, string> {
+export function pruneRefused(refused: NodeMap<string, string>, book: Pick<FleetBook, 'desired' | 'programmed'>): NodeMap<string, string> {
   if (refused.size === 0) return refused;
   return refused.filter((_reason, name) => {
     const want = book.desired.get(name);
@@ -119,7 +86,7 @@ export function pruneRefused(refused: NodeMap<string, string>, book: FleetBook):
   });
 }
 
-/** Before the first convergence: the desired set only (the bulk reconcile will write it). */
+/** The desired set after a list (`replaceAll`) or a batch of changes; nothing else of the book changes. */
 export function planDesired(book: FleetBook, upserts: readonly VtepSpec[], removes: readonly string[], replaceAll = false): FleetBook {
   const desired = (replaceAll ? NodeMap<string, VtepSpec>() : book.desired).withMutations((m) => {
     for (const s of upserts) m.set(s.name, s);
@@ -128,105 +95,124 @@ export function planDesired(book: FleetBook, upserts: readonly VtepSpec[], remov
   return { ...book, desired };
 }
 
-/** A full list while converged: every node absent from it is removed. */
-export function syncedChanges(book: FleetBook, vteps: readonly VtepSpec[]): { upserts: readonly VtepSpec[]; removes: string[] } {
+/** A full list while converged, as the change it makes: the specs that differ from the desired set, and the desired nodes it no longer names. */
+export function syncedChanges(book: FleetBook, vteps: readonly VtepSpec[]): { upserts: VtepSpec[]; removes: string[] } {
   const names = new Set(vteps.map((v) => v.name));
-  return { upserts: vteps, removes: [...book.desired.keys()].filter((n) => !names.has(n)) };
+  return {
+    upserts: vteps.filter((v) => !sameVtepSpec(book.desired.get(v.name), v)),
+    removes: [...book.desired.keys()].filter((n) => !names.has(n)),
+  };
 }
 
-/** Changes of the desired set once converged: each node to its actor, or a new actor when its entries must change. */
-export function planChanges(book: FleetBook, upserts: readonly VtepSpec[], removes: readonly string[]): FleetPlan {
-  const w = new Draft(book);
-  for (const spec of upserts) {
-    const name = spec.name;
-    if (sameVtepSpec(w.d.get(name), spec) && (w.b.has(name) || sameVtepSpec(w.p.get(name), spec))) continue;
-    w.d = w.d.set(name, spec);
-    const worker = w.b.get(name);
-    if (worker !== undefined) w.retarget(name, worker, spec);
-    else {
-      const inKernel = w.p.get(name);
-      w.hire('program', spec, inKernel === undefined ? [] : [inKernel]);
-    }
-  }
-  for (const name of removes) {
-    const spec = w.d.get(name);
-    if (spec === undefined) continue;
-    w.d = w.d.delete(name);
-    const worker = w.b.get(name);
-    if (worker !== undefined) w.retarget(name, worker, undefined);
-    else {
-      const inKernel = w.p.get(name) ?? spec;
-      w.hire('remove', inKernel, []);
-    }
-  }
-  return w.plan();
+/** The nodes a batch of changes names, each once (looked at after the desired set took the batch). */
+export function changedNodes(upserts: readonly VtepSpec[], removes: readonly string[]): NodeCheck[] {
+  const names = new Set<string>();
+  for (const s of upserts) names.add(s.name);
+  for (const n of removes) names.add(n);
+  return [...names].map((name) => ({ name }));
 }
 
 /**
- * A vtep actor reported back: retire it; hire another if its node changed
- * meanwhile. `hold` (a bulk reconcile is running): hire nobody now, the plan
- * after the reconcile settles the node.
+ * Nothing to do for the node: its actor already works toward the desired
+ * spec (or toward removal, the node not desired); or, without an actor, the
+ * kernel holds exactly the desired spec (or nothing, the node not desired)
+ * and no leftover of it.
  */
-export function planReport(
-  book: FleetBook,
-  report: { type: 'VTEP.PROGRAMMED'; name: string; spec: VtepSpec } | { type: 'VTEP.REMOVED'; name: string },
-  hold = false,
-): FleetPlan {
-  const w = new Draft(book);
-  const worker = w.b.get(report.name);
-  if (worker === undefined) return w.plan(); // not ours (a stopped actor's late report)
-  w.stop.push(worker.id);
-  w.b = w.b.delete(report.name);
-  const want = w.d.get(report.name);
-  if (report.type === 'VTEP.PROGRAMMED') {
-    if (sameVtepSpec(want, report.spec)) w.p = w.p.set(report.name, report.spec);
-    else if (hold) {
-      // The kernel holds the reported spec: keep it on the book until the reconcile settles the node,
-      // so that a failed sweep still knows it as a leftover (only while a bulk reconcile runs may
-      // `programmed` differ from `desired`).
-      w.p = w.p.set(report.name, report.spec);
-      return w.plan();
-    }
-    else if (want !== undefined) w.hire('program', want, [report.spec]);
-    else w.hire('remove', report.spec, []);
-  } else if (want !== undefined && !hold) {
-    w.hire('program', want, []);
-  }
-  return w.plan();
+export function inPlace(book: FleetBook, { name, leftover }: NodeCheck): boolean {
+  const want = book.desired.get(name);
+  const worker = book.busy.get(name);
+  if (worker !== undefined) return sameVtepSpec(worker.target, want);
+  return sameVtepSpec(book.programmed.get(name), want) && (leftover === undefined || sameVtepSpec(leftover, want));
+}
+
+/** The node's actor gets a new target, the desired spec (UPDATE) or, the node not desired, removal (REMOVE). */
+export function retarget(book: FleetBook, name: string): { busy: FleetBook['busy']; message: WorkerMessage } {
+  const worker = book.busy.get(name);
+  if (worker === undefined) throw new Error(`retarget: ${name} has no vtep actor`);
+  const target = book.desired.get(name);
+  return {
+    busy: book.busy.set(name, { id: worker.id, target }),
+    message: { id: worker.id, event: target === undefined ? { type: 'REMOVE' } : { type: 'UPDATE', spec: target } },
+  };
+}
+
+/**
+ * A new actor for a node that is not in place and has none: it programs the
+ * desired spec, with whatever of the node may be in the kernel as leftovers,
+ * or, the node not desired, removes all of that. The node is busy from now on
+ * (no longer programmed); the order is for the fleet to spawn.
+ */
+export function hire(book: FleetBook, { name, leftover }: NodeCheck): Pick<FleetBook, 'busy' | 'programmed' | 'spawned'> & { order: WorkerOrder } {
+  const want = book.desired.get(name);
+  const inKernel: VtepSpec[] = [];
+  for (const s of [book.programmed.get(name), leftover]) if (s !== undefined && !inKernel.some((k) => sameVtepSpec(k, s))) inKernel.push(s);
+  const spawned = book.spawned + 1;
+  const id = vtepActorId(name, spawned);
+  let order: WorkerOrder;
+  if (want !== undefined) order = { id, task: 'program', spec: want, previous: inKernel.filter((s) => !sameVtepSpec(s, want)) };
+  else if (inKernel.length > 0) order = { id, task: 'remove', spec: inKernel[0]!, previous: inKernel.slice(1) };
+  else throw new Error(`hire: nothing to do for ${name} (neither desired nor in the kernel)`);
+  return {
+    busy: book.busy.set(name, { id, target: want }),
+    programmed: book.programmed.delete(name),
+    spawned,
+    order,
+  };
+}
+
+/** The node's actor reported back and is retired: the node has no actor now. */
+export function retire(book: FleetBook, name: string): { busy: FleetBook['busy']; id: string } {
+  const worker = book.busy.get(name);
+  if (worker === undefined) throw new Error(`retire: ${name} has no vtep actor`);
+  return { busy: book.busy.delete(name), id: worker.id };
+}
+
+/** Is `id` the node's current actor (and not one retired before, or another node's)? */
+export function isNodeActor(book: FleetBook, name: string, id: string): boolean {
+  return book.busy.get(name)?.id === id;
 }
 
 /**
  * A bulk reconcile finished: the kernel holds `written` (the desired set it
- * was started with) except for the nodes it refused, and busy nodes stay
- * with their actors. Everything that differs from the desired set now —
- * changes that arrived meanwhile, refused nodes — goes to actors: new ones
- * for idle nodes, a new target (or a RETRY, for a stalled one) for busy ones.
+ * started with) but for the nodes it refused, and busy nodes stay with their
+ * actors. The new `programmed`.
  */
-export function planSettled(book: FleetBook, written: NodeMap<string, VtepSpec>, refused: readonly string[]): FleetPlan {
-  const w = new Draft(book);
-  // Nothing changed meanwhile, nothing refused, nobody busy (a first converge, a quiet sweep):
-  // every desired node is in place as written, with nothing to walk.
-  if (w.d === written && refused.length === 0 && w.b.size === 0) {
-    w.p = written;
-    return w.plan();
-  }
-  const failed = new Set(refused);
-  const programmed = written.withMutations((m) => {
-    for (const name of failed) m.delete(name);
-    for (const name of w.b.keys()) m.delete(name);
+export function settledProgrammed(book: FleetBook, written: NodeMap<string, VtepSpec>, refused: readonly string[]): FleetBook['programmed'] {
+  // Nothing refused, nobody busy (a first converge, a quiet sweep): the kernel holds exactly what was written.
+  if (refused.length === 0 && book.busy.size === 0) return written;
+  return written.withMutations((m) => {
+    for (const name of refused) m.delete(name);
+    for (const name of book.busy.keys()) m.delete(name);
   });
-  w.p = programmed;
-  for (const [name, want] of w.d) {
-    const worker = w.b.get(name);
-    if (worker !== undefined) {
-      if (sameVtepSpec(worker.target, want)) w.send.push({ id: worker.id, event: { type: 'RETRY' } });
-      else w.retarget(name, worker, want);
-    } else if (!sameVtepSpec(programmed.get(name), want)) {
-      const there = written.get(name);
-      w.hire('program', want, there === undefined ? [] : [there]);
-    }
-  }
-  for (const [name, worker] of w.b) if (!w.d.has(name) && worker.target !== undefined) w.retarget(name, worker, undefined);
-  for (const [name, spec] of written) if (!w.d.has(name) && !w.b.has(name)) w.hire('remove', spec, []);
-  return w.plan();
+}
+
+/**
+ * After a bulk reconcile was settled (or a sweep failed: then `refused` is
+ * empty and the book as it was), the nodes not in place, each once: changes
+ * that arrived meanwhile, refused nodes (their write as a leftover), actors
+ * whose node was removed meanwhile, entries of nodes no longer desired.
+ */
+export function settledChecks(book: FleetBook, written: NodeMap<string, VtepSpec>, refused: readonly string[]): NodeCheck[] {
+  // Nothing changed meanwhile, nothing refused, nobody busy: every desired node is in place, with nothing to walk.
+  if (book.programmed === book.desired && refused.length === 0 && book.busy.size === 0) return [];
+  const failed = new Set(refused);
+  const out = new Map<string, NodeCheck>();
+  const look = (name: string): void => {
+    if (out.has(name)) return;
+    const leftover = failed.has(name) ? written.get(name) : undefined;
+    const check: NodeCheck = leftover === undefined ? { name } : { name, leftover };
+    if (!inPlace(book, check)) out.set(name, check);
+  };
+  for (const name of book.desired.keys()) look(name);
+  for (const name of book.busy.keys()) if (!book.desired.has(name)) look(name);
+  for (const name of book.programmed.keys()) if (!book.desired.has(name)) look(name);
+  for (const name of failed) if (!book.desired.has(name)) look(name);
+  return [...out.values()];
+}
+
+/** Actors that program the desired spec: after a sweep they get RETRY (a stalled one tries again, the others ignore it). */
+export function retryTargets(book: FleetBook): string[] {
+  const ids: string[] = [];
+  for (const [name, worker] of book.busy) if (worker.target !== undefined && sameVtepSpec(worker.target, book.desired.get(name))) ids.push(worker.id);
+  return ids;
 }

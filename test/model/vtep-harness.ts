@@ -4,7 +4,7 @@
 // aborts it. Delays run on a simulated clock the test advances. The test keeps
 // its own account of which specs may be in the kernel, independent of the
 // machine, to check that no leftover is ever forgotten.
-import { createActor, fromPromise, SimulatedClock } from 'xstate';
+import { createActor, fromPromise, SimulatedClock, type InspectionEvent } from 'xstate';
 import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
 import { vtepMachine, type ProgramVtepInput, type RemoveVtepInput } from '../../machines/vtep.machine.js';
 
@@ -20,6 +20,8 @@ export interface VtepHarnessOptions {
   readonly maxAttempts?: number;
   readonly task?: 'program' | 'remove';
   readonly previous?: readonly VtepSpec[];
+  /** Sees the actor's inspection events (e.g. to record the transitions taken). */
+  readonly inspect?: (ev: InspectionEvent) => void;
 }
 
 export function vtepHarness(opts: VtepHarnessOptions = {}) {
@@ -78,6 +80,7 @@ export function vtepHarness(opts: VtepHarnessOptions = {}) {
   const clock = new SimulatedClock();
   const actor = createActor(machine, {
     clock,
+    inspect: opts.inspect,
     input: { spec: specA, previous: opts.previous ?? [], maxAttempts: opts.maxAttempts ?? 2, task: opts.task ?? 'program' },
   });
   return Object.assign(h, { actor, clock });

@@ -11,7 +11,7 @@ import type { EventObject } from 'xstate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sameVtepSpec, type VtepSpec } from '../../machines/domain/vtep-spec.js';
 import { vtepMachine } from '../../machines/vtep.machine.js';
-import { activeStateIds, eventAlphabet, machineEventTypes, stateNodeIds, transitionPaths, type ModelPath } from '../support/model-paths.js';
+import { activeStateIds, eventAlphabet, machineEventTypes, stateNodeIds, transitionKeys, transitionPaths, transitionRecorder, type ModelPath } from '../support/model-paths.js';
 import { specA, specB, vtepHarness, type VtepHarnessOptions } from './vtep-harness.js';
 
 type Snapshot = ReturnType<ReturnType<typeof vtepHarness>['actor']['getSnapshot']>;
@@ -87,6 +87,7 @@ const suites: Record<string, Suite> = {
 
 const visitedStates = new Set<string>();
 const takenEvents = new Set<string>();
+const takenTransitions = new Set<string>();
 
 function covers(list: readonly VtepSpec[], spec: VtepSpec): boolean {
   return list.some((s) => sameVtepSpec(s, spec));
@@ -95,7 +96,7 @@ function covers(list: readonly VtepSpec[], spec: VtepSpec): boolean {
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 async function replay(path: Path, { start, serialize, live }: Suite): Promise<void> {
-  const h = vtepHarness({ maxAttempts: 2, ...start });
+  const h = vtepHarness({ maxAttempts: 2, ...start, inspect: transitionRecorder(takenTransitions) });
   // The test's own account: specs that may be in the kernel right now.
   let maybeInKernel: VtepSpec[] = start.task === 'remove' ? [specA] : [...(start.previous ?? [])];
   h.actor.start();
@@ -174,10 +175,11 @@ describe('vtep machine, model-based', () => {
     });
   }
 
-  it('the paths cover every state node and every event of the machine', async () => {
+  it('the paths cover every state node, every event and every transition of the machine', async () => {
     for (const suite of Object.values(suites)) for (const p of suite.paths) await replay(p, suite);
     expect(stateNodeIds(vtepMachine).filter((id) => !visitedStates.has(id))).toEqual([]);
     expect(machineEventTypes(vtepMachine).filter((t) => !takenEvents.has(t))).toEqual([]);
+    expect(transitionKeys(vtepMachine).filter((k) => !takenTransitions.has(k))).toEqual([]);
   });
 
   afterAll(() => {

@@ -1,7 +1,7 @@
 // Helpers for model-based tests over our statecharts with @xstate/graph's
 // TestModel: the event alphabet is read from the machine itself, so a new
 // transition is covered (or the coverage check fails) without editing a list.
-import type { AnyStateMachine, EventObject, StateValue } from 'xstate';
+import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition, EventObject, InspectionEvent, StateValue } from 'xstate';
 
 interface StateNodeLike {
   id: string;
@@ -48,6 +48,41 @@ export function activeStateIds(machineId: string, value: StateValue): string[] {
   };
   walk(machineId, value);
   return ids;
+}
+
+function keyOf(t: AnyTransitionDefinition): string {
+  const always = t.source.always?.indexOf(t) ?? -1;
+  if (always >= 0) return `${t.source.id} always#${always}`;
+  const type = String(t.eventType);
+  return `${t.source.id} ${type}#${t.source.transitions.get(type)?.indexOf(t) ?? -1}`;
+}
+
+/**
+ * Every transition of the machine, one key per candidate:
+ * `<source state id> <event type>#<index among that event's candidates>` (eventless: `always#<index>`),
+ * so that each guarded branch counts on its own.
+ */
+export function transitionKeys(machine: AnyStateMachine): string[] {
+  const keys: string[] = [];
+  const walk = (node: AnyStateNode): void => {
+    for (const candidates of node.transitions.values()) candidates.forEach((t) => keys.push(keyOf(t)));
+    node.always?.forEach((t) => keys.push(keyOf(t)));
+    Object.values(node.states).forEach(walk);
+  };
+  walk(machine.root);
+  return keys;
+}
+
+/**
+ * An inspection observer (createActor's `inspect`) that adds the key of every
+ * transition taken, in any microstep of any actor of the system, to `taken`:
+ * also those on events the machine raises for itself, which no path sends.
+ */
+export function transitionRecorder(taken: Set<string>): (ev: InspectionEvent) => void {
+  return (ev) => {
+    if (ev.type !== '@xstate.microstep') return;
+    for (const t of ev._transitions) taken.add(keyOf(t));
+  };
 }
 
 /**

@@ -1,0 +1,179 @@
+// The fleet's book-keeping (machines/domain/fleet-plan.ts): the per-node
+// questions its guards ask and the book after each action, without a machine.
+// A property walks random books and checks the invariant the fleet relies on:
+// a node not in place is made in place by one forward or one hire.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  EMPTY_BOOK,
+  NodeMap,
+  changedNodes,
+  hire,
+  inPlace,
+  isNodeActor,
+  nodeOfActorId,
+  retarget,
+  retire,
+  retryTargets,
+  settledChecks,
+  settledProgrammed,
+  syncedChanges,
+  type FleetBook,
+  type Worker,
+} from '../../machines/domain/fleet-plan.js';
+import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
+
+const spec = (name: string, last: number, cidrs = 1): VtepSpec => ({
+  name,
+  nodeIP: `198.19.0.${last}`,
+  mac: `02:00:c6:13:00:${last.toString(16).padStart(2, '0')}`,
+  podCIDRs: Array.from({ length: cidrs }, (_, i) => `198.18.${last}.${i * 8}/29`),
+});
+const a1 = spec('a', 1);
+const a2 = spec('a', 2, 2);
+const b1 = spec('b', 3);
+
+function book(parts: { desired?: VtepSpec[]; programmed?: VtepSpec[]; busy?: Array<[string, Worker]>; spawned?: number }): FleetBook {
+  return {
+    desired: NodeMap((parts.desired ?? []).map((s) => [s.name, s])),
+    programmed: NodeMap((parts.programmed ?? []).map((s) => [s.name, s])),
+    busy: NodeMap(parts.busy ?? []),
+    spawned: parts.spawned ?? 0,
+  };
+}
+
+describe('fleet plan: one node', () => {
+  it('a node is in place when the kernel holds its desired spec, or its actor works toward it', () => {
+    expect(inPlace(book({ desired: [a1], programmed: [a1] }), { name: 'a' })).toBe(true);
+    expect(inPlace(book({ desired: [a2], programmed: [a1] }), { name: 'a' })).toBe(false);
+    expect(inPlace(book({ desired: [a2], busy: [['a', { id: 'vtep:a:1', target: a2 }]] }), { name: 'a' })).toBe(true);
+    expect(inPlace(book({ desired: [a2], busy: [['a', { id: 'vtep:a:1', target: a1 }]] }), { name: 'a' })).toBe(false);
+    // Not desired: in place when nothing of it is known in the kernel, or its actor removes it.
+    expect(inPlace(book({}), { name: 'a' })).toBe(true);
+    expect(inPlace(book({ programmed: [a1] }), { name: 'a' })).toBe(false);
+    expect(inPlace(book({ busy: [['a', { id: 'vtep:a:1', target: undefined }]] }), { name: 'a' })).toBe(true);
+    // A refused write as a leftover: not in place, unless it is what the kernel holds as desired.
+    expect(inPlace(book({ desired: [a1] }), { name: 'a', leftover: a1 })).toBe(false);
+    expect(inPlace(book({ desired: [a2], programmed: [a2] }), { name: 'a', leftover: a1 })).toBe(false);
+    expect(inPlace(book({ desired: [a1], programmed: [a1] }), { name: 'a', leftover: a1 })).toBe(true);
+  });
+
+  it('a hire programs the desired spec over what may be in the kernel, or removes all of it', () => {
+    const h = hire(book({ desired: [a2], programmed: [a1], spawned: 4 }), { name: 'a' });
+    expect(h.order).toEqual({ id: 'vtep:a:5', task: 'program', spec: a2, previous: [a1] });
+    expect(h.spawned).toBe(5);
+    expect(h.programmed.has('a')).toBe(false);
+    expect(h.busy.get('a')).toEqual({ id: 'vtep:a:5', target: a2 });
+    // A refused write is a leftover too; the desired spec itself is not.
+    expect(hire(book({ desired: [a2] }), { name: 'a', leftover: a1 }).order.previous).toEqual([a1]);
+    expect(hire(book({ desired: [a1] }), { name: 'a', leftover: a1 }).order.previous).toEqual([]);
+    // Not desired: remove what the book knows and the leftover, each once.
+    expect(hire(book({ programmed: [a1] }), { name: 'a', leftover: a2 }).order).toEqual({ id: 'vtep:a:1', task: 'remove', spec: a1, previous: [a2] });
+    expect(hire(book({ programmed: [a1] }), { name: 'a', leftover: a1 }).order).toEqual({ id: 'vtep:a:1', task: 'remove', spec: a1, previous: [] });
+    expect(() => hire(book({}), { name: 'a' })).toThrow(/nothing to do/);
+  });
+
+  it('retarget tells the actor the desired spec, or to remove; retire frees the node', () => {
+    const busy = book({ desired: [a2], busy: [['a', { id: 'vtep:a:1', target: a1 }]] });
+    expect(retarget(busy, 'a')).toEqual({ busy: busy.busy.set('a', { id: 'vtep:a:1', target: a2 }), message: { id: 'vtep:a:1', event: { type: 'UPDATE', spec: a2 } } });
+    expect(retarget({ ...busy, desired: NodeMap() }, 'a').message).toEqual({ id: 'vtep:a:1', event: { type: 'REMOVE' } });
+    expect(() => retarget(book({ desired: [a1] }), 'a')).toThrow(/no vtep actor/);
+    expect(retire(busy, 'a')).toEqual({ busy: NodeMap(), id: 'vtep:a:1' });
+    expect(isNodeActor(busy, 'a', 'vtep:a:1')).toBe(true);
+    expect(isNodeActor(busy, 'a', 'vtep:a:0')).toBe(false);
+    expect(isNodeActor(busy, 'b', 'vtep:a:1')).toBe(false);
+  });
+
+  it('actor ids name their node', () => {
+    expect(nodeOfActorId('vtep:hyb-1:12')).toBe('hyb-1');
+    expect(nodeOfActorId('reconcileKernel')).toBeUndefined();
+  });
+});
+
+describe('fleet plan: batches', () => {
+  it('a batch names each node once; a full list is the change it makes', () => {
+    expect(changedNodes([a1, b1, a2], ['a', 'c'])).toEqual([{ name: 'a' }, { name: 'b' }, { name: 'c' }]);
+    const b = book({ desired: [a1, b1] });
+    expect(syncedChanges(b, [a1, spec('c', 5)])).toEqual({ upserts: [spec('c', 5)], removes: ['b'] });
+    expect(syncedChanges(b, [a2, b1])).toEqual({ upserts: [a2], removes: [] });
+  });
+
+  it('after a bulk reconcile the kernel holds what it wrote, but refused and busy nodes', () => {
+    const written = NodeMap([['a', a1], ['b', b1]] as Array<[string, VtepSpec]>);
+    expect(settledProgrammed(book({}), written, [])).toBe(written);
+    expect([...settledProgrammed(book({}), written, ['a']).keys()]).toEqual(['b']);
+    expect([...settledProgrammed(book({ busy: [['b', { id: 'vtep:b:1', target: b1 }]] }), written, []).keys()]).toEqual(['a']);
+  });
+
+  it('after a bulk reconcile, exactly the nodes not in place are checked, refused ones with their write as a leftover', () => {
+    const written = NodeMap([['a', a1], ['b', b1], ['c', spec('c', 5)]] as Array<[string, VtepSpec]>);
+    // Quiet: nothing to walk.
+    const quiet = { ...book({}), desired: written, programmed: written };
+    expect(settledChecks(quiet, written, [])).toEqual([]);
+    // a refused; b changed meanwhile; c removed meanwhile; d added meanwhile; e's actor removed meanwhile; f busy and in place.
+    const b = book({
+      desired: [a1, spec('b', 4), spec('d', 6), spec('f', 7)],
+      programmed: [b1, spec('c', 5)],
+      busy: [['e', { id: 'vtep:e:1', target: spec('e', 8) }], ['f', { id: 'vtep:f:1', target: spec('f', 7) }]],
+    });
+    expect(settledChecks(b, written, ['a'])).toEqual([{ name: 'a', leftover: a1 }, { name: 'b' }, { name: 'd' }, { name: 'e' }, { name: 'c' }]);
+    expect(retryTargets(b)).toEqual(['vtep:f:1']);
+  });
+});
+
+describe('fleet plan: properties', () => {
+  const names = ['a', 'b', 'c'];
+  const arbSpec = (name: string) => fc.integer({ min: 1, max: 3 }).map((n) => spec(name, n + names.indexOf(name) * 3));
+  const arbBook = fc
+    .tuple(
+      ...names.map((n) =>
+        fc.record({
+          desired: fc.option(arbSpec(n), { nil: undefined }),
+          // Each node is programmed xor busy (or neither).
+          where: fc.constantFrom('programmed', 'busy', 'none'),
+          spec: arbSpec(n),
+          target: fc.option(arbSpec(n), { nil: undefined }),
+        }),
+      ),
+    )
+    .map((rows) => {
+      let b: FleetBook = EMPTY_BOOK;
+      rows.forEach((r, i) => {
+        const name = names[i]!;
+        if (r.desired) b = { ...b, desired: b.desired.set(name, r.desired) };
+        if (r.where === 'programmed') b = { ...b, programmed: b.programmed.set(name, r.spec) };
+        if (r.where === 'busy') b = { ...b, busy: b.busy.set(name, { id: `vtep:${name}:0`, target: r.target }) };
+      });
+      return b;
+    });
+
+  it('a node not in place is in place after one forward (it has an actor) or one hire (it has none)', () => {
+    fc.assert(
+      fc.property(arbBook, fc.constantFrom(...names), fc.option(fc.constantFrom(...names.map((n) => spec(n, 9))), { nil: undefined }), (b, name, left) => {
+        const leftover = left?.name === name ? left : undefined;
+        const check = leftover === undefined ? { name } : { name, leftover };
+        if (inPlace(b, check)) return;
+        const after = b.busy.has(name) ? { ...b, busy: retarget(b, name).busy } : (({ order: _order, ...rest }) => ({ ...b, ...rest }))(hire(b, check));
+        expect(inPlace(after, { name })).toBe(true);
+        // The node stays programmed xor busy.
+        expect(after.programmed.has(name) && after.busy.has(name)).toBe(false);
+      }),
+    );
+  });
+
+  it('after settling, every node left out is checked, and only those', () => {
+    fc.assert(
+      fc.property(arbBook, fc.subarray(names), (b, refused) => {
+        const written = b.desired;
+        const settled = { ...b, programmed: settledProgrammed(b, written, refused) };
+        const checks = settledChecks(settled, written, refused);
+        const checked = new Set(checks.map((c) => c.name));
+        expect(checked.size).toBe(checks.length);
+        for (const name of names) {
+          const leftover = refused.includes(name) ? written.get(name) : undefined;
+          expect(checked.has(name), name).toBe(!inPlace(settled, leftover === undefined ? { name } : { name, leftover }));
+        }
+      }),
+    );
+  });
+});
