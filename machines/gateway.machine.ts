@@ -23,7 +23,7 @@
 // aborts them before anything else happens.
 import { assertEvent, assign, cancel, fromCallback, fromPromise, raise, sendTo, setup } from 'xstate';
 import { fleetMachine, type FleetEvent } from './fleet.machine.js';
-import { backoffMs, DEFAULT_LEASE_TIMINGS, lateWriteCheckMs, releaseTimeoutMs, renewRetryMs, TIMINGS } from './timings.js';
+import { backoffMs, DEFAULT_LEASE_TIMINGS, fixedDelays, TIMINGS } from './timings.js';
 
 /** How one acquire or renew attempt ended. */
 export type LeaseAttemptOutcome =
@@ -251,18 +251,10 @@ export const gatewayMachine = setup({
   },
   delays: {
     // Production's defaults (machines/timings.ts); the runtime passes the configured lease timings.
-    standbyRetryPeriod: DEFAULT_LEASE_TIMINGS.retryPeriodMs,
-    renewInterval: DEFAULT_LEASE_TIMINGS.retryPeriodMs,
-    renewRetryDelay: renewRetryMs(DEFAULT_LEASE_TIMINGS),
-    renewDeadline: DEFAULT_LEASE_TIMINGS.renewDeadlineMs,
+    ...fixedDelays(DEFAULT_LEASE_TIMINGS),
     initRetryDelay: ({ context }) => backoffMs(context.initAttempts, TIMINGS.initRetryBaseMs, TIMINGS.initRetryMaxMs),
     routeTablesRetryDelay: ({ context }) => backoffMs(context.routeAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs),
     vtepConfigRetryDelay: ({ context }) => backoffMs(context.vtepAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs),
-    lateWriteCheckDelay: lateWriteCheckMs(),
-    driftRepairPeriod: TIMINGS.driftRepairMs,
-    dataPlaneGrace: TIMINGS.dataPlaneGraceMs,
-    settleTimeout: TIMINGS.settleTimeoutMs,
-    releaseTimeout: releaseTimeoutMs(DEFAULT_LEASE_TIMINGS),
   },
 }).createMachine({
   id: 'gateway',

@@ -64,3 +64,18 @@ export function lateWriteCheckMs(): number {
 export function backoffMs(attempt: number, baseMs: number, maxMs: number): number {
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
 }
+
+/** The gateway statechart's delays that are plain durations, for the given lease timings. */
+export function fixedDelays(t: LeaseTimings) {
+  return {
+    standbyRetryPeriod: t.retryPeriodMs,
+    renewInterval: t.retryPeriodMs,
+    renewRetryDelay: renewRetryMs(t),
+    renewDeadline: t.renewDeadlineMs,
+    lateWriteCheckDelay: lateWriteCheckMs(),
+    driftRepairPeriod: TIMINGS.driftRepairMs,
+    dataPlaneGrace: TIMINGS.dataPlaneGraceMs,
+    settleTimeout: TIMINGS.settleTimeoutMs,
+    releaseTimeout: releaseTimeoutMs(t),
+  };
+}

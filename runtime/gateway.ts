@@ -16,7 +16,7 @@ import { ipv4ToInt, parseCidr, type Cidr } from '../machines/domain/ipv4.js';
 import { leaseKey } from '../machines/domain/ownership.js';
 import type { fleetMachine } from '../machines/fleet.machine.js';
 import { gatewayMachine } from '../machines/gateway.machine.js';
-import { lateWriteCheckMs, releaseTimeoutMs, renewRetryMs, TIMINGS } from '../machines/timings.js';
+import { fixedDelays, TIMINGS } from '../machines/timings.js';
 import {
   backoffDelay,
   ciliumNodeRef,
@@ -133,20 +133,16 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
     },
     actions: announcements({ config, identity, self, lock, ownerKey, vtepConfigName: vtepConfig.name, events, failover, metrics, log, onFailed: deps.onFailed }),
     delays: {
+      ...fixedDelays(lease),
+      // The standby tries right after the holder's expiry when that comes sooner than the retry period.
       standbyRetryPeriod: ({ context }) => retryDelay(config.retryPeriodMs, context.leaseExpiresAt, performance.now()),
-      renewInterval: config.retryPeriodMs,
-      renewRetryDelay: renewRetryMs(lease),
       // Counted from when the last successful renewal was sent (monotonic clock), as client-go does.
       renewDeadline: ({ context }) =>
         context.lastRenewAt === undefined ? config.renewDeadlineMs : Math.max(0, context.lastRenewAt + config.renewDeadlineMs - performance.now()),
+      // Jittered backoff (the chart shows the plain one).
       initRetryDelay: ({ context }) => backoffDelay(context.initAttempts, TIMINGS.initRetryBaseMs, TIMINGS.initRetryMaxMs),
       routeTablesRetryDelay: ({ context }) => backoffDelay(context.routeAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs),
       vtepConfigRetryDelay: ({ context }) => backoffDelay(context.vtepAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs),
-      lateWriteCheckDelay: lateWriteCheckMs(),
-      driftRepairPeriod: TIMINGS.driftRepairMs,
-      dataPlaneGrace: TIMINGS.dataPlaneGraceMs,
-      settleTimeout: TIMINGS.settleTimeoutMs,
-      releaseTimeout: releaseTimeoutMs(lease),
     },
   });
   const gateway = createActor(gatewayLogic, { inspect });
