@@ -151,7 +151,8 @@ describe('planProgramVtep / planRemoveVtep', () => {
   });
 
   it('removes routes and nexthop (when ours), neighbour and FDB entry; releases the IP', () => {
-    expect(described((planRemoveVtep(c(b), ctx([b.nodeIP])) as { writes: PlannedWrite[] }).writes)).toEqual([
+    const all = planRemoveVtep(c(b), ctx([b.nodeIP]));
+    expect(all.ok && described(all.writes)).toEqual([
       `route-del ${ip('198.19.0.64')}/26 nh ${ip(b.nodeIP)}`,
       `route-del ${ip('198.19.0.128')}/26 nh ${ip(b.nodeIP)}`,
       `nexthop-del ${ip(b.nodeIP)}`,
