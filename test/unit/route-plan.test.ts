@@ -7,8 +7,8 @@ import { checkRoutesInput, describedTables, planRoutes, viewOf } from '../../eff
 
 const ENI = 'eni-0a00000000000000a';
 const OTHER = 'eni-0b00000000000000b';
-const TABLES = ['rtb-0000000a', 'rtb-0000000b'];
-const CIDRS = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'];
+const TABLES = ['rtb-0000000a', 'rtb-0000000b'] as const;
+const CIDRS = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'] as const;
 
 /** Table a: the first CIDR right, the second on the other ENI, the third absent. Table b: the first blackholed, the second to an IGW. */
 const found: RouteTable[] = [
@@ -76,7 +76,7 @@ describe('planRoutes', () => {
 
 describe('checkRoutesInput', () => {
   it('keeps each table and CIDR once, canonical', () => {
-    expect(checkRoutesInput({ routeTableIds: [TABLES[0]!, TABLES[0]!, TABLES[1]!], cidrs: [CIDRS[0]!, ` ${CIDRS[0]!}`], networkInterfaceId: ENI })).toEqual({
+    expect(checkRoutesInput({ routeTableIds: [TABLES[0], TABLES[0], TABLES[1]], cidrs: [CIDRS[0], ` ${CIDRS[0]}`], networkInterfaceId: ENI })).toEqual({
       tables: TABLES,
       cidrs: [CIDRS[0]],
     });
