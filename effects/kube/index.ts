@@ -38,5 +38,5 @@ export {
   type VtepUpsertResult,
 } from './vtep-config.js';
 export { readOtherLease } from './other-lease.js';
-export { ciliumNodeRef, EVENT_REASONS, EventRecorder, podRef, type EventRecorderOptions, type EventType, type ObjectRef, type RecordResult } from './events.js';
-export { ciliumNodeInformerActor, leaseAttemptActor, leaseReleaseActor, leaseWatchActor, vtepUpsertActor, vtepWatchActor, type LeaseWatchEvent } from './actors.js';
+export { ciliumNodeRef, EVENT_REASONS, EventRecorder, podRef, type EventReason, type EventRecorderOptions, type EventType, type ObjectRef, type RecordResult } from './events.js';
+export { leaseWatchActor, vtepWatchActor, type LeaseWatchEvent } from './actors.js';
