@@ -108,7 +108,7 @@ describe.skipIf(unavailable !== undefined)('in headless Chromium', () => {
     try {
       await page.goto(pathToFileURL(join(GENERATED_DIR, 'gateway.svg')).href);
       const report = await page.evaluate<SvgReport>(SVG_REPORT);
-      for (const label of ['LEASE.RENEW_DEADLINE_EXCEEDED', 'LEASE.LOST', 'after retryPeriod', 'after releaseTimeout', '[leaseHeld]', '‖ parallel', 'invoke', 'tryAcquireLease']) {
+      for (const label of ['LEASE.RENEW_DEADLINE_EXCEEDED', 'LEASE.LOST', 'after standbyRetryPeriod', 'after releaseTimeout', '[leaseHeld]', '‖ parallel', 'invoke', 'tryAcquireLease']) {
         expect(report.texts.some((t) => t.text.includes(label) && t.box.width > 0), label).toBe(true);
       }
     } finally {

@@ -82,31 +82,30 @@ describe('gateway statechart (DOT)', () => {
   const dot = machineToDot(gatewayMachine, { source: 'machines/gateway.machine.ts' });
 
   it('draws compound states as clusters and marks parallel states and their regions', () => {
-    for (const id of ['gateway', 'gateway.electing', 'gateway.leader', 'gateway.leader.lease', 'gateway.leader.work', 'gateway.leader.work.asserting']) {
+    for (const id of ['gateway', 'gateway.electing', 'gateway.leader', 'gateway.leader.lease', 'gateway.leader.routeTables', 'gateway.leader.vtepConfig', 'gateway.steppingDown']) {
       expect(dot).toContain(`subgraph "cluster_${id}" {`);
     }
     expect(dot).toMatch(/<b>leader<\/b> <font[^>]*>‖ parallel<\/font>/);
-    expect(dot).toMatch(/<b>asserting<\/b> <font[^>]*>‖ parallel<\/font>/);
     // Regions of a parallel state: dashed.
     expect(dot).toMatch(/<b>lease<\/b> <font[^>]*>\(region\)<\/font>[^\n]*style="dashed,rounded,filled"/);
     expect(dot).toMatch(/<b>routeTables<\/b> <font[^>]*>\(region\)<\/font>[^\n]*style="dashed,rounded,filled"/);
+    expect(dot).toMatch(/<b>vtepConfig<\/b> <font[^>]*>\(region\)<\/font>[^\n]*style="dashed,rounded,filled"/);
   });
 
   it('labels transitions with event, [guard] and / actions, delays as `after <name>`', () => {
     expect(dot).toContain('LEASE.RENEW_DEADLINE_EXCEEDED<br/><font color="#2b6cb0">/ causeRenewDeadline</font>');
-    expect(dot).toMatch(/"gateway\.leader#anchor" -> "gateway\.steppingDown" \[ltail="cluster_gateway\.leader", label=<LEASE\.RENEW_DEADLINE_EXCEEDED/);
+    expect(dot).toMatch(/"gateway\.leader#anchor" -> "gateway\.steppingDown#anchor" \[ltail="cluster_gateway\.leader", lhead="cluster_gateway\.steppingDown", label=<LEASE\.RENEW_DEADLINE_EXCEEDED/);
     expect(dot).toContain('done: tryAcquireLease <font color="#9b2c2c">[leaseHeld]</font>');
-    expect(dot).toContain('after retryPeriod');
-    expect(dot).toContain('after releaseTimeout <font color="#9b2c2c">[shuttingDown]</font>');
+    expect(dot).toContain('after standbyRetryPeriod <font color="#9b2c2c">[mayCompete]</font>');
+    expect(dot).toContain('after releaseTimeout');
     expect(dot).toContain('error: releaseLease');
-    expect(dot).toContain('done (all regions final)');
   });
 
   it('lists invoked actors and entry/exit actions in their states, without xstate internals', () => {
     expect(dot).toContain('<b>invoke</b> tryAcquireLease');
     expect(dot).toContain('<b>invoke</b> releaseLease');
-    expect(dot).toContain('entry / scheduleRenewDeadline, announceLeader');
-    expect(dot).toContain('exit / cancelRenewDeadline, announceNotLeader');
+    expect(dot).toContain('entry / startTerm, scheduleRenewDeadline, announceLeader');
+    expect(dot).toContain('exit / fence, cancelRenewDeadline, announceNotLeader');
     // `after` transitions add raise/cancel actions internally: not shown as entry/exit.
     expect(dot).not.toContain('xstate.raise');
     expect(dot).not.toContain('xstate.cancel');
@@ -114,7 +113,8 @@ describe('gateway statechart (DOT)', () => {
 
   it('lists the delays with their chart defaults in the legend', () => {
     expect(dot).toContain('renewDeadline 2 s');
-    expect(dot).toContain('leaderWorkRetryDelay 500 ms');
+    expect(dot).toContain('renewRetryDelay 250 ms');
+    expect(dot).toContain('routeTablesRetryDelay (computed)');
     expect(dot).toContain('machines/gateway.machine.ts');
   });
 
@@ -149,19 +149,25 @@ describe('DOT for other shapes of machine', () => {
       two: {
         initial: 'x',
         states: { x: { on: { NEXT: 'y' } }, y: {}, hist: { type: 'history', history: 'deep' } },
-        on: { AGAIN: { target: 'two', reenter: true }, BACK: '#shapes.one' },
+        on: { AGAIN: { target: 'two', reenter: true }, BACK: '#shapes.one', SPLIT: 'both' },
+      },
+      both: {
+        type: 'parallel',
+        states: { l: { initial: 'a', states: { a: { on: { L: 'z' } }, z: { type: 'final' } } }, r: { initial: 'a', states: { a: { on: { R: 'z' } }, z: { type: 'final' } } } },
+        onDone: 'one',
       },
     },
   });
   const dot = machineToDot(m);
 
-  it('formats higher-order guards, numeric and named delays, descriptions, history and re-entry', () => {
+  it('formats higher-order guards, numeric and named delays, descriptions, history, re-entry and a parallel state done', () => {
     expect(dot).toContain('[(a &amp;&amp; !b)]');
     expect(dot).toContain('after 250 ms');
     expect(dot).toContain('after tick');
     expect(dot).toContain('<i>first &lt;state&gt;</i>');
     expect(dot).toContain('label=<H*>');
     expect(dot).toContain('↻ AGAIN');
+    expect(dot).toContain('done (all regions final)');
     // A transition into a compound state ends at its border.
     expect(dot).toMatch(/"shapes\.one" -> "shapes\.two#anchor" \[lhead="cluster_shapes\.two"/);
     // The self-transition of a compound state stays inside it (no lhead/ltail onto its own cluster).
