@@ -5,6 +5,10 @@
 // exporter appends to). Protobuf is not read: it is recognised and refused
 // with a clear error.
 //
+// The one decoder of both the lab's OTLP receiver (otlp-receiver.ts) and the
+// failover timelines (visualizations/otlp.ts imports it: visualizations may
+// use the lab, the lab may not use the gateway's code).
+//
 // Malformed input never throws past this module's own OtlpInputError: a top
 // level that is not OTLP JSON is an error; a single bad span is skipped and
 // reported in `warnings`.
@@ -42,16 +46,6 @@ export interface ParsedOtlp {
   readonly spans: readonly TraceSpan[];
   /** What was skipped and why (bad spans, bad events). */
   readonly warnings: readonly string[];
-}
-
-export interface Trace {
-  readonly traceId: string;
-  /** Spans in input order. */
-  readonly spans: readonly TraceSpan[];
-  /** Spans without a parent in this trace (normally one). */
-  readonly roots: readonly TraceSpan[];
-  readonly startNs: bigint;
-  readonly endNs: bigint;
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -224,63 +218,4 @@ export function parseOtlpJson(input: unknown): ParsedOtlp {
     throw new OtlpInputError('no OTLP trace data found: expected {"resourceSpans": [...]} (an ExportTraceServiceRequest in JSON)');
   }
   return { spans, warnings };
-}
-
-/** Groups spans by trace; a span whose parent is not in its trace counts as a root. */
-export function groupTraces(spans: readonly TraceSpan[]): Trace[] {
-  const byTrace = new Map<string, TraceSpan[]>();
-  for (const span of spans) {
-    const list = byTrace.get(span.traceId);
-    if (list === undefined) byTrace.set(span.traceId, [span]);
-    else list.push(span);
-  }
-  const traces: Trace[] = [];
-  for (const [traceId, list] of byTrace) {
-    const ids = new Set(list.map((s) => s.spanId));
-    const roots = list.filter((s) => s.parentSpanId === undefined || !ids.has(s.parentSpanId) || s.parentSpanId === s.spanId);
-    let startNs = list[0]!.startNs;
-    let endNs = list[0]!.endNs;
-    for (const s of list) {
-      if (s.startNs < startNs) startNs = s.startNs;
-      if (s.endNs > endNs) endNs = s.endNs;
-      for (const e of s.events) {
-        if (e.timeNs < startNs) startNs = e.timeNs;
-        if (e.timeNs > endNs) endNs = e.timeNs;
-      }
-    }
-    traces.push({ traceId, spans: list, roots, startNs, endNs });
-  }
-  return traces;
-}
-
-export interface PickOptions {
-  /** Name of the failover trace's root span (default `gateway.failover`). */
-  readonly rootSpanName?: string;
-  /** Pick this trace, whatever its root. */
-  readonly traceId?: string;
-}
-
-export const DEFAULT_ROOT_SPAN = 'gateway.failover';
-
-/**
- * The failover trace: the given trace id; else the latest trace whose root
- * span has the given name; else the longest trace.
- */
-export function pickTrace(traces: readonly Trace[], options: PickOptions = {}): { trace: Trace; reason: string } {
-  if (traces.length === 0) throw new OtlpInputError('the trace data holds no spans');
-  if (options.traceId !== undefined) {
-    const wanted = options.traceId.toLowerCase();
-    const trace = traces.find((t) => t.traceId === wanted);
-    if (trace === undefined) throw new OtlpInputError(`no trace with id ${options.traceId} in the trace data`);
-    return { trace, reason: `trace id ${trace.traceId}` };
-  }
-  const rootName = options.rootSpanName ?? DEFAULT_ROOT_SPAN;
-  const named = traces.filter((t) => t.roots.some((r) => r.name === rootName));
-  if (named.length > 0) {
-    const latest = named.reduce((a, b) => (b.startNs > a.startNs ? b : a));
-    const more = named.length > 1 ? ` (the latest of ${named.length})` : '';
-    return { trace: latest, reason: `root span "${rootName}"${more}` };
-  }
-  const longest = traces.reduce((a, b) => (b.endNs - b.startNs > a.endNs - a.startNs ? b : a));
-  return { trace: longest, reason: `no root span "${rootName}": the longest of ${traces.length} trace(s)` };
 }
