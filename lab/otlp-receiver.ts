@@ -3,13 +3,10 @@
 // @opentelemetry/exporter-trace-otlp-http sends) and keeps the spans, flat.
 // The protobuf encoding is refused with 415 and a message saying so.
 import { createServer, type Server } from 'node:http';
-import { parseOtlpJson, type AttributeValue } from './otlp-json.js';
+import { parseOtlpJson, type AttributeValue, type TraceSpan } from './otlp-json.js';
 
-export interface ReceivedSpan {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly parentSpanId: string | undefined;
-  readonly name: string;
+/** A span as the receiver keeps it: ids and name as decoded, times in ms, attributes flat. */
+export interface ReceivedSpan extends Pick<TraceSpan, 'traceId' | 'spanId' | 'parentSpanId' | 'name'> {
   readonly startMs: number;
   readonly endMs: number;
   readonly attributes: Record<string, string | number | boolean>;
