@@ -70,10 +70,6 @@ export function macText(n: number): string {
   return `${HEX[(hi >>> 8) & 255]}:${HEX[hi & 255]}:${HEX[lo >>> 24]}:${HEX[(lo >>> 16) & 255]}:${HEX[(lo >>> 8) & 255]}:${HEX[lo & 255]}`;
 }
 
-export function ipText(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
 /** Map key of a route destination: address and prefix length. */
 export function routeKey(base: number, len: number): number {
   return base * 64 + len;

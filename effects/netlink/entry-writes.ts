@@ -5,7 +5,8 @@
 // in the order given. A node's routes go through a nexthop object of its own
 // (entries.ts says why).
 import type { DeviceRef } from './types.js';
-import { AF_BRIDGE, AF_INET, ipText, macText, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_HYBRID_GATEWAY, type Entry } from './entries.js';
+import { intToIPv4 } from '../../machines/domain/ipv4.js';
+import { AF_BRIDGE, AF_INET, macText, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_HYBRID_GATEWAY, type Entry } from './entries.js';
 import { isNetlinkError, NetlinkError } from './errors.js';
 import type { FdbToDelete, PlannedWrite, RouteToDelete } from './reconcile-plan.js';
 import type { RawWrite, Rtnl } from './rtnl.js';
@@ -69,7 +70,7 @@ function fdbSet(dev: DeviceRef, s: CheckedSpec, op: 'add' | 'fix'): Write {
 
 function fdbDel(dev: DeviceRef, f: FdbToDelete): Write {
   const mac = macText(f.mac);
-  const dst = f.dst !== undefined ? ipText(f.dst) : '';
+  const dst = f.dst !== undefined ? intToIPv4(f.dst) : '';
   return {
     entry: { kind: 'fdb', mac, dst },
     op: 'remove',
@@ -105,7 +106,7 @@ function neighSet(dev: DeviceRef, s: CheckedSpec, op: 'add' | 'fix'): Write {
 }
 
 function neighDel(dev: DeviceRef, ip: number, mac: number | undefined): Write {
-  const ipT = ipText(ip);
+  const ipT = intToIPv4(ip);
   return {
     entry: { kind: 'neighbour', ip: ipT, mac: mac !== undefined ? macText(mac) : '' },
     op: 'remove',
@@ -131,7 +132,7 @@ function nexthopSet(dev: DeviceRef, s: CheckedSpec, op: 'add' | 'fix'): Write {
 
 function nexthopDel(id: number, gateway: number | undefined): Write {
   return {
-    entry: { kind: 'nexthop', id, via: gateway !== undefined ? ipText(gateway) : '' },
+    entry: { kind: 'nexthop', id, via: gateway !== undefined ? intToIPv4(gateway) : '' },
     op: 'remove',
     what: `delete nexthop id ${id}`,
     raw: nexthopMessage(RTM_DELNEXTHOP, 0, { id, protocol: 0, flags: 0 }),
@@ -158,8 +159,8 @@ function routeSet(r: WantedRoute, op: 'add' | 'fix', table: number): Write {
 
 /** Deletes one route: the one through nexthop `nhId`, or (older, gateway-style routes) via `gateway` on the device. */
 function routeDel(dev: DeviceRef, r: RouteToDelete, table: number): Write {
-  const dst = `${ipText(r.base)}/${r.dstLen}`;
-  const via = r.gateway !== undefined ? ipText(r.gateway) : '';
+  const dst = `${intToIPv4(r.base)}/${r.dstLen}`;
+  const via = r.gateway !== undefined ? intToIPv4(r.gateway) : '';
   const byNexthop = r.nhId !== undefined;
   return {
     entry: { kind: 'route', dst, via },

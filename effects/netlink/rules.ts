@@ -3,7 +3,8 @@
 // before stale ones go).
 import * as nl from 'netlink';
 import { checkCidr } from './codec.js';
-import { AF_INET, ipText, RTPROT_HYBRID_GATEWAY } from './entries.js';
+import { intToIPv4 } from '../../machines/domain/ipv4.js';
+import { AF_INET, RTPROT_HYBRID_GATEWAY } from './entries.js';
 import { isNetlinkError } from './errors.js';
 import { planRules, type ObservedRule, type RulePlan } from './rule-plan.js';
 import { NLM_F, type Rtnl } from './rtnl.js';
@@ -39,7 +40,7 @@ export async function ensureRules(rt: Rtnl, podCidrs: readonly string[], table: 
     dst.writeUInt32BE(w.dst >>> 0);
     await rt
       .call(
-        `${op}: add to ${ipText(w.dst)}/${w.dstLen} lookup ${table} priority ${priority}`,
+        `${op}: add to ${intToIPv4(w.dst)}/${w.dstLen} lookup ${table} priority ${priority}`,
         (o) =>
           rt.sock.newRule(
             { family: AF_INET, dstLen: w.dstLen, table: table < 256 ? table : 0, action: 'toTbl' },
@@ -58,7 +59,7 @@ export async function ensureRules(rt: Rtnl, podCidrs: readonly string[], table: 
     dst.writeUInt32BE(r.dst >>> 0);
     await rt
       .call(
-        `${op}: delete to ${ipText(r.dst)}/${r.dstLen} lookup ${r.table} priority ${r.priority}`,
+        `${op}: delete to ${intToIPv4(r.dst)}/${r.dstLen} lookup ${r.table} priority ${r.priority}`,
         (o) =>
           rt.sock.delRule(
             { family: AF_INET, dstLen: r.dstLen, table: r.table < 256 ? r.table : 0 },
