@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type * as nl from 'netlink';
 import { bufToIp, bufToMac, checkIPv4, macToBuf, parseVxlanLinkInfo, vxlanLinkInfo } from './codec.js';
 import { deviceMacFor } from './device-mac.js';
-import { AF_INET } from './entries.js';
+import { AF_INET } from './uapi.js';
 import { badInput, isNetlinkError, NetlinkError } from './errors.js';
 import { NLM_F, type Rtnl } from './rtnl.js';
 import type { WriteOptions } from './types.js';

@@ -3,7 +3,8 @@
 // only what it needs), and who holds a nexthop id.
 import * as nl from 'netlink';
 import type { NetlinkMessage } from 'netlink';
-import { AF_BRIDGE, AF_INET, ourNexthops } from './entries.js';
+import { ourNexthops } from './entries.js';
+import { AF_BRIDGE, AF_INET } from './uapi.js';
 import { isNetlinkError, NetlinkError, toNetlinkError } from './errors.js';
 import type { NexthopHolder } from './reconcile-plan.js';
 import type { Rtnl } from './rtnl.js';

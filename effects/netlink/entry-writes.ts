@@ -6,7 +6,8 @@
 // (entries.ts says why).
 import type { DeviceRef } from './types.js';
 import { intToIPv4 } from '../../machines/domain/ipv4.js';
-import { AF_BRIDGE, AF_INET, macText, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_HYBRID_GATEWAY, type Entry } from './entries.js';
+import { macText, RTPROT_HYBRID_GATEWAY, type Entry } from './entries.js';
+import { AF_BRIDGE, AF_INET, NTF_SELF, NUD_PERMANENT, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE, RTN_UNICAST, RTNH_F_ONLINK } from './uapi.js';
 import { isNetlinkError, NetlinkError } from './errors.js';
 import type { FdbToDelete, PlannedWrite, RouteToDelete } from './reconcile-plan.js';
 import type { RawWrite, Rtnl } from './rtnl.js';
@@ -39,11 +40,6 @@ export interface Applied {
   readonly done: Write[];
   readonly failed: Array<{ readonly w: Write; readonly error: NetlinkError }>;
 }
-
-const NUD_PERMANENT = 0x80;
-const NTF_SELF = 0x02;
-const RT_SCOPE_UNIVERSE = 0;
-const RT_SCOPE_NOWHERE = 255;
 
 /** A MAC (as a number) as its six bytes, for a write. */
 function macBytes(mac: number): Buffer {

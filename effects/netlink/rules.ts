@@ -4,7 +4,8 @@
 import * as nl from 'netlink';
 import { checkCidr } from './codec.js';
 import { intToIPv4 } from '../../machines/domain/ipv4.js';
-import { AF_INET, RTPROT_HYBRID_GATEWAY } from './entries.js';
+import { RTPROT_HYBRID_GATEWAY } from './entries.js';
+import { AF_INET } from './uapi.js';
 import { isNetlinkError } from './errors.js';
 import { planRules, type ObservedRule, type RulePlan } from './rule-plan.js';
 import { NLM_F, type Rtnl } from './rtnl.js';
@@ -35,9 +36,13 @@ export async function ensureRules(rt: Rtnl, podCidrs: readonly string[], table: 
     observed.push({ dst: a.dst?.length === 4 ? a.dst.readUInt32BE(0) : 0, dstLen: d.dstLen ?? 0, table: ruleTable, priority: a.priority ?? 0, protocol: a.protocol ?? 0, plain });
   }
   const plan = planRules(observed, wanted, table, priority, RTPROT_HYBRID_GATEWAY);
+  const addressBytes = (n: number): Buffer => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n >>> 0);
+    return b;
+  };
   for (const w of plan.add) {
-    const dst = Buffer.alloc(4);
-    dst.writeUInt32BE(w.dst >>> 0);
+    const dst = addressBytes(w.dst);
     await rt
       .call(
         `${op}: add to ${intToIPv4(w.dst)}/${w.dstLen} lookup ${table} priority ${priority}`,
@@ -55,8 +60,7 @@ export async function ensureRules(rt: Rtnl, podCidrs: readonly string[], table: 
       });
   }
   for (const r of plan.remove) {
-    const dst = Buffer.alloc(4);
-    dst.writeUInt32BE(r.dst >>> 0);
+    const dst = addressBytes(r.dst);
     await rt
       .call(
         `${op}: delete to ${intToIPv4(r.dst)}/${r.dstLen} lookup ${r.table} priority ${r.priority}`,
