@@ -195,15 +195,16 @@ export class EventRecorder {
   private async write(ref: ObjectRef, type: EventType, reason: EventReason, message: string, a: Aggregate): Promise<RecordResult> {
     const body = this.body(ref, type, reason, message, a);
     const opts = { timeoutMs: this.requestTimeoutMs };
+    const update = async (): Promise<'updated'> => {
+      await kubeCall(`update event ${a.namespace}/${a.name}`, opts, (o) => this.clients.core.replaceNamespacedEvent({ name: a.name, namespace: a.namespace, body }, o));
+      a.written = a.count;
+      this.stats.updated += 1;
+      return 'updated';
+    };
     try {
       if (a.written > 0) {
         try {
-          await kubeCall(`update event ${a.namespace}/${a.name}`, opts, (o) =>
-            this.clients.core.replaceNamespacedEvent({ name: a.name, namespace: a.namespace, body }, o),
-          );
-          a.written = a.count;
-          this.stats.updated += 1;
-          return 'updated';
+          return await update();
         } catch (err) {
           if (toKubeError(err, 'update event').code !== 'NotFound') throw err;
           // The Event expired on the server (TTL): create it again below.
@@ -214,12 +215,7 @@ export class EventRecorder {
       } catch (err) {
         if (toKubeError(err, 'create event').code !== 'AlreadyExists') throw err;
         // An earlier create landed although its answer was lost: update it instead.
-        await kubeCall(`update event ${a.namespace}/${a.name}`, opts, (o) =>
-          this.clients.core.replaceNamespacedEvent({ name: a.name, namespace: a.namespace, body }, o),
-        );
-        a.written = a.count;
-        this.stats.updated += 1;
-        return 'updated';
+        return await update();
       }
       a.written = a.count;
       this.stats.created += 1;
