@@ -3,17 +3,16 @@ export { backoffDelay, DEFAULT_REQUEST_TIMEOUT_MS, kubeCall, kubeClients, loadKu
 export { KubeError, KubeFencedError, KubeMalformedError, statusToKubeError, toKubeError, type KubeErrorCode } from './errors.js';
 export { ListWatch, type KubeObject, type ListPage, type ListWatchHandlers, type ListWatchOptions, type ListWatchTarget } from './list-watch.js';
 export { collectionPath, customObjectsTarget, toListPage, type GroupResource } from './targets.js';
+export { LeaseLock, type LeaseLockOptions } from './lease-lock.js';
 export {
   formatMicroTime,
   LEASE_DURATION_MS_ANNOTATION,
-  LeaseLock,
   parseLeaseRecord,
   type LeaseAttempt,
-  type LeaseLockOptions,
   type LeaseObservation,
   type LeaseOutcome,
   type LeaseRecord,
-} from './lease-lock.js';
+} from './lease-record.js';
 export {
   CILIUM_NODE_GROUP,
   CILIUM_NODE_PLURAL,
