@@ -3,19 +3,10 @@
 // @opentelemetry/exporter-trace-otlp-http sends) and keeps the spans, flat.
 // The protobuf encoding is refused with 415 and a message saying so.
 import { createServer, type Server } from 'node:http';
+import { parseOtlpJson, type AttributeValue, type TraceSpan } from './otlp-json.js';
 
-export interface OtlpAttributeValue {
-  stringValue?: string;
-  intValue?: string | number;
-  doubleValue?: number;
-  boolValue?: boolean;
-}
-
-export interface ReceivedSpan {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly parentSpanId: string | undefined;
-  readonly name: string;
+/** A span as the receiver keeps it: ids and name as decoded, times in ms, attributes flat. */
+export interface ReceivedSpan extends Pick<TraceSpan, 'traceId' | 'spanId' | 'parentSpanId' | 'name'> {
   readonly startMs: number;
   readonly endMs: number;
   readonly attributes: Record<string, string | number | boolean>;
@@ -23,65 +14,27 @@ export interface ReceivedSpan {
   readonly service: string | undefined;
 }
 
-interface OtlpKeyValue {
-  key: string;
-  value?: OtlpAttributeValue;
+/** The spans of OTLP JSON trace data (decoded by otlp-json.ts), flat, with times in ms and scalar attributes. */
+export function decodeOtlpJson(body: unknown): ReceivedSpan[] {
+  return parseOtlpJson(body).spans.map((s) => ({
+    traceId: s.traceId,
+    spanId: s.spanId,
+    parentSpanId: s.parentSpanId,
+    name: s.name,
+    startMs: nanosToMs(s.startNs),
+    endMs: nanosToMs(s.endNs),
+    attributes: scalars(s.attributes),
+    events: s.events.map((e) => ({ name: e.name, atMs: nanosToMs(e.timeNs), attributes: scalars(e.attributes) })),
+    service: s.serviceName,
+  }));
 }
 
-interface OtlpRequest {
-  resourceSpans?: Array<{
-    resource?: { attributes?: OtlpKeyValue[] };
-    scopeSpans?: Array<{
-      spans?: Array<{
-        traceId: string;
-        spanId: string;
-        parentSpanId?: string;
-        name: string;
-        startTimeUnixNano: string | number;
-        endTimeUnixNano: string | number;
-        attributes?: OtlpKeyValue[];
-        events?: Array<{ timeUnixNano: string | number; name: string; attributes?: OtlpKeyValue[] }>;
-      }>;
-    }>;
-  }>;
-}
+const nanosToMs = (n: bigint): number => Number(n / 1000n) / 1000;
 
-function value(v: OtlpAttributeValue | undefined): string | number | boolean {
-  if (v === undefined) return '';
-  if (v.stringValue !== undefined) return v.stringValue;
-  if (v.intValue !== undefined) return Number(v.intValue);
-  if (v.doubleValue !== undefined) return v.doubleValue;
-  if (v.boolValue !== undefined) return v.boolValue;
-  return JSON.stringify(v);
-}
-
-function attrs(list: OtlpKeyValue[] | undefined): Record<string, string | number | boolean> {
-  return Object.fromEntries((list ?? []).map((kv) => [kv.key, value(kv.value)]));
-}
-
-const nanosToMs = (n: string | number): number => Number(BigInt(n) / 1000n) / 1000;
-
-/** Flattens an OTLP JSON export into spans. */
-export function decodeOtlpJson(body: OtlpRequest): ReceivedSpan[] {
-  const out: ReceivedSpan[] = [];
-  for (const rs of body.resourceSpans ?? []) {
-    const service = attrs(rs.resource?.attributes)['service.name'];
-    for (const ss of rs.scopeSpans ?? []) {
-      for (const s of ss.spans ?? []) {
-        out.push({
-          traceId: s.traceId,
-          spanId: s.spanId,
-          parentSpanId: s.parentSpanId || undefined,
-          name: s.name,
-          startMs: nanosToMs(s.startTimeUnixNano),
-          endMs: nanosToMs(s.endTimeUnixNano),
-          attributes: attrs(s.attributes),
-          events: (s.events ?? []).map((e) => ({ name: e.name, atMs: nanosToMs(e.timeUnixNano), attributes: attrs(e.attributes) })),
-          service: typeof service === 'string' ? service : undefined,
-        });
-      }
-    }
-  }
+/** Arrays and maps as their JSON text, an absent value as ''. */
+function scalars(attrs: Readonly<Record<string, AttributeValue>>): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(attrs)) out[k] = v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : v;
   return out;
 }
 
@@ -111,9 +64,10 @@ export function startOtlpReceiver(opts: { host?: string; port?: number } = {}): 
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       try {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpRequest;
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+        const received = decodeOtlpJson(body);
         requests.push(body);
-        spans.push(...decodeOtlpJson(body));
+        spans.push(...received);
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       } catch (err) {
         res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad OTLP JSON: ${(err as Error).message}\n`);

@@ -20,6 +20,7 @@ import { fixedDelays, TIMINGS } from '../machines/timings.js';
 import {
   backoffDelay,
   ciliumNodeRef,
+  EVENT_REASONS,
   EventRecorder,
   kubeClients,
   LeaseLock,
@@ -160,7 +161,7 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       for (const [name, reason] of refused) {
         if (refusedBefore.get(name) === reason) continue;
         log.warn({ node: name, reason }, 'the kernel refused this node’s entries; the others are forwarded, and it is retried on every sweep');
-        void events.record(ciliumNodeRef(name), 'Warning', 'VtepRefused', `the kernel refused the entries of ${name}: ${reason}`);
+        void events.record(ciliumNodeRef(name), 'Warning', EVENT_REASONS.vtepRefused, `the kernel refused the entries of ${name}: ${reason}`);
       }
       refusedBefore = refused;
     });
@@ -181,7 +182,7 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
         metrics.nodesSkippedTotal.inc({ reason: s.reason });
         log.warn({ node: s.name, reason: s.reason, detail: s.detail }, 'CiliumNode skipped');
         const uid = informer?.get(s.name)?.metadata?.uid;
-        void events.record(ciliumNodeRef(s.name, uid), 'Warning', 'MalformedCiliumNode', `skipped by the hybrid gateway (${s.reason}): ${s.detail}`);
+        void events.record(ciliumNodeRef(s.name, uid), 'Warning', EVENT_REASONS.malformedCiliumNode, `skipped by the hybrid gateway (${s.reason}): ${s.detail}`);
       }
     },
   });

@@ -1,8 +1,8 @@
-// The gateway's ENI: read it (source/destination check, private IP, VPC),
-// find it by private IP (an EC2-side alternative to IMDS), and switch its
-// source/destination check off — an explicit write the runtime chooses to make.
-import { DescribeNetworkInterfacesCommand, ModifyNetworkInterfaceAttributeCommand, type EC2Client, type NetworkInterface } from '@aws-sdk/client-ec2';
-import { AwsInputError, Ec2Error, FencedError, toEc2Error } from './errors.js';
+// The gateway's ENI: read it (source/destination check, private IP, VPC) and
+// find it by private IP (an EC2-side alternative to IMDS). The gateway never
+// changes the check itself: the node group or NodeClass switches it off.
+import { DescribeNetworkInterfacesCommand, type EC2Client, type NetworkInterface } from '@aws-sdk/client-ec2';
+import { AwsInputError, Ec2Error, toEc2Error } from './errors.js';
 import { DEFAULT_AWS_RETRY_POLICY, withRetry, type RetryInfo, type RetryPolicy } from './retry.js';
 
 export interface EniInfo {
@@ -28,11 +28,6 @@ export interface CallOptions {
   readonly retry?: RetryPolicy;
   readonly signal?: AbortSignal;
   readonly onFailedAttempt?: (info: RetryInfo) => void;
-}
-
-export interface WriteOptions extends CallOptions {
-  /** Checked right before the write is sent; false = fenced. */
-  readonly writeGuard?: () => boolean;
 }
 
 const ENI_ID = /^eni-[0-9a-f]{8,17}$/;
@@ -92,23 +87,6 @@ export function sourceDestCheckReport(info: EniInfo): SourceDestCheckReport {
 /** Reads the ENI and reports whether its source/destination check lets the gateway forward. */
 export async function checkSourceDestCheck(ec2: EC2Client, eniId: string, options: CallOptions = {}): Promise<SourceDestCheckReport> {
   return sourceDestCheckReport(await describeNetworkInterface(ec2, eniId, options));
-}
-
-/** ModifyNetworkInterfaceAttribute SourceDestCheck=false. Refused (FencedError) once fenced. */
-export async function disableSourceDestCheck(ec2: EC2Client, eniId: string, options: WriteOptions = {}): Promise<void> {
-  checkEniId(eniId);
-  await withRetry(
-    async () => {
-      if (options.signal?.aborted || options.writeGuard?.() === false) throw new FencedError(`ModifyNetworkInterfaceAttribute ${eniId}`);
-      try {
-        await ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eniId, SourceDestCheck: { Value: false } }));
-      } catch (err) {
-        throw toEc2Error('ModifyNetworkInterfaceAttribute', err, eniId);
-      }
-    },
-    options.retry ?? DEFAULT_AWS_RETRY_POLICY,
-    { ...options, what: `ModifyNetworkInterfaceAttribute ${eniId}` },
-  );
 }
 
 /** The interface holding a private IPv4 address (optionally on a given instance); EC2-side alternative to IMDS. */

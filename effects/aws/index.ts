@@ -1,6 +1,8 @@
-// effects/aws: IMDSv2 identity discovery, VPC route tables and the ENI's
-// source/destination check, over @aws-sdk/client-ec2, with typed errors and
-// caller-chosen retry policies (p-retry).
+// effects/aws: IMDSv2 identity discovery, VPC route tables (a pure plan in
+// route-plan.ts, carried out by route-tables.ts, every write fenced on the
+// wire by fence.ts) and the ENI's source/destination check, over
+// @aws-sdk/client-ec2, with typed errors and caller-chosen retry policies
+// (p-retry).
 export { createEc2Client, type Ec2ClientOptions } from './ec2-client.js';
 export { AwsInputError, Ec2Error, FencedError, ImdsError, classifyAwsCode, toEc2Error, type AwsErrorKind, type ImdsErrorCode } from './errors.js';
 export { DEFAULT_AWS_RETRY_POLICY, NO_RETRY, withRetry, type RetryInfo, type RetryOptions, type RetryPolicy } from './retry.js';
@@ -18,23 +20,22 @@ export {
 export {
   checkSourceDestCheck,
   describeNetworkInterface,
-  disableSourceDestCheck,
   findNetworkInterfaceByPrivateIp,
   sourceDestCheckReport,
   type CallOptions,
   type EniInfo,
   type SourceDestCheckReport,
-  type WriteOptions,
 } from './eni.js';
 export {
   ensureRoutes,
+  routesFailure,
   type EnsureRoutesOptions,
   type EnsureRoutesResult,
   type RouteAction,
   type RouteResult,
   type RouteRetryEvent,
   type RouteStatus,
+  type RouteStrategy,
   type RouteUpdateEvent,
   type TableResult,
 } from './route-tables.js';
-export { discoverInstanceActor, disableSourceDestCheckActor, ensureRoutesActor } from './actors.js';

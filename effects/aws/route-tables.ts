@@ -1,31 +1,36 @@
-// Points every CIDR of every VPC route table at one ENI.
+// Points every CIDR of every VPC route table at one ENI: the executor of
+// route-plan.ts, called once per pass for all tables.
 //
-// describe-first (default): one DescribeRouteTables for all tables (and, in
-// parallel, the ENI's source/destination check), then only the routes that
-// are wrong are written — ReplaceRoute when the route exists, CreateRoute when
-// it does not — all tables and routes concurrently, at most
-// maxConcurrentWrites in flight (EC2's mutating bucket holds 50 tokens and
-// refills 5 a second). write-first skips the describe and replaces blindly: one
-// round trip instead of two, for a failover where every route is known to be
-// wrong. Races are tolerated both ways (InvalidRoute.NotFound → CreateRoute,
-// RouteAlreadyExists → ReplaceRoute).
+// describe-first: one DescribeRouteTables for all tables (RouteTableIds, its
+// pages followed through NextToken; in parallel, the ENI's
+// source/destination check), then only the routes the plan finds wrong are
+// written: ReplaceRoute when the route exists, CreateRoute when it does not.
+// write-first skips the describe and replaces blindly: one round trip instead
+// of two, for a failover where every route is known to be wrong. Races are
+// tolerated both ways (InvalidRoute.NotFound → CreateRoute,
+// RouteAlreadyExists → ReplaceRoute). All writes of a pass, every table's,
+// share one limiter: at most maxConcurrentWrites in flight (EC2's mutating
+// bucket holds 50 tokens and refills 5 a second).
 //
 // Each write is retried under the caller's RetryPolicy on throttling, 5xx and
 // network errors only; permission and validation errors surface at once with
 // AWS's message, and after a permission error on a table no further write is
-// sent to that table in this run. Fencing: the AbortSignal and writeGuard are
-// checked immediately before every write is sent; once fenced, nothing more is
-// sent (a write already on the wire cannot be recalled and is reported as it
-// completes).
-import { CreateRouteCommand, DescribeRouteTablesCommand, ReplaceRouteCommand, type EC2Client, type RouteTable } from '@aws-sdk/client-ec2';
+// sent to that table in this run. Fencing (fence.ts): the AbortSignal and
+// writeGuard are checked before a write takes its slot and again by a
+// middleware as the request leaves; the signal also abandons a write in
+// flight. Once fenced, nothing more is sent.
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { setMaxListeners } from 'node:events';
-import { parseCidr } from '../../machines/domain/ipv4.js';
+import pLimit from 'p-limit';
 import type { EffectError } from '../errors.js';
-import { AwsInputError, Ec2Error, FencedError, toEc2Error } from './errors.js';
-import { checkEniId, describeNetworkInterface, sourceDestCheckReport, type SourceDestCheckReport } from './eni.js';
-import { DEFAULT_AWS_RETRY_POLICY, withRetry, type RetryPolicy } from './retry.js';
+import { Ec2Error, FencedError, toEc2Error } from './errors.js';
+import { describeNetworkInterface, sourceDestCheckReport, type SourceDestCheckReport } from './eni.js';
+import { isFenced, sendRouteWrite, type RouteWrite, type WriteFence } from './fence.js';
+import { DEFAULT_AWS_RETRY_POLICY, withRetry, type RetryOptions, type RetryPolicy } from './retry.js';
+import { describeAll } from './describe-tables.js';
+import { checkRoutesInput, planRoutes, type PlannedRoute, type RouteAction, type RouteStrategy } from './route-plan.js';
 
-export type RouteAction = 'unchanged' | 'replace' | 'create';
+export type { RouteAction, RouteStrategy } from './route-plan.js';
 export type RouteStatus = 'unchanged' | 'replaced' | 'created' | 'failed' | 'fenced';
 
 /** One per route that was found correct or written (not for routes fenced before any write). */
@@ -66,6 +71,9 @@ export interface TableResult {
   readonly routes: readonly RouteResult[];
   /** Set when the table itself could not be read (then every route failed with it). */
   readonly error?: EffectError;
+  /** When its writes started (epoch ms; the describe, shared by all tables, came before) and how long they took. */
+  readonly startedAtMs: number;
+  readonly durationMs: number;
 }
 
 export interface EnsureRoutesResult {
@@ -83,90 +91,62 @@ export interface EnsureRoutesResult {
 
 export interface EnsureRoutesOptions {
   readonly ec2: EC2Client;
+  /** Every table of the pass: one call converges them all. */
   readonly routeTableIds: readonly string[];
   readonly cidrs: readonly string[];
   /** The ENI every route must point at (this node's, from discoverInstanceIdentity). */
   readonly networkInterfaceId: string;
-  readonly strategy?: 'describe-first' | 'write-first';
+  readonly strategy?: RouteStrategy;
   /** Default DEFAULT_AWS_RETRY_POLICY. */
   readonly retry?: RetryPolicy;
-  /** Fencing: once aborted, no further write is sent and backoff waits end. */
+  /** Fencing: once aborted, no further write is sent, one in flight is abandoned, backoff waits end. */
   readonly signal?: AbortSignal;
-  /** Fencing: called right before each write; false = do not send. */
+  /** Fencing: asked before each write takes its slot and again as it leaves; false = do not send. */
   readonly writeGuard?: () => boolean;
-  /** Writes in flight at once (default 16; EC2's mutating bucket is 50). */
+  /** Writes in flight at once, all tables together (default 16; EC2's mutating bucket is 50). */
   readonly maxConcurrentWrites?: number;
+  /** MaxResults of each DescribeRouteTables page (5–100); default none: EC2 returns every table, NextToken is followed anyway. */
+  readonly describePageSize?: number;
   /** Describe the ENI alongside the tables and report its source/destination check (default true). */
   readonly checkSourceDestCheck?: boolean;
   readonly onRouteUpdate?: (event: RouteUpdateEvent) => void;
   readonly onRetry?: (event: RouteRetryEvent) => void;
+  /**
+   * Wraps each table's writes, e.g. in a tracing span: call `run` once and return (or await) it. `run`
+   * resolves with the table's result, or rejects with its first error when the table did not converge
+   * (so a span wrapper marks it failed). The result counts either way; what the hook returns or throws
+   * is ignored (a hook that never calls `run` gets it called after it settles).
+   */
+  readonly traceTable?: (routeTableId: string, run: () => Promise<TableResult>) => Promise<unknown>;
 }
 
-const RTB_ID = /^rtb-[0-9a-f]{8,17}$/;
-
-type TableView = ReadonlyMap<string, { readonly target: string | undefined; readonly active: boolean }>;
-
-function limiter(max: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const queue: Array<() => void> = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (active >= max) await new Promise<void>((resolve) => queue.push(resolve));
-    active += 1;
-    try {
-      return await fn();
-    } finally {
-      active -= 1;
-      queue.shift()?.();
-    }
-  };
+/** Why a table did not converge: its own error, else its first route's. */
+function tableFailure(t: TableResult): EffectError | Error {
+  return t.error ?? t.routes.find((r) => r.error !== undefined)?.error ?? new Error(`route table ${t.routeTableId} not converged`);
 }
 
-function viewOf(table: RouteTable): TableView {
-  const view = new Map<string, { target: string | undefined; active: boolean }>();
-  for (const r of table.Routes ?? []) {
-    if (typeof r.DestinationCidrBlock !== 'string') continue; // IPv6 / prefix-list routes: not ours
-    const target = r.NetworkInterfaceId ?? r.GatewayId ?? r.InstanceId ?? r.NatGatewayId ?? r.TransitGatewayId ?? r.VpcPeeringConnectionId ?? r.LocalGatewayId ?? r.CarrierGatewayId;
-    view.set(r.DestinationCidrBlock, { target: r.NetworkInterfaceId ?? target, active: r.State !== 'blackhole' });
-  }
-  return view;
-}
-
-function validate(o: EnsureRoutesOptions): { tables: string[]; cidrs: string[] } {
-  const problems: string[] = [];
-  const tables = [...new Set(o.routeTableIds)];
-  for (const id of tables) if (!RTB_ID.test(id)) problems.push(`"${id}" is not a route table id (want rtb- and 8 or 17 hex digits)`);
-  const cidrs: string[] = [];
-  for (const c of o.cidrs) {
-    const p = parseCidr(c);
-    if (!p.ok) problems.push(p.error);
-    else if (!cidrs.includes(p.value.text)) cidrs.push(p.value.text);
-  }
-  try {
-    checkEniId(o.networkInterfaceId);
-  } catch (err) {
-    problems.push((err as Error).message);
-  }
-  const max = o.maxConcurrentWrites ?? 16;
-  if (!Number.isInteger(max) || max < 1) problems.push(`maxConcurrentWrites must be a positive integer (got ${max})`);
-  if (problems.length > 0) throw new AwsInputError(`ensureRoutes: ${problems.join('; ')}`);
-  return { tables, cidrs };
+/** The first error of a result that did not converge, for a caller that must fail; undefined when it converged. */
+export function routesFailure(r: EnsureRoutesResult): EffectError | Error | undefined {
+  const bad = r.tables.find((t) => !t.ok);
+  return bad !== undefined ? tableFailure(bad) : r.ok ? undefined : new Error('route tables not converged');
 }
 
 export async function ensureRoutes(o: EnsureRoutesOptions): Promise<EnsureRoutesResult> {
-  const { tables, cidrs } = validate(o);
+  const { tables, cidrs } = checkRoutesInput(o);
   const started = performance.now();
   const eni = o.networkInterfaceId;
+  const strategy = o.strategy ?? 'describe-first';
   const policy = o.retry ?? DEFAULT_AWS_RETRY_POLICY;
-  // One listener on the caller's signal; the many per-route waits listen on ours.
+  // One listener on the caller's signal; the many per-route waits and requests listen on ours.
   const internal = new AbortController();
   setMaxListeners(0, internal.signal);
   const onAbort = (): void => internal.abort(o.signal?.reason);
   if (o.signal?.aborted) onAbort();
   else o.signal?.addEventListener('abort', onAbort, { once: true });
   const signal = o.signal ? internal.signal : undefined;
-  const isFenced = (): boolean => signal?.aborted === true || o.writeGuard?.() === false;
-  const limit = limiter(o.maxConcurrentWrites ?? 16);
-  const retryOpts = { ...(signal ? { signal } : {}) };
+  const fence: WriteFence = { ...(signal ? { signal } : {}), ...(o.writeGuard ? { writeGuard: o.writeGuard } : {}) };
+  const limit = pLimit(o.maxConcurrentWrites ?? 16);
+  const retryOpts: RetryOptions = signal ? { signal } : {};
   // A throwing hook must not change the outcome (nor, through p-retry, stop the retries).
   const emitUpdate = (e: RouteUpdateEvent): void => {
     try {
@@ -183,56 +163,6 @@ export async function ensureRoutes(o: EnsureRoutesOptions): Promise<EnsureRoutes
     }
   };
 
-  const describe = async (ids: readonly string[]): Promise<RouteTable[]> => {
-    const out: RouteTable[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await withRetry(
-        async () => {
-          try {
-            return await o.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: [...ids], ...(nextToken !== undefined ? { NextToken: nextToken } : {}) }));
-          } catch (err) {
-            throw toEc2Error('DescribeRouteTables', err, ids.join(','));
-          }
-        },
-        policy,
-        { ...retryOpts, what: 'DescribeRouteTables' },
-      );
-      out.push(...(page.RouteTables ?? []));
-      nextToken = typeof page.NextToken === 'string' && page.NextToken !== '' ? page.NextToken : undefined;
-    } while (nextToken !== undefined);
-    return out;
-  };
-
-  /** Every table's view, or the error that kept it unread. */
-  const describeAll = async (): Promise<Map<string, TableView | EffectError>> => {
-    const views = new Map<string, TableView | EffectError>();
-    const fill = (found: readonly RouteTable[], ids: readonly string[]): void => {
-      for (const id of ids) {
-        const t = found.find((x) => x.RouteTableId === id);
-        views.set(id, t ? viewOf(t) : new Ec2Error('DescribeRouteTables', 'InvalidRouteTableID.NotFound', `DescribeRouteTables did not return ${id}`, 'not-found'));
-      }
-    };
-    try {
-      fill(await describe(tables), tables);
-    } catch (err) {
-      const e = toEc2Error('DescribeRouteTables', err);
-      if (e.code === 'InvalidRouteTableID.NotFound' && tables.length > 1) {
-        // One unknown id fails the whole batch: read each table alone to keep the good ones going.
-        await Promise.all(
-          tables.map(async (id) => {
-            try {
-              fill(await describe([id]), [id]);
-            } catch (inner) {
-              views.set(id, toEc2Error('DescribeRouteTables', inner, id));
-            }
-          }),
-        );
-      } else for (const id of tables) views.set(id, e);
-    }
-    return views;
-  };
-
   const sdcPromise: Promise<EnsureRoutesResult['sourceDestCheck']> | undefined =
     o.checkSourceDestCheck === false
       ? undefined
@@ -241,33 +171,32 @@ export async function ensureRoutes(o: EnsureRoutesOptions): Promise<EnsureRoutes
           (err: unknown) => ({ error: toEc2Error('DescribeNetworkInterfaces', err, eni) }),
         );
 
-  const fencedBeforeStart = isFenced();
-  const views: Map<string, TableView | EffectError> | undefined =
-    o.strategy === 'write-first' || fencedBeforeStart ? undefined : await describeAll();
+  const fencedBeforeStart = isFenced(fence);
+  const described = strategy === 'write-first' || fencedBeforeStart ? undefined : await describeAll(o.ec2, tables, policy, retryOpts, o.describePageSize);
+  const plan = planRoutes({ tables, cidrs, networkInterfaceId: eni, strategy, ...(described ? { described } : {}) });
 
   const denied = new Map<string, EffectError>(); // table → permission error seen on a write
 
-  const writeRoute = async (table: string, cidr: string, initial: 'replace' | 'create', previousTarget: string | undefined): Promise<RouteResult> => {
-    let action: 'replace' | 'create' = initial;
+  const writeRoute = async (table: string, route: PlannedRoute): Promise<RouteResult> => {
+    const { cidr, previousTarget } = route;
+    let action: RouteWrite = route.action === 'create' ? 'CreateRoute' : 'ReplaceRoute';
     let attempts = 0;
     const t0 = performance.now();
     const send = (): Promise<void> =>
       limit(async () => {
-        // The fence is checked here, inside the slot, right before the request leaves.
-        if (isFenced()) throw new FencedError(`${action === 'replace' ? 'ReplaceRoute' : 'CreateRoute'} ${table} ${cidr}`);
+        // Checked here, inside the slot, and again by the middleware as the request leaves.
+        if (isFenced(fence)) throw new FencedError(`${action} ${table} ${cidr}`);
         const refused = denied.get(table);
         if (refused) throw refused;
-        attempts += 1;
-        const input = { RouteTableId: table, DestinationCidrBlock: cidr, NetworkInterfaceId: eni };
-        const op = action === 'replace' ? 'ReplaceRoute' : 'CreateRoute';
         try {
-          await o.ec2.send(action === 'replace' ? new ReplaceRouteCommand(input) : new CreateRouteCommand(input));
+          await sendRouteWrite(o.ec2, action, { RouteTableId: table, DestinationCidrBlock: cidr, NetworkInterfaceId: eni }, fence, () => (attempts += 1));
         } catch (err) {
-          const e = toEc2Error(op, err, `${table} ${cidr} → ${eni}`);
+          const e = toEc2Error(action, err, `${table} ${cidr} → ${eni}`);
           if (e instanceof Ec2Error && e.kind === 'permission') denied.set(table, e);
           throw e;
         }
       });
+    const tried = (): RouteAction => (action === 'ReplaceRoute' ? 'replace' : 'create');
     try {
       await withRetry(
         async () => {
@@ -277,8 +206,8 @@ export async function ensureRoutes(o: EnsureRoutesOptions): Promise<EnsureRoutes
               return;
             } catch (err) {
               if (!(err instanceof Ec2Error) || switches >= 2) throw err;
-              if (action === 'replace' && err.code === 'InvalidRoute.NotFound') action = 'create';
-              else if (action === 'create' && err.code === 'RouteAlreadyExists') action = 'replace';
+              if (action === 'ReplaceRoute' && err.code === 'InvalidRoute.NotFound') action = 'CreateRoute';
+              else if (action === 'CreateRoute' && err.code === 'RouteAlreadyExists') action = 'ReplaceRoute';
               else throw err;
             }
           }
@@ -286,58 +215,71 @@ export async function ensureRoutes(o: EnsureRoutesOptions): Promise<EnsureRoutes
         policy,
         {
           ...retryOpts,
-          what: `${action === 'replace' ? 'ReplaceRoute' : 'CreateRoute'} ${table} ${cidr}`,
-          onFailedAttempt: (info) => emitRetry({ table, cidr, action, attempt: info.attempt, error: info.error, willRetry: info.willRetry }),
+          what: `${action} ${table} ${cidr}`,
+          onFailedAttempt: (info) => emitRetry({ table, cidr, action: tried(), attempt: info.attempt, error: info.error, willRetry: info.willRetry }),
         },
       );
       const durationMs = performance.now() - t0;
-      emitUpdate({ table, cidr, action, durationMs, attempts });
-      return { cidr, status: action === 'replace' ? 'replaced' : 'created', previousTarget, attempts, durationMs };
+      emitUpdate({ table, cidr, action: tried(), durationMs, attempts });
+      return { cidr, status: action === 'ReplaceRoute' ? 'replaced' : 'created', previousTarget, attempts, durationMs };
     } catch (err) {
-      const error = toEc2Error(action === 'replace' ? 'ReplaceRoute' : 'CreateRoute', err);
+      const error = toEc2Error(action, err);
       const durationMs = performance.now() - t0;
-      if (error instanceof FencedError && attempts === 0) {
-        return { cidr, status: 'fenced', previousTarget, attempts, durationMs, error };
-      }
-      emitUpdate({ table, cidr, action, durationMs, attempts, error });
+      if (error instanceof FencedError && attempts === 0) return { cidr, status: 'fenced', previousTarget, attempts, durationMs, error };
+      emitUpdate({ table, cidr, action: tried(), durationMs, attempts, error });
       return { cidr, status: error instanceof FencedError ? 'fenced' : 'failed', previousTarget, attempts, durationMs, error };
     }
   };
 
-  const tableResults = await Promise.all(
-    tables.map(async (table): Promise<TableResult> => {
-      const view = views?.get(table);
-      if (view !== undefined && !(view instanceof Map)) {
-        const error = view as EffectError;
-        const status: RouteStatus = error instanceof FencedError ? 'fenced' : 'failed';
-        return { routeTableId: table, ok: false, error, routes: cidrs.map((cidr) => ({ cidr, status, attempts: 0, durationMs: 0, error })) };
-      }
-      const routes = await Promise.all(
-        cidrs.map(async (cidr): Promise<RouteResult> => {
-          const current = (view as TableView | undefined)?.get(cidr);
-          if (view !== undefined && current?.target === eni && current.active) {
-            emitUpdate({ table, cidr, action: 'unchanged', durationMs: 0, attempts: 0 });
-            return { cidr, status: 'unchanged', previousTarget: eni, attempts: 0, durationMs: 0 };
-          }
-          const initial = view === undefined || current !== undefined ? 'replace' : 'create';
-          return writeRoute(table, cidr, initial, current?.target);
-        }),
-      );
-      return { routeTableId: table, ok: routes.every((r) => r.status !== 'failed' && r.status !== 'fenced'), routes };
-    }),
-  );
+  const runTable = async (p: (typeof plan)[number]): Promise<TableResult> => {
+    const startedAtMs = Date.now();
+    const t0 = performance.now();
+    const table = p.routeTableId;
+    if (p.error !== undefined) {
+      const error = p.error;
+      const status: RouteStatus = error instanceof FencedError ? 'fenced' : 'failed';
+      return { routeTableId: table, ok: false, error, routes: cidrs.map((cidr) => ({ cidr, status, attempts: 0, durationMs: 0, error })), startedAtMs, durationMs: 0 };
+    }
+    const routes = await Promise.all(
+      p.routes.map(async (route): Promise<RouteResult> => {
+        if (route.action !== 'unchanged') return writeRoute(table, route);
+        emitUpdate({ table, cidr: route.cidr, action: 'unchanged', durationMs: 0, attempts: 0 });
+        return { cidr: route.cidr, status: 'unchanged', previousTarget: eni, attempts: 0, durationMs: 0 };
+      }),
+    );
+    const ok = routes.every((r) => r.status !== 'failed' && r.status !== 'fenced');
+    return { routeTableId: table, ok, routes, startedAtMs, durationMs: performance.now() - t0 };
+  };
 
-  const counts: Record<RouteStatus, number> = { unchanged: 0, replaced: 0, created: 0, failed: 0, fenced: 0 };
-  for (const t of tableResults) for (const r of t.routes) counts[r.status] += 1;
+  const traced = async (p: (typeof plan)[number]): Promise<TableResult> => {
+    const hook = o.traceTable;
+    if (hook === undefined) return runTable(p);
+    let result: Promise<TableResult> | undefined;
+    const run = (): Promise<TableResult> => {
+      result ??= runTable(p);
+      return result.then((r) => (r.ok ? r : Promise.reject(tableFailure(r))));
+    };
+    await Promise.resolve()
+      .then(() => hook(p.routeTableId, run))
+      .catch(() => undefined);
+    return result ?? runTable(p);
+  };
+
+  const tableResults = await Promise.all(plan.map(traced));
   const sourceDestCheck = sdcPromise ? await sdcPromise : undefined;
   o.signal?.removeEventListener('abort', onAbort);
+  const s = summary(tableResults);
   return {
-    ok: tableResults.every((t) => t.ok),
-    fenced: counts.fenced > 0 || (fencedBeforeStart && tables.length > 0 && cidrs.length > 0),
+    ...s,
+    fenced: s.fenced || (fencedBeforeStart && tables.length > 0 && cidrs.length > 0),
     networkInterfaceId: eni,
-    tables: tableResults,
-    counts,
     ...(sourceDestCheck !== undefined ? { sourceDestCheck } : {}),
     durationMs: performance.now() - started,
   };
+}
+
+function summary(tables: readonly TableResult[]): Pick<EnsureRoutesResult, 'ok' | 'fenced' | 'tables' | 'counts'> {
+  const counts: Record<RouteStatus, number> = { unchanged: 0, replaced: 0, created: 0, failed: 0, fenced: 0 };
+  for (const t of tables) for (const r of t.routes) counts[r.status] += 1;
+  return { ok: tables.every((t) => t.ok), fenced: counts.fenced > 0, tables, counts };
 }

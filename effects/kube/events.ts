@@ -29,14 +29,21 @@ export interface ObjectRef {
 export type EventType = 'Normal' | 'Warning';
 export type RecordResult = 'created' | 'updated' | 'dropped' | 'failed';
 
+/** The reasons of the Events the gateway records: exactly these (the recorder takes no other). */
 export const EVENT_REASONS = {
-  /** This pod became the leader. */
-  leaderElected: 'LeaderElection',
-  /** This pod stopped leading (lost, released or stepped down). */
-  stoppedLeading: 'StoppedLeading',
-  /** A CiliumNode was skipped because it is malformed. */
-  malformedNode: 'MalformedCiliumNode',
+  /** This pod became the leader (on the Pod). */
+  leaderElected: 'LeaderElected',
+  /** This pod stopped leading: lost, released or stepped down (on the Pod). */
+  leadershipLost: 'LeadershipLost',
+  /** A leader that writes nothing shared: another installation owns CiliumVTEPConfig (on the Pod). */
+  ownershipConflict: 'OwnershipConflict',
+  /** A CiliumNode was skipped because it is malformed or not admitted (on the CiliumNode). */
+  malformedCiliumNode: 'MalformedCiliumNode',
+  /** The kernel refused a hybrid node's entries (on the CiliumNode). */
+  vtepRefused: 'VtepRefused',
 } as const;
+
+export type EventReason = (typeof EVENT_REASONS)[keyof typeof EVENT_REASONS];
 
 export function podRef(namespace: string, name: string, uid?: string): ObjectRef {
   return { kind: 'Pod', apiVersion: 'v1', namespace, name, uid };
@@ -142,7 +149,7 @@ export class EventRecorder {
   }
 
   /** Records one occurrence. Resolves with what happened; never rejects. */
-  record(ref: ObjectRef, type: EventType, reason: string, message: string): Promise<RecordResult> {
+  record(ref: ObjectRef, type: EventType, reason: EventReason, message: string): Promise<RecordResult> {
     const key = [objKey(ref), type, reason, message].join('\u0001');
     const t = this.now();
     this.prune(t);
@@ -167,7 +174,7 @@ export class EventRecorder {
     return next;
   }
 
-  private body(ref: ObjectRef, type: EventType, reason: string, message: string, a: Aggregate): CoreV1Event {
+  private body(ref: ObjectRef, type: EventType, reason: EventReason, message: string, a: Aggregate): CoreV1Event {
     return {
       apiVersion: 'v1',
       kind: 'Event',
@@ -185,18 +192,19 @@ export class EventRecorder {
     };
   }
 
-  private async write(ref: ObjectRef, type: EventType, reason: string, message: string, a: Aggregate): Promise<RecordResult> {
+  private async write(ref: ObjectRef, type: EventType, reason: EventReason, message: string, a: Aggregate): Promise<RecordResult> {
     const body = this.body(ref, type, reason, message, a);
     const opts = { timeoutMs: this.requestTimeoutMs };
+    const update = async (): Promise<'updated'> => {
+      await kubeCall(`update event ${a.namespace}/${a.name}`, opts, (o) => this.clients.core.replaceNamespacedEvent({ name: a.name, namespace: a.namespace, body }, o));
+      a.written = a.count;
+      this.stats.updated += 1;
+      return 'updated';
+    };
     try {
       if (a.written > 0) {
         try {
-          await kubeCall(`update event ${a.namespace}/${a.name}`, opts, (o) =>
-            this.clients.core.replaceNamespacedEvent({ name: a.name, namespace: a.namespace, body }, o),
-          );
-          a.written = a.count;
-          this.stats.updated += 1;
-          return 'updated';
+          return await update();
         } catch (err) {
           if (toKubeError(err, 'update event').code !== 'NotFound') throw err;
           // The Event expired on the server (TTL): create it again below.
@@ -207,12 +215,7 @@ export class EventRecorder {
       } catch (err) {
         if (toKubeError(err, 'create event').code !== 'AlreadyExists') throw err;
         // An earlier create landed although its answer was lost: update it instead.
-        await kubeCall(`update event ${a.namespace}/${a.name}`, opts, (o) =>
-          this.clients.core.replaceNamespacedEvent({ name: a.name, namespace: a.namespace, body }, o),
-        );
-        a.written = a.count;
-        this.stats.updated += 1;
-        return 'updated';
+        return await update();
       }
       a.written = a.count;
       this.stats.created += 1;

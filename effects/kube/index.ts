@@ -3,17 +3,16 @@ export { backoffDelay, DEFAULT_REQUEST_TIMEOUT_MS, kubeCall, kubeClients, loadKu
 export { KubeError, KubeFencedError, KubeMalformedError, statusToKubeError, toKubeError, type KubeErrorCode } from './errors.js';
 export { ListWatch, type KubeObject, type ListPage, type ListWatchHandlers, type ListWatchOptions, type ListWatchTarget } from './list-watch.js';
 export { collectionPath, customObjectsTarget, toListPage, type GroupResource } from './targets.js';
+export { LeaseLock, type LeaseLockOptions } from './lease-lock.js';
 export {
   formatMicroTime,
   LEASE_DURATION_MS_ANNOTATION,
-  LeaseLock,
   parseLeaseRecord,
   type LeaseAttempt,
-  type LeaseLockOptions,
   type LeaseObservation,
   type LeaseOutcome,
   type LeaseRecord,
-} from './lease-lock.js';
+} from './lease-record.js';
 export {
   CILIUM_NODE_GROUP,
   CILIUM_NODE_PLURAL,
@@ -38,5 +37,5 @@ export {
   type VtepUpsertResult,
 } from './vtep-config.js';
 export { readOtherLease } from './other-lease.js';
-export { ciliumNodeRef, EVENT_REASONS, EventRecorder, podRef, type EventRecorderOptions, type EventType, type ObjectRef, type RecordResult } from './events.js';
-export { ciliumNodeInformerActor, leaseAttemptActor, leaseReleaseActor, leaseWatchActor, vtepUpsertActor, vtepWatchActor, type LeaseWatchEvent } from './actors.js';
+export { ciliumNodeRef, EVENT_REASONS, EventRecorder, podRef, type EventReason, type EventRecorderOptions, type EventType, type ObjectRef, type RecordResult } from './events.js';
+export { leaseWatchActor, vtepWatchActor, type LeaseWatchEvent } from './actors.js';

@@ -3,7 +3,7 @@
 // API down, malformed) is reported as such, and the pure verdict treats it as held.
 import { kubeCall, type KubeClients } from './client.js';
 import { toKubeError } from './errors.js';
-import { LEASE_GROUP, LEASE_PLURAL, LEASE_VERSION, parseLeaseRecord } from './lease-lock.js';
+import { LEASE_GROUP, LEASE_PLURAL, LEASE_VERSION, parseLeaseRecord } from './lease-record.js';
 import type { OtherLease } from '../../machines/domain/ownership.js';
 
 /** RFC 3339 (metav1.MicroTime) to epoch ms; undefined when it does not parse. */

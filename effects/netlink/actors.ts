@@ -7,7 +7,8 @@
 import { fromPromise } from 'xstate';
 import type { ReconcileKernelInput, ReconcileKernelOutput } from '../../machines/fleet.machine.js';
 import type { ProgramVtepInput, RemoveVtepInput } from '../../machines/vtep.machine.js';
-import type { DataPlane, DeviceRef, ReconcileResult } from './data-plane.js';
+import type { DataPlane } from './data-plane.js';
+import type { DeviceRef, ReconcileResult } from './types.js';
 import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
 import { NetlinkError } from './errors.js';
 

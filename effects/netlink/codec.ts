@@ -3,26 +3,15 @@
 // vxlan device, which the `netlink` package leaves as raw bytes.
 import * as nl from 'netlink';
 import ipaddr from 'ipaddr.js';
-import { parseCidr } from '../../machines/domain/ipv4.js';
+import { ipv4Value, parseCidr } from '../../machines/domain/ipv4.js';
 import { badInput } from './errors.js';
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
-const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
-/**
- * Strict dotted quad → unsigned 32-bit integer, or undefined. A regex rather
- * than ipaddr.js on this path: it validates 5,000 nodes' addresses per
- * reconcile, and ipaddr.js's general parser took ~60 ms of that.
- */
-export function ipv4ToUint(ip: string): number | undefined {
-  const m = IPV4_RE.exec(ip);
-  if (m === null) return undefined;
-  return ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
-}
-
-export function uintToIPv4(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
+// Addresses as numbers: machines/domain/ipv4.ts (ipv4Value, intToIPv4), a
+// hand-written parser rather than ipaddr.js on this path: it validates 5,000
+// nodes' addresses per reconcile, and ipaddr.js's general parser took ~60 ms
+// of that.
 
 export function ipToBuf(ip: string): Buffer {
   return Buffer.from(ipaddr.IPv4.parse(ip).octets);
@@ -43,7 +32,7 @@ export function bufToMac(buf: Buffer | undefined): string | undefined {
 }
 
 export function checkIPv4(op: string, what: string, ip: unknown): string {
-  if (typeof ip !== 'string' || ipv4ToUint(ip) === undefined) {
+  if (typeof ip !== 'string' || ipv4Value(ip) < 0) {
     throw badInput(op, `${what} ${JSON.stringify(ip)} is not an IPv4 address`);
   }
   return ip;
@@ -67,10 +56,10 @@ export interface CheckedCidr {
 export function checkCidr(op: string, what: string, cidr: unknown): CheckedCidr {
   if (typeof cidr === 'string') {
     const slash = cidr.indexOf('/');
-    const base = slash > 0 ? ipv4ToUint(cidr.slice(0, slash)) : undefined;
+    const base = slash > 0 ? ipv4Value(cidr.slice(0, slash)) : -1;
     const p = cidr.slice(slash + 1);
     const prefix = slash > 0 && /^(3[0-2]|[12]?\d)$/.test(p) ? Number(p) : -1;
-    if (base !== undefined && prefix >= 0) {
+    if (base >= 0 && prefix >= 0) {
       const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
       if ((base & mask) >>> 0 === base) return { text: cidr, base, prefix };
     }

@@ -30,10 +30,41 @@
 //   Learning is off on our device, so nothing else adds unicast entries.
 import { endianness } from 'node:os';
 import type { NetlinkMessage } from 'netlink';
+import {
+  AF_BRIDGE,
+  AF_INET,
+  NDA_DST,
+  NDA_IFINDEX,
+  NDA_LLADDR,
+  NDA_PORT,
+  NDA_VNI,
+  NDMSG_LEN,
+  NHA_BLACKHOLE,
+  NHA_ENCAP,
+  NHA_FDB,
+  NHA_GATEWAY,
+  NHA_GROUP,
+  NHA_ID,
+  NHA_OIF,
+  NHMSG_LEN,
+  NUD_PERMANENT,
+  RT_TABLE_MAIN,
+  RTA_DST,
+  RTA_ENCAP,
+  RTA_GATEWAY,
+  RTA_MULTIPATH,
+  RTA_NH_ID,
+  RTA_OIF,
+  RTA_PREFSRC,
+  RTA_PRIORITY,
+  RTA_TABLE,
+  RTA_VIA,
+  RTMSG_LEN,
+  RTN_UNICAST,
+  RTNH_F_ONLINK,
+  RTPROT_KERNEL,
+} from './uapi.js';
 
-export const AF_INET = 2;
-export const AF_BRIDGE = 7;
-export const RT_TABLE_MAIN = 254;
 /**
  * The gateway's routing table (VXLAN's port number: far from the small numbers
  * the VPC CNI gives its per-ENI tables). Policy rules `to <POD_CIDR> lookup`
@@ -42,13 +73,8 @@ export const RT_TABLE_MAIN = 254;
 export const HYBRID_ROUTE_TABLE = 8472;
 /** Priority of those rules: after the local table (0), before the VPC CNI's 1024/1536 and main (32766). */
 export const HYBRID_RULE_PRIORITY = 1000;
-export const RTPROT_KERNEL = 2;
-/** Protocol we install routes with ("static", as an administrator would). */
-export const RTPROT_STATIC = 4;
 /** Protocol of the nexthops and routes we write (unassigned in <linux/rtnetlink.h> and iproute2's rt_protos). */
 export const RTPROT_HYBRID_GATEWAY = 110;
-export const RTN_UNICAST = 1;
-export const RTNH_F_ONLINK = 4;
 
 /** An entry on the device, as reported in results. */
 export type Entry =
@@ -68,10 +94,6 @@ export function macText(n: number): string {
   const hi = Math.floor(n / 0x100000000);
   const lo = n >>> 0;
   return `${HEX[(hi >>> 8) & 255]}:${HEX[hi & 255]}:${HEX[lo >>> 24]}:${HEX[(lo >>> 16) & 255]}:${HEX[(lo >>> 8) & 255]}:${HEX[lo & 255]}`;
-}
-
-export function ipText(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
 /** Map key of a route destination: address and prefix length. */
@@ -120,38 +142,9 @@ const u16 = (b: Buffer, o: number): number => (LE ? b.readUInt16LE(o) : b.readUI
 const u32 = (b: Buffer, o: number): number => (LE ? b.readUInt32LE(o) : b.readUInt32BE(o));
 const s32 = (b: Buffer, o: number): number => (LE ? b.readInt32LE(o) : b.readInt32BE(o));
 
-const RTA_DST = 1;
-const RTA_OIF = 4;
-const RTA_GATEWAY = 5;
-const RTA_PRIORITY = 6;
-const RTA_PREFSRC = 7;
-const RTA_MULTIPATH = 9;
-const RTA_TABLE = 15;
-const RTA_VIA = 18;
-const RTA_ENCAP = 22;
-const RTA_NH_ID = 30;
-const RTM_LEN = 12;
-
-const NHM_LEN = 8;
-const NHA_ID = 1;
-const NHA_GROUP = 2;
-const NHA_BLACKHOLE = 4;
-const NHA_OIF = 5;
-const NHA_GATEWAY = 6;
-const NHA_ENCAP = 8;
-const NHA_FDB = 11;
-
-const NDA_DST = 1;
-const NDA_LLADDR = 2;
-const NDA_PORT = 6;
-const NDA_VNI = 7;
-const NDA_IFINDEX = 8;
-const NDM_LEN = 12;
-const NUD_PERMANENT = 0x80;
-
 /** Interface of a neighbour/FDB message (cheap, for counting). */
 export function neighIfindex(m: NetlinkMessage): number | undefined {
-  return m.data.length >= NDM_LEN ? s32(m.data, 4) : undefined;
+  return m.data.length >= NDMSG_LEN ? s32(m.data, 4) : undefined;
 }
 
 export interface ObservedNexthop {
@@ -170,12 +163,12 @@ export function ourNexthops(msgs: readonly NetlinkMessage[], ifindex: number): {
   const foreign = new Set<number>();
   for (const m of msgs) {
     const b = m.data;
-    if (b.length < NHM_LEN) continue;
+    if (b.length < NHMSG_LEN) continue;
     let id: number | undefined;
     let oif = -1;
     let gateway: number | undefined;
     let odd = b[0] !== AF_INET;
-    for (let o = NHM_LEN; o + 4 <= b.length; ) {
+    for (let o = NHMSG_LEN; o + 4 <= b.length; ) {
       const len = u16(b, o);
       if (len < 4 || o + len > b.length) break;
       const t = u16(b, o + 2) & 0x3fff;
@@ -207,7 +200,7 @@ export function ourRoutes(
   const out: ObservedRoute[] = [];
   for (const m of msgs) {
     const b = m.data;
-    if (b.length < RTM_LEN || b[0] !== AF_INET) continue;
+    if (b.length < RTMSG_LEN || b[0] !== AF_INET) continue;
     let oif = -1;
     let rtTable = b[4]!;
     let base = 0;
@@ -215,7 +208,7 @@ export function ourRoutes(
     let nhId: number | undefined;
     let priority = 0;
     let odd = b[7] !== RTN_UNICAST;
-    for (let o = RTM_LEN; o + 4 <= b.length; ) {
+    for (let o = RTMSG_LEN; o + 4 <= b.length; ) {
       const len = u16(b, o);
       if (len < 4 || o + len > b.length) break;
       const t = u16(b, o + 2) & 0x3fff;
@@ -267,7 +260,7 @@ interface RawNeigh {
 
 function parseNeigh(m: NetlinkMessage, family: number, ifindex: number): RawNeigh | undefined {
   const b = m.data;
-  if (b.length < NDM_LEN || b[0] !== family || s32(b, 4) !== ifindex) return undefined;
+  if (b.length < NDMSG_LEN || b[0] !== family || s32(b, 4) !== ifindex) return undefined;
   const n: RawNeigh = {
     permanent: (u16(b, 8) & NUD_PERMANENT) !== 0,
     dst: undefined,
@@ -276,7 +269,7 @@ function parseNeigh(m: NetlinkMessage, family: number, ifindex: number): RawNeig
     vni: undefined,
     remoteIfindex: undefined,
   };
-  for (let o = NDM_LEN; o + 4 <= b.length; ) {
+  for (let o = NDMSG_LEN; o + 4 <= b.length; ) {
     const len = u16(b, o);
     if (len < 4 || o + len > b.length) break;
     const t = u16(b, o + 2) & 0x3fff;

@@ -1,7 +1,12 @@
-// The reconcile diff as a pure function: what the kernel holds (parsed dumps)
-// against what is wanted, to the writes that make them equal. No I/O: tested
-// without a kernel (test/unit/reconcile-plan.test.ts); data-plane.ts encodes
-// and sends the writes.
+// The data plane's diffs as pure functions. No I/O: tested without a kernel
+// (test/unit/reconcile-plan.test.ts); entry-writes.ts encodes the writes and
+// sends them.
+//
+// - planReconcile: what the kernel holds (parsed dumps) against the whole
+//   wanted set, to the writes that make them equal.
+// - planProgramVtep / planRemoveVtep: one hybrid node's writes, given who
+//   holds the nexthop ids involved and which node each IP's entries were last
+//   written for (node-ops.ts looks those up and keeps that book).
 //
 // Routes live in the gateway's own table; main-table routes of earlier
 // versions are removed (after the new ones are in place).
@@ -28,10 +33,29 @@ export type PlannedWrite =
   | { readonly kind: 'neigh-set'; readonly op: 'add' | 'fix'; readonly spec: CheckedSpec }
   | { readonly kind: 'nexthop-set'; readonly op: 'add' | 'fix'; readonly spec: CheckedSpec }
   | { readonly kind: 'route-set'; readonly op: 'add' | 'fix'; readonly route: WantedRoute }
-  | { readonly kind: 'route-del'; readonly op: 'remove'; readonly route: ObservedRoute }
+  | { readonly kind: 'route-del'; readonly op: 'remove'; readonly route: RouteToDelete }
   | { readonly kind: 'nexthop-del'; readonly op: 'remove'; readonly id: number; readonly gateway: number | undefined }
   | { readonly kind: 'neigh-del'; readonly op: 'remove'; readonly ip: number; readonly mac: number | undefined }
-  | { readonly kind: 'fdb-del'; readonly op: 'remove'; readonly fdb: ObservedFdb };
+  | { readonly kind: 'fdb-del'; readonly op: 'remove'; readonly fdb: FdbToDelete };
+
+/** A route to delete: an observed one (any table, metric, tos), or one of a node's through its nexthop. */
+export interface RouteToDelete {
+  readonly base: number;
+  readonly dstLen: number;
+  readonly nhId?: number | undefined;
+  readonly gateway?: number | undefined;
+  readonly priority?: number;
+  readonly tos?: number;
+  /** Default: the gateway's table. */
+  readonly table?: number;
+}
+
+/** An FDB entry to delete: MAC and destination, and the attributes an observed entry carries of its own. */
+export interface FdbToDelete {
+  readonly mac: number;
+  readonly dst: number | undefined;
+  readonly extra?: ObservedFdb['extra'];
+}
 
 export interface ReconcilePlan {
   readonly writes: readonly PlannedWrite[];
@@ -131,4 +155,96 @@ export function planReconcile(observed: Observed, wanted: Wanted): ReconcilePlan
   for (const [key, w] of wanted.routes) if (!routeSeen.has(key) && !blockedRoutes.has(key)) routeSet.push({ kind: 'route-set', op: 'add', route: w });
 
   return { writes: [...fdbSet, ...neighSet, ...nhSet, ...routeSet, ...routeDel, ...nhDel, ...neighDel, ...fdbDel], unchanged, refused };
+}
+
+/** Who holds a nexthop id: a nexthop of ours on the device, another object (device, group…), or nobody. */
+export type NexthopHolder = 'ours' | 'foreign' | 'absent';
+
+export interface NodeContext {
+  /** Who holds nexthop `id` (as the writes planned before this node's leave the kernel). */
+  readonly holder: (id: number) => NexthopHolder;
+  /** The node whose entries were last written for node IP `ip`, if any. */
+  readonly ownerOf: (ip: number) => CheckedSpec | undefined;
+}
+
+export type NodePlan =
+  | { readonly ok: true; readonly writes: readonly PlannedWrite[]; readonly claim: number | undefined; readonly release: readonly number[] }
+  | { readonly ok: false; readonly reason: string };
+
+const add = <K extends 'fdb-set' | 'neigh-set' | 'nexthop-set'>(kind: K, spec: CheckedSpec) => ({ kind, op: 'add' as const, spec });
+
+/** The node's routes through its nexthop, as deletes. */
+const routeDels = (s: CheckedSpec, routes: readonly WantedRoute[]): PlannedWrite[] =>
+  routes.map((r) => ({ kind: 'route-del', op: 'remove', route: { base: r.base, dstLen: r.prefix, nhId: s.nhId, gateway: s.ip } }));
+
+/**
+ * One node's entries as `s` (FDB, neighbour, nexthop, then a route per pod
+ * CIDR: the route appears last), then what `previous` specs of the node left
+ * that `s` no longer covers: an old IP's nexthop (taking its routes with it),
+ * neighbour and FDB entry, dropped pod CIDRs' routes while they still use the
+ * old nexthop. An old IP written for another node since keeps its entries;
+ * only this node's routes through it go. Refused (nothing written) when the
+ * node's nexthop id is held by an object not ours. `claim`/`release`: the node
+ * IPs whose entries are this node's, and no longer its, once written.
+ */
+export function planProgramVtep(s: CheckedSpec, previous: readonly CheckedSpec[], ctx: NodeContext): NodePlan {
+  if (ctx.holder(s.nhId) === 'foreign') {
+    return { ok: false, reason: `nexthop id ${s.nhId} (${s.nodeIP}) is held by a nexthop of another device or kind; not taken over` };
+  }
+  const other = (ip: number): CheckedSpec | undefined => {
+    const owner = ctx.ownerOf(ip);
+    return owner !== undefined && owner.name !== s.name ? owner : undefined;
+  };
+  const writes: PlannedWrite[] = [add('fdb-set', s), add('neigh-set', s), add('nexthop-set', s)];
+  for (const r of s.routes) writes.push({ kind: 'route-set', op: 'add', route: r });
+  const seen = new Set<string>();
+  const keep = new Set(s.routes.map((r) => r.key));
+  for (const p of previous) {
+    const owner = p.ip === s.ip ? undefined : other(p.ip);
+    if (p.ip === s.ip || owner !== undefined) {
+      // Same nexthop: only the pod CIDRs it no longer has. An old IP written for another node
+      // since: only this node's routes through it (not the other's), its entries stay.
+      const theirs = new Set(owner?.routes.map((r) => r.key));
+      if (owner !== undefined && ctx.holder(p.nhId) !== 'ours') continue; // gone, with its routes
+      for (const r of p.routes) {
+        if (keep.has(r.key) || theirs.has(r.key) || seen.has(`r${p.ip}>${r.key}`)) continue;
+        seen.add(`r${p.ip}>${r.key}`);
+        writes.push(...routeDels(p, [r]));
+      }
+      continue;
+    }
+    // Another node IP: its nexthop goes, and with it every route still through it
+    // (the kept pod CIDRs were moved to the new nexthop above).
+    if (!seen.has(`n${p.ip}`)) {
+      seen.add(`n${p.ip}`);
+      if (ctx.holder(p.nhId) === 'ours') writes.push({ kind: 'nexthop-del', op: 'remove', id: p.nhId, gateway: p.ip });
+      writes.push({ kind: 'neigh-del', op: 'remove', ip: p.ip, mac: p.macNum });
+    }
+  }
+  for (const p of previous) {
+    if ((p.macNum !== s.macNum || p.ip !== s.ip) && other(p.ip) === undefined && !seen.has(`f${p.macNum}>${p.ip}`)) {
+      seen.add(`f${p.macNum}>${p.ip}`);
+      writes.push({ kind: 'fdb-del', op: 'remove', fdb: { mac: p.macNum, dst: p.ip } });
+    }
+  }
+  const release = [...new Set(previous.filter((p) => p.ip !== s.ip && other(p.ip) === undefined).map((p) => p.ip))];
+  return { ok: true, writes, claim: s.ip, release };
+}
+
+/**
+ * One node's removal: its routes and its nexthop (when ours), its neighbour
+ * and FDB entry. When its IP was written for another node since, only this
+ * node's routes through that nexthop go (none once it is gone).
+ */
+export function planRemoveVtep(s: CheckedSpec, ctx: NodeContext): NodePlan {
+  const owner = ctx.ownerOf(s.ip);
+  if (owner !== undefined && owner.name !== s.name) {
+    if (ctx.holder(s.nhId) !== 'ours') return { ok: true, writes: [], claim: undefined, release: [] };
+    const theirs = new Set(owner.routes.map((r) => r.key));
+    return { ok: true, writes: routeDels(s, s.routes.filter((r) => !theirs.has(r.key))), claim: undefined, release: [] };
+  }
+  // Deleting its nexthop takes every route still through it (none of another node's).
+  const writes: PlannedWrite[] = ctx.holder(s.nhId) === 'ours' ? [...routeDels(s, s.routes), { kind: 'nexthop-del', op: 'remove', id: s.nhId, gateway: s.ip }] : [];
+  writes.push({ kind: 'neigh-del', op: 'remove', ip: s.ip, mac: s.macNum }, { kind: 'fdb-del', op: 'remove', fdb: { mac: s.macNum, dst: s.ip } });
+  return { ok: true, writes, claim: undefined, release: [s.ip] };
 }

@@ -4,7 +4,8 @@
 // writes need precomputed, and indexed by what the kernel keys entries on.
 import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
 import { breather } from '../breathe.js';
-import { checkCidr, checkIPv4, checkMac, ipv4ToUint, macToBuf } from './codec.js';
+import { ipv4Value } from '../../machines/domain/ipv4.js';
+import { checkCidr, checkIPv4, checkMac, macToBuf } from './codec.js';
 import { macNumber, routeKey } from './entries.js';
 import { badInput } from './errors.js';
 
@@ -58,7 +59,7 @@ export function checkSpec(op: string, spec: VtepSpec): CheckedSpec {
   const nodeIP = checkIPv4(op, `node ${spec.name} nodeIP`, spec.nodeIP);
   const mac = checkMac(op, `node ${spec.name} mac`, spec.mac);
   if (!Array.isArray(spec.podCIDRs)) throw badInput(op, `node ${spec.name}: podCIDRs must be an array`);
-  const ip = ipv4ToUint(nodeIP)!;
+  const ip = ipv4Value(nodeIP);
   if (ip === 0) throw badInput(op, `node ${spec.name}: nodeIP 0.0.0.0 is not a tunnel endpoint`);
   const routes = spec.podCIDRs.map((c): WantedRoute => {
     const cidr = checkCidr(op, `node ${spec.name} pod CIDR`, c);

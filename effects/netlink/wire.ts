@@ -10,11 +10,29 @@
 // Layouts: <linux/netlink.h> nlmsghdr, <linux/rtnetlink.h> rtmsg/rtattr,
 // <linux/neighbour.h> ndmsg/nda, <linux/nexthop.h> nhmsg/nha.
 import { endianness } from 'node:os';
+import {
+  NDA_DST,
+  NDA_IFINDEX,
+  NDA_LLADDR,
+  NDA_PORT,
+  NDA_VNI,
+  NDMSG_LEN,
+  NHA_GATEWAY,
+  NHA_ID,
+  NHA_OIF,
+  NHMSG_LEN,
+  NLMSG_HDRLEN,
+  RT_TABLE_COMPAT,
+  RTA_DST,
+  RTA_GATEWAY,
+  RTA_NH_ID,
+  RTA_OIF,
+  RTA_PRIORITY,
+  RTA_TABLE,
+  RTMSG_LEN,
+} from './uapi.js';
 
 const LE = endianness() === 'LE';
-const HDR = 16;
-const RTMSG = 12;
-const NDMSG = 12;
 
 export const RTM_NEWROUTE = 24;
 export const RTM_DELROUTE = 25;
@@ -71,21 +89,12 @@ export interface RouteFields {
   readonly flags: number;
 }
 
-const RTA_DST = 1;
-const RTA_OIF = 4;
-const RTA_GATEWAY = 5;
-const RTA_PRIORITY = 6;
-const RTA_NH_ID = 30;
-const RTA_TABLE = 15;
-/** rtm_table when the table id does not fit its byte: the id is in RTA_TABLE. */
-const RT_TABLE_COMPAT = 252;
-
 /** RTM_NEWROUTE / RTM_DELROUTE for an IPv4 route: rtmsg + RTA_DST, RTA_GATEWAY?, RTA_OIF?, RTA_PRIORITY?, RTA_NH_ID?, RTA_TABLE (tables above 255). */
 export function routeMessage(msgType: number, nlFlags: number, r: RouteFields): Buffer {
   const wideTable = r.table > 255;
   const size =
-    HDR +
-    RTMSG +
+    NLMSG_HDRLEN +
+    RTMSG_LEN +
     8 +
     (r.gateway !== undefined ? 8 : 0) +
     (r.oif !== undefined ? 8 : 0) +
@@ -94,7 +103,7 @@ export function routeMessage(msgType: number, nlFlags: number, r: RouteFields): 
     (wideTable ? 8 : 0);
   const b = Buffer.allocUnsafe(size).fill(0); // pooled: far cheaper than alloc for small buffers
   header(b, msgType, nlFlags);
-  let o = HDR;
+  let o = NLMSG_HDRLEN;
   b[o] = 2; // AF_INET
   b[o + 1] = r.dstLen;
   b[o + 3] = r.tos ?? 0;
@@ -103,7 +112,7 @@ export function routeMessage(msgType: number, nlFlags: number, r: RouteFields): 
   b[o + 6] = r.scope;
   b[o + 7] = r.type;
   w32(b, r.flags, o + 8);
-  o += RTMSG;
+  o += RTMSG_LEN;
   o = attr(b, o, RTA_DST, (at) => b.writeUInt32BE(r.dst >>> 0, at) - at);
   if (r.gateway !== undefined) {
     const gw = r.gateway;
@@ -149,21 +158,16 @@ export interface NexthopFields {
   readonly flags: number;
 }
 
-const NHMSG = 8;
-const NHA_ID = 1;
-const NHA_OIF = 5;
-const NHA_GATEWAY = 6;
-
 /** RTM_NEWNEXTHOP / RTM_DELNEXTHOP / RTM_GETNEXTHOP for an IPv4 nexthop: nhmsg + NHA_ID, NHA_OIF?, NHA_GATEWAY?. */
 export function nexthopMessage(msgType: number, nlFlags: number, n: NexthopFields): Buffer {
-  const size = HDR + NHMSG + 8 + (n.oif !== undefined ? 8 : 0) + (n.gateway !== undefined ? 8 : 0);
+  const size = NLMSG_HDRLEN + NHMSG_LEN + 8 + (n.oif !== undefined ? 8 : 0) + (n.gateway !== undefined ? 8 : 0);
   const b = Buffer.allocUnsafe(size).fill(0);
   header(b, msgType, nlFlags);
-  let o = HDR;
+  let o = NLMSG_HDRLEN;
   b[o] = 2; // AF_INET
   b[o + 2] = n.protocol;
   w32(b, n.flags, o + 4);
-  o += NHMSG;
+  o += NHMSG_LEN;
   o = attr(b, o, NHA_ID, (at) => {
     w32(b, n.id, at);
     return 4;
@@ -195,12 +199,6 @@ export interface NeighFields {
   readonly remoteIfindex?: Buffer | undefined;
 }
 
-const NDA_DST = 1;
-const NDA_LLADDR = 2;
-const NDA_PORT = 6;
-const NDA_VNI = 7;
-const NDA_IFINDEX = 8;
-
 const aligned = (n: number): number => (4 + n + 3) & ~3;
 
 /** RTM_NEWNEIGH / RTM_DELNEIGH: ndmsg + NDA_DST?, NDA_LLADDR?, NDA_PORT?, NDA_VNI?, NDA_IFINDEX?. */
@@ -209,16 +207,16 @@ export function neighMessage(msgType: number, nlFlags: number, n: NeighFields): 
   if (n.port !== undefined) extras.push([NDA_PORT, n.port]);
   if (n.vni !== undefined) extras.push([NDA_VNI, n.vni]);
   if (n.remoteIfindex !== undefined) extras.push([NDA_IFINDEX, n.remoteIfindex]);
-  let size = HDR + NDMSG + (n.dst !== undefined ? 8 : 0) + (n.lladdr !== undefined ? aligned(n.lladdr.length) : 0);
+  let size = NLMSG_HDRLEN + NDMSG_LEN + (n.dst !== undefined ? 8 : 0) + (n.lladdr !== undefined ? aligned(n.lladdr.length) : 0);
   for (const [, v] of extras) size += aligned(v.length);
   const b = Buffer.allocUnsafe(size).fill(0); // pooled: far cheaper than alloc for small buffers
   header(b, msgType, nlFlags);
-  let o = HDR;
+  let o = NLMSG_HDRLEN;
   b[o] = n.family;
   w32(b, n.ifindex, o + 4);
   w16(b, n.state, o + 8);
   b[o + 10] = n.flags;
-  o += NDMSG;
+  o += NDMSG_LEN;
   if (n.dst !== undefined) {
     const dst = n.dst;
     o = attr(b, o, NDA_DST, (at) => b.writeUInt32BE(dst >>> 0, at) - at);

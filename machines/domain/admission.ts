@@ -18,7 +18,7 @@
 // link-local services (IMDS at 169.254.169.254) or the gateway's own traffic.
 // EKS asks for the same split: remote node and remote pod networks must not
 // overlap each other or the VPC.
-import { overlaps, type Cidr } from './ipv4.js';
+import { intToIPv4, overlaps, type Cidr } from './ipv4.js';
 
 /** Ranges no hybrid pod CIDR or node IP may touch, with what they are (RFC 6890). */
 export const SPECIAL_RANGES: ReadonlyArray<{ readonly cidr: Cidr; readonly what: string }> = [
@@ -46,7 +46,7 @@ export interface AdmissionPolicy {
 function block(first: number, prefix: number): Cidr {
   const f = first >>> 0;
   const last = (f + 2 ** (32 - prefix) - 1) >>> 0;
-  return { text: `${f >>> 24}.${(f >>> 16) & 255}.${(f >>> 8) & 255}.${f & 255}/${prefix}`, first: f, last, prefix };
+  return { text: `${intToIPv4(f)}/${prefix}`, first: f, last, prefix };
 }
 
 export function specialRangeOf(c: Cidr): string | undefined {

@@ -22,7 +22,7 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 const DOT = 46;
 const ZERO = 48;
 
-/** The address as an unsigned 32-bit integer, or -1 unless `text` is a strict dotted quad (no leading zeros). */
+/** The address as an unsigned 32-bit integer, or -1 unless `text` is a strict dotted quad (no leading zeros): the one IPv4 → int of the gateway's code. */
 export function ipv4Value(text: string): number {
   const len = text.length;
   if (len < 7 || len > 15) return -1;
@@ -64,8 +64,9 @@ export function ipv4ToInt(text: string): number {
   return n;
 }
 
+/** An unsigned 32-bit address as a dotted quad: the one int → IPv4 of the gateway's code (effects/ use it too). */
 export function intToIPv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
 export function parseIPv4(text: string): Parsed<string> {

@@ -3,7 +3,7 @@
 // The one hook that acts is `fence`, named in the chart: the lock stops holding,
 // so every write path refuses and every held signal aborts.
 import type { GatewayContext } from '../../machines/gateway.machine.js';
-import type { EventRecorder, LeaseLock, ObjectRef } from '../../effects/kube/index.js';
+import { EVENT_REASONS, type EventRecorder, type LeaseLock, type ObjectRef } from '../../effects/kube/index.js';
 import type { GatewayConfig } from '../config/parse.js';
 import type { Logger } from '../logging.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -35,7 +35,7 @@ export function announcements(w: AnnounceWiring): Record<string, Hook> {
       leaderSince = Date.now();
       metrics.leaderIsActive.set(1);
       log.info({ identity }, 'became leader');
-      void events.record(self, 'Normal', 'LeaderElected', `${identity} on ${config.nodeIP} leads; repointing routes and CiliumVTEPConfig`);
+      void events.record(self, 'Normal', EVENT_REASONS.leaderElected, `${identity} on ${config.nodeIP} leads; repointing routes and CiliumVTEPConfig`);
     },
     announceLeaderReady: () => {
       if (leaderSince !== undefined) metrics.leaderSetupDuration.observe((Date.now() - leaderSince) / 1000);
@@ -52,7 +52,7 @@ export function announcements(w: AnnounceWiring): Record<string, Hook> {
       metrics.vtepConfigOwnerConflict.set(0);
       failover.end(context.stepDownCause ?? 'left leader');
       log.warn({ cause: context.stepDownCause, lastError: context.lastError }, 'no longer leader; leader writes stopped');
-      void events.record(self, 'Normal', 'LeadershipLost', `${identity} stopped leading (${context.stepDownCause ?? 'unknown'})`);
+      void events.record(self, 'Normal', EVENT_REASONS.leadershipLost, `${identity} stopped leading (${context.stepDownCause ?? 'unknown'})`);
     },
     announceStandby: () => {},
     announceInitRetry: ({ context }) => log.warn({ attempt: context.initAttempts, error: context.lastError }, 'start-up step failed; retrying'),
@@ -68,7 +68,7 @@ export function announcements(w: AnnounceWiring): Record<string, Hook> {
       metrics.vtepConfigOwnerConflict.set(1);
       const why = context.lastError ?? 'owned by another installation';
       log.error({ why, ownerLease: ownerKey }, 'CiliumVTEPConfig belongs to another installation: no route or CiliumVTEPConfig writes (uninstall one, or set --take-ownership)');
-      void events.record(self, 'Warning', 'OwnershipConflict', `${identity} leads Lease ${ownerKey} but writes nothing shared: CiliumVTEPConfig ${w.vtepConfigName} ${why}`);
+      void events.record(self, 'Warning', EVENT_REASONS.ownershipConflict, `${identity} leads Lease ${ownerKey} but writes nothing shared: CiliumVTEPConfig ${w.vtepConfigName} ${why}`);
     },
     announceOwnershipResolved: () => metrics.vtepConfigOwnerConflict.set(0),
   };

@@ -5,7 +5,7 @@
 import { fromPromise } from 'xstate';
 import { ownershipVerdict, parseLeaseKey } from '../../machines/domain/ownership.js';
 import type { GatewayEvent, OwnershipOutcome, RouteTablesInput, VtepConfigInput } from '../../machines/gateway.machine.js';
-import { ensureRoutes } from '../../effects/aws/index.js';
+import { ensureRoutes, routesFailure } from '../../effects/aws/index.js';
 import { ownerOf, readOtherLease, vtepSpecEquals, vtepWatchActor, type KubeClients, type LeaseLock, type VtepConfigClient } from '../../effects/kube/index.js';
 import type { GatewayConfig } from '../config/parse.js';
 import type { Logger } from '../logging.js';
@@ -65,34 +65,28 @@ export function leaderActors({ config, host, clients, lock, vtepConfig, ownerKey
       if (!c) return Promise.reject(new Error('instance identity is not known yet'));
       const { strategy } = input;
       return tracked(
-        failover.span('routeTables.repoint', { 'aws.strategy': strategy, 'aws.eni': c.id.networkInterfaceId }, () =>
-          Promise.all(
-            config.routeTableIDs.map((table) =>
-              failover.span(`routeTable ${table}`, { 'aws.route_table_id': table }, async () => {
-                const r = await ensureRoutes({
-                  ec2: c.ec2,
-                  routeTableIds: [table],
-                  cidrs: config.podCIDRs,
-                  networkInterfaceId: c.id.networkInterfaceId,
-                  strategy,
-                  signal,
-                  writeGuard: () => lock.isHeld(),
-                  checkSourceDestCheck: false,
-                  onRouteUpdate: (u) => {
-                    if (u.action === 'unchanged' && !u.error) return;
-                    if (u.error) metrics.routeTableUpdateErrors.inc();
-                    else metrics.routeTableUpdate.inc();
-                    metrics.routeTableUpdateDuration.observe(u.durationMs / 1000);
-                  },
-                });
-                if (!r.ok) {
-                  const failed = r.tables.flatMap((t) => [t.error, ...t.routes.map((x) => x.error)]).find((e) => e !== undefined);
-                  throw failed ?? new Error(`route table ${table} not converged`);
-                }
-              }),
-            ),
-          ).then(() => undefined),
-        ),
+        // One pass over every table: one DescribeRouteTables (describe-first), one write limiter, a span per table.
+        failover.span('routeTables.repoint', { 'aws.strategy': strategy, 'aws.eni': c.id.networkInterfaceId }, async () => {
+          const r = await ensureRoutes({
+            ec2: c.ec2,
+            routeTableIds: config.routeTableIDs,
+            cidrs: config.podCIDRs,
+            networkInterfaceId: c.id.networkInterfaceId,
+            strategy,
+            signal,
+            writeGuard: () => lock.isHeld(),
+            checkSourceDestCheck: false,
+            onRouteUpdate: (u) => {
+              if (u.action === 'unchanged' && !u.error) return;
+              if (u.error) metrics.routeTableUpdateErrors.inc();
+              else metrics.routeTableUpdate.inc();
+              metrics.routeTableUpdateDuration.observe(u.durationMs / 1000);
+            },
+            traceTable: (table, run) => failover.span(`routeTable ${table}`, { 'aws.route_table_id': table }, run),
+          });
+          const failed = routesFailure(r);
+          if (failed) throw failed;
+        }),
       );
     }),
     writeVtepConfig: fromPromise<void, VtepConfigInput>(({ signal, input }) =>

@@ -8,15 +8,16 @@ import {
   AwsInputError,
   Ec2Error,
   ensureRoutes,
+  routesFailure,
   checkSourceDestCheck,
   createEc2Client,
-  disableSourceDestCheck,
   findNetworkInterfaceByPrivateIp,
   type RouteRetryEvent,
   type RouteUpdateEvent,
+  type TableResult,
 } from '../../effects/aws/index.js';
-import type { Ec2StandIn } from '../../lab/ec2/index.js';
-import { CIDRS, FAST_RETRY, GW_A, GW_A_SECOND, GW_B, OTHER_VPC_HOST, TABLES, VPC, VPC_CIDR, allPointAt, seedTables, targets, writeCalls, useWorld } from './fixture.js';
+import { startEc2StandIn, type Ec2StandIn } from '../../lab/ec2/index.js';
+import { CIDRS, CREDENTIALS, FAST_RETRY, GW_A, GW_A_SECOND, GW_B, OTHER_VPC_HOST, REGION, TABLES, VPC, VPC_CIDR, allPointAt, seedTables, targets, writeCalls, useWorld } from './fixture.js';
 
 let standIn: Ec2StandIn;
 let ec2: EC2Client;
@@ -286,15 +287,14 @@ describe('permission and validation errors surface at once', () => {
 });
 
 describe('source/destination check', () => {
-  it('is reported with the route result, and can be switched off explicitly', async () => {
+  it('is reported with the route result, and reads as off once the ENI has it off (the node group sets it; the gateway never writes it)', async () => {
     const result = await ensureRoutes(base());
     expect(result.sourceDestCheck).toMatchObject({ networkInterfaceId: GW_A.eni, sourceDestCheck: true, canForward: false });
     expect((result.sourceDestCheck as { message: string }).message).toContain('source/destination check is ON');
 
-    await disableSourceDestCheck(ec2, GW_A.eni, { retry: FAST_RETRY });
-    expect(standIn.state.interfaces.get(GW_A.eni)?.sourceDestCheck).toBe(false);
-    expect(standIn.calls.at(-1)?.params).toMatchObject({ Action: 'ModifyNetworkInterfaceAttribute', NetworkInterfaceId: GW_A.eni, 'SourceDestCheck.Value': 'false' });
+    standIn.state.interfaces.get(GW_A.eni)!.sourceDestCheck = false;
     expect(await checkSourceDestCheck(ec2, GW_A.eni)).toMatchObject({ sourceDestCheck: false, canForward: true });
+    expect(writeCalls(standIn).filter((c) => c.action === 'ModifyNetworkInterfaceAttribute')).toHaveLength(0);
   });
 
   it('reports a failed ENI describe without failing the routes', async () => {
@@ -308,6 +308,77 @@ describe('source/destination check', () => {
     const info = await findNetworkInterfaceByPrivateIp(ec2, GW_A_SECOND.privateIp, { instanceId: GW_A.instanceId });
     expect(info).toMatchObject({ networkInterfaceId: GW_A_SECOND.eni, vpcId: VPC, instanceId: GW_A.instanceId });
     await expect(findNetworkInterfaceByPrivateIp(ec2, '203.0.113.99')).rejects.toThrow('no network interface holds 203.0.113.99');
+  });
+});
+
+describe('one call per pass for all tables', () => {
+  it('traceTable wraps each table once; its run rejects for a table that did not converge; results carry per-table timings', async () => {
+    standIn.faults.deny(['CreateRoute']); // table a needs CreateRoute only
+    const seen: Array<{ table: string; outcome: string }> = [];
+    const result = await ensureRoutes({
+      ...base(),
+      checkSourceDestCheck: false,
+      traceTable: async (table, run) => {
+        try {
+          const r: TableResult = await run();
+          seen.push({ table, outcome: `ok ${r.routes.length}` });
+        } catch (err) {
+          seen.push({ table, outcome: `failed ${(err as Ec2Error).code}` });
+          throw err; // as a span wrapper rethrows: ensureRoutes keeps its own result
+        }
+      },
+    });
+    expect(seen.sort((x, y) => x.table.localeCompare(y.table))).toEqual([
+      { table: TABLES[0], outcome: 'failed UnauthorizedOperation' },
+      { table: TABLES[1], outcome: 'ok 4' },
+      { table: TABLES[2], outcome: 'ok 4' },
+    ]);
+    expect(result.tables.map((t) => t.ok)).toEqual([false, true, true]);
+    for (const t of result.tables) {
+      expect(t.startedAtMs).toBeGreaterThan(0);
+      expect(t.durationMs).toBeGreaterThanOrEqual(0);
+    }
+    expect(routesFailure(result)).toMatchObject({ code: 'UnauthorizedOperation' });
+    expect(standIn.calls.filter((c) => c.action === 'DescribeRouteTables')).toHaveLength(1);
+  });
+
+  it('a hook that throws or never calls run changes nothing', async () => {
+    const result = await ensureRoutes({
+      ...base(),
+      checkSourceDestCheck: false,
+      traceTable: (table) => (table === TABLES[0] ? Promise.reject(new Error('tracing exploded')) : Promise.resolve()),
+    });
+    expect(result.ok).toBe(true);
+    expect(routesFailure(result)).toBeUndefined();
+    expect(targets(standIn)).toEqual(allPointAt(GW_A.eni));
+  });
+
+  it('describe-first over many tables follows DescribeRouteTables pages (RouteTableIds + MaxResults), one describe otherwise', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `rtb-${(i + 1).toString(16).padStart(8, '0')}`);
+    const paged = await startEc2StandIn({
+      instances: [GW_A, GW_B],
+      routeTables: ids.map((routeTableId) => ({ routeTableId, vpcId: VPC, vpcCidr: VPC_CIDR })),
+      profile: 'ideal',
+      behaviour: { pagination: true },
+    });
+    const c = createEc2Client({ region: REGION, endpoint: paged.url, credentials: CREDENTIALS });
+    try {
+      const opts = { ec2: c, routeTableIds: ids, cidrs: [CIDRS[0]], networkInterfaceId: GW_A.eni, retry: FAST_RETRY, checkSourceDestCheck: false };
+      const first = await ensureRoutes({ ...opts, describePageSize: 5 });
+      expect(first.counts).toMatchObject({ created: 12, failed: 0 });
+      const describes = paged.calls.filter((x) => x.action === 'DescribeRouteTables');
+      expect(describes.map((x) => x.params.MaxResults)).toEqual(['5', '5', '5']);
+      expect(describes.map((x) => x.params.NextToken !== undefined)).toEqual([false, true, true]);
+      expect(describes[0]?.params).toMatchObject({ 'RouteTableId.1': ids[0], 'RouteTableId.12': ids[11] });
+      const before = paged.calls.length;
+      const again = await ensureRoutes(opts);
+      expect(again.counts).toMatchObject({ unchanged: 12 });
+      expect(paged.calls.slice(before).map((x) => x.action)).toEqual(['DescribeRouteTables']);
+      await expect(ensureRoutes({ ...opts, describePageSize: 4 })).rejects.toThrow(/describePageSize must be an integer from 5 to 100/);
+    } finally {
+      c.destroy();
+      await paged.close();
+    }
   });
 });
 

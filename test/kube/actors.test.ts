@@ -1,10 +1,10 @@
-// The xstate actor wrappers: a parent machine receives LEASE.FREE / LEASE.LOST
-// from the lease watch, attempts resolve with the machine's LeaseOutcome
-// fields, and stopping a writeVtepConfig actor fences its write.
-import { performance } from 'node:perf_hooks';
+// The xstate actor wrappers the runtime invokes: a parent machine receives
+// LEASE.FREE / LEASE.LOST from the lease watch, and LEADER.REASSERT-style
+// events from the CiliumVTEPConfig watch (its first notice skipped on
+// request); stopping either actor closes its watch.
 import { afterEach, describe, expect, it } from 'vitest';
 import { assign, createActor, setup } from 'xstate';
-import { KubeFencedError, LeaseLock, leaseAttemptActor, leaseWatchActor, VtepConfigClient, vtepUpsertActor, type LeaseWatchEvent } from '../../effects/kube/index.js';
+import { LeaseLock, leaseWatchActor, VtepConfigClient, vtepWatchActor, type LeaseWatchEvent } from '../../effects/kube/index.js';
 import { startLab, waitFor, type Lab } from './helpers.js';
 
 let lab: Lab | undefined;
@@ -42,37 +42,35 @@ describe('kube actors', () => {
     await waitFor(() => lab!.server.openWatches === 0, 'watch closed when the actor stops');
   });
 
-  it('leaseAttemptActor resolves with held, holder and renewedAt', async () => {
-    lab = await startLab();
-    const lock = new LeaseLock({ clients: lab.clients, namespace: 'kube-system', name: 'l', identity: 'gw-a', leaseDurationMs: 2000 });
-    const before = performance.now();
-    const actor = createActor(leaseAttemptActor(lock)).start();
-    await waitFor(() => actor.getSnapshot().status === 'done', 'attempt');
-    const out = actor.getSnapshot().output!;
-    expect(out).toMatchObject({ held: true, holder: 'gw-a', outcome: 'acquired' });
-    expect(out.renewedAt).toBeGreaterThanOrEqual(before);
-    expect(out.heldUntil! - out.renewedAt!).toBe(2000);
-  });
-
-  it('stopping a writeVtepConfig actor aborts (fences) its write', async () => {
-    lab = await startLab();
-    const client = new VtepConfigClient({ clients: lab.clients });
-    lab.server.faults.set({ latencyMs: 5000, match: (r) => r.method === 'POST' });
-    const actor = createActor(vtepUpsertActor(client, () => [{ name: 'vpc-gateway', tunnelEndpoint: '198.51.100.1', cidr: '198.51.100.0/24', mac: '02:00:00:00:00:01' }]));
-    let error: unknown;
-    actor.subscribe({ error: (e) => (error = e) });
-    actor.start();
-    await waitFor(() => lab!.server.requests.some((r) => r.method === 'GET') && lab!.server.inFlight > 0, 'POST held by the server');
-    actor.stop();
-    expect(actor.getSnapshot().status).toBe('stopped');
-    expect(error === undefined || error instanceof KubeFencedError).toBe(true);
-    // The POST was aborted while the server held it: once the server is done, nothing was stored.
-    await waitFor(() => lab!.server.inFlight === 0, 'server done with the aborted request');
-    expect(lab.server.requests.find((r) => r.method === 'POST')?.status).toBe(499);
-    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')).toBeUndefined();
-    // A fresh actor with an aborted signal writes nothing at all.
-    const ctl = new AbortController();
-    ctl.abort();
-    await expect(client.upsert([{ name: 'x', tunnelEndpoint: '198.51.100.1', cidr: '198.51.100.0/24', mac: '02:00:00:00:00:01' }], ctl.signal)).rejects.toBeInstanceOf(KubeFencedError);
+  it("vtepWatchActor passes changes and deletions on as the parent's events, the first notice skipped when asked", async () => {
+    lab = await startLab({ bookmarkIntervalMs: 100 });
+    const client = new VtepConfigClient({ clients: lab.newClients() });
+    const endpoints = [{ name: 'vpc-gateway', tunnelEndpoint: '198.51.100.1', cidr: '198.51.100.0/24', mac: '02:00:00:00:00:01' }];
+    await client.upsert(endpoints, new AbortController().signal);
+    type Reassert = { type: 'REASSERT'; reason: string };
+    const parent = setup({
+      types: { context: {} as { seen: string[] }, events: {} as Reassert },
+      actors: {
+        watch: vtepWatchActor<Reassert>(client, (obj) => ({ type: 'REASSERT', reason: obj === undefined ? 'deleted' : 'changed' }), { skipInitial: true }),
+      },
+    }).createMachine({
+      context: { seen: [] },
+      invoke: { src: 'watch' },
+      on: { REASSERT: { actions: assign({ seen: ({ context, event }) => [...context.seen, event.reason] }) } },
+    });
+    const actor = createActor(parent).start();
+    try {
+      await waitFor(() => lab!.server.openWatches > 0, 'the watch open');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(actor.getSnapshot().context.seen).toEqual([]); // the object as it was: skipped
+      const cur = lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!;
+      lab.server.store.put('ciliumvtepconfigs', { ...cur, spec: { endpoints: [{ ...endpoints[0], tunnelEndpoint: '198.51.100.9' }] } });
+      await waitFor(() => actor.getSnapshot().context.seen.includes('changed'), 'an edit seen');
+      lab.server.store.remove('ciliumvtepconfigs', 'hybrid-gateway');
+      await waitFor(() => actor.getSnapshot().context.seen.includes('deleted'), 'the delete seen');
+    } finally {
+      actor.stop();
+    }
+    await waitFor(() => lab!.server.openWatches === 0, 'watch closed when the actor stops');
   });
 });
