@@ -9,8 +9,6 @@
 // What fencing cannot do: recall a request EC2 has already received. An
 // aborted write may still land; the caller only stops waiting for it.
 import { CreateRouteCommand, ReplaceRouteCommand, type CreateRouteCommandInput, type EC2Client } from '@aws-sdk/client-ec2';
-// Types only (erased): @smithy/types is the SDK's own type package, which @aws-sdk/client-ec2 depends on.
-import type { FinalizeRequestMiddleware } from '@smithy/types';
 import { FencedError } from './errors.js';
 
 export interface WriteFence {
@@ -26,14 +24,6 @@ export function isFenced(f: WriteFence): boolean {
 
 /** Last in finalizeRequest: after serialising, endpoint, credentials and signing; the request goes out next. */
 const FENCE_STEP = { step: 'finalizeRequest', priority: 'low', name: 'hybridGatewayWriteFence' } as const;
-
-/** A middleware that runs `check` (which throws to stop the request) before handing the request on. */
-function fenceStep<I extends object, O extends object>(check: () => void): FinalizeRequestMiddleware<I, O> {
-  return (next) => (args) => {
-    check();
-    return next(args);
-  };
-}
 
 export type RouteWrite = 'ReplaceRoute' | 'CreateRoute';
 
@@ -54,11 +44,12 @@ export async function sendRouteWrite(ec2: EC2Client, action: RouteWrite, input: 
   try {
     if (action === 'ReplaceRoute') {
       const command = new ReplaceRouteCommand(input);
-      command.middlewareStack.add(fenceStep(check), FENCE_STEP);
+      // Runs `check` (which throws to stop the request) before handing the request on.
+      command.middlewareStack.add((next) => (args) => (check(), next(args)), FENCE_STEP);
       await ec2.send(command, options);
     } else {
       const command = new CreateRouteCommand(input);
-      command.middlewareStack.add(fenceStep(check), FENCE_STEP);
+      command.middlewareStack.add((next) => (args) => (check(), next(args)), FENCE_STEP);
       await ec2.send(command, options);
     }
   } catch (err) {
