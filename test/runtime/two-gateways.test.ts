@@ -274,7 +274,17 @@ describe('two gateway processes against the lab stand-ins', () => {
     expect(names).toEqual(expect.arrayContaining(['lease.acquire', 'routeTables.repoint', 'vtepConfig.write', 'state.transition']));
     // One round of leader work: nothing asked for a re-assert during the hand-over.
     expect(names.filter((n) => n === 'routeTables.repoint')).toHaveLength(1);
-    expect(last.events.map((e) => e.name)).toEqual(['lease.expiry-seen', 'leader.ready']);
+    // It starts at the old leader's last sign of life this gateway saw: its release (seen on the watch, or
+    // by the attempt that found the lease free, whichever came first).
+    const events = last.events.map((e) => e.name);
+    expect(events.filter((n) => n !== 'lease.holder-last-seen')).toEqual(['lease.expiry-seen', 'leader.ready']);
+    if (events.includes('lease.holder-last-seen')) expect(events[0]).toBe('lease.holder-last-seen');
+    // The kill -9 failover waited for the lease to expire: that wait is a span of its own, from the
+    // dead leader's last renewal this gateway saw.
+    const killed = failovers[1]!;
+    const killedKids = spans.filter((x) => x.traceId === killed.traceId && x.parentSpanId === killed.spanId).map((x) => x.name);
+    expect(killedKids).toContain('lease.wait-for-expiry');
+    expect(killed.events[0]?.name).toBe('lease.holder-last-seen');
     const repoint = children.find((s) => s.name === 'routeTables.repoint')!;
     const tables = spans.filter((s) => s.parentSpanId === repoint.spanId).map((s) => s.name).sort();
     expect(tables).toEqual(TABLES.map((t) => `routeTable ${t}`));
