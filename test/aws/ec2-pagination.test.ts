@@ -2,7 +2,7 @@
 // realistic stand-in, through the real SDK paginator: MaxResults in EC2's
 // range, NextToken continuing without repeats or gaps, filters kept, and
 // everything returned when MaxResults is absent.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
@@ -11,9 +11,9 @@ import {
   type EC2Client,
   type RouteTable,
 } from '@aws-sdk/client-ec2';
-import { createEc2Client } from '../../effects/aws/index.js';
-import { startEc2StandIn, type Ec2ProfileName, type Ec2StandIn, type RouteTableSpec } from '../../lab/ec2/index.js';
-import { CIDRS, CREDENTIALS, GW_A, GW_A_SECOND, GW_B, OTHER_VPC_HOST, REGION, VPC, VPC_CIDR } from './fixture.js';
+
+import { type Ec2ProfileName, type Ec2StandIn, type RouteTableSpec } from '../../lab/ec2/index.js';
+import { CIDRS, GW_A, GW_A_SECOND, GW_B, OTHER_VPC_HOST, VPC, VPC_CIDR, useStandIn } from './fixture.js';
 
 const OTHER_VPC = OTHER_VPC_HOST.vpcId;
 const rtb = (i: number): string => `rtb-${i.toString(16).padStart(8, '0')}`;
@@ -28,21 +28,11 @@ function tables(n: number): RouteTableSpec[] {
   }));
 }
 
-let standIn: Ec2StandIn | undefined;
-let ec2: EC2Client | undefined;
+const startStandIn = useStandIn();
 
-async function start(n: number, profile: Ec2ProfileName = 'realistic'): Promise<{ s: Ec2StandIn; c: EC2Client }> {
-  standIn = await startEc2StandIn({ instances: [GW_A, GW_B, OTHER_VPC_HOST], routeTables: tables(n), profile, behaviour: { latency: false } });
-  ec2 = createEc2Client({ region: REGION, endpoint: standIn.url, credentials: CREDENTIALS });
-  return { s: standIn, c: ec2 };
+function start(n: number, profile: Ec2ProfileName = 'realistic'): Promise<{ s: Ec2StandIn; c: EC2Client }> {
+  return startStandIn({ instances: [GW_A, GW_B, OTHER_VPC_HOST], routeTables: tables(n), profile, behaviour: { latency: false } });
 }
-
-afterEach(async () => {
-  ec2?.destroy();
-  await standIn?.close();
-  standIn = undefined;
-  ec2 = undefined;
-});
 
 async function allPages(c: EC2Client, input: DescribeRouteTablesCommandInput, pageSize?: number): Promise<{ pages: string[][]; ids: string[] }> {
   const pages: string[][] = [];

@@ -1,36 +1,26 @@
 // "Routes per route table (non-propagated routes)" in the realistic stand-in:
 // 500 by default (Amazon VPC quotas), adjustable up to 1,000; CreateRoute
 // beyond it fails with RouteLimitExceeded.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CreateRouteCommand, DeleteRouteCommand, ReplaceRouteCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { createEc2Client } from '../../effects/aws/index.js';
-import { DEFAULT_ROUTES_PER_TABLE, resolveEc2Behaviour, startEc2StandIn, type Ec2BehaviourOverrides, type Ec2StandIn } from '../../lab/ec2/index.js';
-import { CREDENTIALS, GW_A, GW_B, REGION, VPC, VPC_CIDR } from './fixture.js';
+
+import { DEFAULT_ROUTES_PER_TABLE, resolveEc2Behaviour, type Ec2BehaviourOverrides, type Ec2StandIn } from '../../lab/ec2/index.js';
+import { GW_A, GW_B, VPC, VPC_CIDR, useStandIn } from './fixture.js';
 
 const TABLE = 'rtb-0000000a';
 /** Distinct /28s of 198.19.0.0/16 (4,096 of them). */
 const cidr = (i: number): string => `198.19.${Math.floor(i / 16)}.${(i % 16) * 16}/28`;
 
-let standIn: Ec2StandIn | undefined;
-let ec2: EC2Client | undefined;
+const startStandIn = useStandIn();
 
-async function start(behaviour: Ec2BehaviourOverrides = {}, seeded = 0): Promise<{ s: Ec2StandIn; c: EC2Client }> {
-  standIn = await startEc2StandIn({
+function start(behaviour: Ec2BehaviourOverrides = {}, seeded = 0): Promise<{ s: Ec2StandIn; c: EC2Client }> {
+  return startStandIn({
     instances: [GW_A, GW_B],
     routeTables: [{ routeTableId: TABLE, vpcId: VPC, vpcCidr: VPC_CIDR, routes: Array.from({ length: seeded }, (_, i) => ({ destinationCidrBlock: cidr(i), networkInterfaceId: GW_B.eni })) }],
     profile: 'realistic',
     behaviour: { latency: false, throttling: false, ...behaviour },
   });
-  ec2 = createEc2Client({ region: REGION, endpoint: standIn.url, credentials: CREDENTIALS });
-  return { s: standIn, c: ec2 };
 }
-
-afterEach(async () => {
-  ec2?.destroy();
-  await standIn?.close();
-  standIn = undefined;
-  ec2 = undefined;
-});
 
 const create = (c: EC2Client, i: number) => c.send(new CreateRouteCommand({ RouteTableId: TABLE, DestinationCidrBlock: cidr(i), NetworkInterfaceId: GW_A.eni }));
 

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach } from 'vitest';
 import { createEc2Client } from '../../effects/aws/index.js';
 import type { RetryPolicy } from '../../effects/aws/index.js';
-import { startEc2StandIn, type Ec2StandIn, type InstanceSpec, type RouteTableSpec } from '../../lab/ec2/index.js';
+import { startEc2StandIn, type Ec2StandIn, type Ec2StandInOptions, type InstanceSpec, type RouteTableSpec } from '../../lab/ec2/index.js';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 
 // Never let the SDK fall back to the real IMDS (169.254.169.254) for credentials.
@@ -79,10 +79,15 @@ export function seedTables(): RouteTableSpec[] {
 /** Small, jittered backoffs so retry tests stay fast. */
 export const FAST_RETRY: RetryPolicy = { retries: 12, minTimeoutMs: 2, maxTimeoutMs: 20, factor: 2, randomize: true };
 
-export async function startWorld(tables: RouteTableSpec[] = seedTables()): Promise<{ standIn: Ec2StandIn; ec2: EC2Client }> {
-  const standIn = await startEc2StandIn({ instances: [GW_A, GW_B, OTHER_VPC_HOST], routeTables: tables });
+/** A stand-in started with `options` and an SDK client for it. */
+async function startStandIn(options: Ec2StandInOptions): Promise<{ standIn: Ec2StandIn; ec2: EC2Client }> {
+  const standIn = await startEc2StandIn(options);
   const ec2 = createEc2Client({ region: REGION, endpoint: standIn.url, credentials: CREDENTIALS });
   return { standIn, ec2 };
+}
+
+export async function startWorld(tables: RouteTableSpec[] = seedTables()): Promise<{ standIn: Ec2StandIn; ec2: EC2Client }> {
+  return startStandIn({ instances: [GW_A, GW_B, OTHER_VPC_HOST], routeTables: tables });
 }
 
 export interface World {
@@ -98,10 +103,30 @@ export function useWorld(onStart: (world: World) => void): void {
     onStart(world);
   });
   afterEach(async () => {
-    world?.ec2.destroy();
-    await world?.standIn.close();
+    await closeWorld(world);
     world = undefined;
   });
+}
+
+async function closeWorld(world: World | undefined): Promise<void> {
+  world?.ec2.destroy();
+  await world?.standIn.close();
+}
+
+/**
+ * For files whose tests each start their own stand-in: returns `start(options)`, which starts one
+ * and a client for it; both are closed after the test.
+ */
+export function useStandIn(): (options: Ec2StandInOptions) => Promise<{ s: Ec2StandIn; c: EC2Client }> {
+  let world: World | undefined;
+  afterEach(async () => {
+    await closeWorld(world);
+    world = undefined;
+  });
+  return async (options) => {
+    world = await startStandIn(options);
+    return { s: world.standIn, c: world.ec2 };
+  };
 }
 
 export const WRITES = new Set(['ReplaceRoute', 'CreateRoute', 'DeleteRoute', 'ModifyNetworkInterfaceAttribute']);

@@ -1,13 +1,13 @@
 // The gateway's EC2 code (effects/aws, called as runtime/gateway.ts calls it)
 // against the realistic stand-in: EC2's token buckets, pagination, the route
 // quota and per-call latency, and the gateway statechart's retry of a throttled pass.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import { gatewayMachine, type LeaseOutcome, type OwnershipOutcome, type RouteTablesInput } from '../../machines/gateway.machine.js';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { createEc2Client, DEFAULT_AWS_RETRY_POLICY, ensureRoutes, type EnsureRoutesResult, type RetryPolicy } from '../../effects/aws/index.js';
-import { startEc2StandIn, type Ec2BehaviourOverrides, type Ec2StandIn, type RouteTableSpec } from '../../lab/ec2/index.js';
-import { CREDENTIALS, GW_A, GW_B, REGION, TABLES, VPC, VPC_CIDR } from './fixture.js';
+import { DEFAULT_AWS_RETRY_POLICY, ensureRoutes, type EnsureRoutesResult, type RetryPolicy } from '../../effects/aws/index.js';
+import { type Ec2BehaviourOverrides, type Ec2StandIn, type RouteTableSpec } from '../../lab/ec2/index.js';
+import { GW_A, GW_B, TABLES, VPC, VPC_CIDR, useStandIn } from './fixture.js';
 
 /** n pod CIDRs: /24s of 198.19.0.0/16. */
 const podCidrs = (n: number): string[] => Array.from({ length: n }, (_, i) => `198.19.${i}.0/24`);
@@ -17,21 +17,11 @@ function tablesAt(eni: string, cidrs: readonly string[]): RouteTableSpec[] {
   return TABLES.map((routeTableId) => ({ routeTableId, vpcId: VPC, vpcCidr: VPC_CIDR, routes: cidrs.map((c) => ({ destinationCidrBlock: c, networkInterfaceId: eni })) }));
 }
 
-let standIn: Ec2StandIn | undefined;
-let ec2: EC2Client | undefined;
+const startStandIn = useStandIn();
 
-async function start(routeTables: RouteTableSpec[], behaviour: Ec2BehaviourOverrides = {}): Promise<{ s: Ec2StandIn; c: EC2Client }> {
-  standIn = await startEc2StandIn({ instances: [GW_A, GW_B], routeTables, profile: 'realistic', behaviour });
-  ec2 = createEc2Client({ region: REGION, endpoint: standIn.url, credentials: CREDENTIALS });
-  return { s: standIn, c: ec2 };
+function start(routeTables: RouteTableSpec[], behaviour: Ec2BehaviourOverrides = {}): Promise<{ s: Ec2StandIn; c: EC2Client }> {
+  return startStandIn({ instances: [GW_A, GW_B], routeTables, profile: 'realistic', behaviour });
 }
-
-afterEach(async () => {
-  ec2?.destroy();
-  await standIn?.close();
-  standIn = undefined;
-  ec2 = undefined;
-});
 
 /** One leader-work pass as runtime/gateway.ts (programRouteTables) runs it: one ensureRoutes per table, in parallel. */
 async function programRouteTables(c: EC2Client, cidrs: readonly string[], strategy: 'write-first' | 'describe-first', retry: RetryPolicy): Promise<EnsureRoutesResult[]> {
