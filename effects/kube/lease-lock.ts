@@ -43,6 +43,7 @@ import {
   type LeaseRecord,
 } from './lease-record.js';
 import { ListWatch, type KubeObject, type ListWatchOptions } from './list-watch.js';
+import { getLease } from './other-lease.js';
 import { customObjectsTarget } from './targets.js';
 
 export interface LeaseLockOptions {
@@ -188,18 +189,8 @@ export class LeaseLock {
     return { signal, timeoutMs: this.requestTimeoutMs };
   }
 
-  private async read(signal?: AbortSignal): Promise<KubeObject | undefined> {
-    try {
-      const raw: unknown = await kubeCall(`get lease ${this.namespace}/${this.name}`, this.callOpts(signal), (o) =>
-        this.clients.custom.getNamespacedCustomObject({ group: LEASE_GROUP, version: LEASE_VERSION, namespace: this.namespace, plural: LEASE_PLURAL, name: this.name }, o),
-      );
-      if (raw === null || typeof raw !== 'object') throw new KubeError('Malformed', `get lease ${this.namespace}/${this.name}: not an object`, true);
-      return raw as KubeObject;
-    } catch (err) {
-      const ke = toKubeError(err, `get lease ${this.namespace}/${this.name}`);
-      if (ke.code === 'NotFound') return undefined;
-      throw ke;
-    }
+  private read(signal?: AbortSignal): Promise<KubeObject | undefined> {
+    return getLease(this.clients, this, this.callOpts(signal));
   }
 
   private spec(acquireMicros: string, renewMicros: string, transitions: number, holder: string): Record<string, unknown> {
