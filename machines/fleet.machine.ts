@@ -156,6 +156,11 @@ const fleetSetup = setup({
   },
 });
 
+// The two bulk reconciles (first convergence, periodic sweep) give and take the same things.
+const reconcileInput = ({ context }: { context: FleetContext }): ReconcileKernelInput => ({ vteps: [...context.written.values()] });
+const refusedOf = ({ event }: { event: { output: ReconcileKernelOutput } }) => ({ nodes: event.output.failedNodes, reasons: event.output.failedReasons });
+const settledChecksOf = ({ context }: { context: FleetContext }) => ({ checks: settledChecks(context, context.written, context.refused) });
+
 export const fleetMachine = fleetSetup
   .extend({
     actions: {
@@ -280,15 +285,15 @@ export const fleetMachine = fleetSetup
             invoke: {
               id: 'reconcileKernel',
               src: 'reconcileKernel',
-              input: ({ context }): ReconcileKernelInput => ({ vteps: [...context.written.values()] }),
+              input: reconcileInput,
               onDone: [
                 { guard: 'dirty', target: 'converging', reenter: true },
                 {
                   target: '#fleet.steady',
                   actions: [
-                    { type: 'recordRefused', params: ({ event }) => ({ nodes: event.output.failedNodes, reasons: event.output.failedReasons }) },
+                    { type: 'recordRefused', params: refusedOf },
                     'settleReconciled',
-                    { type: 'checkNodes', params: ({ context }) => ({ checks: settledChecks(context, context.written, context.refused) }) },
+                    { type: 'checkNodes', params: settledChecksOf },
                     'announceConverged',
                   ],
                 },
@@ -304,16 +309,16 @@ export const fleetMachine = fleetSetup
             invoke: {
               id: 'reconcileKernel',
               src: 'reconcileKernel',
-              input: ({ context }): ReconcileKernelInput => ({ vteps: [...context.written.values()] }),
+              input: reconcileInput,
               onDone: [
                 { guard: 'dirty', target: 'sweeping', reenter: true },
                 {
                   target: '#fleet.steady',
                   actions: [
-                    { type: 'recordRefused', params: ({ event }) => ({ nodes: event.output.failedNodes, reasons: event.output.failedReasons }) },
+                    { type: 'recordRefused', params: refusedOf },
                     'settleReconciled',
                     'retryVteps',
-                    { type: 'checkNodes', params: ({ context }) => ({ checks: settledChecks(context, context.written, context.refused) }) },
+                    { type: 'checkNodes', params: settledChecksOf },
                     'announceConverged',
                   ],
                 },
