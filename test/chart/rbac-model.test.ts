@@ -145,12 +145,12 @@ describe('grants (the RBAC authorizer)', () => {
 
 describe('used versus granted', () => {
   const grants = grantsFor(docs, SA);
-  const rec = (method: string, path: string, query = '', remoteAddress = '10.0.0.1'): RecordedRequest => ({ method, path, query, remoteAddress });
-  const who = (r: RecordedRequest): string | undefined => (r.remoteAddress === '10.0.0.1' ? 'gw-a' : r.remoteAddress === '10.0.0.2' ? 'gw-b' : undefined);
+  const rec = (method: string, path: string, query = '', remoteAddress = '198.18.0.11'): RecordedRequest => ({ method, path, query, remoteAddress });
+  const who = (r: RecordedRequest): string | undefined => (r.remoteAddress === '198.18.0.11' ? 'gw-a' : r.remoteAddress === '198.18.0.12' ? 'gw-b' : undefined);
   const everything: RecordedRequest[] = [
     rec('POST', '/apis/coordination.k8s.io/v1/namespaces/gw/leases'),
     rec('GET', '/apis/coordination.k8s.io/v1/namespaces/gw/leases/lease'),
-    rec('PUT', '/apis/coordination.k8s.io/v1/namespaces/gw/leases/lease', '', '10.0.0.2'),
+    rec('PUT', '/apis/coordination.k8s.io/v1/namespaces/gw/leases/lease', '', '198.18.0.12'),
     rec('POST', '/api/v1/namespaces/gw/events'),
     rec('PATCH', '/api/v1/namespaces/gw/events/e'),
     rec('POST', '/api/v1/namespaces/default/events'),
@@ -159,7 +159,7 @@ describe('used versus granted', () => {
     rec('GET', '/apis/cilium.io/v2/ciliumvtepconfigs/hybrid-gateway'),
     rec('GET', '/version'),
     // Not a gateway: not counted.
-    rec('DELETE', '/api/v1/namespaces/gw/secrets/s', '', '10.0.0.9'),
+    rec('DELETE', '/api/v1/namespaces/gw/secrets/s', '', '198.18.0.19'),
   ];
 
   it('groups the requests by their attributes and by sender, ignoring other clients', () => {
