@@ -13,7 +13,9 @@
 //     convergeBackoff — the bulk reconcile itself failed (no device, socket error):
 //                       again after `convergeRetryDelay`.
 //     sweeping        — the periodic bulk reconcile: removes stale entries, repairs drift.
-//   steady            — each change goes to the node's vtep actor, or hires one.
+//   steady            — each change goes to the node's vtep actor, or hires one;
+//                       a batch of more than `bulkThreshold` changes (a re-list after
+//                       the watch expired, a burst) is swept in bulk instead.
 //
 // One node's decision is a transition of `steady` on NODE.CHECK, which the
 // fleet raises for itself for every node a batch (a NODES.CHANGED, a report, a
@@ -21,12 +23,18 @@
 // (`nodeInPlace`), tell its actor (`nodeHasActor` / forwardToVtep), or hire one
 // (hireVtep). NODES.CHECKED closes the batch and spawns the hired actors in one
 // step (spawning one by one copies the fleet's children each time: quadratic).
+// Retiring is one stop per actor, and each stop copies the children too: with
+// thousands of actors alive at once (a re-list of 5,000 nodes taken in through
+// actors) that blocked the event loop for seconds and cost the leader its
+// lease. Hence `largeBatch`: one bulk reconcile writes such a batch with a few
+// netlink dumps and batched writes, and no actor is hired for it.
 //
 // Pure statechart: `reconcileKernel` is a named actor (netlink in the runtime).
 import { List } from 'immutable';
 import { assertEvent, assign, enqueueActions, fromPromise, setup } from 'xstate';
 import {
   EMPTY_BOOK,
+  bulkWrite,
   NodeMap,
   changedNodes,
   hire,
@@ -34,6 +42,7 @@ import {
   isNodeActor,
   planDesired,
   pruneRefused,
+  refusedLeftovers,
   retarget,
   retire,
   retryTargets,
@@ -64,7 +73,17 @@ export interface ReconcileKernelOutput {
 export interface FleetInput {
   /** Passed on to each vtep actor. */
   readonly maxAttempts?: number;
+  /** A batch of more node changes than this is written by a bulk reconcile, not by per-node actors (default 256). */
+  readonly bulkThreshold?: number;
 }
+
+/**
+ * The default `bulkThreshold`. Below it, per-node actors are the quicker path
+ * (no dump of the kernel's tables); above it, the actors alive at once make
+ * each spawn and stop copy a large children map, and one sweep (a dump and a
+ * diff, sliced) costs less than hundreds of actors.
+ */
+export const DEFAULT_BULK_THRESHOLD = 256;
 
 export interface FleetContext extends FleetBook {
   // `busy` (FleetBook) is kept here, not derived from the snapshot's children:
@@ -78,13 +97,19 @@ export interface FleetContext extends FleetBook {
   synced: boolean;
   /** The desired set the running (or last) bulk reconcile writes. */
   written: NodeMap<string, VtepSpec>;
-  /** A sweep was asked for (the device was recreated) while a bulk reconcile ran: run it again. */
+  /**
+   * While a bulk reconcile ran, a sweep was asked for (the device was recreated) or a large
+   * batch of changes arrived: run it again rather than hand the batch to actors afterwards.
+   */
   dirty: boolean;
   maxAttempts: number;
+  bulkThreshold: number;
   /** Failed bulk reconciles in a row (for the retry delay). */
   convergeFailures: number;
   /** Nodes whose entries the kernel refused in the last bulk reconcile. */
   refused: readonly string[];
+  /** What may be left in the kernel of each of those nodes (see refusedLeftovers). */
+  refusedLeftovers: NodeMap<string, readonly VtepSpec[]>;
   /**
    * Nodes refused by the kernel and not programmed since, with the reason: from a bulk reconcile,
    * or an actor that spent its attempts. The other nodes converge regardless; readiness lists these.
@@ -148,6 +173,11 @@ const fleetSetup = setup({
       return context.busy.has(event.name);
     },
     vtepsHired: ({ context }) => context.hires.size > 0,
+    // More node changes in one batch than per-node actors should take (see the header).
+    largeBatch: ({ context, event }) => {
+      assertEvent(event, 'NODES.CHANGED');
+      return event.upserts.length + event.removes.length > context.bulkThreshold;
+    },
   },
   delays: {
     resyncPeriod: 30_000,
@@ -159,7 +189,7 @@ const fleetSetup = setup({
 // The two bulk reconciles (first convergence, periodic sweep) give and take the same things.
 const reconcileInput = ({ context }: { context: FleetContext }): ReconcileKernelInput => ({ vteps: [...context.written.values()] });
 const refusedOf = ({ event }: { event: { output: ReconcileKernelOutput } }) => ({ nodes: event.output.failedNodes, reasons: event.output.failedReasons });
-const settledChecksOf = ({ context }: { context: FleetContext }) => ({ checks: settledChecks(context, context.written, context.refused) });
+const settledChecksOf = ({ context }: { context: FleetContext }) => ({ checks: settledChecks(context, context.refusedLeftovers) });
 
 export const fleetMachine = fleetSetup
   .extend({
@@ -219,15 +249,19 @@ export const fleetMachine = fleetSetup
         const programmed = context.programmed.set(event.name, event.spec);
         return { programmed, refusedNodes: pruneRefused(context.refusedNodes, { desired: context.desired, programmed }) };
       }),
-      // A bulk reconcile starts: it writes the desired set as it is now.
-      noteWritten: assign(({ context }) => ({ written: context.desired })),
+      // A bulk reconcile starts: it writes the desired set as it is now (a busy node as its actor was told).
+      noteWritten: assign(({ context }) => ({ written: bulkWrite(context) })),
       // What the last bulk reconcile could not write (shown by readiness; their actors retry).
       recordRefused: assign(({ context }, params: { nodes: readonly string[]; reasons: Readonly<Record<string, string>> | undefined }) => ({
         refused: params.nodes,
+        // Before settleReconciled: the book still holds what the refused nodes were programmed with.
+        refusedLeftovers: refusedLeftovers(context, context.written, params.nodes, context.refusedLeftovers),
         refusedNodes: context.refusedNodes.withMutations((m) => {
           for (const n of params.nodes) m.set(n, params.reasons?.[n] ?? 'refused by the kernel');
         }),
       })),
+      // The leftovers went with the checks (to the actors hired for them).
+      forgetLeftovers: assign({ refusedLeftovers: () => NodeMap<string, readonly VtepSpec[]>() }),
       // A bulk reconcile is done: the kernel holds what it wrote, but for refused nodes and busy ones.
       settleReconciled: assign(({ context }) => {
         const programmed = settledProgrammed(context, context.written, context.refused);
@@ -255,8 +289,10 @@ export const fleetMachine = fleetSetup
       written: NodeMap(),
       dirty: false,
       maxAttempts: input.maxAttempts ?? 8,
+      bulkThreshold: input.bulkThreshold ?? DEFAULT_BULK_THRESHOLD,
       convergeFailures: 0,
       refused: [],
+      refusedLeftovers: NodeMap(),
       refusedNodes: NodeMap(),
       hires: List(),
     }),
@@ -270,7 +306,7 @@ export const fleetMachine = fleetSetup
         initial: 'gathering',
         on: {
           'NODES.SYNCED': { actions: 'recordDesired' },
-          'NODES.CHANGED': { actions: 'recordDesired' },
+          'NODES.CHANGED': [{ guard: 'largeBatch', actions: ['recordDesired', 'markDirty'] }, { actions: 'recordDesired' }],
           RESYNC: { actions: 'markDirty' },
           'VTEP.PROGRAMMED': { guard: 'fromNodeVtep', actions: ['retireVtep', 'recordProgrammed'] },
           'VTEP.REMOVED': { guard: 'fromNodeVtep', actions: 'retireVtep' },
@@ -287,13 +323,15 @@ export const fleetMachine = fleetSetup
               src: 'reconcileKernel',
               input: reconcileInput,
               onDone: [
-                { guard: 'dirty', target: 'converging', reenter: true },
+                // Again, from a settled book: the kernel holds this pass's writes.
+                { guard: 'dirty', target: 'converging', reenter: true, actions: [{ type: 'recordRefused', params: refusedOf }, 'settleReconciled'] },
                 {
                   target: '#fleet.steady',
                   actions: [
                     { type: 'recordRefused', params: refusedOf },
                     'settleReconciled',
                     { type: 'checkNodes', params: settledChecksOf },
+                    'forgetLeftovers',
                     'announceConverged',
                   ],
                 },
@@ -311,7 +349,7 @@ export const fleetMachine = fleetSetup
               src: 'reconcileKernel',
               input: reconcileInput,
               onDone: [
-                { guard: 'dirty', target: 'sweeping', reenter: true },
+                { guard: 'dirty', target: 'sweeping', reenter: true, actions: [{ type: 'recordRefused', params: refusedOf }, 'settleReconciled'] },
                 {
                   target: '#fleet.steady',
                   actions: [
@@ -319,26 +357,31 @@ export const fleetMachine = fleetSetup
                     'settleReconciled',
                     'retryVteps',
                     { type: 'checkNodes', params: settledChecksOf },
+                    'forgetLeftovers',
                     'announceConverged',
                   ],
                 },
               ],
-              // The kernel is as before the sweep: the book stands; the changes that waited go to actors now.
+              // The kernel is as before the sweep: the book stands (with what a pass run just before it
+              // left of refused nodes); the changes that waited go to actors now.
               onError: {
                 target: '#fleet.steady',
-                actions: ['retryVteps', { type: 'checkNodes', params: ({ context }) => ({ checks: settledChecks(context, context.programmed, []) }) }, 'announceConvergeFailed'],
+                actions: ['retryVteps', { type: 'checkNodes', params: settledChecksOf }, 'forgetLeftovers', 'announceConvergeFailed'],
               },
             },
           },
         },
       },
       steady: {
-        description: 'each node a batch may leave out of place is checked: in place, its actor told, or one hired (spawned when the batch closes)',
+        description: 'each node a batch may leave out of place is checked: in place, its actor told, or one hired (spawned when the batch closes); a large batch is swept in bulk',
         after: { resyncPeriod: 'bulk.sweeping' },
         on: {
           RESYNC: 'bulk.sweeping',
           'NODES.SYNCED': { actions: 'listAsChanges' },
-          'NODES.CHANGED': { actions: ['recordDesired', { type: 'checkNodes', params: ({ event }) => ({ checks: changedNodes(event.upserts, event.removes) }) }] },
+          'NODES.CHANGED': [
+            { guard: 'largeBatch', target: 'bulk.sweeping', actions: 'recordDesired' },
+            { actions: ['recordDesired', { type: 'checkNodes', params: ({ event }) => ({ checks: changedNodes(event.upserts, event.removes) }) }] },
+          ],
           'NODE.CHECK': [{ guard: 'nodeInPlace' }, { guard: 'nodeHasActor', actions: 'forwardToVtep' }, { actions: 'hireVtep' }],
           'NODES.CHECKED': { guard: 'vtepsHired', actions: 'spawnHired' },
           'VTEP.PROGRAMMED': { guard: 'fromNodeVtep', actions: ['retireVtep', 'recordProgrammed', { type: 'checkNodes', params: ({ event }) => ({ checks: [{ name: event.name }] }) }] },

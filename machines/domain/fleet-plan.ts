@@ -49,13 +49,14 @@ export interface WorkerOrder {
 export type WorkerMessage = { readonly id: string; readonly event: { type: 'UPDATE'; spec: VtepSpec } | { type: 'REMOVE' } };
 
 /**
- * One node for the fleet to look at. `leftover`: a spec of the node that may
- * be (partly) in the kernel although the book does not say so — the write of
- * a bulk reconcile that the kernel refused.
+ * One node for the fleet to look at. `leftovers`: specs of the node that may
+ * be (partly) in the kernel although the book does not say so — after a bulk
+ * reconcile the kernel refused for the node, both what it tried to write and
+ * what the node was programmed with before.
  */
 export interface NodeCheck {
   readonly name: string;
-  readonly leftover?: VtepSpec;
+  readonly leftovers?: readonly VtepSpec[];
 }
 
 export const EMPTY_BOOK: FleetBook = { desired: NodeMap(), programmed: NodeMap(), busy: NodeMap(), spawned: 0 };
@@ -118,11 +119,11 @@ export function changedNodes(upserts: readonly VtepSpec[], removes: readonly str
  * kernel holds exactly the desired spec (or nothing, the node not desired)
  * and no leftover of it.
  */
-export function inPlace(book: FleetBook, { name, leftover }: NodeCheck): boolean {
+export function inPlace(book: FleetBook, { name, leftovers = [] }: NodeCheck): boolean {
   const want = book.desired.get(name);
   const worker = book.busy.get(name);
   if (worker !== undefined) return sameVtepSpec(worker.target, want);
-  return sameVtepSpec(book.programmed.get(name), want) && (leftover === undefined || sameVtepSpec(leftover, want));
+  return sameVtepSpec(book.programmed.get(name), want) && leftovers.every((l) => sameVtepSpec(l, want));
 }
 
 /** The node's actor gets a new target, the desired spec (UPDATE) or, the node not desired, removal (REMOVE). */
@@ -142,10 +143,9 @@ export function retarget(book: FleetBook, name: string): { busy: FleetBook['busy
  * or, the node not desired, removes all of that. The node is busy from now on
  * (no longer programmed); the order is for the fleet to spawn.
  */
-export function hire(book: FleetBook, { name, leftover }: NodeCheck): Pick<FleetBook, 'busy' | 'programmed' | 'spawned'> & { order: WorkerOrder } {
+export function hire(book: FleetBook, { name, leftovers = [] }: NodeCheck): Pick<FleetBook, 'busy' | 'programmed' | 'spawned'> & { order: WorkerOrder } {
   const want = book.desired.get(name);
-  const inKernel: VtepSpec[] = [];
-  for (const s of [book.programmed.get(name), leftover]) if (s !== undefined && !inKernel.some((k) => sameVtepSpec(k, s))) inKernel.push(s);
+  const inKernel = distinctSpecs([book.programmed.get(name), ...leftovers]);
   const spawned = book.spawned + 1;
   const id = vtepActorId(name, spawned);
   let order: WorkerOrder;
@@ -160,6 +160,12 @@ export function hire(book: FleetBook, { name, leftover }: NodeCheck): Pick<Fleet
   };
 }
 
+function distinctSpecs(specs: ReadonlyArray<VtepSpec | undefined>): VtepSpec[] {
+  const out: VtepSpec[] = [];
+  for (const s of specs) if (s !== undefined && !out.some((k) => sameVtepSpec(k, s))) out.push(s);
+  return out;
+}
+
 /** The node's actor reported back and is retired: the node has no actor now. */
 export function retire(book: FleetBook, name: string): { busy: FleetBook['busy']; id: string } {
   const worker = book.busy.get(name);
@@ -170,6 +176,23 @@ export function retire(book: FleetBook, name: string): { busy: FleetBook['busy']
 /** Is `id` the node's current actor (and not one retired before, or another node's)? */
 export function isNodeActor(book: FleetBook, name: string, id: string): boolean {
   return book.busy.get(name)?.id === id;
+}
+
+/**
+ * What a bulk reconcile writes: the desired set, but for each busy node what
+ * its actor was last told (nothing, when it removes the node). The two then
+ * never write different specs of one node, so whatever the kernel holds of a
+ * busy node is a spec its actor knows; a change that has not reached an actor
+ * yet goes to it when the reconcile is settled.
+ */
+export function bulkWrite(book: FleetBook): NodeMap<string, VtepSpec> {
+  if (book.busy.size === 0) return book.desired;
+  return book.desired.withMutations((m) => {
+    for (const [name, worker] of book.busy) {
+      if (worker.target === undefined) m.delete(name);
+      else m.set(name, worker.target);
+    }
+  });
 }
 
 /**
@@ -187,26 +210,44 @@ export function settledProgrammed(book: FleetBook, written: NodeMap<string, Vtep
 }
 
 /**
- * After a bulk reconcile was settled (or a sweep failed: then `refused` is
- * empty and the book as it was), the nodes not in place, each once: changes
- * that arrived meanwhile, refused nodes (their write as a leftover), actors
- * whose node was removed meanwhile, entries of nodes no longer desired.
+ * A bulk reconcile finished and the kernel refused some nodes' entries: per
+ * refused node, what may be left of it in the kernel — the spec the
+ * reconcile tried to write, the spec the node was programmed with before
+ * (read from the book before it is settled), and what the previous pass
+ * left of it when that pass was refused too (a reconcile run again at once).
+ * A node not refused this time is held exactly as written: nothing is left.
  */
-export function settledChecks(book: FleetBook, written: NodeMap<string, VtepSpec>, refused: readonly string[]): NodeCheck[] {
+export function refusedLeftovers(
+  book: FleetBook,
+  written: NodeMap<string, VtepSpec>,
+  refused: readonly string[],
+  earlier: NodeMap<string, readonly VtepSpec[]> = NodeMap(),
+): NodeMap<string, readonly VtepSpec[]> {
+  return NodeMap<string, readonly VtepSpec[]>().withMutations((m) => {
+    for (const name of refused) m.set(name, distinctSpecs([written.get(name), book.programmed.get(name), ...(earlier.get(name) ?? [])]));
+  });
+}
+
+/**
+ * After a bulk reconcile was settled (or a sweep failed: then no leftovers
+ * and the book as it was), the nodes not in place, each once: changes that
+ * arrived meanwhile, refused nodes (with what may be left of them),
+ * actors whose node was removed meanwhile, entries of nodes no longer desired.
+ */
+export function settledChecks(book: FleetBook, leftovers: NodeMap<string, readonly VtepSpec[]>): NodeCheck[] {
   // Nothing changed meanwhile, nothing refused, nobody busy: every desired node is in place, with nothing to walk.
-  if (book.programmed === book.desired && refused.length === 0 && book.busy.size === 0) return [];
-  const failed = new Set(refused);
+  if (book.programmed === book.desired && leftovers.size === 0 && book.busy.size === 0) return [];
   const out = new Map<string, NodeCheck>();
   const look = (name: string): void => {
     if (out.has(name)) return;
-    const leftover = failed.has(name) ? written.get(name) : undefined;
-    const check: NodeCheck = leftover === undefined ? { name } : { name, leftover };
+    const left = leftovers.get(name);
+    const check: NodeCheck = left === undefined || left.length === 0 ? { name } : { name, leftovers: left };
     if (!inPlace(book, check)) out.set(name, check);
   };
   for (const name of book.desired.keys()) look(name);
   for (const name of book.busy.keys()) if (!book.desired.has(name)) look(name);
   for (const name of book.programmed.keys()) if (!book.desired.has(name)) look(name);
-  for (const name of failed) if (!book.desired.has(name)) look(name);
+  for (const name of leftovers.keys()) if (!book.desired.has(name)) look(name);
   return [...out.values()];
 }
 

@@ -23,7 +23,7 @@ import { createActor, fromPromise, SimulatedClock, type AnyActorRef, type EventO
 import { afterAll, describe, expect, it } from 'vitest';
 import { nodeOfActorId } from '../../machines/domain/fleet-plan.js';
 import { sameVtepSpec, type VtepSpec } from '../../machines/domain/vtep-spec.js';
-import { FLEET_OWN_EVENT_TYPES, fleetMachine, type ReconcileKernelInput, type ReconcileKernelOutput } from '../../machines/fleet.machine.js';
+import { DEFAULT_BULK_THRESHOLD, FLEET_OWN_EVENT_TYPES, fleetMachine, type FleetInput, type ReconcileKernelInput, type ReconcileKernelOutput } from '../../machines/fleet.machine.js';
 import { vtepMachine, type ProgramVtepInput, type RemoveVtepInput, type VtepReport, type VtepStalledReport } from '../../machines/vtep.machine.js';
 import { activeStateIds, machineEventTypes, stateNodeIds, transitionKeys, transitionPaths, transitionRecorder, type ModelPath } from '../support/model-paths.js';
 
@@ -87,7 +87,9 @@ const serializeState = (s: Snapshot): string =>
     names(s.context.refusedNodes),
   ].join('|');
 
-const model = new TestModel(fleetMachine as never, { events: events as never, serializeState: serializeState as never, input: {} });
+// A batch of two changes or more counts as large here, so the paths take both branches (actors, bulk).
+const INPUT: FleetInput = { bulkThreshold: 1 };
+const model = new TestModel(fleetMachine as never, { events: events as never, serializeState: serializeState as never, input: INPUT });
 const shortest = model.getShortestPaths() as unknown as Path[];
 const suites: Record<string, Path[]> = {
   'shortest paths': shortest,
@@ -99,7 +101,8 @@ interface Pending<I> {
   resolve(): void;
 }
 
-function fleetHarness(input: { maxAttempts?: number } = {}) {
+function fleetHarness(extra: FleetInput = {}) {
+  const input: FleetInput = { ...INPUT, ...extra };
   const h = {
     reconciles: [] as ReconcileKernelInput[],
     reconcile: undefined as { input: ReconcileKernelInput; resolve(o: ReconcileKernelOutput): void; reject(e: Error): void } | undefined,
@@ -323,6 +326,44 @@ describe('fleet machine, model-based', () => {
       await flush();
       expect(h.actor.getSnapshot().context.refusedNodes.size).toBe(0);
       expect(h.actor.getSnapshot().context.programmed.get('hyb-a')).toEqual(a1);
+    } finally {
+      h.actor.stop();
+    }
+  });
+
+  it('at the default threshold, a batch of 257 changes is swept in bulk and one of 256 goes to actors', async () => {
+    const many = (n: number, from: number): VtepSpec[] =>
+      Array.from({ length: n }, (_, i) => ({ name: `hyb-${from + i}`, nodeIP: `198.19.${(from + i) >> 8}.${(from + i) & 255}`, mac: '02:00:c6:13:00:01', podCIDRs: [`198.18.${(from + i) & 255}.0/29`] }));
+    const h = fleetHarness({ bulkThreshold: DEFAULT_BULK_THRESHOLD });
+    h.actor.start();
+    try {
+      h.actor.send({ type: 'DATAPLANE.READY' });
+      h.actor.send({ type: 'NODES.SYNCED', vteps: [] });
+      h.reconcile!.resolve({ added: 0, removed: 0, fixed: 0, failedNodes: [] });
+      await flush();
+      expect(h.actor.getSnapshot().matches('steady')).toBe(true);
+      // 256: one actor each, no bulk reconcile.
+      h.actor.send({ type: 'NODES.CHANGED', upserts: many(256, 0), removes: [] });
+      await flush();
+      expect(h.actor.getSnapshot().matches('steady')).toBe(true);
+      expect(vtepChildren(h.actor.getSnapshot()).size).toBe(256);
+      expect(h.reconciles).toHaveLength(1);
+      for (const w of [...h.writes.values()]) w.resolve();
+      await flush();
+      expect(vtepChildren(h.actor.getSnapshot()).size).toBe(0);
+      // 257 (a re-list after the watch expired, say): one sweep writes them all, and no actor is hired.
+      h.actor.send({ type: 'NODES.SYNCED', vteps: [...many(256, 0), ...many(257, 1000)] });
+      await flush();
+      expect(h.actor.getSnapshot().matches({ bulk: 'sweeping' })).toBe(true);
+      expect(vtepChildren(h.actor.getSnapshot()).size).toBe(0);
+      expect(h.reconciles).toHaveLength(2);
+      expect(h.reconcile!.input.vteps).toHaveLength(513);
+      h.reconcile!.resolve({ added: 257, removed: 0, fixed: 0, failedNodes: [] });
+      await flush();
+      const after = h.actor.getSnapshot();
+      expect(after.matches('steady')).toBe(true);
+      expect(after.context.programmed.size).toBe(513);
+      expect(vtepChildren(after).size).toBe(0);
     } finally {
       h.actor.stop();
     }

@@ -131,7 +131,8 @@ describe(`a gateway taking in ${N} CiliumNodes`, () => {
     const writes = (await ask<LeaseWrite[]>(control, { op: 'leaseWrites' })).filter((w) => w.atMs >= spawnedAt);
     const ours = writes.filter((w) => w.holder === GW.name);
     expect(ours.length).toBeGreaterThan(3);
-    expect(writes.every((w) => w.holder === GW.name)).toBe(true);
+    const others = writes.filter((w) => w.holder !== GW.name);
+    expect(others, `writes by another holder or none: ${JSON.stringify(others)}; gateway said: ${lines.filter((l) => /lease|leader/i.test(l)).slice(-8).join(' | ')}`).toEqual([]);
     // From the first acquisition to the end of the intake and after it.
     expect(ours[0]!.atMs).toBeLessThan(convergedAt);
     expect(ours.at(-1)!.atMs).toBeGreaterThan(convergedAt);

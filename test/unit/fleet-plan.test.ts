@@ -15,6 +15,7 @@ import {
   retarget,
   retire,
   retryTargets,
+  refusedLeftovers,
   settledChecks,
   settledProgrammed,
   syncedChanges,
@@ -53,9 +54,9 @@ describe('fleet plan: one node', () => {
     expect(inPlace(book({ programmed: [a1] }), { name: 'a' })).toBe(false);
     expect(inPlace(book({ busy: [['a', { id: 'vtep:a:1', target: undefined }]] }), { name: 'a' })).toBe(true);
     // A refused write as a leftover: not in place, unless it is what the kernel holds as desired.
-    expect(inPlace(book({ desired: [a1] }), { name: 'a', leftover: a1 })).toBe(false);
-    expect(inPlace(book({ desired: [a2], programmed: [a2] }), { name: 'a', leftover: a1 })).toBe(false);
-    expect(inPlace(book({ desired: [a1], programmed: [a1] }), { name: 'a', leftover: a1 })).toBe(true);
+    expect(inPlace(book({ desired: [a1] }), { name: 'a', leftovers: [a1] })).toBe(false);
+    expect(inPlace(book({ desired: [a2], programmed: [a2] }), { name: 'a', leftovers: [a1] })).toBe(false);
+    expect(inPlace(book({ desired: [a1], programmed: [a1] }), { name: 'a', leftovers: [a1] })).toBe(true);
   });
 
   it('a hire programs the desired spec over what may be in the kernel, or removes all of it', () => {
@@ -65,11 +66,11 @@ describe('fleet plan: one node', () => {
     expect(h.programmed.has('a')).toBe(false);
     expect(h.busy.get('a')).toEqual({ id: 'vtep:a:5', target: a2 });
     // A refused write is a leftover too; the desired spec itself is not.
-    expect(hire(book({ desired: [a2] }), { name: 'a', leftover: a1 }).order.previous).toEqual([a1]);
-    expect(hire(book({ desired: [a1] }), { name: 'a', leftover: a1 }).order.previous).toEqual([]);
+    expect(hire(book({ desired: [a2] }), { name: 'a', leftovers: [a1] }).order.previous).toEqual([a1]);
+    expect(hire(book({ desired: [a1] }), { name: 'a', leftovers: [a1] }).order.previous).toEqual([]);
     // Not desired: remove what the book knows and the leftover, each once.
-    expect(hire(book({ programmed: [a1] }), { name: 'a', leftover: a2 }).order).toEqual({ id: 'vtep:a:1', task: 'remove', spec: a1, previous: [a2] });
-    expect(hire(book({ programmed: [a1] }), { name: 'a', leftover: a1 }).order).toEqual({ id: 'vtep:a:1', task: 'remove', spec: a1, previous: [] });
+    expect(hire(book({ programmed: [a1] }), { name: 'a', leftovers: [a2] }).order).toEqual({ id: 'vtep:a:1', task: 'remove', spec: a1, previous: [a2] });
+    expect(hire(book({ programmed: [a1] }), { name: 'a', leftovers: [a1] }).order).toEqual({ id: 'vtep:a:1', task: 'remove', spec: a1, previous: [] });
     expect(() => hire(book({}), { name: 'a' })).toThrow(/nothing to do/);
   });
 
@@ -105,18 +106,35 @@ describe('fleet plan: batches', () => {
     expect([...settledProgrammed(book({ busy: [['b', { id: 'vtep:b:1', target: b1 }]] }), written, []).keys()]).toEqual(['a']);
   });
 
+  it('a refused node keeps as leftovers both the write the kernel refused and what it was programmed with before', () => {
+    // Programmed a1; the sweep wrote a2 and the kernel refused it: either may be in the kernel.
+    const before = book({ desired: [a2], programmed: [a1] });
+    const written = NodeMap([['a', a2]] as Array<[string, VtepSpec]>);
+    const leftovers = refusedLeftovers(before, written, ['a']);
+    expect(leftovers.get('a')).toEqual([a2, a1]);
+    const settled = { ...before, programmed: settledProgrammed(before, written, ['a']) };
+    const [check] = settledChecks(settled, leftovers);
+    expect(check).toEqual({ name: 'a', leftovers: [a2, a1] });
+    // The actor hired for it programs a2 and cleans a1.
+    expect(hire(settled, check!).order).toEqual({ id: 'vtep:a:1', task: 'program', spec: a2, previous: [a1] });
+    // Refused again in a pass run at once (nothing programmed now): the earlier leftovers stay.
+    expect(refusedLeftovers(settled, written, ['a'], leftovers).get('a')).toEqual([a2, a1]);
+    // Written as it was programmed: one leftover.
+    expect(refusedLeftovers(book({ programmed: [a1] }), NodeMap([['a', a1]] as Array<[string, VtepSpec]>), ['a']).get('a')).toEqual([a1]);
+  });
+
   it('after a bulk reconcile, exactly the nodes not in place are checked, refused ones with their write as a leftover', () => {
     const written = NodeMap([['a', a1], ['b', b1], ['c', spec('c', 5)]] as Array<[string, VtepSpec]>);
     // Quiet: nothing to walk.
     const quiet = { ...book({}), desired: written, programmed: written };
-    expect(settledChecks(quiet, written, [])).toEqual([]);
+    expect(settledChecks(quiet, NodeMap())).toEqual([]);
     // a refused; b changed meanwhile; c removed meanwhile; d added meanwhile; e's actor removed meanwhile; f busy and in place.
     const b = book({
       desired: [a1, spec('b', 4), spec('d', 6), spec('f', 7)],
       programmed: [b1, spec('c', 5)],
       busy: [['e', { id: 'vtep:e:1', target: spec('e', 8) }], ['f', { id: 'vtep:f:1', target: spec('f', 7) }]],
     });
-    expect(settledChecks(b, written, ['a'])).toEqual([{ name: 'a', leftover: a1 }, { name: 'b' }, { name: 'd' }, { name: 'e' }, { name: 'c' }]);
+    expect(settledChecks(b, refusedLeftovers(book({}), written, ['a']))).toEqual([{ name: 'a', leftovers: [a1] }, { name: 'b' }, { name: 'd' }, { name: 'e' }, { name: 'c' }]);
     expect(retryTargets(b)).toEqual(['vtep:f:1']);
   });
 });
@@ -150,8 +168,7 @@ describe('fleet plan: properties', () => {
   it('a node not in place is in place after one forward (it has an actor) or one hire (it has none)', () => {
     fc.assert(
       fc.property(arbBook, fc.constantFrom(...names), fc.option(fc.constantFrom(...names.map((n) => spec(n, 9))), { nil: undefined }), (b, name, left) => {
-        const leftover = left?.name === name ? left : undefined;
-        const check = leftover === undefined ? { name } : { name, leftover };
+        const check = left?.name === name ? { name, leftovers: [left] } : { name };
         if (inPlace(b, check)) return;
         const after = b.busy.has(name) ? { ...b, busy: retarget(b, name).busy } : (({ order: _order, ...rest }) => ({ ...b, ...rest }))(hire(b, check));
         expect(inPlace(after, { name })).toBe(true);
@@ -165,13 +182,17 @@ describe('fleet plan: properties', () => {
     fc.assert(
       fc.property(arbBook, fc.subarray(names), (b, refused) => {
         const written = b.desired;
+        const leftovers = refusedLeftovers(b, written, refused);
         const settled = { ...b, programmed: settledProgrammed(b, written, refused) };
-        const checks = settledChecks(settled, written, refused);
+        const checks = settledChecks(settled, leftovers);
         const checked = new Set(checks.map((c) => c.name));
         expect(checked.size).toBe(checks.length);
         for (const name of names) {
-          const leftover = refused.includes(name) ? written.get(name) : undefined;
-          expect(checked.has(name), name).toBe(!inPlace(settled, leftover === undefined ? { name } : { name, leftover }));
+          const left = leftovers.get(name) ?? [];
+          expect(checked.has(name), name).toBe(!inPlace(settled, { name, leftovers: left }));
+          // What the node was programmed with before is never forgotten while it may be in the kernel.
+          const was = b.programmed.get(name);
+          if (refused.includes(name) && was !== undefined) expect(left).toContainEqual(was);
         }
       }),
     );
