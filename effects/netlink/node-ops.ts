@@ -157,7 +157,7 @@ export class NodeOps {
     const doneSet = new Set(applied.done);
     const failedBy = new Map(applied.failed.map((f) => [f.w, f.error]));
     // Each result wakes a vtep actor, which reports to the fleet: a few dozen per turn of the loop.
-    const b = breather(25);
+    const b = breather({ every: 25 });
     for (const p of group) {
       if (b.due()) await b.pause();
       const first = p.writes.find((w) => failedBy.has(w));

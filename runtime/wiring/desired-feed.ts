@@ -8,8 +8,10 @@
 //   (a watch chunk of many events, a re-list) are applied together, and the
 //   fleet gets one NODES.CHANGED per batch.
 // - A large batch (the first list of 20,000 nodes) is applied in slices,
-//   handing the event loop back between them, so lease renewals and probes
-//   are served on time while the nodes are taken in.
+//   handing the event loop back whenever one has run for the slice budget
+//   (8 ms), so lease renewals and probes are served on time while the nodes
+//   are taken in.
+import { SLICE_BUDGET_MS } from '../../effects/breathe.js';
 import { DesiredIndex, type DesiredDelta, type NodeChange } from '../../machines/domain/desired-index.js';
 import type { CiliumNode, Skip, SkipReason } from '../../machines/domain/cilium-node.js';
 import type { AdmissionPolicy } from '../../machines/domain/admission.js';
@@ -22,8 +24,10 @@ export interface DesiredFeedOptions {
   send(event: Extract<FleetEvent, { type: 'NODES.SYNCED' | 'NODES.CHANGED' }>): void;
   /** Nodes newly skipped (or for a new reason), and the counts of all skipped nodes by reason. */
   onSkipped?(fresh: readonly Skip[], byReason: ReadonlyMap<SkipReason, number>): void;
-  /** Units of work (one node indexed or judged) between yields; default 1,000. */
+  /** Units of work (one node indexed or judged) between looks at the clock; default 100. */
   readonly sliceSize?: number;
+  /** Hand the loop back once a batch has run this long since its last turn (default SLICE_BUDGET_MS; 0: after every slice). */
+  readonly budgetMs?: number;
   /** Hands the event loop back; default setImmediate. */
   readonly yieldToLoop?: () => Promise<void>;
 }
@@ -97,15 +101,20 @@ export class DesiredFeed {
       const changes = list !== undefined ? this.index.resyncChanges(list) : [...this.pending.values()];
       if (list === undefined) this.pending = new Map();
       const first = !this.synced && list !== undefined;
-      const steps = this.index.steps(changes, this.opts.sliceSize ?? 1000);
+      const steps = this.index.steps(changes, this.opts.sliceSize ?? 100);
+      const budgetMs = this.opts.budgetMs ?? SLICE_BUDGET_MS;
       let delta: DesiredDelta;
+      let since = performance.now();
       for (;;) {
         const r = steps.next();
         if (r.done === true) {
           delta = r.value;
           break;
         }
-        await yieldToLoop();
+        if (performance.now() - since >= budgetMs) {
+          await yieldToLoop();
+          since = performance.now();
+        }
       }
       if (first) {
         this.synced = true;

@@ -16,7 +16,7 @@ function node(name: string, ip: string, cidrs: string[], ts = '2026-01-01T00:00:
   return { metadata: { name, creationTimestamp: ts }, spec: { addresses: [{ type: 'InternalIP', ip }], ipam: { podCIDRs: cidrs } } };
 }
 
-function feed(opts: { sliceSize?: number; yieldToLoop?: () => Promise<void> } = {}) {
+function feed(opts: { sliceSize?: number; budgetMs?: number; yieldToLoop?: () => Promise<void> } = {}) {
   const events: FleetEvent[] = [];
   const skips: Array<{ fresh: string[]; byReason: Record<string, number> }> = [];
   const f = new DesiredFeed({
@@ -92,7 +92,7 @@ describe('DesiredFeed', () => {
 
   it('a re-list after the first sends only what changed; changes arriving while a list is applied are kept', async () => {
     let yields = 0;
-    const { f, events } = feed({ sliceSize: 10, yieldToLoop: () => new Promise((r) => setImmediate(() => r(void yields++))) });
+    const { f, events } = feed({ sliceSize: 10, budgetMs: 0, yieldToLoop: () => new Promise((r) => setImmediate(() => r(void yields++))) });
     const nodes = Array.from({ length: 100 }, (_, i) => ({ ...node(`n${i}`, intToIPv4(0xcb007100 + i + 1), [`198.19.${i}.0/24`]), metadata: { name: `n${i}`, resourceVersion: '1' } }));
     f.resync(nodes);
     // A watch event while the list is still being applied.
