@@ -17,7 +17,7 @@ import { Lab, now } from './lab.js';
 import { createNetnsRun, deleteNamespaceSync, listNamespaces, REPO_ROOT, type NetnsRun } from './netns.js';
 import { LAB_PROFILE_NAMES, resolveLabProfile, type LabProfileName } from './profile.js';
 import { formatReport, writeReport } from './report.js';
-import { measureFailover, measureNodeAdd, measureNodeRemove, type StepResult } from './scenarios.js';
+import { checkTrace, measureFailover, measureNodeAdd, measureNodeRemove, type FailoverResult, type StepResult } from './scenarios.js';
 
 export const LAB_PREFIX = 'ehlab-';
 const OUTPUT = join(REPO_ROOT, 'lab-output');
@@ -104,6 +104,8 @@ async function full(): Promise<number> {
   } catch (err) {
     log(`idle cost not measured: ${(err as Error).message}`);
   }
+  // The gateways run at the default lease timings (3 s / 2 s / 1 s): one retry period is 1 s.
+  const traces = steps.filter((s): s is FailoverResult => s.step === 'node-loss' || s.step === 'sigterm').map((s) => checkTrace(s, 1000));
   const final = await lab.converged();
   const otlp = await lab.ask<unknown[]>({ op: 'otlpRequests' });
   const report = {
@@ -112,19 +114,22 @@ async function full(): Promise<number> {
     finishedAt: new Date().toISOString(),
     leaseTimings: { durationS: 3, renewDeadlineS: 2, retryPeriodS: 1 },
     steps,
+    traceChecks: traces,
     ...(mtu !== undefined ? { mtu } : {}),
     ...(idle !== undefined ? { idle } : {}),
     converged: final.ok,
   };
   const mtuOk = mtu !== undefined && mtu.tcp.every((t) => t.ok) && mtu.icmp.mtuSeen !== undefined;
   const idleOk = idle !== undefined && idle.crWrites === 0 && idle.throttled === 0 && idle.routeWrites === 0 && idle.describeRounds <= Math.round(idle.windowMs / idle.driftPeriodMs);
-  process.stdout.write(`\nprofile: ${lab.profile.name}\n\n${formatReport(steps, { ...(mtu ? { mtu } : {}), ...(idle ? { idle } : {}) })}\n\nfinal state: ${final.ok ? `converged, ${final.leader} leads` : `NOT converged: ${final.problems.join('; ')}`}\n`);
+  process.stdout.write(`\nprofile: ${lab.profile.name}\n\n${formatReport(steps, { ...(mtu ? { mtu } : {}), ...(idle ? { idle } : {}) })}\n\nfailover traces against the outage:\n${traces.map((t) => `  ${t.line}`).join('\n')}\n\nfinal state: ${final.ok ? `converged, ${final.leader} leads` : `NOT converged: ${final.problems.join('; ')}`}\n`);
   const files = await writeReport(OUTPUT, report, otlp);
   process.stdout.write(`written: ${files.map((f) => relative(process.cwd(), f)).join(', ')}\n\n`);
   await teardown();
   if (!mtuOk) log('MTU checks: NOT all passed (see above)');
   if (!idleOk) log('idle cost: targets NOT met (see above)');
-  return final.ok && mtuOk && idleOk ? 0 : 1;
+  const tracesOk = traces.every((t) => t.ok);
+  if (!tracesOk) log('failover traces: NOT all within the outage bounds (see above)');
+  return final.ok && mtuOk && idleOk && tracesOk ? 0 : 1;
 }
 
 async function up(): Promise<number> {

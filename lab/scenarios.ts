@@ -50,6 +50,8 @@ export interface FailoverResult {
   readonly timings: StepTimings;
   /** The new leader's gateway.failover trace, when it arrived. */
   readonly traceId: string | undefined;
+  /** That trace's duration: from the old leader's last sign of life the new one saw to leader ready. */
+  readonly traceMs: number | undefined;
 }
 
 export interface NodeAddResult {
@@ -95,10 +97,11 @@ async function trafficRecovered(lab: Lab, t0: number): Promise<boolean> {
   });
 }
 
-async function traceTimings(lab: Lab, to: GatewayName, t0: number): Promise<{ timings: StepTimings; traceId: string | undefined }> {
+async function traceTimings(lab: Lab, to: GatewayName, t0: number): Promise<{ timings: StepTimings; traceId: string | undefined; traceMs: number | undefined }> {
   const service = `gateway-${to}`;
   const timings: StepTimings = {};
   let traceId: string | undefined;
+  let traceMs: number | undefined;
   const spans = await until(
     `the gateway.failover trace of ${to}`,
     async () => {
@@ -113,6 +116,7 @@ async function traceTimings(lab: Lab, to: GatewayName, t0: number): Promise<{ ti
   if (spans !== undefined) {
     const f = spans.filter((s) => s.name === 'gateway.failover' && s.service === service && s.endMs >= t0).sort((a, b) => a.startMs - b.startMs)[0]!;
     traceId = f.traceId;
+    traceMs = f.endMs - f.startMs;
     const child = (name: string) => spans.find((s) => s.traceId === f.traceId && s.parentSpanId === f.spanId && s.name === name);
     const ev = (name: string) => f.events.find((e) => e.name === name);
     const rel = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : ms - t0);
@@ -128,7 +132,39 @@ async function traceTimings(lab: Lab, to: GatewayName, t0: number): Promise<{ ti
   const tep = gateway(to).ip;
   const applied = [...lab.hybrid.values()].map((n) => n.agentLog.find((a) => a.atMs >= t0 && a.endpoints.some((e) => e.tunnelEndpoint === tep))?.atMs);
   if (applied.length > 0 && applied.every((a) => a !== undefined)) timings.ciliumAppliedMs = Math.max(...(applied)) - t0;
-  return { timings, traceId };
+  return { timings, traceId, traceMs };
+}
+
+export interface TraceCheck {
+  readonly ok: boolean;
+  /** The outage less what happened after the gateway's last write, which no gateway can see. */
+  readonly lowerMs: number;
+  readonly traceMs: number | undefined;
+  /** The outage + one retry period + 100 ms. */
+  readonly upperMs: number;
+  readonly line: string;
+}
+
+/**
+ * Does the failover trace tell the story the traffic saw? Its duration must
+ * lie between the outage and the outage + one retry period + 100 ms: it
+ * starts at the old leader's last renewal the new one saw (up to a retry
+ * period before the failure) and ends when the new leader has written
+ * everything. What the stand-ins do after that write — the VPC router
+ * following the route table after its propagation delay, Cilium applying the
+ * new endpoint — is part of the outage but not of any gateway's trace: it is
+ * taken off the lower bound, measured from the lab's own records.
+ */
+export function checkTrace(r: FailoverResult, retryPeriodMs: number): TraceCheck {
+  const t = r.timings;
+  const after = (end: number | undefined, write: number | undefined): number => (end !== undefined && write !== undefined ? Math.max(0, end - write) : 0);
+  const tailMs = Math.max(after(t.routerFollowedMs, t.routesRepointedMs), after(t.ciliumAppliedMs, t.vtepWrittenMs));
+  const lowerMs = Math.max(0, r.outageMs - tailMs);
+  const upperMs = r.outageMs + retryPeriodMs + 100;
+  const ok = r.traceMs !== undefined && r.traceMs >= lowerMs && r.traceMs <= upperMs;
+  const f = (x: number): string => `${Math.round(x)} ms`;
+  const line = `${r.step} ${r.from} → ${r.to}: trace ${r.traceMs === undefined ? 'missing' : f(r.traceMs)}; outage ${f(r.outageMs)} less ${f(tailMs)} after the last write = ${f(lowerMs)} ≤ trace ≤ outage + ${f(retryPeriodMs)} + 100 ms = ${f(upperMs)}: ${ok ? 'ok' : 'NOT met'}`;
+  return { ok, lowerMs, traceMs: r.traceMs, upperMs, line };
 }
 
 /**
@@ -154,7 +190,7 @@ export async function measureFailover(lab: Lab, step: 'node-loss' | 'sigterm', l
   const reports = await lab.flowReports(t0 - 20);
   const flows = Object.entries(reports).map(([flow, r]) => outageAfter(flow, r.windows, t0, restoredBy));
   const outageMs = Math.max(0, ...flows.map((f) => f.outageMs));
-  const { timings, traceId } = await traceTimings(lab, to, t0);
+  const { timings, traceId, traceMs } = await traceTimings(lab, to, t0);
   const lastEnd = Math.max(t0, ...flows.flatMap((f) => f.windows.map((w) => w.endMs ?? restoredBy)));
   timings.trafficRestoredMs = lastEnd - t0;
   log(`${step}: ${to} took over; largest outage ${outageMs.toFixed(0)} ms; bringing ${from} back`);
@@ -164,7 +200,7 @@ export async function measureFailover(lab: Lab, step: 'node-loss' | 'sigterm', l
     await lab.waitReady(from);
   }
   await lab.waitConverged(60_000);
-  return { step, from, to, t0, outageMs, flows, timings, traceId };
+  return { step, from, to, t0, outageMs, flows, timings, traceId, traceMs };
 }
 
 async function hasEntries(lab: Lab, g: GatewayName, n: HybridNode): Promise<{ any: boolean; route: boolean }> {

@@ -24,7 +24,7 @@ import { ciliumNode, GATEWAYS, LEASE_NAME, LEASE_NAMESPACE, type GatewayName } f
 import type { KObj } from '../../lab/control-plane.js';
 import { Lab, until } from '../../lab/lab.js';
 import { createNetnsRun } from '../../lab/netns.js';
-import { measureFailover, measureNodeAdd, measureNodeRemove } from '../../lab/scenarios.js';
+import { checkTrace, measureFailover, measureNodeAdd, measureNodeRemove } from '../../lab/scenarios.js';
 import { AUTO_SETS, chartDir, findDoc, Helm, parseManifests, RELEASE, type KubeDoc } from './helm.js';
 import { compareRbac, describeAttrs, describeItem, formatUses, grantsFor, usesOf, type Grant, type RecordedRequest, type RbacComparison } from '../support/rbac-use.js';
 
@@ -93,6 +93,9 @@ const STEPS: readonly Step[] = [
       const first = state.firstLeader!;
       const r = await measureFailover(lab, 'node-loss');
       expect([r.from, r.to]).toEqual([other(first), first]);
+      // The trace tells the outage (the lab runs the default retry period, 1 s).
+      const t = checkTrace(r, 1000);
+      expect(t.ok, t.line).toBe(true);
       await until(`${first}'s LeaderElected Event updated (count 2)`, async () => ((await podEvents(lab, first, 'LeaderElected')).some((e) => (e.count ?? 0) >= 2) ? true : undefined), 10_000, 100);
     },
   },
@@ -101,6 +104,8 @@ const STEPS: readonly Step[] = [
     async run(lab, state) {
       const r = await measureFailover(lab, 'sigterm');
       expect(r.from).toBe(state.firstLeader);
+      const t = checkTrace(r, 1000);
+      expect(t.ok, t.line).toBe(true);
       await until(`a LeadershipLost Event of ${r.from}`, async () => {
         const lost = (await eventsIn(lab, LEASE_NAMESPACE)).filter((e) => e.involvedObject?.kind === 'Pod' && e.involvedObject.name === r.from && e.reason === 'LeadershipLost');
         return lost.length > 0 ? true : undefined;
