@@ -17,5 +17,4 @@ export { deviceMacFor, deviceMacBytes } from './device-mac.js';
 export { HYBRID_ROUTE_TABLE, HYBRID_RULE_PRIORITY, RTPROT_HYBRID_GATEWAY } from './entries.js';
 export type { RulePlan } from './rule-plan.js';
 export { NetlinkError, isNetlinkError, toNetlinkError, type NetlinkErrorCode } from './errors.js';
-export { NETLINK_RETRY_POLICY, isRetryableNetlinkError, withNetlinkRetry } from './retry.js';
 export { nodesTouched, programVtepActor, refusedNodes, removeVtepActor, reconcileKernelActor, type DeviceGetter } from './actors.js';

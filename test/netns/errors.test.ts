@@ -1,7 +1,7 @@
 // Mapping of the netlink package's failures to typed NetlinkErrors (pure),
 // and the opt-in retry helper.
 import { describe, expect, it } from 'vitest';
-import { NetlinkError, toNetlinkError, withNetlinkRetry, isNetlinkError } from '../../effects/netlink/index.js';
+import { NetlinkError, toNetlinkError, isNetlinkError } from '../../effects/netlink/index.js';
 import { EffectError } from '../../effects/errors.js';
 
 describe('toNetlinkError', () => {
@@ -41,45 +41,5 @@ describe('toNetlinkError', () => {
     expect(toNetlinkError(e, 'other')).toBe(e);
     expect(isNetlinkError(e, 'ABORTED')).toBe(true);
     expect(isNetlinkError(e, 'EEXIST')).toBe(false);
-  });
-});
-
-describe('withNetlinkRetry', () => {
-  it('retries transient failures only', async () => {
-    let calls = 0;
-    const value = await withNetlinkRetry(
-      () => {
-        calls++;
-        if (calls < 3) throw new NetlinkError('EBUSY', 'op');
-        return Promise.resolve('done');
-      },
-      { minTimeout: 0, maxTimeout: 0 },
-    );
-    expect(value).toBe('done');
-    expect(calls).toBe(3);
-
-    let permanent = 0;
-    await expect(
-      withNetlinkRetry(
-        () => {
-          permanent++;
-          throw new NetlinkError('EINVAL', 'op');
-        },
-        { minTimeout: 0 },
-      ),
-    ).rejects.toMatchObject({ code: 'EINVAL' });
-    expect(permanent).toBe(1);
-
-    let fenced = 0;
-    await expect(
-      withNetlinkRetry(
-        () => {
-          fenced++;
-          throw new NetlinkError('ABORTED', 'op');
-        },
-        { minTimeout: 0 },
-      ),
-    ).rejects.toMatchObject({ code: 'ABORTED' });
-    expect(fenced).toBe(1);
   });
 });
