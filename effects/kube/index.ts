@@ -27,6 +27,7 @@ export {
   DEFAULT_VTEP_CONFIG_NAME,
   ownerOf,
   readEndpoints,
+  REUSE_READ_MS,
   VtepConfigClient,
   VtepOwnedElsewhereError,
   vtepSpecEquals,

@@ -119,12 +119,23 @@ function validateEndpoints(endpoints: readonly VtepEndpoint[]): void {
   }
 }
 
+/** How old a read upsert() may still write from (the ownership check and the write are one hop apart). */
+export const REUSE_READ_MS = 1000;
+
 export class VtepConfigClient {
   readonly name: string;
   private readonly clients: KubeClients;
   private readonly maxConflictRetries: number;
   private readonly requestTimeoutMs: number;
   private readonly labels: Record<string, string> | undefined;
+  /**
+   * The object as the last get() saw it (undefined: absent). The leader reads the object to
+   * judge its ownership and writes it right after: upsert() takes this read instead of a
+   * second GET when it is at most REUSE_READ_MS old, once. Safe under optimistic concurrency:
+   * if the object changed meanwhile, the PUT (its resourceVersion) or the POST is refused
+   * with 409 Conflict / AlreadyExists, and upsert reads again.
+   */
+  private lastRead: { readonly obj: KubeObject | undefined; readonly atMs: number } | undefined;
 
   constructor(opts: VtepConfigOptions) {
     this.clients = opts.clients;
@@ -145,12 +156,24 @@ export class VtepConfigClient {
         this.clients.custom.getClusterCustomObject(this.ref(), o),
       );
       if (raw === null || typeof raw !== 'object') throw new KubeError('Malformed', `get ciliumvtepconfig ${this.name}: not an object`, true);
+      this.lastRead = { obj: raw as KubeObject, atMs: performance.now() };
       return raw as KubeObject;
     } catch (err) {
+      this.lastRead = undefined;
       const ke = toKubeError(err, `get ciliumvtepconfig ${this.name}`, signal);
-      if (ke.code === 'NotFound') return undefined;
+      if (ke.code === 'NotFound') {
+        this.lastRead = { obj: undefined, atMs: performance.now() };
+        return undefined;
+      }
       throw ke;
     }
+  }
+
+  /** The last read if fresh enough to write from (see lastRead), consumed. */
+  private takeFreshRead(): { obj: KubeObject | undefined } | undefined {
+    const r = this.lastRead;
+    this.lastRead = undefined;
+    return r !== undefined && performance.now() - r.atMs <= REUSE_READ_MS ? r : undefined;
   }
 
   /**
@@ -162,11 +185,19 @@ export class VtepConfigClient {
     validateEndpoints(endpoints);
     const desiredSpec = { endpoints: endpoints.map((e) => ({ name: e.name, tunnelEndpoint: e.tunnelEndpoint, cidr: e.cidr, mac: e.mac })) };
     let conflicts = 0;
+    let first = true;
     for (;;) {
       if (signal.aborted) throw new KubeFencedError(`upsert ciliumvtepconfig ${this.name}`);
       let cur: KubeObject | undefined;
+      let reused: boolean;
       try {
-        cur = await this.get(signal);
+        // The first attempt may write from the read made just before (the ownership check); a retry never does.
+        const fresh = first ? this.takeFreshRead() : undefined;
+        first = false;
+        reused = fresh !== undefined;
+        cur = fresh !== undefined ? fresh.obj : await this.get(signal);
+        // Only a read made outside upsert (the ownership check) is ever reused.
+        this.lastRead = undefined;
       } catch (err) {
         if (signal.aborted) throw new KubeFencedError(`upsert ciliumvtepconfig ${this.name}`, { cause: err });
         throw err;
@@ -176,6 +207,8 @@ export class VtepConfigClient {
         throw new VtepOwnedElsewhereError(this.name, curOwner);
       }
       if (cur !== undefined && vtepSpecEquals(cur, endpoints) && (owner === undefined || curOwner === owner.key)) {
+        // A write is refused if the object changed since the read; "nothing to write" is not: confirm it with a read of our own.
+        if (reused) continue;
         return { action: 'unchanged', resourceVersion: cur.metadata?.resourceVersion, conflicts };
       }
       const annotations = owner === undefined ? undefined : { [OWNER_ANNOTATION]: owner.key };

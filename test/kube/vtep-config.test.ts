@@ -4,8 +4,8 @@
 // the CRD's semantics (schema defaults such as spec.cidrMask, the /status
 // subresource, generation), and Cilium's status writes come from the lab's
 // own Cilium stand-in (lab/cilium-vtep.ts), not from a copy of our client.
-import { afterEach, describe, expect, it } from 'vitest';
-import { KubeFencedError, VtepConfigClient, vtepSpecEquals, type KubeObject, type VtepEndpoint } from '../../effects/kube/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { KubeFencedError, REUSE_READ_MS, VtepConfigClient, vtepSpecEquals, type KubeObject, type VtepEndpoint } from '../../effects/kube/index.js';
 import { VtepAgent, type VtepDataplane } from '../../lab/cilium-vtep.js';
 import { readKubeconfig } from '../../lab/kube-http.js';
 import { startLab, waitFor, type Lab } from './helpers.js';
@@ -169,6 +169,83 @@ describe('VtepConfigClient', () => {
     } finally {
       live.abort();
       await w.stop();
+    }
+  });
+});
+
+describe('VtepConfigClient: the ownership read and the write', () => {
+  const gets = (l: Lab): number => l.server.requests.filter((r) => r.resource === 'ciliumvtepconfigs' && r.method === 'GET' && !r.watch).length;
+
+  it('a write right after a get() reuses that read: one GET and one PUT, not two GETs', async () => {
+    lab = await startLab();
+    const v = new VtepConfigClient({ clients: lab.clients });
+    const live = new AbortController().signal;
+    await v.upsert(ONE, live);
+    const g = gets(lab);
+    const w = writes(lab);
+    expect(await v.get(live)).toBeDefined();
+    expect((await v.upsert(TWO, live)).action).toBe('updated');
+    expect(gets(lab) - g).toBe(1);
+    expect(writes(lab) - w).toBe(1);
+    // Absent when read: the create goes out without a second read.
+    lab.server.store.remove('ciliumvtepconfigs', 'hybrid-gateway');
+    expect(await v.get(live)).toBeUndefined();
+    expect((await v.upsert(ONE, live)).action).toBe('created');
+    expect(gets(lab) - g).toBe(2);
+  });
+
+  it('a read that went stale meanwhile costs a refused write and a re-read, never a lost update', async () => {
+    lab = await startLab();
+    const v = new VtepConfigClient({ clients: lab.clients });
+    const live = new AbortController().signal;
+    await v.upsert(ONE, live);
+    expect(await v.get(live)).toBeDefined();
+    // Someone edits the object between our read and our write.
+    const other = new VtepConfigClient({ clients: lab.clients });
+    await other.upsert(TWO, live);
+    const res = await v.upsert(ONE, live);
+    expect(res).toMatchObject({ action: 'updated' });
+    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!.spec).toMatchObject({ endpoints: ONE });
+    // Created by someone else after we read it as absent: AlreadyExists, re-read, update.
+    lab.server.store.remove('ciliumvtepconfigs', 'hybrid-gateway');
+    expect(await v.get(live)).toBeUndefined();
+    await other.upsert(TWO, live);
+    expect(await v.upsert(ONE, live)).toMatchObject({ action: 'updated', conflicts: 1 });
+  });
+
+  it('"nothing to write" is never concluded from a reused read: it is confirmed by a read of its own', async () => {
+    lab = await startLab();
+    const v = new VtepConfigClient({ clients: lab.clients });
+    const live = new AbortController().signal;
+    await v.upsert(ONE, live);
+    expect(await v.get(live)).toBeDefined();
+    const g = gets(lab);
+    // Equal as read: upsert confirms with a GET of its own before it says so.
+    expect((await v.upsert(ONE, live)).action).toBe('unchanged');
+    expect(gets(lab)).toBe(g + 1);
+    // Changed since our read, equal as we read it: the confirming read sees the change and writes.
+    expect(await v.get(live)).toBeDefined();
+    await new VtepConfigClient({ clients: lab.clients }).upsert(TWO, live);
+    expect((await v.upsert(ONE, live)).action).toBe('updated');
+    expect(lab.server.store.find('ciliumvtepconfigs', 'hybrid-gateway')!.spec).toMatchObject({ endpoints: ONE });
+  });
+
+  it('a read older than REUSE_READ_MS is not reused', async () => {
+    lab = await startLab();
+    const v = new VtepConfigClient({ clients: lab.clients });
+    const live = new AbortController().signal;
+    await v.upsert(ONE, live);
+    expect(await v.get(live)).toBeDefined();
+    const realNow = performance.now.bind(performance);
+    const spy = vi.spyOn(performance, 'now').mockImplementation(() => realNow() + REUSE_READ_MS + 1);
+    try {
+      const g = gets(lab);
+      const w = writes(lab);
+      expect((await v.upsert(TWO, live)).action).toBe('updated');
+      expect(gets(lab)).toBe(g + 1);
+      expect(writes(lab)).toBe(w + 1);
+    } finally {
+      spy.mockRestore();
     }
   });
 });
