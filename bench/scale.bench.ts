@@ -28,15 +28,16 @@
 // (control .1, gw-a .11, gw-b .12; VPC_CIDR), pod CIDRs 198.18.0.0/16 +
 // 198.19.0.0/17 (POD_CIDRS: 24,576 /30s), hybrid node IPs 198.19.128.0/17.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { IpcPeer } from '../lab/ipc.js';
-import { createNetnsRun, REPO_ROOT, stderrTail, type NetnsRun } from '../lab/netns.js';
+import { createNetnsRun, stderrTail, type NetnsRun } from '../lab/netns.js';
 import type { LeaseWrite, ScaleNode } from '../lab/scale/control-worker.js';
 import { expected, macOf, POD_CIDRS, scaleNode, VPC_CIDR } from '../lab/scale/nodes.js';
 import { KernelWatch } from '../lab/scale/kernel-watch.js';
+import { build, describeEntryPoint, imageEntryPoint, type EntryPoint } from './image.js';
 
 const SIZES = (process.env.BENCH_SCALE_NODES ?? '0,2000,5000,20000').split(',').map(Number);
 const RUNS = Math.max(1, Number(process.env.BENCH_SCALE_RUNS ?? 3));
@@ -386,34 +387,6 @@ async function oneRun(n: number, runIndex: number, entry: EntryPoint): Promise<R
   }
 }
 
-function build(): void {
-  const r = spawnSync('npm', ['run', 'build'], { cwd: REPO_ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}${r.stderr}`);
-}
-
-interface EntryPoint {
-  readonly nodeArgs: string[];
-  readonly script: string;
-  /** The runtime stage's ENV (NODE_ENV, MALLOC_ARENA_MAX, …). */
-  readonly env: Record<string, string>;
-}
-
-/** How the image starts the gateway: the runtime stage's ENV and ENTRYPOINT (exec form) of the Dockerfile. */
-function imageEntryPoint(): EntryPoint {
-  const lines = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8').split('\n');
-  const runtime = lines.slice(lines.map((l) => l.startsWith('FROM ')).lastIndexOf(true));
-  const line = runtime.filter((l) => l.startsWith('ENTRYPOINT ')).at(-1);
-  const argv = line === undefined ? [] : (JSON.parse(line.slice('ENTRYPOINT '.length)) as string[]);
-  if (argv[0] !== 'node' || argv.length < 2) throw new Error(`Dockerfile ENTRYPOINT is not ["node", …, <script>]: ${line}`);
-  const env: Record<string, string> = {};
-  for (const l of runtime.filter((x) => x.startsWith('ENV '))) {
-    const m = /^ENV ([A-Za-z_][A-Za-z0-9_]*)=(\S+)$/.exec(l.trim());
-    if (m === null) throw new Error(`Dockerfile: ENV line not KEY=value: ${l}`);
-    env[m[1]!] = m[2]!;
-  }
-  return { nodeArgs: argv.slice(1, -1), script: argv.at(-1)!, env };
-}
-
 const fmt = (x: number, unit = 'ms', digits = 0): string => (Number.isFinite(x) ? `${x.toFixed(digits)} ${unit}` : '—');
 
 export default async function bench(): Promise<void> {
@@ -425,7 +398,7 @@ export default async function bench(): Promise<void> {
   build();
   const entry = imageEntryPoint();
   process.stdout.write(
-    `gateway: ${Object.entries(entry.env).map(([k, v]) => `${k}=${v} `).join('')}node ${[...entry.nodeArgs, entry.script].join(' ')} (the Dockerfile's ENV and ENTRYPOINT)\n`,
+    `gateway: ${describeEntryPoint(entry)}\n`,
   );
   const all: RunFigures[][] = [];
   for (const n of SIZES) {

@@ -80,6 +80,18 @@ export interface LabOptions {
   readonly probeIntervalMs?: number;
   /** How real the lab is (lab/profile.ts): default LAB_PROFILE, else 'realistic'. */
   readonly profile?: LabProfileName;
+  /**
+   * Run the gateways as the image does (a built script, its node flags and ENV: the
+   * benchmarks' bench/image.ts reads them from the Dockerfile) instead of `tsx runtime/main.ts`.
+   */
+  readonly gatewayEntry?: GatewayEntry;
+}
+
+/** How a gateway process is started when not through tsx: `node <nodeArgs> <script>` with `env` added. */
+export interface GatewayEntry {
+  readonly script: string;
+  readonly nodeArgs: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
 }
 
 export interface GatewayProcess {
@@ -359,12 +371,17 @@ export class Lab {
     };
   }
 
-  /** Starts the real gateway process in its namespace (`node --import tsx runtime/main.ts`). */
+  /** Starts the real gateway process in its namespace (`node --import tsx runtime/main.ts`, or the image's entry point). */
   startGateway(name: GatewayName): ChildProcess {
     const gp = this.gateways[name];
     if (gp.child !== undefined && gp.child.exitCode === null && gp.child.signalCode === null) throw new Error(`${name} is running already`);
     const podUid = randomUUID();
-    const child = this.run.spawnNode(this.ns.gw[name], 'runtime/main.ts', this.opts.gatewayArgs ?? [], { ...this.gatewayEnv(name), POD_UID: podUid });
+    const entry = this.opts.gatewayEntry;
+    const env = { ...(entry?.env ?? {}), ...this.gatewayEnv(name), POD_UID: podUid };
+    const child =
+      entry === undefined
+        ? this.run.spawnNode(this.ns.gw[name], 'runtime/main.ts', this.opts.gatewayArgs ?? [], env)
+        : this.run.spawnNode(this.ns.gw[name], entry.script, this.opts.gatewayArgs ?? [], env, { compiled: true, nodeArgs: [...entry.nodeArgs] });
     gp.podUids.push(podUid);
     gp.child = child;
     gp.stopped = false;

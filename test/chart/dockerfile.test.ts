@@ -12,6 +12,7 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { chartDir, repoRoot } from './helm.js';
+import { imageEntryPoint } from '../../bench/image.js';
 import { copyParts, dockerIgnored, parseDockerfile, type Dockerfile, type Instruction, type Stage } from './dockerfile.js';
 
 const dockerfile: Dockerfile = parseDockerfile(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8'));
@@ -156,6 +157,15 @@ describe('Dockerfile structure', () => {
     // package.json ("type": "module") comes along: dist/**/*.js are ES modules.
     expect(fromDeps.some((s) => s.endsWith('/package.json'))).toBe(true);
     expect(pkg.type).toBe('module');
+  });
+
+  it('the benchmarks start what the image runs: bench/image.ts reads the runtime stage\'s ENTRYPOINT and ENV', () => {
+    const r = stage('runtime');
+    const entry = imageEntryPoint();
+    expect(['node', ...entry.nodeArgs, entry.script]).toEqual(last(r, 'ENTRYPOINT')?.json);
+    const env = Object.fromEntries(r.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.rest.split('=') as [string, string]));
+    expect(entry.env).toEqual(env);
+    expect(entry.env.NODE_ENV).toBe('production');
   });
 
   it('runtime stage: a non-root USER by default', () => {
