@@ -1,3 +1,6 @@
+// Over 350 lines on purpose: the chart and its named actions stay one unit
+// (the arithmetic is in domain/fleet-plan.ts).
+//
 // The reconciler over all hybrid nodes. Entries in place need no actor; a
 // `vtep` actor is spawned for each node whose entries must change and
 // retired when it reports back (the arithmetic: domain/fleet-plan.ts).
