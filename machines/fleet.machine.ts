@@ -37,7 +37,12 @@ import { List } from 'immutable';
 import { assertEvent, assign, enqueueActions, fromPromise, setup } from 'xstate';
 import {
   EMPTY_BOOK,
+  NodeSet,
   bulkWrite,
+  busyUnchecked,
+  noteUnchecked,
+  unionUnchecked,
+  type Unchecked,
   NodeMap,
   changedNodes,
   hire,
@@ -113,6 +118,10 @@ export interface FleetContext extends FleetBook {
   refused: readonly string[];
   /** What may be left in the kernel of each of those nodes (see refusedLeftovers). */
   refusedLeftovers: NodeMap<string, readonly VtepSpec[]>;
+  /** Nodes whose desired spec changed with no NODE.CHECK since the running (or next) bulk reconcile started. */
+  unchecked: Unchecked;
+  /** What was unchecked when the running bulk reconcile started (it writes them; a failed sweep hands them on). */
+  uncheckedBefore: Unchecked;
   /**
    * Nodes refused by the kernel and not programmed since, with the reason: from a bulk reconcile,
    * or an actor that spent its attempts. The other nodes converge regardless; readiness lists these.
@@ -192,7 +201,12 @@ const fleetSetup = setup({
 // The two bulk reconciles (first convergence, periodic sweep) give and take the same things.
 const reconcileInput = ({ context }: { context: FleetContext }): ReconcileKernelInput => ({ vteps: [...context.written.values()] });
 const refusedOf = ({ event }: { event: { output: ReconcileKernelOutput } }) => ({ nodes: event.output.failedNodes, reasons: event.output.failedReasons });
-const settledChecksOf = ({ context }: { context: FleetContext }) => ({ checks: settledChecks(context, context.refusedLeftovers) });
+// After a bulk reconcile: the changes it did not write (taken while it ran), busy and refused nodes.
+const settledChecksOf = ({ context }: { context: FleetContext }) => ({ checks: settledChecks(context, context.refusedLeftovers, context.unchecked) });
+// After a failed sweep (nothing written): also the changes it was to write.
+const unsweptChecksOf = ({ context }: { context: FleetContext }) => ({
+  checks: settledChecks(context, context.refusedLeftovers, unionUnchecked(context.unchecked, context.uncheckedBefore)),
+});
 
 export const fleetMachine = fleetSetup
   .extend({
@@ -252,8 +266,19 @@ export const fleetMachine = fleetSetup
         const programmed = context.programmed.set(event.name, event.spec);
         return { programmed, refusedNodes: pruneRefused(context.refusedNodes, { desired: context.desired, programmed }) };
       }),
-      // A bulk reconcile starts: it writes the desired set as it is now (a busy node as its actor was told).
-      noteWritten: assign(({ context }) => ({ written: bulkWrite(context) })),
+      // A bulk reconcile starts: it writes the desired set as it is now (a busy node as its actor was told);
+      // the changes not looked at so far are its to write.
+      noteWritten: assign(({ context }) => ({
+        written: bulkWrite(context),
+        uncheckedBefore: unionUnchecked(context.uncheckedBefore, context.unchecked),
+        // A busy node is written as its actor was told, not as desired: its change stays unchecked.
+        unchecked: busyUnchecked(context.unchecked, context.busy),
+      })),
+      // The desired set changed and no NODE.CHECK follows now: the next bulk reconcile's settling looks at these.
+      noteUnchecked: assign(({ context, event }) => {
+        assertEvent(event, ['NODES.SYNCED', 'NODES.CHANGED']);
+        return { unchecked: event.type === 'NODES.SYNCED' ? noteUnchecked(context.unchecked, 'all') : noteUnchecked(context.unchecked, event.upserts, event.removes) };
+      }),
       // What the last bulk reconcile could not write (shown by readiness; their actors retry).
       recordRefused: assign(({ context }, params: { nodes: readonly string[]; reasons: Readonly<Record<string, string>> | undefined }) => ({
         refused: params.nodes,
@@ -263,12 +288,17 @@ export const fleetMachine = fleetSetup
           for (const n of params.nodes) m.set(n, params.reasons?.[n] ?? 'refused by the kernel');
         }),
       })),
-      // The leftovers went with the checks (to the actors hired for them).
-      forgetLeftovers: assign({ refusedLeftovers: () => NodeMap<string, readonly VtepSpec[]>() }),
+      // The leftovers and the unchecked nodes went with the checks (to the actors hired for them).
+      forgetChecked: assign({
+        refusedLeftovers: () => NodeMap<string, readonly VtepSpec[]>(),
+        unchecked: () => NodeSet<string>(),
+        uncheckedBefore: () => NodeSet<string>(),
+      }),
       // A bulk reconcile is done: the kernel holds what it wrote, but for refused nodes and busy ones.
       settleReconciled: assign(({ context }) => {
         const programmed = settledProgrammed(context, context.written, context.refused);
-        return { programmed, convergeFailures: 0, refusedNodes: pruneRefused(context.refusedNodes, { desired: context.desired, programmed }) };
+        // What was unchecked when it started, it wrote.
+        return { programmed, convergeFailures: 0, uncheckedBefore: NodeSet<string>(), refusedNodes: pruneRefused(context.refusedNodes, { desired: context.desired, programmed }) };
       }),
       // After a sweep (done or failed): the actors that program the desired spec get RETRY (a stalled one tries again).
       retryVteps: fleetSetup.enqueueActions(({ context, enqueue }) => {
@@ -296,6 +326,8 @@ export const fleetMachine = fleetSetup
       convergeFailures: 0,
       refused: [],
       refusedLeftovers: NodeMap(),
+      unchecked: NodeSet(),
+      uncheckedBefore: NodeSet(),
       refusedNodes: NodeMap(),
       hires: List(),
     }),
@@ -308,8 +340,8 @@ export const fleetMachine = fleetSetup
         description: 'changes only update the desired set; a reporting actor is retired, nobody is hired',
         initial: 'gathering',
         on: {
-          'NODES.SYNCED': { actions: 'recordDesired' },
-          'NODES.CHANGED': [{ guard: 'largeBatch', actions: ['recordDesired', 'markDirty'] }, { actions: 'recordDesired' }],
+          'NODES.SYNCED': { actions: ['recordDesired', 'noteUnchecked'] },
+          'NODES.CHANGED': [{ guard: 'largeBatch', actions: ['recordDesired', 'noteUnchecked', 'markDirty'] }, { actions: ['recordDesired', 'noteUnchecked'] }],
           RESYNC: { actions: 'markDirty' },
           'VTEP.PROGRAMMED': { guard: 'fromNodeVtep', actions: ['retireVtep', 'recordProgrammed'] },
           'VTEP.REMOVED': { guard: 'fromNodeVtep', actions: 'retireVtep' },
@@ -334,7 +366,7 @@ export const fleetMachine = fleetSetup
                     { type: 'recordRefused', params: refusedOf },
                     'settleReconciled',
                     { type: 'checkNodes', params: settledChecksOf },
-                    'forgetLeftovers',
+                    'forgetChecked',
                     'announceConverged',
                   ],
                 },
@@ -360,7 +392,7 @@ export const fleetMachine = fleetSetup
                     'settleReconciled',
                     'retryVteps',
                     { type: 'checkNodes', params: settledChecksOf },
-                    'forgetLeftovers',
+                    'forgetChecked',
                     'announceConverged',
                   ],
                 },
@@ -369,7 +401,7 @@ export const fleetMachine = fleetSetup
               // left of refused nodes); the changes that waited go to actors now.
               onError: {
                 target: '#fleet.steady',
-                actions: ['retryVteps', { type: 'checkNodes', params: settledChecksOf }, 'forgetLeftovers', 'announceConvergeFailed'],
+                actions: ['retryVteps', { type: 'checkNodes', params: unsweptChecksOf }, 'forgetChecked', 'announceConvergeFailed'],
               },
             },
           },
@@ -382,7 +414,7 @@ export const fleetMachine = fleetSetup
           RESYNC: 'bulk.sweeping',
           'NODES.SYNCED': { actions: 'listAsChanges' },
           'NODES.CHANGED': [
-            { guard: 'largeBatch', target: 'bulk.sweeping', actions: 'recordDesired' },
+            { guard: 'largeBatch', target: 'bulk.sweeping', actions: ['recordDesired', 'noteUnchecked'] },
             { actions: ['recordDesired', { type: 'checkNodes', params: ({ event }) => ({ checks: changedNodes(event.upserts, event.removes) }) }] },
           ],
           'NODE.CHECK': [{ guard: 'nodeInPlace' }, { guard: 'nodeHasActor', actions: 'forwardToVtep' }, { actions: 'hireVtep' }],

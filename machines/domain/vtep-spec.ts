@@ -13,7 +13,8 @@ export interface VtepSpec {
 }
 
 export function sameVtepSpec(a: VtepSpec | undefined, b: VtepSpec | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
   return (
     a.name === b.name &&
     a.nodeIP === b.nodeIP &&

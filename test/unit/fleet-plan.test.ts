@@ -15,8 +15,13 @@ import {
   retarget,
   retire,
   retryTargets,
+  busyUnchecked,
+  noteUnchecked,
+  NodeSet,
   refusedLeftovers,
   settledChecks,
+  unionUnchecked,
+  type Unchecked,
   settledProgrammed,
   syncedChanges,
   type FleetBook,
@@ -136,6 +141,32 @@ describe('fleet plan: batches', () => {
     });
     expect(settledChecks(b, refusedLeftovers(book({}), written, ['a']))).toEqual([{ name: 'a', leftovers: [a1] }, { name: 'b' }, { name: 'd' }, { name: 'e' }, { name: 'c' }]);
     expect(retryTargets(b)).toEqual(['vtep:f:1']);
+  });
+});
+
+describe('fleet plan: the unchecked nodes bound the walk after a bulk reconcile', () => {
+  it('notes changed and removed names, a full list as all; a busy node stays unchecked across a pass', () => {
+    let u: Unchecked = NodeSet<string>();
+    u = noteUnchecked(u, [a1], ['b']);
+    expect(u !== 'all' && [...u].sort()).toEqual(['a', 'b']);
+    expect(noteUnchecked(u, 'all')).toBe('all');
+    expect(unionUnchecked(u, 'all')).toBe('all');
+    expect(unionUnchecked(u, NodeSet(['c'])) !== 'all' && [...(unionUnchecked(u, NodeSet(['c'])) as NodeSet<string>)].sort()).toEqual(['a', 'b', 'c']);
+    const busy = book({ busy: [['a', { id: 'vtep:a:1', target: a1 }]] }).busy;
+    expect([...busyUnchecked(u, busy)]).toEqual(['a']);
+    expect([...busyUnchecked('all', busy)]).toEqual(['a']);
+  });
+
+  it('looks only at the unchecked, busy and refused nodes (20,000 desired, one of them changed)', () => {
+    const many = Array.from({ length: 20_000 }, (_, i) => spec(`n${i}`, i + 1));
+    const desired = NodeMap(many.map((v) => [v.name, v] as [string, VtepSpec]));
+    const changed = spec('n7', 99_999);
+    const b: FleetBook = { ...EMPTY_BOOK, desired: desired.set('n7', changed), programmed: desired };
+    expect(settledChecks(b, NodeMap(), NodeSet(['n7']))).toEqual([{ name: 'n7' }]);
+    // 'all' walks every node and finds the same.
+    expect(settledChecks(b, NodeMap(), 'all')).toEqual([{ name: 'n7' }]);
+    // A refused node is looked at without being unchecked.
+    expect(settledChecks({ ...b, desired, programmed: desired.delete('n9') }, NodeMap([['n9', [many[9]!]]]), NodeSet())).toEqual([{ name: 'n9', leftovers: [many[9]] }]);
   });
 });
 
