@@ -104,11 +104,13 @@ describe('with the real SDK client', () => {
     await expect(ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: ['rtb-0000dead'] }))).rejects.toMatchObject({ name: 'InvalidRouteTableID.NotFound', $metadata: { httpStatusCode: 400 } });
   });
 
-  it('creates, replaces and deletes routes, telling the hook each time', async () => {
+  it('creates, replaces and deletes routes, telling the hook each time (with the request that did it)', async () => {
     const changes: RouteChange[] = [];
-    const off = standIn.onRouteChange(async (c) => {
+    const by: string[] = [];
+    const off = standIn.onRouteChange(async (c, call) => {
       await new Promise((r) => setTimeout(r, 1)); // an async listener (the lab's kernel update) is awaited
       changes.push(c);
+      by.push(`${call.seq} ${call.action} ${call.accessKeyId ?? '?'}`);
     });
     await ec2.send(new CreateRouteCommand({ RouteTableId: TABLES[0], DestinationCidrBlock: CIDRS[0], NetworkInterfaceId: GW_A.eni }));
     await expect(ec2.send(new CreateRouteCommand({ RouteTableId: TABLES[0], DestinationCidrBlock: CIDRS[0], NetworkInterfaceId: GW_A.eni }))).rejects.toMatchObject({ name: 'RouteAlreadyExists' });
@@ -122,6 +124,8 @@ describe('with the real SDK client', () => {
       { routeTableId: TABLES[0], cidr: CIDRS[0], target: { kind: 'interface', networkInterfaceId: GW_B.eni, privateIp: GW_B.privateIp, instanceId: GW_B.instanceId } },
       { routeTableId: TABLES[0], cidr: CIDRS[0], target: null },
     ]);
+    // Calls 2 and 5 failed (RouteAlreadyExists, InvalidRoute.NotFound): no change, no notice.
+    expect(by).toEqual(['1 CreateRoute AKIDLABTEST0000000000', '3 ReplaceRoute AKIDLABTEST0000000000', '4 DeleteRoute AKIDLABTEST0000000000']);
     expect(standIn.calls.every((c) => c.accessKeyId === 'AKIDLABTEST0000000000')).toBe(true);
   });
 
