@@ -16,7 +16,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startControlPlane, type ControlPlaneOptions } from './control-plane.js';
-import { createPropagator, type ScriptedFailure, type ThrottleSpec } from './ec2/index.js';
+import { createPropagator, type RequestOrigin, type ScriptedFailure, type ThrottleSpec } from './ec2/index.js';
 import type { FaultConfig, KObj } from './kube-apiserver/index.js';
 
 const execFileP = promisify(execFile);
@@ -47,7 +47,7 @@ export interface RouteWrite {
 export interface Ec2CallRecord {
   readonly seq: number;
   readonly action: string;
-  /** Epoch ms of its arrival, before any injected delay. */
+  /** Epoch ms of its arrival, before any injected delay (late delivery included). */
   readonly atMs: number;
   readonly accessKeyId: string | undefined;
   readonly remoteAddress: string | undefined;
@@ -58,6 +58,8 @@ export interface Ec2CallRecord {
   /** HTTP status sent; undefined while the call is still being handled. */
   readonly status: number | undefined;
   readonly code: string | undefined;
+  /** Late delivery it waited (ms), if any. */
+  readonly lateMs: number | undefined;
 }
 
 export type Ec2FaultRequest =
@@ -65,6 +67,8 @@ export type Ec2FaultRequest =
   | { kind: 'fail'; failure: ScriptedFailure; probability?: number }
   | { kind: 'tokenBuckets'; spec: boolean | ThrottleSpec }
   | { kind: 'latency'; ms: number; actions?: string[] }
+  /** Matching requests (e.g. one gateway's route writes) reach EC2 ms late, then are applied (Faults.lateDelivery). */
+  | { kind: 'lateDelivery'; ms: number; actions?: string[]; from?: RequestOrigin; count?: number }
   | { kind: 'reset' };
 
 interface LabExtras {
@@ -232,6 +236,7 @@ process.on('message', (raw: unknown) => {
         else if (f.kind === 'fail') cp.ec2.faults.fail(f.failure, f.probability ?? 1);
         else if (f.kind === 'tokenBuckets') cp.ec2.faults.tokenBuckets(f.spec);
         else if (f.kind === 'latency') cp.ec2.faults.latency(f.ms, f.actions);
+        else if (f.kind === 'lateDelivery') cp.ec2.faults.lateDelivery(f);
         else cp.ec2.faults.reset();
         value = null;
         break;
@@ -248,6 +253,7 @@ process.on('message', (raw: unknown) => {
           eni: c.params.NetworkInterfaceId,
           status: c.status,
           code: c.code,
+          lateMs: c.lateMs,
         }));
         break;
       case 'routeLog':

@@ -56,7 +56,7 @@ export interface Ec2Call {
   readonly accessKeyId?: string;
   /** The client's address (the TCP peer). */
   readonly remoteAddress?: string;
-  /** performance.now() on arrival, before any injected delay. */
+  /** performance.now() on arrival, before any injected delay (late delivery included). */
   readonly arrivedAt: number;
   status?: number;
   /** The error code sent, if the call failed. */
@@ -65,6 +65,8 @@ export interface Ec2Call {
   bucket?: string;
   /** Latency waited before answering (profile + injected), ms. */
   delayMs?: number;
+  /** Late delivery waited on arrival (Faults.lateDelivery), ms. */
+  lateMs?: number;
 }
 
 /** `call` is the request that made the change (its access key, its arrival). */
@@ -295,9 +297,10 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
         if (action === '') throw new Ec2Fault('MissingAction', 'The request must contain the parameter Action', 400);
         if (!ACTIONS.has(action)) throw new Ec2Fault('InvalidAction', `The action ${action} is not valid for this web service.`, 400);
         if (params.get('Version') === undefined) throw new Ec2Fault('MissingParameter', 'The request must contain the parameter Version', 400);
-        const outcome = await faults.apply(action, params);
+        const outcome = await faults.apply(action, params, { ...(remoteAddress !== undefined ? { address: remoteAddress } : {}), ...(accessKeyId !== undefined ? { accessKeyId } : {}) });
         if (outcome.bucket !== undefined) call.bucket = outcome.bucket;
         if (outcome.delayMs > 0) call.delayMs = outcome.delayMs;
+        if (outcome.lateMs > 0) call.lateMs = outcome.lateMs;
         const failure = outcome.failure;
         if (failure) {
           const message =
