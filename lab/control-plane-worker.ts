@@ -6,7 +6,8 @@
 // With `vpcRouter: {ns, routeTableId}` in the options, every route change of
 // that table is applied to the VPC router namespace's kernel routes
 // (`ip -n <ns> route replace <cidr> via <eni private ip>`), and every route
-// write is logged with the Lease holder at that instant (op routeLog).
+// write is logged with the request that made it (access key, call seq) and
+// the Lease holder at that instant (op routeLog).
 // `ec2Profile: 'realistic' | 'ideal'` (default LAB_EC2_PROFILE, else ideal) and
 // `ec2Behaviour: {…overrides}` choose how EC2 behaves (lab/README.md). With a
 // propagation delay (realistic), EC2 answers a route write at once and the
@@ -15,7 +16,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startControlPlane, type ControlPlaneOptions } from './control-plane.js';
-import { createPropagator, type ScriptedFailure, type ThrottleSpec } from './ec2/index.js';
+import { createPropagator, type RequestOrigin, type ScriptedFailure, type ThrottleSpec } from './ec2/index.js';
 import type { FaultConfig, KObj } from './kube-apiserver/index.js';
 
 const execFileP = promisify(execFile);
@@ -30,6 +31,8 @@ export interface RouteWrite {
   readonly eni: string | null;
   /** SigV4 access key of the request that wrote it (each lab gateway has its own). */
   readonly accessKeyId: string | undefined;
+  /** That request's place in the EC2 call log (op ec2CallLog). */
+  readonly seq: number;
   /** Lease holder at that instant, and whether the lease was still within its duration. */
   readonly holder: string | undefined;
   readonly leaseValid: boolean;
@@ -40,11 +43,32 @@ export interface RouteWrite {
   routerError?: string;
 }
 
+/** One EC2 API call as the stand-in received it (op ec2CallLog). */
+export interface Ec2CallRecord {
+  readonly seq: number;
+  readonly action: string;
+  /** Epoch ms of its arrival, before any injected delay (late delivery included). */
+  readonly atMs: number;
+  readonly accessKeyId: string | undefined;
+  readonly remoteAddress: string | undefined;
+  readonly routeTableId: string | undefined;
+  readonly cidr: string | undefined;
+  /** NetworkInterfaceId of the request (a route write's target). */
+  readonly eni: string | undefined;
+  /** HTTP status sent; undefined while the call is still being handled. */
+  readonly status: number | undefined;
+  readonly code: string | undefined;
+  /** Late delivery it waited (ms), if any. */
+  readonly lateMs: number | undefined;
+}
+
 export type Ec2FaultRequest =
   | { kind: 'failNext'; count: number; failure: ScriptedFailure }
   | { kind: 'fail'; failure: ScriptedFailure; probability?: number }
   | { kind: 'tokenBuckets'; spec: boolean | ThrottleSpec }
   | { kind: 'latency'; ms: number; actions?: string[] }
+  /** Matching requests (e.g. one gateway's route writes) reach EC2 ms late, then are applied (Faults.lateDelivery). */
+  | { kind: 'lateDelivery'; ms: number; actions?: string[]; from?: RequestOrigin; count?: number }
   | { kind: 'reset' };
 
 interface LabExtras {
@@ -115,19 +139,16 @@ const propagator = createPropagator({
     if (args !== undefined) await execFileP('ip', args);
   },
 });
-cp.ec2.onRouteChange((change) => {
+cp.ec2.onRouteChange((change, call) => {
   const now = Date.now();
-  // The request being answered: the newest route call for this table/CIDR without a status yet.
-  const call = [...cp.ec2.calls]
-    .reverse()
-    .find((c) => c.status === undefined && c.params.RouteTableId === change.routeTableId && c.params.DestinationCidrBlock === change.cidr);
   const { holder, valid } = leaseAt(now);
   const entry: RouteWrite = {
     atMs: now,
     routeTableId: change.routeTableId,
     cidr: change.cidr,
     eni: change.target === null ? null : change.target.kind === 'interface' ? change.target.networkInterfaceId : change.target.gatewayId,
-    accessKeyId: call?.accessKeyId,
+    accessKeyId: call.accessKeyId,
+    seq: call.seq,
     holder,
     leaseValid: valid,
   };
@@ -215,21 +236,24 @@ process.on('message', (raw: unknown) => {
         else if (f.kind === 'fail') cp.ec2.faults.fail(f.failure, f.probability ?? 1);
         else if (f.kind === 'tokenBuckets') cp.ec2.faults.tokenBuckets(f.spec);
         else if (f.kind === 'latency') cp.ec2.faults.latency(f.ms, f.actions);
+        else if (f.kind === 'lateDelivery') cp.ec2.faults.lateDelivery(f);
         else cp.ec2.faults.reset();
         value = null;
         break;
       }
       case 'ec2CallLog':
-        value = cp.ec2.calls.map((c) => ({
+        value = cp.ec2.calls.map((c): Ec2CallRecord => ({
           seq: c.seq,
           action: c.action,
           atMs: epochOf(c.arrivedAt),
           accessKeyId: c.accessKeyId,
+          remoteAddress: c.remoteAddress,
           routeTableId: c.params.RouteTableId,
           cidr: c.params.DestinationCidrBlock,
           eni: c.params.NetworkInterfaceId,
           status: c.status,
           code: c.code,
+          lateMs: c.lateMs,
         }));
         break;
       case 'routeLog':

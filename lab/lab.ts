@@ -41,7 +41,7 @@ import {
   type HybridNodeAddresses,
 } from './addresses.js';
 import type { AgentApplied } from './cilium-agent.js';
-import type { Ec2FaultRequest, RouteWrite } from './control-plane-worker.js';
+import type { Ec2CallRecord, Ec2FaultRequest, RouteWrite } from './control-plane-worker.js';
 import { IpcPeer, type Reply } from './ipc.js';
 import { gatewayDeviceMac } from './mac.js';
 import { stderrTail, type NetnsRun } from './netns.js';
@@ -623,6 +623,11 @@ export class Lab {
 
   routeLog(): Promise<RouteWrite[]> {
     return this.ask<RouteWrite[]>({ op: 'routeLog' });
+  }
+
+  /** Every EC2 API call the stand-in received, in arrival order. */
+  ec2CallLog(): Promise<Ec2CallRecord[]> {
+    return this.ask<Ec2CallRecord[]>({ op: 'ec2CallLog' });
   }
 
   async teardown(): Promise<void> {

@@ -1,6 +1,10 @@
 // Fault injection for the EC2 stand-in: latency, scripted failures (throttling,
-// 5xx, permission errors), EC2's token buckets, and a hold that parks
-// requests until released (to abort a caller mid-update deterministically).
+// 5xx, permission errors), EC2's token buckets, a hold that parks requests
+// until released (to abort a caller mid-update deterministically), and late
+// delivery: requests from one origin reach EC2 only after a delay and are
+// then applied as usual (a write that was on the wire when its sender stopped
+// waiting, as a slow network path would deliver it — fault injection, not
+// modelled AWS behaviour).
 // The profile's baseline (its throttling and per-call latency, see
 // profile.ts) runs in the same pipeline; reset() returns to that baseline.
 import { latencyOf, type LatencySpec } from './profile.js';
@@ -50,6 +54,30 @@ export interface Hold {
   release(): void;
 }
 
+/** Who sent a request, as the stand-in sees it. */
+export interface RequestOrigin {
+  /** The client's IP address (the TCP peer; an IPv4-mapped IPv6 form matches its IPv4 address). */
+  readonly address?: string;
+  /** The access key id of the request's SigV4 Authorization header. */
+  readonly accessKeyId?: string;
+}
+
+/**
+ * Matching requests are delivered late: each waits `ms` on arrival, before
+ * anything else is done with it (holds, token bucket, latency, failures), and
+ * is then handled as usual — a write is applied then, however long ago its
+ * sender stopped waiting for the answer.
+ */
+export interface LateDelivery {
+  readonly ms: number;
+  /** Actions it applies to; all when omitted. */
+  readonly actions?: readonly string[];
+  /** Only requests from this origin (every field given must match); all when omitted. */
+  readonly from?: RequestOrigin;
+  /** How many matching requests are delayed; every one until reset when omitted. */
+  readonly count?: number;
+}
+
 const applies = (actions: readonly string[] | undefined, action: string): boolean => actions === undefined || actions.includes(action);
 
 export interface FaultsOptions {
@@ -65,8 +93,18 @@ export interface FaultsOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+const plainAddress = (a: string | undefined): string | undefined => (a?.startsWith('::ffff:') === true ? a.slice(7) : a);
+
+function fromOrigin(want: RequestOrigin | undefined, got: RequestOrigin): boolean {
+  if (want === undefined) return true;
+  if (want.address !== undefined && plainAddress(want.address) !== plainAddress(got.address)) return false;
+  return want.accessKeyId === undefined || want.accessKeyId === got.accessKeyId;
+}
+
 /** What the pipeline decided for one request. */
 export interface FaultOutcome {
+  /** Late delivery waited on arrival (lateDelivery), ms; 0 when none. */
+  readonly lateMs: number;
   /** The failure to send, if any. */
   readonly failure?: ScriptedFailure;
   /** The token bucket consulted (undefined when not throttling). */
@@ -86,6 +124,7 @@ export class Faults {
   private throttleOverride: Throttle | null | undefined;
   private baselineThrottle: Throttle | undefined;
   private holds: Array<{ actions: readonly string[] | undefined; park(): Promise<void> }> = [];
+  private late: Array<{ remaining: number; spec: LateDelivery }> = [];
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -138,6 +177,17 @@ export class Faults {
     return this;
   }
 
+  /**
+   * Deliver matching requests `ms` late (see LateDelivery): e.g. every ReplaceRoute from one
+   * gateway's address, once, so that a write it sent lands after it has stopped leading.
+   */
+  lateDelivery(spec: LateDelivery): this {
+    if (!(Number.isFinite(spec.ms) && spec.ms >= 0)) throw new Error(`lateDelivery: ms must be ≥ 0 (got ${spec.ms})`);
+    if (spec.count !== undefined && !(Number.isInteger(spec.count) && spec.count >= 1)) throw new Error(`lateDelivery: count must be a positive integer (got ${spec.count})`);
+    this.late.push({ remaining: spec.count ?? Infinity, spec });
+    return this;
+  }
+
   /** Park matching requests (before they are handled) until release(). */
   hold(actions?: readonly string[]): Hold {
     let released = false;
@@ -174,6 +224,8 @@ export class Faults {
     this.latencyActions = undefined;
     this.scripted = [];
     this.standing = [];
+    // A request already delivered late is not called back: it lands when its delay is over.
+    this.late = [];
     this.throttleOverride = undefined;
     this.baselineThrottle = this.options.throttling ? new Throttle(this.options.throttling, this.clock) : undefined;
     // Holds are released by whoever took them (Hold.release()).
@@ -181,13 +233,20 @@ export class Faults {
   }
 
   /**
-   * @internal the stand-in's pipeline for one signed request to a known action:
+   * @internal the stand-in's pipeline for one signed request to a known action
+   * from `origin`: late delivery (only after it does the request reach EC2),
    * holds, then the token bucket (decided on arrival: every such request takes
    * a token, including ones refused later for permission or validation, or
    * answering DryRunOperation; a refused one takes none), then the delay
    * (profile latency + injected latency, for every answer), then scripted failures.
    */
-  async apply(action: string, params: ReadonlyMap<string, string> = new Map()): Promise<FaultOutcome> {
+  async apply(action: string, params: ReadonlyMap<string, string> = new Map(), origin: RequestOrigin = {}): Promise<FaultOutcome> {
+    const late = this.late.find((l) => l.remaining > 0 && applies(l.spec.actions, action) && fromOrigin(l.spec.from, origin));
+    const lateMs = late?.spec.ms ?? 0;
+    if (late !== undefined) {
+      late.remaining -= 1;
+      if (lateMs > 0) await this.sleep(lateMs);
+    }
     for (const h of this.holds) if (applies(h.actions, action)) await h.park();
     const throttle = this.throttle;
     const decision = throttle?.take(action, params);
@@ -195,13 +254,13 @@ export class Faults {
     if (this.latencyMs > 0 && applies(this.latencyActions, action)) delayMs += this.latencyMs;
     if (delayMs > 0) await this.sleep(delayMs);
     const bucket = decision?.bucket;
-    if (decision !== undefined && !decision.allowed) return { failure: { code: 'RequestLimitExceeded' }, bucket, delayMs };
+    if (decision !== undefined && !decision.allowed) return { failure: { code: 'RequestLimitExceeded' }, bucket, delayMs, lateMs };
     const s = this.scripted.find((x) => x.remaining > 0 && applies(x.failure.actions, action));
     if (s) {
       s.remaining -= 1;
-      return { failure: s.failure, bucket, delayMs };
+      return { failure: s.failure, bucket, delayMs, lateMs };
     }
-    for (const f of this.standing) if (applies(f.failure.actions, action) && this.random() < f.probability) return { failure: f.failure, bucket, delayMs };
-    return { bucket, delayMs };
+    for (const f of this.standing) if (applies(f.failure.actions, action) && this.random() < f.probability) return { failure: f.failure, bucket, delayMs, lateMs };
+    return { bucket, delayMs, lateMs };
   }
 }

@@ -1,6 +1,6 @@
 // The lab's EC2 + IMDSv2 stand-in (see stand-in.ts).
 export { startEc2StandIn, type Ec2StandIn, type Ec2StandInOptions, type Ec2Call, type RouteChangeListener } from './stand-in.js';
-export { Faults, EC2_BUCKETS, FAULT_STATUS, requestLimitMessage, type FaultOutcome, type FaultsOptions, type Hold, type ScriptedFailure } from './faults.js';
+export { Faults, EC2_BUCKETS, FAULT_STATUS, requestLimitMessage, type FaultOutcome, type FaultsOptions, type Hold, type LateDelivery, type RequestOrigin, type ScriptedFailure } from './faults.js';
 export {
   EC2_THROTTLING,
   UNFILTERED_UNPAGINATED_ACTIONS,

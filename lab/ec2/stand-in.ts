@@ -54,7 +54,9 @@ export interface Ec2Call {
   readonly params: Readonly<Record<string, string>>;
   /** The access key id of the SigV4 Authorization header (the signature itself is not checked). */
   readonly accessKeyId?: string;
-  /** performance.now() on arrival, before any injected delay. */
+  /** The client's address (the TCP peer). */
+  readonly remoteAddress?: string;
+  /** performance.now() on arrival, before any injected delay (late delivery included). */
   readonly arrivedAt: number;
   status?: number;
   /** The error code sent, if the call failed. */
@@ -63,9 +65,12 @@ export interface Ec2Call {
   bucket?: string;
   /** Latency waited before answering (profile + injected), ms. */
   delayMs?: number;
+  /** Late delivery waited on arrival (Faults.lateDelivery), ms. */
+  lateMs?: number;
 }
 
-export type RouteChangeListener = (change: RouteChange) => void | Promise<void>;
+/** `call` is the request that made the change (its access key, its arrival). */
+export type RouteChangeListener = (change: RouteChange, call: Ec2Call) => void | Promise<void>;
 
 export interface Ec2StandIn {
   /** EC2 endpoint, e.g. http://127.0.0.1:41234 (AWS_ENDPOINT_URL_EC2). */
@@ -85,8 +90,9 @@ export interface Ec2StandIn {
   /** Forget every IMDS token of an instance (as an IMDS restart does): clients must take a new one. */
   revokeImdsTokens(instanceId: string): void;
   /**
-   * Called after each route create/replace/delete, before the API answers
-   * (a returned promise is awaited; its failure is logged, not sent to the caller).
+   * Called after each route create/replace/delete, with the request that made
+   * it, before the API answers (a returned promise is awaited; its failure is
+   * logged, not sent to the caller).
    * Returns an unsubscribe function.
    */
   onRouteChange(listener: RouteChangeListener): () => void;
@@ -196,13 +202,13 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
   const listeners = new Set<RouteChangeListener>();
   const requireSignature = options.requireSignature ?? true;
 
-  const handle = async (params: Params): Promise<Record<string, unknown>> => {
+  const handle = async (params: Params, call: Ec2Call): Promise<Record<string, unknown>> => {
     const action = params.get('Action') ?? '';
     const p = (k: string): string | undefined => params.get(k);
     const notify = async (change: RouteChange): Promise<void> => {
       for (const l of listeners) {
         try {
-          await l(change);
+          await l(change, call);
         } catch (err) {
           process.stderr.write(`ec2 stand-in: onRouteChange listener failed: ${String(err)}\n`);
         }
@@ -275,7 +281,15 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
         const params = new Map<string, string>(form);
         const action = params.get('Action') ?? '';
         const accessKeyId = /Credential=([^/,\s]+)\//.exec(req.headers.authorization ?? '')?.[1];
-        call = { seq: calls.length + 1, action, params: Object.fromEntries(params), arrivedAt, ...(accessKeyId !== undefined ? { accessKeyId } : {}) };
+        const remoteAddress = req.socket.remoteAddress;
+        call = {
+          seq: calls.length + 1,
+          action,
+          params: Object.fromEntries(params),
+          arrivedAt,
+          ...(accessKeyId !== undefined ? { accessKeyId } : {}),
+          ...(remoteAddress !== undefined ? { remoteAddress } : {}),
+        };
         calls.push(call);
         if (requireSignature && !/^AWS4-HMAC-SHA256 Credential=\S+/.test(req.headers.authorization ?? '')) {
           throw new Ec2Fault('AuthFailure', 'AWS was not able to validate the provided access credentials', 401);
@@ -283,9 +297,10 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
         if (action === '') throw new Ec2Fault('MissingAction', 'The request must contain the parameter Action', 400);
         if (!ACTIONS.has(action)) throw new Ec2Fault('InvalidAction', `The action ${action} is not valid for this web service.`, 400);
         if (params.get('Version') === undefined) throw new Ec2Fault('MissingParameter', 'The request must contain the parameter Version', 400);
-        const outcome = await faults.apply(action, params);
+        const outcome = await faults.apply(action, params, { ...(remoteAddress !== undefined ? { address: remoteAddress } : {}), ...(accessKeyId !== undefined ? { accessKeyId } : {}) });
         if (outcome.bucket !== undefined) call.bucket = outcome.bucket;
         if (outcome.delayMs > 0) call.delayMs = outcome.delayMs;
+        if (outcome.lateMs > 0) call.lateMs = outcome.lateMs;
         const failure = outcome.failure;
         if (failure) {
           const message =
@@ -302,7 +317,7 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
         if (params.get('DryRun') === 'true') {
           throw new Ec2Fault('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
         }
-        const out = await handle(params);
+        const out = await handle(params, call);
         reply(200, successXml(action, requestId, out));
       } catch (err) {
         if (err instanceof Ec2Fault) reply(err.status, errorXml(err.code, err.message, requestId), err.code);

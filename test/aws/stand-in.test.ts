@@ -1,7 +1,7 @@
 // The EC2 stand-in speaks the EC2 Query protocol: checked on the wire (raw
 // HTTP) and with the real SDK client, unchanged.
 import { request } from 'node:http';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   CreateRouteCommand,
   DeleteRouteCommand,
@@ -20,9 +20,13 @@ let ec2: EC2Client;
 
 useWorld((w) => ({ standIn, ec2 } = w));
 
-function post(body: string, headers: Record<string, string> = { authorization: 'AWS4-HMAC-SHA256 Credential=AKIDRAW/20260101/us-west-2/ec2/aws4_request, SignedHeaders=host, Signature=00' }) {
+const signedBy = (key: string): Record<string, string> => ({ authorization: `AWS4-HMAC-SHA256 Credential=${key}/20260101/us-west-2/ec2/aws4_request, SignedHeaders=host, Signature=00` });
+
+/** A raw Query request; `localAddress` picks the client's address (any of 127/8). */
+function post(body: string, headers: Record<string, string> = signedBy('AKIDRAW'), localAddress?: string) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request(standIn.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', ...headers } }, (res) => {
+    const options = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', ...headers }, ...(localAddress !== undefined ? { localAddress } : {}) };
+    const req = request(standIn.url, options, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
@@ -79,6 +83,32 @@ describe('on the wire', () => {
     expect((await post(body)).status).toBe(200);
   });
 
+  it('late delivery (fault injection): a request from the given origin reaches EC2 ms late and is applied then; others pass at once', async () => {
+    const replace = (cidr: string) => `Action=ReplaceRoute&Version=2016-11-15&RouteTableId=${TABLES[1]}&DestinationCidrBlock=${encodeURIComponent(cidr)}&NetworkInterfaceId=${GW_A.eni}`;
+    const applied: number[] = [];
+    standIn.onRouteChange((_change, call) => void applied.push(call.seq));
+    standIn.faults.lateDelivery({ ms: 300, actions: ['ReplaceRoute'], from: { address: '127.0.0.2', accessKeyId: 'AKIDSLOW' }, count: 1 });
+    const t0 = performance.now();
+    const slow = post(replace(CIDRS[0]), signedBy('AKIDSLOW'), '127.0.0.2').then((r) => ({ ...r, ms: performance.now() - t0 }));
+    await vi.waitFor(() => expect(standIn.calls).toHaveLength(1));
+    // Not from that origin (other key; other address): not delayed.
+    expect((await post(replace(CIDRS[1]), signedBy('AKIDOTHER'), '127.0.0.2')).status).toBe(200);
+    expect((await post(replace(CIDRS[2]), signedBy('AKIDSLOW'), '127.0.0.3')).status).toBe(200);
+    expect(standIn.state.routeTarget(TABLES[1], CIDRS[0])).toBe(GW_B.eni);
+    const done = await slow;
+    expect(done.status).toBe(200);
+    expect(done.ms).toBeGreaterThanOrEqual(290);
+    expect(standIn.state.routeTarget(TABLES[1], CIDRS[0])).toBe(GW_A.eni);
+    // Applied after the two that arrived later; each change names the request that made it.
+    expect(applied).toEqual([2, 3, 1]);
+    const late = standIn.calls.find((c) => c.params.DestinationCidrBlock === CIDRS[0]);
+    expect(late).toMatchObject({ seq: 1, accessKeyId: 'AKIDSLOW', remoteAddress: '127.0.0.2', lateMs: 300 });
+    // count: 1 — the next one from there passes at once.
+    const t1 = performance.now();
+    expect((await post(replace(CIDRS[3]), signedBy('AKIDSLOW'), '127.0.0.2')).status).toBe(200);
+    expect(performance.now() - t1).toBeLessThan(250);
+  });
+
   it("enforces EC2's mutating token bucket (50, refilling 5/s)", async () => {
     standIn.faults.tokenBuckets(true);
     const body = `Action=ReplaceRoute&Version=2016-11-15&RouteTableId=${TABLES[1]}&DestinationCidrBlock=${encodeURIComponent(CIDRS[0])}&NetworkInterfaceId=${GW_A.eni}`;
@@ -104,11 +134,13 @@ describe('with the real SDK client', () => {
     await expect(ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: ['rtb-0000dead'] }))).rejects.toMatchObject({ name: 'InvalidRouteTableID.NotFound', $metadata: { httpStatusCode: 400 } });
   });
 
-  it('creates, replaces and deletes routes, telling the hook each time', async () => {
+  it('creates, replaces and deletes routes, telling the hook each time (with the request that did it)', async () => {
     const changes: RouteChange[] = [];
-    const off = standIn.onRouteChange(async (c) => {
+    const by: string[] = [];
+    const off = standIn.onRouteChange(async (c, call) => {
       await new Promise((r) => setTimeout(r, 1)); // an async listener (the lab's kernel update) is awaited
       changes.push(c);
+      by.push(`${call.seq} ${call.action} ${call.accessKeyId ?? '?'}`);
     });
     await ec2.send(new CreateRouteCommand({ RouteTableId: TABLES[0], DestinationCidrBlock: CIDRS[0], NetworkInterfaceId: GW_A.eni }));
     await expect(ec2.send(new CreateRouteCommand({ RouteTableId: TABLES[0], DestinationCidrBlock: CIDRS[0], NetworkInterfaceId: GW_A.eni }))).rejects.toMatchObject({ name: 'RouteAlreadyExists' });
@@ -122,6 +154,8 @@ describe('with the real SDK client', () => {
       { routeTableId: TABLES[0], cidr: CIDRS[0], target: { kind: 'interface', networkInterfaceId: GW_B.eni, privateIp: GW_B.privateIp, instanceId: GW_B.instanceId } },
       { routeTableId: TABLES[0], cidr: CIDRS[0], target: null },
     ]);
+    // Calls 2 and 5 failed (RouteAlreadyExists, InvalidRoute.NotFound): no change, no notice.
+    expect(by).toEqual(['1 CreateRoute AKIDLABTEST0000000000', '3 ReplaceRoute AKIDLABTEST0000000000', '4 DeleteRoute AKIDLABTEST0000000000']);
     expect(standIn.calls.every((c) => c.accessKeyId === 'AKIDLABTEST0000000000')).toBe(true);
   });
 
