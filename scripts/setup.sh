@@ -67,3 +67,22 @@ if [ ! -x /usr/bin/docker-registry ] && [ "$(id -u)" -eq 0 ]; then
   [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
 fi
+# Prometheus (Debian's prometheus: /usr/bin/promtool and /usr/bin/prometheus) for
+# test/chart/alerts.test.ts (promtool check/test rules on the chart's alerts and
+# dashboard) and test/lab/prometheus.test.ts (a real server scraping both lab
+# gateways from inside the lab's control namespace). Optional: without it those
+# tests are skipped with a logged reason; SKIP_PROMETHEUS=1 skips the install.
+# The package's own service is kept from starting during the install
+# (policy-rc.d) and disabled, so nothing listens on the host.
+if [ ! -x /usr/bin/promtool ] && [ "${SKIP_PROMETHEUS:-0}" != "1" ] && [ "$(id -u)" -eq 0 ]; then
+  echo "setup: installing prometheus (optional, for test/chart/alerts and test/lab/prometheus)" >&2
+  made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1; } \
+    || echo "setup: could not install prometheus; the promtool and Prometheus tests will be skipped" >&2
+  [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+fi

@@ -155,7 +155,7 @@ describe('helm lint --strict', () => {
   it.each([
     ['auto mode', AUTO_SETS],
     ['managed node groups', MNG_SETS],
-    ['every option on', [...AUTO_SETS, 'podMonitor.enabled=true', 'otel.endpoint=http://otel-collector.observability:4318', 'autoMode.nodeClass.create=true', 'autoMode.nodeClass.role=AmazonEKSAutoNodeRole', 'autoMode.nodeClass.subnetSelectorTerms[0].id=subnet-0123456789abcdef0', 'autoMode.nodeClass.securityGroupSelectorTerms[0].tags.aws:eks:cluster-name=demo', 'createNamespace=true']],
+    ['every option on', [...AUTO_SETS, 'podMonitor.enabled=true', 'prometheusRule.enabled=true', 'dashboards.enabled=true', 'otel.endpoint=http://otel-collector.observability:4318', 'autoMode.nodeClass.create=true', 'autoMode.nodeClass.role=AmazonEKSAutoNodeRole', 'autoMode.nodeClass.subnetSelectorTerms[0].id=subnet-0123456789abcdef0', 'autoMode.nodeClass.securityGroupSelectorTerms[0].tags.aws:eks:cluster-name=demo', 'createNamespace=true']],
   ])('%s: no errors, no warnings', async (_name, sets) => {
     const r = await helm.run(['lint', '--strict', chartDir, ...sets.flatMap((s) => ['--set', s])]);
     expect(r.stderr + r.stdout).not.toMatch(/\[(ERROR|WARNING)\]/);
@@ -183,11 +183,13 @@ describe('rendered objects against the Kubernetes OpenAPI schemas', () => {
     }
   });
 
-  it('every option on: still valid (PodMonitor, NodeClass, Namespace, OTEL, pull secrets, extra env)', async () => {
+  it('every option on: still valid (PodMonitor, PrometheusRule, dashboard ConfigMap, NodeClass, Namespace, OTEL, pull secrets, extra env)', async () => {
     const docs = await helm.template([
       ...AUTO_SETS,
       'podMonitor.enabled=true',
       'podMonitor.interval=15s',
+      'prometheusRule.enabled=true',
+      'dashboards.enabled=true',
       'otel.endpoint=http://otel-collector.observability:4318',
       'otel.headersSecret.name=otlp-auth',
       'autoMode.nodeClass.create=true',
@@ -200,7 +202,7 @@ describe('rendered objects against the Kubernetes OpenAPI schemas', () => {
       'extraEnv[0].value=regional',
     ]);
     const kinds = docs.map((d) => d.kind);
-    expect(kinds).toEqual(expect.arrayContaining(['PodMonitor', 'NodeClass', 'NodePool', 'Namespace']));
+    expect(kinds).toEqual(expect.arrayContaining(['PodMonitor', 'PrometheusRule', 'ConfigMap', 'NodeClass', 'NodePool', 'Namespace']));
     for (const d of docs) {
       if (CUSTOM_KINDS.has(`${d.apiVersion} ${d.kind}`)) validateCustomResourceParts(d);
       else validateBuiltIn(d);

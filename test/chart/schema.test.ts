@@ -45,6 +45,13 @@ const REJECTED: Array<[string, string[], string, string?]> = [
   ['OTEL endpoint without a scheme', withGood('otel.endpoint=otel-collector:4318'), '/otel/endpoint', 'otel-collector:4318'],
   ['PodMonitor interval in words', withGood('podMonitor.interval=15 seconds'), '/podMonitor/interval', '15 seconds'],
   ['metrics port clashing with VXLAN', withGood('ports.metrics=8472'), '/ports/metrics'],
+  ['failover alert threshold that is no bucket of the histogram', withGood('prometheusRule.failoverThresholdSeconds=4'), '/prometheusRule/failoverThresholdSeconds'],
+  ['alert window in words', withGood('prometheusRule.errorsWindow=five minutes'), '/prometheusRule/errorsWindow', 'five minutes'],
+  ['empty alert delay', withGood('prometheusRule.notReadyFor='), '/prometheusRule/notReadyFor'],
+  ['scrape interval with days (the lease alerts add it up)', withGood('prometheusRule.scrapeInterval=1d'), '/prometheusRule/scrapeInterval', '1d'],
+  ['alert selector that is not PromQL label matchers', withGood('prometheusRule.selector=hybrid-gateway'), '/prometheusRule/selector', 'hybrid-gateway'],
+  ['runbook URL without a scheme', withGood('prometheusRule.runbookUrl=wiki/hybrid-gateway'), '/prometheusRule/runbookUrl', 'wiki/hybrid-gateway'],
+  ['misspelled dashboards value', withGood('dashboards.enable=true'), "additional properties 'enable' not allowed"],
   ['zero replicas', withGood('replicas=0'), '/replicas', 'minimum'],
   ['unknown pull policy', withGood('image.pullPolicy=Sometimes'), '/image/pullPolicy'],
   ['image digest not sha256', withGood('image.digest=latest'), '/image/digest', 'latest'],
@@ -100,6 +107,10 @@ describe('values.schema.json accepts the documented forms', () => {
     ['sub-second durations', withGood('leaderElection.leaseDuration=1500ms', 'leaderElection.renewDeadline=1s', 'leaderElection.retryPeriod=250ms')],
     ['no priority class, no PDB', withGood('priorityClassName=', 'podDisruptionBudget.enabled=false')],
     ['a numeric image tag', withGood('image.tag=1.2')],
+    [
+      'alerts and dashboard with their values',
+      withGood('prometheusRule.enabled=true', 'prometheusRule.failoverThresholdSeconds=0.5', 'prometheusRule.selector=job="monitoring/gw"\\,cluster=~"prod-.*"', 'prometheusRule.scrapeInterval=15s', 'prometheusRule.errorsWindow=1h30m', 'prometheusRule.runbookUrl=https://runbooks.example.com/gw', 'dashboards.enabled=true', 'dashboards.namespace=monitoring'),
+    ],
   ])('%s', async (_name, sets) => {
     const r = await helm.run(['template', RELEASE, chartDir, '--namespace', NAMESPACE, ...sets.flatMap((s) => ['--set', s])]);
     expect(r.stderr).toBe('');

@@ -19,6 +19,7 @@ import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Clus
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { NodeSelectorRequirement } from 'kubernetes-models/v1/NodeSelectorRequirement';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
@@ -37,12 +38,13 @@ const BUILT_IN: Record<string, ModelCtor> = {
   'rbac.authorization.k8s.io/v1 ClusterRoleBinding': ClusterRoleBinding,
   'rbac.authorization.k8s.io/v1 Role': Role,
   'rbac.authorization.k8s.io/v1 RoleBinding': RoleBinding,
+  'v1 ConfigMap': ConfigMap,
   'v1 Namespace': Namespace,
   'v1 ServiceAccount': ServiceAccount,
 };
 
 /** CRD kinds the chart renders (checked by checkCustomResource instead). */
-export const CUSTOM_KINDS = new Set(['karpenter.sh/v1 NodePool', 'eks.amazonaws.com/v1 NodeClass', 'monitoring.coreos.com/v1 PodMonitor']);
+export const CUSTOM_KINDS = new Set(['karpenter.sh/v1 NodePool', 'eks.amazonaws.com/v1 NodeClass', 'monitoring.coreos.com/v1 PodMonitor', 'monitoring.coreos.com/v1 PrometheusRule']);
 
 function model<T extends Validatable>(Ctor: new (data: never) => T, data: unknown): T {
   return new Ctor(data as never);
@@ -84,5 +86,33 @@ export function validateCustomResourceParts(doc: KubeDoc): void {
   }
   if (doc.kind === 'PodMonitor') {
     run(`${what} selector`, model(LabelSelector, spec.selector));
+  }
+  if (doc.kind === 'PrometheusRule') checkPrometheusRuleSpec(what, spec);
+}
+
+/** The Prometheus Operator CRD's duration pattern (`for`, `interval`). */
+const OPERATOR_DURATION = /^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$/;
+
+/** The PrometheusRule CRD's rules: groups with unique names, each rule an alert or a record with an expr, durations in its pattern, string labels and annotations. */
+function checkPrometheusRuleSpec(what: string, spec: Record<string, unknown>): void {
+  const groups = spec.groups as Array<{ name?: unknown; interval?: unknown; rules?: Array<Record<string, unknown>> }> | undefined;
+  if (!Array.isArray(groups) || groups.length === 0) throw new Error(`${what}: spec.groups is empty`);
+  const names = new Set<string>();
+  for (const g of groups) {
+    if (typeof g.name !== 'string' || g.name.length === 0) throw new Error(`${what}: a group without a name`);
+    if (names.has(g.name)) throw new Error(`${what}: group ${g.name} twice`);
+    names.add(g.name);
+    if (g.interval !== undefined && (typeof g.interval !== 'string' || !OPERATOR_DURATION.test(g.interval))) throw new Error(`${what}: group ${g.name} interval ${JSON.stringify(g.interval)}`);
+    for (const r of g.rules ?? []) {
+      const id = JSON.stringify(r.alert ?? r.record);
+      if ((typeof r.alert === 'string') === (typeof r.record === 'string')) throw new Error(`${what}: rule ${id} must have exactly one of alert and record`);
+      if (typeof r.expr !== 'string' || r.expr.trim() === '') throw new Error(`${what}: rule ${id} has no expr`);
+      if (r.for !== undefined && (typeof r.for !== 'string' || !OPERATOR_DURATION.test(r.for))) throw new Error(`${what}: rule ${id} for ${JSON.stringify(r.for)} is not a duration the CRD takes`);
+      for (const k of ['labels', 'annotations'] as const) {
+        const m = r[k];
+        if (m === undefined) continue;
+        if (typeof m !== 'object' || m === null || Object.values(m).some((v) => typeof v !== 'string')) throw new Error(`${what}: rule ${id} ${k} must map strings to strings`);
+      }
+    }
   }
 }

@@ -62,3 +62,25 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- toString . | nospace }}
 {{- end }}
 {{- end }}
+
+{{/* A Go duration (3s, 1m30s, 1500ms) in whole milliseconds, rounded up. */}}
+{{- define "eks-hybrid-nodes-gateway.durationMs" -}}
+{{- $factors := dict "ns" 0.000001 "us" 0.001 "µs" 0.001 "ms" 1.0 "s" 1000.0 "m" 60000.0 "h" 3600000.0 -}}
+{{- $total := 0.0 -}}
+{{- range regexFindAll "[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)" (toString .) -1 -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" . -}}
+{{- $unit := trimPrefix $number . -}}
+{{- $total = addf $total (mulf (float64 $number) (get $factors $unit)) -}}
+{{- end -}}
+{{- ceil $total | int64 -}}
+{{- end }}
+
+{{/* Milliseconds as a Prometheus duration: whole seconds as "6s", else "6500ms". */}}
+{{- define "eks-hybrid-nodes-gateway.promDuration" -}}
+{{- $ms := int64 . -}}
+{{- if eq (mod $ms 1000) 0 -}}
+{{- printf "%ds" (div $ms 1000) -}}
+{{- else -}}
+{{- printf "%dms" $ms -}}
+{{- end -}}
+{{- end }}
