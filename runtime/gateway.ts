@@ -39,7 +39,7 @@ import { FailoverTrace, startTracing, transitionTracer, type TransitionRecord } 
 import { announcements } from './wiring/announce.js';
 import { fleetLogic } from './wiring/data-plane.js';
 import { DesiredFeed } from './wiring/desired-feed.js';
-import { HostFacts, leaseNamespace, localIPv4Addresses, VXLAN_DEVICE } from './wiring/host.js';
+import { eniRecord, HostFacts, leaseNamespace, localIPv4Addresses, VXLAN_DEVICE } from './wiring/host.js';
 import { initActors } from './wiring/init.js';
 import { leaderActors } from './wiring/leader.js';
 import { leaseActors, retryDelay } from './wiring/lease.js';
@@ -82,14 +82,14 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   const tracing = startTracing(deps.env, { 'k8s.pod.name': identity, 'k8s.namespace.name': namespace, 'k8s.node.name': config.nodeName ?? '', 'host.ip': config.nodeIP });
   const failover = new FailoverTrace(tracing.tracer);
   const clients = kubeClients(loadKubeConfig(config.kubeconfig));
-  const lock = new LeaseLock({ clients, namespace, name: config.leaderElectionID, identity, leaseDurationMs: config.leaseDurationMs });
+  const host = new HostFacts();
+  const lock = new LeaseLock({ clients, namespace, name: config.leaderElectionID, identity, leaseDurationMs: config.leaseDurationMs, annotate: eniRecord(host) });
   const ownerKey = leaseKey(namespace, config.leaderElectionID);
   const vtepConfig = new VtepConfigClient({ clients });
   const events = new EventRecorder({ clients, host: config.nodeName ?? identity, onError: (err) => log.debug({ err }, 'event not recorded') });
   // The pod's uid comes from the downward API (POD_UID): kubectl describe pod lists Events by it, and no pod read is needed.
   const self = podRef(namespace, identity, config.podUid);
   const dp = openDataPlane();
-  const host = new HostFacts();
 
   const scrape = async (): Promise<ScrapeStats> => {
     if (!host.device) return {};

@@ -1,5 +1,6 @@
 // Gateway entry point: configuration first (exit 2 on bad input), then the
-// runtime, the health and metrics servers, and the signals.
+// runtime, the health and metrics servers, and the signals. `cleanup` as the
+// first argument runs the uninstall subcommand instead (runtime/cleanup/).
 //
 // SIGTERM/SIGINT: the leader steps down (its writes stop, the lease is
 // released so the standby takes over at once), watches stop, and the process
@@ -84,14 +85,30 @@ async function run(config: GatewayConfig, log: Logger): Promise<void> {
   log.info({ nodeIP: config.nodeIP, vpcCIDRs: config.vpcCIDRs, podCIDRs: config.podCIDRs, routeTables: config.routeTableIDs }, 'gateway started');
 }
 
-const configured = configOrExit(process.argv.slice(2), process.env);
-if (typeof configured === 'number') {
-  process.exitCode = configured;
+const argv = process.argv.slice(2);
+if (argv[0] === 'cleanup') {
+  // The uninstall subcommand (the chart's pre-delete hook): loaded only when asked for.
+  import('./cleanup/command.js')
+    .then((m) => m.cleanupCommand(argv.slice(1), process.env))
+    .then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (err: unknown) => {
+        process.stderr.write(`cleanup failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 1;
+      },
+    );
 } else {
-  const log = createLogger({ debug: configured.debug, base: { pod: configured.podName, node: configured.nodeName } });
-  run(configured, log).catch((err: unknown) => {
-    log.fatal({ err }, 'gateway failed to start');
-    log.flush();
-    process.exitCode = 1;
-  });
+  const configured = configOrExit(argv, process.env);
+  if (typeof configured === 'number') {
+    process.exitCode = configured;
+  } else {
+    const log = createLogger({ debug: configured.debug, base: { pod: configured.podName, node: configured.nodeName } });
+    run(configured, log).catch((err: unknown) => {
+      log.fatal({ err }, 'gateway failed to start');
+      log.flush();
+      process.exitCode = 1;
+    });
+  }
 }

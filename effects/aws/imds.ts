@@ -194,3 +194,9 @@ export async function discoverInstanceIdentity(options: DiscoverOptions): Promis
   }
   throw new ImdsError('NodeIpNotFound', `no network interface of this instance holds NODE_IP ${nodeIP} (IMDS lists ${seen.join('; ') || 'no interfaces'})`, false);
 }
+
+/** The region from IMDS placement/region alone (cleanup's, when AWS_REGION is not set: it needs no ENI). */
+export async function discoverRegion(imds: ImdsClient | ImdsClientOptions = {}, signal?: AbortSignal): Promise<string> {
+  const client = imds instanceof ImdsClient ? imds : new ImdsClient(imds);
+  return checked(await client.get('placement/region', signal), REGION, 'placement/region');
+}

@@ -2,7 +2,7 @@
 // route-plan.ts, carried out by route-tables.ts, every write fenced on the
 // wire by fence.ts) and the ENI's source/destination check, over
 // @aws-sdk/client-ec2, with typed errors and caller-chosen retry policies
-// (p-retry).
+// (p-retry). delete-routes.ts is cleanup's: the tables as they are, and DeleteRoute.
 export { createEc2Client, type Ec2ClientOptions } from './ec2-client.js';
 export { AwsInputError, Ec2Error, FencedError, ImdsError, classifyAwsCode, toEc2Error, type AwsErrorKind, type ImdsErrorCode } from './errors.js';
 export { DEFAULT_AWS_RETRY_POLICY, NO_RETRY, withRetry, type RetryInfo, type RetryOptions, type RetryPolicy } from './retry.js';
@@ -12,6 +12,7 @@ export {
   IMDS_IPV6_ENDPOINT,
   MAX_TOKEN_TTL_SECONDS,
   discoverInstanceIdentity,
+  discoverRegion,
   resolveImdsEndpoint,
   type DiscoverOptions,
   type ImdsClientOptions,
@@ -39,3 +40,5 @@ export {
   type RouteUpdateEvent,
   type TableResult,
 } from './route-tables.js';
+export { deleteRoutes, describeRouteTables, type DeleteResult, type DeleteRoutesOptions, type DeleteStatus, type RouteKey } from './delete-routes.js';
+export type { Described, RouteView, TableView } from './route-plan.js';

@@ -38,5 +38,6 @@ export {
   type VtepUpsertResult,
 } from './vtep-config.js';
 export { readOtherLease } from './other-lease.js';
+export { readLease, releaseSeized, seizeLease, type LeaseRef, type LeaseView, type SeizedLease, type SeizeOptions } from './lease-seize.js';
 export { ciliumNodeRef, EVENT_REASONS, EventRecorder, podRef, type EventReason, type EventRecorderOptions, type EventType, type ObjectRef, type RecordResult } from './events.js';
 export { leaseWatchActor, vtepWatchActor, type LeaseWatchEvent } from './actors.js';

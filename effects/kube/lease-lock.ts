@@ -25,6 +25,9 @@
 //   both see isHeld() true.
 // - release() clears the holder (client-go's ReleaseOnCancel) so a standby
 //   acquires at once; watchLease() lets a standby react to that immediately.
+// - annotate: annotations the holder adds to each write it makes as holder
+//   (create, renew, take-over); the runtime records its ENI there
+//   (machines/domain/cleanup.ts). A release keeps what the record has.
 //
 // Longer than 350 lines on purpose: it is one class whose attempt, release and
 // watch share the lock's private state (the record last seen and when, the
@@ -62,6 +65,8 @@ export interface LeaseLockOptions {
   readonly now?: () => number;
   /** Wall clock in epoch microseconds for acquireTime/renewTime (default from performance.timeOrigin). */
   readonly wallMicros?: () => number;
+  /** Annotations to add to each create, renewal and take-over, given the record's current ones. */
+  readonly annotate?: (current: Readonly<Record<string, string>>) => Readonly<Record<string, string>>;
 }
 
 function defaultWallMicros(): number {
@@ -82,6 +87,7 @@ export class LeaseLock {
   private readonly requestTimeoutMs: number;
   private readonly now: () => number;
   private readonly wallMicros: () => number;
+  private readonly annotate: (current: Readonly<Record<string, string>>) => Readonly<Record<string, string>>;
 
   private observedRaw: KubeObject | undefined;
   private observedFp: string | undefined;
@@ -104,6 +110,7 @@ export class LeaseLock {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? Math.min(10_000, Math.max(this.leaseDurationMs, 200));
     this.now = opts.now ?? (() => performance.now());
     this.wallMicros = opts.wallMicros ?? defaultWallMicros;
+    this.annotate = opts.annotate ?? (() => ({}));
   }
 
   /** The integer leaseDurationSeconds written to the record: ceil(ms / 1000), at least 1. */
@@ -250,7 +257,7 @@ export class LeaseLock {
       const body = {
         apiVersion: `${LEASE_GROUP}/${LEASE_VERSION}`,
         kind: 'Lease',
-        metadata: { name: this.name, namespace: this.namespace, annotations: { [LEASE_DURATION_MS_ANNOTATION]: String(this.leaseDurationMs) } },
+        metadata: { name: this.name, namespace: this.namespace, annotations: { ...this.annotate({}), [LEASE_DURATION_MS_ANNOTATION]: String(this.leaseDurationMs) } },
         spec: this.spec(micros, micros, 0, this.identity),
       };
       return this.write('create', body, signal, true);
@@ -281,7 +288,7 @@ export class LeaseLock {
   private recordBody(raw: KubeObject, rec: LeaseRecord, spec: Record<string, unknown>): Record<string, unknown> {
     const md = (raw.metadata ?? {}) as Record<string, unknown>;
     const existing = md.annotations !== null && typeof md.annotations === 'object' && !Array.isArray(md.annotations) ? (md.annotations as Record<string, string>) : {};
-    const annotations = { ...existing, [LEASE_DURATION_MS_ANNOTATION]: String(this.leaseDurationMs) };
+    const annotations = { ...existing, ...this.annotate(existing), [LEASE_DURATION_MS_ANNOTATION]: String(this.leaseDurationMs) };
     return { ...raw, apiVersion: `${LEASE_GROUP}/${LEASE_VERSION}`, kind: 'Lease', metadata: { ...md, annotations, resourceVersion: rec.resourceVersion }, spec };
   }
 

@@ -9,7 +9,8 @@
 // is refused once it is aborted (fencing of a leader that stepped down).
 // Given an owner, every write carries the owner annotation (machines/domain/ownership.ts) and
 // is refused, before anything is sent, when the object names an owner that is neither this
-// installation nor the one the ownership check allowed to be replaced.
+// installation nor the one the ownership check allowed to be replaced. deleteIfUnchanged() is
+// cleanup's (runtime/cleanup/): a delete conditional on the version cleanup judged.
 import { OWNER_ANNOTATION } from '../../machines/domain/ownership.js';
 import { kubeCall, type KubeClients } from './client.js';
 import { KubeError, KubeFencedError, toKubeError } from './errors.js';
@@ -243,6 +244,24 @@ export class VtepConfigClient {
         }
         throw ke;
       }
+    }
+  }
+
+  /**
+   * Deletes the object if it is still at `resourceVersion` (a delete precondition: had anyone written
+   * it since it was read, the server answers 409 Conflict and nothing is deleted). 'absent' when it
+   * is gone already. Cleanup uses it; the gateway never deletes.
+   */
+  async deleteIfUnchanged(resourceVersion: string | undefined, signal?: AbortSignal): Promise<'deleted' | 'absent'> {
+    const what = `delete ciliumvtepconfig ${this.name}`;
+    const body = resourceVersion === undefined ? undefined : { preconditions: { resourceVersion } };
+    try {
+      await kubeCall(what, { signal, timeoutMs: this.requestTimeoutMs, write: true }, (o) => this.clients.custom.deleteClusterCustomObject({ ...this.ref(), ...(body ? { body } : {}) }, o));
+      return 'deleted';
+    } catch (err) {
+      const ke = toKubeError(err, what, signal);
+      if (ke.code === 'NotFound') return 'absent';
+      throw ke;
     }
   }
 

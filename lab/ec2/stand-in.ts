@@ -246,6 +246,9 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
         return { return: true };
       }
       case 'DeleteRoute':
+        if (p('DestinationIpv6CidrBlock') !== undefined || p('DestinationPrefixListId') !== undefined) {
+          throw new Ec2Fault('UnsupportedOperation', 'The lab stand-in models IPv4 destination CIDR blocks only');
+        }
         await notify(world.deleteRoute({ routeTableId: p('RouteTableId'), cidr: p('DestinationCidrBlock') }));
         return { return: true };
       case 'ModifyNetworkInterfaceAttribute': {

@@ -1,5 +1,6 @@
 // The gateway's options: one table drives parsing, env fallback and --help.
 // Names, env vars and defaults follow the reference's configuration table.
+import { optionRows } from './common.js';
 
 export interface OptionSpec {
   /** Long flag without dashes. */
@@ -57,20 +58,14 @@ export const OPTIONS: readonly OptionSpec[] = [
 ];
 
 export function helpText(program = 'eks-hybrid-gateway'): string {
-  const rows = OPTIONS.map((o) => {
-    const left = `  --${o.flag}${o.boolean ? `[=${o.valueName}]` : ` <${o.valueName}>`}`;
-    const tags = [o.env ? `env ${o.env}` : 'flag only', o.required ? 'required' : o.defaultValue !== undefined ? `default ${o.defaultValue}` : undefined]
-      .filter(Boolean)
-      .join(', ');
-    return `${left.padEnd(48)} ${o.help} (${tags})`;
-  });
   return [
     `Usage: ${program} [flags]`,
+    `       ${program} cleanup [flags]    (uninstall: delete this installation's routes and CiliumVTEPConfig; see cleanup --help)`,
     '',
     'VXLAN gateway between an EKS VPC and EKS Hybrid Nodes running Cilium with VTEP.',
     'Every option may be given as a flag or, where named, as an environment variable; flags win.',
     '',
-    ...rows,
+    ...optionRows(OPTIONS),
     `  ${'--help'.padEnd(46)} Show this help`,
     '',
   ].join('\n');

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { specialRangeOf } from '../../machines/domain/admission.js';
 import { overlaps, parseCidr, parseIPv4, containsIp, type Cidr } from '../../machines/domain/ipv4.js';
 import { parseDuration } from './duration.js';
-import { OPTIONS, helpText, type OptionSpec } from './options.js';
+import { DNS_LABEL, DNS_SUBDOMAIN, GO_BOOL, normaliseArgv, rawValues, REGION, ROUTE_TABLE_ID, splitList, type Env } from './common.js';
+import { OPTIONS, helpText } from './options.js';
 
 export const MAX_VTEP_ENDPOINTS = 8; // Cilium's VTEP map holds at most 8 entries.
 
@@ -53,50 +54,9 @@ export class ConfigError extends Error {
 
 export type ParseOutcome = { kind: 'help'; text: string } | { kind: 'config'; config: GatewayConfig };
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 // client-go refuses a retry period whose jittered value reaches the renew deadline.
 const JITTER_FACTOR = 1.2;
-const ROUTE_TABLE_ID = /^rtb-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
-const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
-const DNS_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$/;
-const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
-const GO_BOOL: Record<string, boolean> = { '1': true, t: true, T: true, true: true, TRUE: true, True: true, '0': false, f: false, F: false, false: false, FALSE: false, False: false };
-
-function label(o: OptionSpec): string {
-  return o.env ? `--${o.flag} / ${o.env}` : `--${o.flag}`;
-}
-
-/** Go's flag package takes -flag as well as --flag, and a bare boolean flag. */
-function normaliseArgv(argv: readonly string[]): string[] {
-  const known = new Set(OPTIONS.map((o) => o.flag));
-  const booleans = new Set(OPTIONS.filter((o) => o.boolean).map((o) => o.flag));
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i += 1) {
-    let arg = argv[i] as string;
-    const single = /^-([a-z][-a-z0-9]+)(=.*)?$/.exec(arg);
-    if (single && known.has(single[1] as string)) arg = `-${arg}`;
-    const name = /^--([a-z][-a-z0-9]+)$/.exec(arg)?.[1];
-    if (name !== undefined && booleans.has(name)) {
-      const next = argv[i + 1];
-      if (next !== undefined && next in GO_BOOL) {
-        out.push(`${arg}=${next}`);
-        i += 1;
-      } else out.push(`${arg}=true`);
-      continue;
-    }
-    out.push(arg);
-  }
-  return out;
-}
-
-function splitList(text: string): string[] {
-  return text
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-}
 
 function parseBind(text: string): BindAddress | null | string {
   if (text.trim() === '0') return null;
@@ -114,7 +74,7 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
   let values: Record<string, string | boolean | undefined>;
   try {
     const parsed = parseArgs({
-      args: normaliseArgv(argv),
+      args: normaliseArgv(argv, OPTIONS),
       options: {
         ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: 'string' as const }])),
         help: { type: 'boolean', short: 'h' },
@@ -128,15 +88,7 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
   }
   if (values.help === true) return { kind: 'help', text: helpText() };
 
-  const raw = new Map<string, { value: string; from: string }>();
-  for (const o of OPTIONS) {
-    const fromFlag = values[o.flag];
-    const fromEnv = o.env !== undefined ? env[o.env] : undefined;
-    if (typeof fromFlag === 'string') raw.set(o.flag, { value: fromFlag, from: `--${o.flag}` });
-    else if (fromEnv !== undefined && fromEnv !== '') raw.set(o.flag, { value: fromEnv, from: o.env as string });
-    else if (o.defaultValue !== undefined) raw.set(o.flag, { value: o.defaultValue, from: `--${o.flag} default` });
-    else if (o.required) problems.push(`missing ${label(o)}: it is required`);
-  }
+  const raw = rawValues(OPTIONS, values, env, problems);
   const get = (flag: string): { value: string; from: string } | undefined => raw.get(flag);
   const bad = (flag: string, reason: string): void => {
     const r = raw.get(flag);

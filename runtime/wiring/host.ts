@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import { GATEWAY_ENIS_ANNOTATION, withEni } from '../../machines/domain/cleanup.js';
 import type { InstanceIdentity } from '../../effects/aws/index.js';
 import type { VtepEndpoint } from '../../effects/kube/index.js';
 import type { DeviceInfo } from '../../effects/netlink/index.js';
@@ -27,13 +28,26 @@ export class HostFacts {
   converged = false;
 }
 
+/**
+ * The Lease annotations of this pod's writes as holder: its ENI added to the installation's record
+ * (machines/domain/cleanup.ts: cleanup deletes only routes to a recorded ENI). The ENI is known
+ * before the pod competes, so the write that makes it leader carries it, before any route write.
+ */
+export function eniRecord(host: HostFacts): (current: Readonly<Record<string, string>>) => Record<string, string> {
+  return (current): Record<string, string> => {
+    const eni = host.cloud?.id.networkInterfaceId;
+    if (eni === undefined) return {};
+    return { [GATEWAY_ENIS_ANNOTATION]: withEni(current[GATEWAY_ENIS_ANNOTATION], eni) };
+  };
+}
+
 /** Every IPv4 address on this host's interfaces (the pod runs in the host's network namespace). */
 export function localIPv4Addresses(): string[] {
   return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address));
 }
 
 /** The Lease's namespace: flag/env, else the pod's service-account namespace, else "default". */
-export function leaseNamespace(config: GatewayConfig): string {
+export function leaseNamespace(config: Pick<GatewayConfig, 'leaderElectionNamespace'>): string {
   if (config.leaderElectionNamespace) return config.leaderElectionNamespace;
   try {
     return readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim() || 'default';

@@ -220,7 +220,7 @@ describe('rendered objects against the Kubernetes OpenAPI schemas', () => {
 });
 
 describe('what each mode renders', () => {
-  it('the same set of objects in both modes, plus the NodePool in auto mode only', () => {
+  it('the same set of objects in both modes (the uninstall hook among them), plus the NodePool in auto mode only', () => {
     const names = (docs: KubeDoc[]): string[] => docs.map((d) => `${d.kind}/${d.metadata.namespace ?? ''}/${d.metadata.name}`).sort();
     const fullname = RELEASE; // the release name contains the chart name
     expect(names(mng)).toEqual(
@@ -234,6 +234,13 @@ describe('what each mode renders', () => {
         `RoleBinding/${NAMESPACE}/${fullname}`,
         `RoleBinding/default/${fullname}-events`,
         `ServiceAccount/${NAMESPACE}/${fullname}`,
+        // The uninstall hook (cleanup-hook.test.ts).
+        `ClusterRole//${fullname}-cleanup`,
+        `ClusterRoleBinding//${fullname}-cleanup`,
+        `Job/${NAMESPACE}/${fullname}-cleanup`,
+        `Role/${NAMESPACE}/${fullname}-cleanup`,
+        `RoleBinding/${NAMESPACE}/${fullname}-cleanup`,
+        `ServiceAccount/${NAMESPACE}/${fullname}-cleanup`,
       ].sort(),
     );
     expect(names(auto)).toEqual([...names(mng), 'NodePool//hybrid-gateway'].sort());
@@ -400,12 +407,12 @@ describe.each([
     expect(spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(6);
     expect(spec.terminationGracePeriodSeconds).toBeLessThanOrEqual(15);
     expect(c.image).toBe(`${IMAGE_REPOSITORY}:${chartMeta.appVersion}`);
-    expect(spec.serviceAccountName).toBe(findDoc(get(), 'ServiceAccount').metadata.name);
+    expect(spec.serviceAccountName).toBe(findDoc(get(), 'ServiceAccount', RELEASE).metadata.name);
   });
 });
 
 describe('RBAC: least privilege', () => {
-  const clusterRules = (): PolicyRule[] => (findDoc(auto, 'ClusterRole') as RoleDoc).rules;
+  const clusterRules = (): PolicyRule[] => (findDoc(auto, 'ClusterRole', RELEASE) as RoleDoc).rules;
   const nsRole = (): RoleDoc => findDoc(auto, 'Role', RELEASE) as RoleDoc;
   const eventsRole = (): RoleDoc => findDoc(auto, 'Role', `${RELEASE}-events`) as RoleDoc;
 
@@ -476,7 +483,7 @@ describe('RBAC: least privilege', () => {
   });
 
   it('bindings tie the roles to the chart ServiceAccount in the release namespace', () => {
-    const sa = findDoc(auto, 'ServiceAccount');
+    const sa = findDoc(auto, 'ServiceAccount', RELEASE);
     for (const [kind, roleKind, name] of [
       ['ClusterRoleBinding', 'ClusterRole', RELEASE],
       ['RoleBinding', 'Role', RELEASE],
@@ -578,7 +585,8 @@ describe('values', () => {
   it('a namespace override moves every namespaced object and the RBAC subjects', async () => {
     const docs = await helm.template([...REFERENCE_SETS, IMAGE_SET, 'namespace=gateways', 'rbac.clusterEventsNamespace=']);
     for (const d of docs) if (d.kind !== 'ClusterRole' && d.kind !== 'ClusterRoleBinding' && d.kind !== 'NodePool') expect(d.metadata.namespace).toBe('gateways');
-    expect((findDoc(docs, 'ClusterRoleBinding') as BindingDoc).subjects[0]?.namespace).toBe('gateways');
+    expect((findDoc(docs, 'ClusterRoleBinding', RELEASE) as BindingDoc).subjects[0]?.namespace).toBe('gateways');
+    expect((findDoc(docs, 'ClusterRoleBinding', `${RELEASE}-cleanup`) as BindingDoc).subjects[0]?.namespace).toBe('gateways');
     expect(docs.some((d) => d.metadata.name.endsWith('-events'))).toBe(false);
   });
 });

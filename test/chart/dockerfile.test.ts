@@ -236,7 +236,7 @@ describe('the image layout starts', () => {
     if (app) rmSync(app, { recursive: true, force: true });
   });
 
-  it('the copied sources compile to dist/runtime/main.js, bundle to dist/image/main.js, and the entry point runs `--help` from /app', async () => {
+  it('the copied sources compile to dist/runtime/main.js, bundle to dist/image/main.js, and the entry point runs `--help` and `cleanup --help` from /app', async () => {
     const config = buildConfig();
     // Only the sources the build stage copies (the Dockerfile leaves lab/ out).
     const roots = copiedRoots(config);
@@ -274,5 +274,10 @@ describe('the image layout starts', () => {
     expect(out.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find/);
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toContain('--vxlan-vni');
+    // The uninstall hook's command: `cleanup` as the first argument, loaded lazily from its own chunk.
+    const cleanup = await node([...entry.slice(1), 'cleanup', '--help']);
+    expect(cleanup.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find/);
+    expect(cleanup.code, cleanup.stderr).toBe(0);
+    expect(cleanup.stdout).toContain('Usage: eks-hybrid-gateway cleanup [flags]');
   }, 60_000);
 });

@@ -13,14 +13,19 @@
 //   cluster-scoped objects only by the ClusterRole;
 // - every granted (group, resource, verb, resourceName) was used at least once;
 // - no cluster-wide grant is used only where a Role already reaches.
+// The same holds for the uninstall hook's ServiceAccount: the run ends as
+// `helm uninstall` does, with `cleanup` run from the control namespace (its own
+// address) while both gateways run, then the gateways stopped.
 // Needs root (namespaces); skipped otherwise.
 //
 // To cover a new behaviour, append a step to STEPS (it starts from the lab as
 // the previous step left it: converged, both gateways running, traffic on hyb-1
-// and hyb-2; the last step, shutdown, stays last) and grant what it needs in the
-// chart: the comparison reads the grants from helm, so nothing else changes.
+// and hyb-2; the uninstall steps stay last: after them no gateway leads) and grant
+// what it needs in the chart: the comparison reads the grants from helm, so
+// nothing else changes.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ciliumNode, GATEWAYS, LEASE_NAME, LEASE_NAMESPACE, type GatewayName } from '../../lab/addresses.js';
+import { ciliumNode, CONTROL_IP, gateway, GATEWAYS, LEASE_NAME, LEASE_NAMESPACE, POD_CIDRS, REGION, ROUTE_TABLE_IDS, type GatewayName } from '../../lab/addresses.js';
 import type { KObj } from '../../lab/control-plane.js';
 import { Lab, until } from '../../lab/lab.js';
 import { createNetnsRun } from '../../lab/netns.js';
@@ -59,6 +64,31 @@ interface RunState {
   firstLeader?: GatewayName;
   /** The malformed CiliumNode's uid, for the check on its Events. */
   malformedUid?: string;
+}
+
+/** The uninstall hook's pod name; cleanup holds the Lease as cleanup/<it>. */
+const CLEANUP_POD = `${RELEASE}-cleanup-x7k2p`;
+
+/** `eks-hybrid-gateway cleanup` as the hook Job runs it, from the control namespace (address CONTROL_IP). */
+async function cleanup(lab: Lab, args: readonly string[] = []): Promise<{ code: number | null; out: string }> {
+  const child = lab.run.spawnNode(lab.ns.ctl, 'runtime/main.ts', ['cleanup', ...args], {
+    POD_CIDRS,
+    ROUTE_TABLE_IDS: ROUTE_TABLE_IDS.join(','),
+    LEADER_ELECTION_ID: LEASE_NAME,
+    POD_NAMESPACE: LEASE_NAMESPACE,
+    POD_NAME: CLEANUP_POD,
+    KUBECONFIG: lab.info.kubeconfig,
+    AWS_REGION: REGION,
+    AWS_ENDPOINT_URL_EC2: lab.info.ec2Url,
+    AWS_ACCESS_KEY_ID: 'AKIDLABCLEANUP000001',
+    AWS_SECRET_ACCESS_KEY: 'lab-secret',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return { code, out };
 }
 
 const BAD_NODE = 'rbac-bad-node';
@@ -172,16 +202,46 @@ const STEPS: readonly Step[] = [
       );
     },
   },
-  // Append new steps above this one: shutdown ends the run (every watch closes, so it is recorded).
+  // Append new steps above this one: the uninstall ends the run (after it no gateway leads).
   {
-    name: 'shutdown: SIGTERM to the standby, then to the leader, which releases the Lease; every watch ends',
+    name: "uninstall in Helm's order, the pre-delete hook first: cleanup runs while both gateways run; a dry run changes nothing; then the leader steps down, its routes and the CiliumVTEPConfig go and stay gone; the Job's retry finds nothing to do",
     async run(lab) {
       const leader = await lab.waitConverged(30_000);
-      expect(await lab.signalGateway(other(leader), 'SIGTERM')).toBe(0);
-      expect(await lab.signalGateway(leader, 'SIGTERM')).toBe(0);
-      expect((await lab.lease()).holder).toBeUndefined();
+      const dry = await cleanup(lab, ['--dry-run']);
+      expect(dry.code, dry.out).toBe(0);
+      expect(dry.out).toContain(`route ${ROUTE_TABLE_IDS[0]} ${POD_CIDRS} → ${gateway(leader).eni}: would be deleted`);
+      expect(await lab.leaderEverywhere()).toBe(leader);
+      const r = await cleanup(lab);
+      expect(r.code, r.out).toBe(0);
+      for (const t of ROUTE_TABLE_IDS) expect(r.out).toContain(`route ${t} ${POD_CIDRS} → ${gateway(leader).eni}: deleted`);
+      expect(r.out).toContain(`CiliumVTEPConfig hybrid-gateway: deleted (owned by this installation's Lease ${LEASE_NAMESPACE}/${LEASE_NAME})`);
+      expect((await lab.lease()).holder).toBe(`cleanup/${CLEANUP_POD}`);
+      // Nothing comes back while the gateways stand by (several retry periods; the old leader's re-assert would be at once).
+      await sleep(3000);
+      const routes = await lab.ask<Record<string, Record<string, string>>>({ op: 'routes' });
+      for (const t of ROUTE_TABLE_IDS) expect(routes[t]?.[POD_CIDRS], t).toBeUndefined();
+      expect(await lab.ask<KObj | null>({ op: 'get', plural: 'ciliumvtepconfigs', name: 'hybrid-gateway' })).toBeNull();
+      const again = await cleanup(lab);
+      expect(again.code, again.out).toBe(0);
+      expect(again.out).toContain('done: deleted 0 routes, left 0; CiliumVTEPConfig absent');
+    },
+  },
+  {
+    name: 'Helm deletes the Deployment: SIGTERM to both gateways (standing by: the Lease stays the hook’s); every watch ends',
+    async run(lab) {
+      for (const g of GATEWAYS) expect(await lab.signalGateway(g.name, 'SIGTERM')).toBe(0);
+      expect((await lab.lease()).holder).toBe(`cleanup/${CLEANUP_POD}`);
       // The stand-in records an exchange when its connection closes: give the last ones a moment.
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
+    },
+  },
+  {
+    name: 'the Lease deleted by hand, a retried hook creates it (so no gateway could lead while it runs)',
+    async run(lab) {
+      await lab.ask({ op: 'remove', plural: 'leases', name: LEASE_NAME, namespace: LEASE_NAMESPACE });
+      const r = await cleanup(lab);
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).toContain(`Lease ${LEASE_NAMESPACE}/${LEASE_NAME}: created, held by cleanup/${CLEANUP_POD}`);
     },
   },
 ];
@@ -190,6 +250,7 @@ describe.skipIf(!root)('the chart’s RBAC is what the gateways use (a lab run, 
   let lab: Lab | undefined;
   let helm: Helm | undefined;
   let grants: Grant[] = [];
+  let hookGrants: Grant[] = [];
   const state: RunState = {};
   const done: string[] = [];
 
@@ -199,8 +260,10 @@ describe.skipIf(!root)('the chart’s RBAC is what the gateways use (a lab run, 
     const r = await helm.run(['template', RELEASE, chartDir, '--namespace', LEASE_NAMESPACE, ...[...AUTO_SETS, `leaderElection.id=${LEASE_NAME}`].flatMap((s) => ['--set', s])]);
     if (r.code !== 0) throw new Error(`helm template failed: ${r.stderr}`);
     const docs: KubeDoc[] = parseManifests(r.stdout);
-    const sa = findDoc(docs, 'ServiceAccount');
+    const sa = findDoc(docs, 'ServiceAccount', RELEASE);
     grants = grantsFor(docs, { namespace: sa.metadata.namespace ?? LEASE_NAMESPACE, name: sa.metadata.name });
+    const hook = findDoc(docs, 'ServiceAccount', `${RELEASE}-cleanup`);
+    hookGrants = grantsFor(docs, { namespace: hook.metadata.namespace ?? LEASE_NAMESPACE, name: hook.metadata.name });
     lab = await Lab.create({ run: createNetnsRun(), hybridNodes: 2 });
   }, 120_000);
 
@@ -217,8 +280,8 @@ describe.skipIf(!root)('the chart’s RBAC is what the gateways use (a lab run, 
     }, 180_000);
   }
 
-  let comparison: RbacComparison | undefined;
-  const compared = async (): Promise<RbacComparison> => {
+  let comparison: { gateways: RbacComparison; hook: RbacComparison } | undefined;
+  const comparisons = async (): Promise<{ gateways: RbacComparison; hook: RbacComparison }> => {
     if (comparison !== undefined) return comparison;
     expect(done, 'every step of the run completed').toEqual(STEPS.map((s) => s.name));
     const records = await lab!.ask<Array<RecordedRequest & { seq: number }>>({ op: 'kubeRequests' });
@@ -227,9 +290,21 @@ describe.skipIf(!root)('the chart’s RBAC is what the gateways use (a lab run, 
     const uses = usesOf(records, (r) => (r.remoteAddress === undefined ? undefined : byIp.get(r.remoteAddress)));
     console.info(`Kubernetes requests of the gateways (${uses.reduce((s, u) => s + u.count, 0)} of ${records.length} recorded):\n${formatUses(uses)}`);
     console.info(`granted by the chart:\n${grants.map((g) => `${g.role} rule ${g.ruleIndex}: ${JSON.stringify(g.rule)}`).join('\n')}`);
-    comparison = compareRbac(uses, grants);
+    // Only the cleanup runs talk to the API from the control namespace's address.
+    const hookUses = usesOf(records, (r) => (r.remoteAddress === CONTROL_IP ? 'cleanup' : undefined));
+    console.info(`Kubernetes requests of cleanup (the hook):\n${formatUses(hookUses)}`);
+    comparison = { gateways: compareRbac(uses, grants), hook: compareRbac(hookUses, hookGrants) };
     return comparison;
   };
+  const compared = async (): Promise<RbacComparison> => (await comparisons()).gateways;
+
+  it('the uninstall hook: every request cleanup made is granted to its ServiceAccount, every grant was used, none is broader than used', async () => {
+    const c = (await comparisons()).hook;
+    expect(c.uses.length).toBeGreaterThan(0);
+    expect(c.denied.map((u) => `${describeAttrs(u.attrs)} ×${u.count}, e.g. ${u.example}`)).toEqual([]);
+    expect(c.unused.map(describeItem)).toEqual([]);
+    expect(c.broaderThanUsed.map(describeItem)).toEqual([]);
+  });
 
   it('both gateways were seen, and only through resource requests the chart or the cluster defaults cover', async () => {
     const c = await compared();

@@ -60,6 +60,8 @@ const REJECTED: Array<[string, string[], string, string?]> = [
   ['misspelled top-level value', withGood('vpcCidr=10.0.0.0/16'), "additional properties 'vpcCidr' not allowed"],
   ['misspelled nested value', withGood('autoMode.enable=false'), "additional properties 'enable' not allowed"],
   ['autoMode.enabled not a boolean', withGood('autoMode.enabled=maybe'), '/autoMode/enabled', 'want boolean'],
+  ['cleanupOnUninstall not a boolean', withGood('cleanupOnUninstall=maybe'), '/cleanupOnUninstall', 'want boolean'],
+  ['cleanup hook deadline too short to take the Lease and wait out the old leader', withGood('cleanup.activeDeadlineSeconds=10'), '/cleanup/activeDeadlineSeconds', 'minimum'],
 ];
 
 describe('values.schema.json rejects bad values at helm template', () => {

@@ -14,6 +14,7 @@
 import { ObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
 import { LabelSelector } from '@kubernetes-models/apimachinery/apis/meta/v1/LabelSelector';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Job } from 'kubernetes-models/batch/v1/Job';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
@@ -33,6 +34,7 @@ type ModelCtor = new (data: never) => Validatable;
 
 const BUILT_IN: Record<string, ModelCtor> = {
   'apps/v1 Deployment': Deployment,
+  'batch/v1 Job': Job,
   'policy/v1 PodDisruptionBudget': PodDisruptionBudget,
   'rbac.authorization.k8s.io/v1 ClusterRole': ClusterRole,
   'rbac.authorization.k8s.io/v1 ClusterRoleBinding': ClusterRoleBinding,

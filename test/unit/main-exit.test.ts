@@ -26,4 +26,28 @@ describe('gateway process start-up', () => {
     expect(r.stdout).toContain('--leader-election-renew-deadline');
     expect(r.stdout).toContain('env ROUTE_TABLE_IDS');
   });
+
+  it('--help names the cleanup subcommand', () => {
+    expect(run(['--help'], {}).stdout).toContain('cleanup [flags]');
+  });
+});
+
+describe('cleanup subcommand start-up', () => {
+  it('cleanup --help prints its flags and exits 0', () => {
+    const r = run(['cleanup', '--help'], {});
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: eks-hybrid-gateway cleanup [flags]');
+    expect(r.stdout).toContain('--dry-run');
+    expect(r.stdout).toContain('env ROUTE_TABLE_IDS');
+  });
+
+  it('exits 2 naming a bad value, a missing one, or a gateway-only flag', () => {
+    const r = run(['cleanup'], { POD_CIDRS: '198.19.0.0/33' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('config: invalid POD_CIDRS "198.19.0.0/33"');
+    expect(r.stderr).toContain('config: missing --route-table-ids / ROUTE_TABLE_IDS: it is required');
+    const g = run(['cleanup', '--vxlan-mtu=1450'], { POD_CIDRS: '198.19.0.0/16', ROUTE_TABLE_IDS: 'rtb-0000000a' });
+    expect(g.code).toBe(2);
+    expect(g.stderr).toContain("Unknown option '--vxlan-mtu'");
+  });
 });

@@ -84,3 +84,26 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%dms" $ms -}}
 {{- end -}}
 {{- end }}
+
+{{/* The cleanup hook's objects (uninstall): <fullname>-cleanup, at most 63 characters (the Job's name is a label value of its pods). */}}
+{{- define "eks-hybrid-nodes-gateway.cleanupName" -}}
+{{- printf "%s-cleanup" (include "eks-hybrid-nodes-gateway.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
+{{/* Labels of the hook's objects and pod: never the gateway's selector labels (the PDB, the PodMonitor and the anti-affinity select those). */}}
+{{- define "eks-hybrid-nodes-gateway.cleanupLabels" -}}
+helm.sh/chart: {{ include "eks-hybrid-nodes-gateway.chart" . }}
+app.kubernetes.io/name: {{ printf "%s-cleanup" (include "eks-hybrid-nodes-gateway.name" . | trunc 55 | trimSuffix "-") }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: cleanup
+app.kubernetes.io/part-of: eks-hybrid-nodes-gateway
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Hook annotations: pre-delete, in `weight` order, replaced on a retried uninstall, deleted once the hook succeeded (kept for a look when it failed). */}}
+{{- define "eks-hybrid-nodes-gateway.cleanupHook" -}}
+helm.sh/hook: pre-delete
+helm.sh/hook-weight: {{ . | quote }}
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end }}
