@@ -15,10 +15,10 @@ import type { AdmissionPolicy } from '../machines/domain/admission.js';
 import { ipv4ToInt, parseCidr, type Cidr } from '../machines/domain/ipv4.js';
 import { leaseKey } from '../machines/domain/ownership.js';
 import type { fleetMachine } from '../machines/fleet.machine.js';
-import { gatewayMachine } from '../machines/gateway.machine.js';
-import { fixedDelays, TIMINGS } from '../machines/timings.js';
+import type { gatewayMachine } from '../machines/gateway.machine.js';
+import { TIMINGS } from '../machines/timings.js';
+import { createEc2Client, discoverInstanceIdentity } from '../effects/aws/index.js';
 import {
-  backoffDelay,
   ciliumNodeRef,
   EVENT_REASONS,
   EventRecorder,
@@ -36,13 +36,10 @@ import type { LiveInspector } from './inspector.js';
 import type { Logger } from './logging.js';
 import { createMetrics, gatewayStateName, type ScrapeStats } from './metrics.js';
 import { FailoverTrace, startTracing, transitionTracer, type TransitionRecord } from './tracing.js';
-import { announcements } from './wiring/announce.js';
-import { fleetLogic } from './wiring/data-plane.js';
 import { DesiredFeed } from './wiring/desired-feed.js';
 import { eniRecord, HostFacts, leaseNamespace, localIPv4Addresses, VXLAN_DEVICE } from './wiring/host.js';
-import { initActors } from './wiring/init.js';
-import { leaderActors } from './wiring/leader.js';
-import { leaseActors, retryDelay } from './wiring/lease.js';
+import { provideGatewayMachine } from './wiring/gateway-logic.js';
+import type { ClockPort } from './wiring/ports.js';
 
 export { VXLAN_DEVICE, vtepEndpoints } from './wiring/host.js';
 
@@ -124,27 +121,34 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
     },
   };
 
-  const lease = { leaseDurationMs: config.leaseDurationMs, renewDeadlineMs: config.renewDeadlineMs, retryPeriodMs: config.retryPeriodMs };
-  const gatewayLogic = gatewayMachine.provide({
-    actors: {
-      fleet: fleetLogic({ dp, host, metrics, log }),
-      ...initActors({ config, dp, host, log }),
-      ...leaseActors({ lock, identity, failover, log }),
-      ...leaderActors({ config, host, clients, lock, vtepConfig, ownerKey, failover, metrics, log }),
+  const clock: ClockPort = {
+    now: () => performance.now(),
+    every: (ms, fn) => {
+      const timer = setInterval(fn, ms);
+      timer.unref();
+      return () => clearInterval(timer);
     },
-    actions: announcements({ config, identity, self, lock, ownerKey, vtepConfigName: vtepConfig.name, events, failover, metrics, log, onFailed: deps.onFailed }),
-    delays: {
-      ...fixedDelays(lease),
-      // The standby tries right after the holder's expiry when that comes sooner than the retry period.
-      standbyRetryPeriod: ({ context }) => retryDelay(config.retryPeriodMs, context.leaseExpiresAt, performance.now()),
-      // Counted from when the last successful renewal was sent (monotonic clock), as client-go does.
-      renewDeadline: ({ context }) =>
-        context.lastRenewAt === undefined ? config.renewDeadlineMs : Math.max(0, context.lastRenewAt + config.renewDeadlineMs - performance.now()),
-      // Jittered backoff (the chart shows the plain one).
-      initRetryDelay: ({ context }) => backoffDelay(context.initAttempts, TIMINGS.initRetryBaseMs, TIMINGS.initRetryMaxMs),
-      routeTablesRetryDelay: ({ context }) => backoffDelay(context.routeAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs),
-      vtepConfigRetryDelay: ({ context }) => backoffDelay(context.vtepAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs),
+  };
+  const gatewayLogic = provideGatewayMachine({
+    config,
+    identity,
+    self,
+    ownerKey,
+    host,
+    adapters: {
+      dp,
+      lock,
+      vtepConfig,
+      clients,
+      events,
+      cloud: { discover: discoverInstanceIdentity, ec2: (region) => createEc2Client({ region }) },
+      clock,
+      random: Math.random,
     },
+    failover,
+    metrics,
+    log,
+    onFailed: deps.onFailed,
   });
   const gateway = createActor(gatewayLogic, { inspect });
   gateway.subscribe({ error: (err) => log.fatal({ err }, 'gateway statechart failed') });

@@ -16,7 +16,7 @@ export type LeaseWatchEvent = { type: 'LEASE.FREE' } | { type: 'LEASE.LOST'; hol
  * watchLease: LEASE.FREE when the Lease is released or deleted, LEASE.LOST when another
  * identity holds it. Sent on each observed change only.
  */
-export function leaseWatchActor<E extends EventObject = LeaseWatchEvent>(lock: LeaseLock) {
+export function leaseWatchActor<E extends EventObject = LeaseWatchEvent>(lock: Pick<LeaseLock, 'watchLease' | 'identity'>) {
   // E: the parent's event union (it must include LeaseWatchEvent); xstate types actors by it.
   return fromCallback<E>(({ sendBack }) => {
     let last = '';
@@ -39,7 +39,7 @@ export function leaseWatchActor<E extends EventObject = LeaseWatchEvent>(lock: L
  * is not passed on: a caller that writes the object right away has nothing to learn from it.
  */
 export function vtepWatchActor<E extends { type: string }>(
-  client: VtepConfigClient,
+  client: Pick<VtepConfigClient, 'watch'>,
   event: (obj: KubeObject | undefined) => E | undefined,
   opts: { skipInitial?: boolean } = {},
 ) {

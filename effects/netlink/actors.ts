@@ -21,14 +21,14 @@ function deviceOf(get: DeviceGetter, op: string): DeviceRef {
 }
 
 /** programVtep: the node's entries as `spec`, leftovers of `previous` removed. */
-export function programVtepActor(dp: DataPlane, device: DeviceGetter) {
+export function programVtepActor(dp: Pick<DataPlane, 'programVtep'>, device: DeviceGetter) {
   return fromPromise<void, ProgramVtepInput>(async ({ input, signal }) => {
     await dp.programVtep(deviceOf(device, `program vtep ${input.spec.name}`), input.spec, input.previous, { signal });
   });
 }
 
 /** removeVtep: every spec of the node that may be in the kernel, removed (idempotent). */
-export function removeVtepActor(dp: DataPlane, device: DeviceGetter) {
+export function removeVtepActor(dp: Pick<DataPlane, 'removeVtep'>, device: DeviceGetter) {
   return fromPromise<void, RemoveVtepInput>(async ({ input, signal }) => {
     for (const spec of input.specs) await dp.removeVtep(deviceOf(device, `remove vtep ${spec.name}`), spec, { signal });
   });
@@ -103,7 +103,7 @@ export function refusalsByNode(vteps: readonly VtepSpec[], r: ReconcileResult): 
  * it rejects only when the reconcile itself cannot run. `onResult` sees the
  * full result (for logs and metrics).
  */
-export function reconcileKernelActor(dp: DataPlane, device: DeviceGetter, onResult?: (r: ReconcileResult, vteps: readonly VtepSpec[]) => void) {
+export function reconcileKernelActor(dp: Pick<DataPlane, 'reconcile'>, device: DeviceGetter, onResult?: (r: ReconcileResult, vteps: readonly VtepSpec[]) => void) {
   return fromPromise<ReconcileKernelOutput, ReconcileKernelInput>(async ({ input, signal }) => {
     const r = await dp.reconcile(deviceOf(device, 'reconcile'), input.vteps, { signal });
     onResult?.(r, input.vteps);

@@ -3,20 +3,21 @@
 // The one hook that acts is `fence`, named in the chart: the lock stops holding,
 // so every write path refuses and every held signal aborts.
 import type { GatewayContext } from '../../machines/gateway.machine.js';
-import { EVENT_REASONS, type EventRecorder, type LeaseLock, type ObjectRef } from '../../effects/kube/index.js';
+import { EVENT_REASONS, type ObjectRef } from '../../effects/kube/index.js';
 import type { GatewayConfig } from '../config/parse.js';
 import type { Logger } from '../logging.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { FailoverTrace } from '../tracing.js';
+import type { EventsPort, LeaseLockPort } from './ports.js';
 
 export interface AnnounceWiring {
   readonly config: GatewayConfig;
   readonly identity: string;
   readonly self: ObjectRef;
-  readonly lock: LeaseLock;
+  readonly lock: LeaseLockPort;
   readonly ownerKey: string;
   readonly vtepConfigName: string;
-  readonly events: EventRecorder;
+  readonly events: EventsPort;
   readonly failover: FailoverTrace;
   readonly metrics: GatewayMetrics;
   readonly log: Logger;

@@ -6,19 +6,22 @@ import { fleetMachine } from '../../machines/fleet.machine.js';
 import { TIMINGS } from '../../machines/timings.js';
 import { vtepMachine } from '../../machines/vtep.machine.js';
 import { backoffDelay } from '../../effects/kube/index.js';
-import { nodesTouched, programVtepActor, reconcileKernelActor, removeVtepActor, type DataPlane } from '../../effects/netlink/index.js';
+import { nodesTouched, programVtepActor, reconcileKernelActor, removeVtepActor } from '../../effects/netlink/index.js';
 import type { Logger } from '../logging.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { HostFacts } from './host.js';
+import type { DataPlanePort } from './ports.js';
 
 export interface DataPlaneWiring {
-  readonly dp: DataPlane;
+  readonly dp: DataPlanePort;
   readonly host: HostFacts;
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
+  /** The backoffs' jitter, in [0, 1) (default Math.random). */
+  readonly random?: () => number;
 }
 
-export function fleetLogic({ dp, host, metrics, log }: DataPlaneWiring) {
+export function fleetLogic({ dp, host, metrics, log, random = Math.random }: DataPlaneWiring) {
   const getDevice = () => host.device;
   const vtep = vtepMachine.provide({
     actors: { programVtep: programVtepActor(dp, getDevice), removeVtep: removeVtepActor(dp, getDevice) },
@@ -44,7 +47,7 @@ export function fleetLogic({ dp, host, metrics, log }: DataPlaneWiring) {
         log.error({ node: context.desired.name, error: context.lastError }, 'vtep programming gave up; the next sweep retries');
       },
     },
-    delays: { vtepRetryDelay: ({ context }) => backoffDelay(context.attempts, 200, 30_000) },
+    delays: { vtepRetryDelay: ({ context }) => backoffDelay(context.attempts, 200, 30_000, random) },
   });
   return fleetMachine.provide({
     actors: {
@@ -71,7 +74,7 @@ export function fleetLogic({ dp, host, metrics, log }: DataPlaneWiring) {
     },
     delays: {
       resyncPeriod: TIMINGS.resyncMs,
-      convergeRetryDelay: ({ context }) => backoffDelay(context.convergeFailures, 500, 30_000),
+      convergeRetryDelay: ({ context }) => backoffDelay(context.convergeFailures, 500, 30_000, random),
     },
   });
 }

@@ -3,15 +3,18 @@
 import { fromCallback, fromPromise } from 'xstate';
 import type { GatewayEvent } from '../../machines/gateway.machine.js';
 import { TIMINGS } from '../../machines/timings.js';
-import { checkSourceDestCheck, createEc2Client, discoverInstanceIdentity } from '../../effects/aws/index.js';
-import type { DataPlane, RulePlan } from '../../effects/netlink/index.js';
+import { checkSourceDestCheck } from '../../effects/aws/index.js';
+import type { RulePlan } from '../../effects/netlink/index.js';
 import type { GatewayConfig } from '../config/parse.js';
 import type { Logger } from '../logging.js';
 import { VXLAN_DEVICE, type HostFacts } from './host.js';
+import type { ClockPort, CloudPort, DataPlanePort } from './ports.js';
 
 export interface InitWiring {
   readonly config: GatewayConfig;
-  readonly dp: DataPlane;
+  readonly dp: DataPlanePort;
+  readonly cloud: CloudPort;
+  readonly clock: ClockPort;
   readonly host: HostFacts;
   readonly log: Logger;
 }
@@ -20,7 +23,7 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export function initActors({ config, dp, host, log }: InitWiring) {
+export function initActors({ config, dp, cloud, clock, host, log }: InitWiring) {
   const deviceOptions = { name: VXLAN_DEVICE, vni: config.vxlanVNI, mtu: config.vxlanMTU, nodeIP: config.nodeIP };
   const logRules = (plan: RulePlan, what: string): void => {
     const changed = plan.add.length + plan.remove.length > 0;
@@ -40,8 +43,8 @@ export function initActors({ config, dp, host, log }: InitWiring) {
     }),
     discoverCloud: fromPromise<void>(async ({ signal }) => {
       if (host.cloud) return;
-      const id = await discoverInstanceIdentity({ nodeIP: config.nodeIP, region: config.awsRegion, instanceId: config.awsInstanceID, signal });
-      const ec2 = createEc2Client({ region: id.region });
+      const id = await cloud.discover({ nodeIP: config.nodeIP, region: config.awsRegion, instanceId: config.awsInstanceID, signal });
+      const ec2 = cloud.ec2(id.region);
       host.cloud = { id, ec2 };
       log.info({ instanceId: id.instanceId, region: id.region, eni: id.networkInterfaceId }, 'instance identity');
       checkSourceDestCheck(ec2, id.networkInterfaceId, { signal })
@@ -53,7 +56,7 @@ export function initActors({ config, dp, host, log }: InitWiring) {
     // The device and the rules may be deleted or changed by hand: checked every 10 s, repaired,
     // and the fleet told to sweep the kernel again when the device had to be recreated or fixed.
     watchDevice: fromCallback<GatewayEvent>(({ sendBack }) => {
-      const timer = setInterval(() => {
+      return clock.every(TIMINGS.deviceCheckMs, () => {
         if (!host.device) return;
         dp.ensureRules(config.podCIDRs)
           .then((plan) => logRules(plan, 'policy rules repaired'))
@@ -67,9 +70,7 @@ export function initActors({ config, dp, host, log }: InitWiring) {
             }
           })
           .catch((err: unknown) => log.error({ err: errorText(err) }, 'vxlan device check failed'));
-      }, TIMINGS.deviceCheckMs);
-      timer.unref();
-      return () => clearInterval(timer);
+      });
     }),
   };
 }

@@ -6,19 +6,20 @@ import { fromPromise } from 'xstate';
 import { ownershipVerdict, parseLeaseKey } from '../../machines/domain/ownership.js';
 import type { GatewayEvent, OwnershipOutcome, RouteTablesInput, VtepConfigInput } from '../../machines/gateway.machine.js';
 import { ensureRoutes, routesFailure } from '../../effects/aws/index.js';
-import { ownerOf, readOtherLease, vtepSpecEquals, vtepWatchActor, type KubeClients, type LeaseLock, type VtepConfigClient } from '../../effects/kube/index.js';
+import { ownerOf, readOtherLease, vtepSpecEquals, vtepWatchActor, type KubeClients } from '../../effects/kube/index.js';
 import type { GatewayConfig } from '../config/parse.js';
 import type { Logger } from '../logging.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { FailoverTrace } from '../tracing.js';
 import { vtepEndpoints, type HostFacts } from './host.js';
+import type { LeaseLockPort, VtepConfigPort } from './ports.js';
 
 export interface LeaderWiring {
   readonly config: GatewayConfig;
   readonly host: HostFacts;
   readonly clients: KubeClients;
-  readonly lock: LeaseLock;
-  readonly vtepConfig: VtepConfigClient;
+  readonly lock: LeaseLockPort;
+  readonly vtepConfig: VtepConfigPort;
   /** `namespace/name` of this installation's Lease: the CiliumVTEPConfig's owner annotation. */
   readonly ownerKey: string;
   readonly failover: FailoverTrace;

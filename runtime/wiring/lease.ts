@@ -3,9 +3,10 @@
 import { fromPromise } from 'xstate';
 import type { GatewayEvent, LeaseOutcome } from '../../machines/gateway.machine.js';
 import { TIMINGS } from '../../machines/timings.js';
-import { leaseWatchActor, type LeaseLock } from '../../effects/kube/index.js';
+import { leaseWatchActor } from '../../effects/kube/index.js';
 import type { Logger } from '../logging.js';
 import type { FailoverTrace } from '../tracing.js';
+import type { LeaseLockPort } from './ports.js';
 
 /**
  * The wait before the next lease attempt: the retry period, or less when the
@@ -19,7 +20,7 @@ export function retryDelay(retryPeriodMs: number, leaseExpiresAt: number | undef
 }
 
 export interface LeaseWiring {
-  readonly lock: LeaseLock;
+  readonly lock: LeaseLockPort;
   readonly identity: string;
   readonly failover: FailoverTrace;
   readonly log: Logger;

@@ -25,7 +25,19 @@ import { nodeOfActorId } from '../../machines/domain/fleet-plan.js';
 import { sameVtepSpec, type VtepSpec } from '../../machines/domain/vtep-spec.js';
 import { DEFAULT_BULK_THRESHOLD, FLEET_OWN_EVENT_TYPES, fleetMachine, type FleetInput, type ReconcileKernelInput, type ReconcileKernelOutput } from '../../machines/fleet.machine.js';
 import { vtepMachine, type ProgramVtepInput, type RemoveVtepInput, type VtepReport, type VtepStalledReport } from '../../machines/vtep.machine.js';
-import { activeStateIds, machineEventTypes, stateNodeIds, transitionKeys, transitionPaths, transitionRecorder, type ModelPath } from '../support/model-paths.js';
+import {
+  activeStateIds,
+  coverageFigures,
+  machineEventTypes,
+  missingGuardBranches,
+  recordingGuards,
+  stateNodeIds,
+  transitionKeys,
+  transitionPaths,
+  transitionRecorder,
+  type GuardTally,
+  type ModelPath,
+} from '../support/model-paths.js';
 
 type Snapshot = ReturnType<ReturnType<typeof createActor<typeof fleetMachine>>['getSnapshot']>;
 type VtepSnapshot = ReturnType<ReturnType<typeof createActor<typeof vtepMachine>>['getSnapshot']>;
@@ -35,7 +47,7 @@ const a1: VtepSpec = { name: 'hyb-a', nodeIP: '198.19.0.1', mac: '02:00:c6:13:00
 const a2: VtepSpec = { name: 'hyb-a', nodeIP: '198.19.0.9', mac: '02:00:c6:13:00:09', podCIDRs: ['198.18.0.0/29', '198.18.0.8/29'] };
 const b: VtepSpec = { name: 'hyb-b', nodeIP: '198.19.0.2', mac: '02:00:c6:13:00:02', podCIDRs: ['198.18.1.0/29'] };
 // The machine's own delay defaults (fleet.machine.ts): the clock is advanced by these.
-const DELAYS: Record<string, number> = { resyncPeriod: 30_000, convergeRetryDelay: 1000 };
+const DELAYS = fleetMachine.implementations.delays as Record<string, number>;
 const ownEvents = new Set<string>(FLEET_OWN_EVENT_TYPES);
 
 const done = (failedNodes: string[]): EventObject => {
@@ -168,6 +180,7 @@ function fleetHarness(extra: FleetInput = {}) {
           }),
       ),
     },
+    guards: recordingGuards(fleetMachine, guards),
   });
   const clock = new SimulatedClock();
   const actor = createActor(machine, { clock, input, inspect: transitionRecorder(takenTransitions) });
@@ -177,6 +190,7 @@ function fleetHarness(extra: FleetInput = {}) {
 const visitedStates = new Set<string>();
 const takenEvents = new Set<string>();
 const takenTransitions = new Set<string>();
+const guards: GuardTally = new Map();
 
 function vtepChildren(snap: Snapshot): Map<string, AnyActorRef> {
   const out = new Map<string, AnyActorRef>();
@@ -284,6 +298,39 @@ async function replay(path: Path): Promise<void> {
   }
 }
 
+/** A retired actor's report may still arrive (sent before the fleet let it go): the fleet ignores it. */
+async function lateReports(): Promise<void> {
+  const h = fleetHarness();
+  h.actor.start();
+  try {
+    h.actor.send({ type: 'DATAPLANE.READY' });
+    h.actor.send({ type: 'NODES.SYNCED', vteps: [b] });
+    h.reconcile!.resolve({ added: 4, removed: 0, fixed: 0, failedNodes: [] });
+    await flush();
+    h.actor.send({ type: 'NODES.CHANGED', upserts: [a1], removes: [] });
+    await flush();
+    const worker = h.actor.getSnapshot().context.busy.get('hyb-a')!;
+    expect(worker).toBeDefined();
+    const id = `${worker.id}-retired`;
+    const late: Array<VtepReport | VtepStalledReport> = [
+      { type: 'VTEP.PROGRAMMED', name: 'hyb-a', id, spec: a1 },
+      { type: 'VTEP.REMOVED', name: 'hyb-a', id },
+      { type: 'VTEP.STALLED', name: 'hyb-a', id, reason: 'EINVAL' },
+    ];
+    for (const report of late) {
+      h.actor.send(report);
+      await flush();
+      const c = h.actor.getSnapshot().context;
+      expect(c.busy.get('hyb-a'), `${report.type}: the node keeps its actor`).toEqual(worker);
+      expect(c.programmed.has('hyb-a'), `${report.type}: not taken as programmed`).toBe(false);
+      expect(c.refusedNodes.size, `${report.type}: not taken as refused`).toBe(0);
+    }
+    expect(h.writes.get('hyb-a')?.kind, "the current actor's write goes on").toBe('program');
+  } finally {
+    h.actor.stop();
+  }
+}
+
 describe('fleet machine, model-based', () => {
   for (const [name, paths] of Object.entries(suites)) {
     it(`${name}: ${paths.length} paths replay with every node in place or owned by one actor`, async () => {
@@ -369,15 +416,21 @@ describe('fleet machine, model-based', () => {
     }
   });
 
-  it('the paths cover every state node, every event and every transition of the machine', async () => {
+  it('a report from an actor the fleet no longer employs for that node (a late one) changes nothing', lateReports);
+
+  it('the paths cover every state node, every event, every transition and both ways of every guard', async () => {
     for (const paths of Object.values(suites)) for (const p of paths) await replay(p);
+    // The walk's reports all come from the node's current actor: fromNodeVtep is seen false by the late ones.
+    await lateReports();
     expect(stateNodeIds(fleetMachine).filter((id) => !visitedStates.has(id))).toEqual([]);
     // Events from outside change the state; the fleet's own events are covered by the transitions they take.
     expect(machineEventTypes(fleetMachine).filter((t) => !ownEvents.has(t) && !takenEvents.has(t))).toEqual([]);
     expect(transitionKeys(fleetMachine).filter((k) => !takenTransitions.has(k))).toEqual([]);
+    expect(missingGuardBranches(fleetMachine, guards)).toEqual([]);
   });
 
   afterAll(() => {
     console.info(`fleet model: ${Object.entries(suites).map(([n, p]) => `${p.length} ${n}`).join('; ')}`);
+    console.info(`fleet coverage: ${coverageFigures(fleetMachine, { states: visitedStates, events: new Set([...takenEvents, ...ownEvents]), transitions: takenTransitions, guards })}`);
   });
 });

@@ -1,144 +1,183 @@
-// Model-based tests of the gateway lifecycle: @xstate/graph walks the
-// statechart's paths, and each path is replayed on a real actor whose effects
-// are recording doubles. At every step the test checks what the machine has
-// asked the effects to do: which are in flight, which were aborted (leader
-// work must be cancelled the moment `leader` is left), and whether the
-// leader announcement matches the state.
-import { TestModel } from '@xstate/graph';
-import type { EventObject } from 'xstate';
+// Model-based tests of the gateway lifecycle, through what ships: the paths
+// of the timed model (test/support/gateway-model.ts: the machine as
+// provideGatewayMachine builds it for production, its timers at the delays
+// it resolves) are replayed on that same machine, built the same way, whose
+// adapters are doubles (the data plane, the Lease lock, the CiliumVTEPConfig
+// client, IMDS and EC2): the replay answers the adapters' calls and advances
+// the SimulatedClock; it sends the machine nothing but SIGTERM and the
+// informer's first list. At every step the test checks what the machine has
+// asked of the adapters: which actors run and which adapter calls are out,
+// that nothing of the leader's keeps going once `leader` is left (the fence
+// first, every leader call aborted), and whether the leader announcement
+// matches the state. The paths together must visit every state, take every
+// event and every transition, and see every guard both ways.
 import { afterAll, describe, expect, it } from 'vitest';
+import type { AnyActorRef } from 'xstate';
 import { gatewayMachine } from '../../machines/gateway.machine.js';
-import { activeStateIds, eventAlphabet, machineEventTypes, stateNodeIds, transitionPaths } from '../support/model-paths.js';
-import { expectedEffects, gatewayHarness, type EffectName } from './gateway-harness.js';
+import type { OpKind } from '../support/gateway-adapters.js';
+import { gatewayModel, serializeState, type GatewayModelEvent, type GatewayModelState } from '../support/gateway-model.js';
+import { flush, gatewayRig } from '../support/gateway-replay.js';
+import { activeStateIds, coverageFigures, machineEventTypes, missingGuardBranches, stateNodeIds, transitionKeys, transitionRecorder, type GuardTally } from '../support/model-paths.js';
+import { exploreTimed, simpleTimedPaths, type TimedPath } from '../support/model-timeline.js';
+import { expectedEffects, type EffectName } from './gateway-harness.js';
 
-type Snapshot = ReturnType<ReturnType<typeof gatewayHarness>['actor']['getSnapshot']>;
-interface Path {
-  steps: Array<{ event: EventObject; state: Snapshot }>;
+type Path = TimedPath<GatewayModelState, GatewayModelEvent>;
+
+const model = gatewayModel();
+const explored = exploreTimed(model);
+const LEADER_WORK = /checkOwnership|programRouteTables|writeVtepConfig|driftRepairPeriod|RetryDelay|lateWriteCheck|LEADER\.REASSERT/;
+
+/** An event as the machine sees it: its type and outcome (not the time a renewal was stamped). */
+function label(e: GatewayModelEvent): string {
+  const output = e.output === undefined ? '' : JSON.stringify(e.output, (k, v: unknown) => (k === 'renewedAt' ? undefined : v));
+  const error = e.error instanceof Error ? `!${e.error.message}` : '';
+  return `${e.type}${output}${error}`;
 }
-
-const leaseOutcomes = [
-  { output: { held: true, renewedAt: 0, holder: 'me', outcome: 'renewed' } },
-  { output: { held: false, holder: 'other', outcome: 'held-by-other' } },
-  { output: { held: false, outcome: 'error', error: new Error('503') } },
-];
-// Raised by the machine for itself within a step (one region telling another): never sent from outside.
-const RAISED_WITHIN_A_STEP = /^(OWNERSHIP\.|WORK\.)/;
-const alphabet = eventAlphabet(gatewayMachine, {
-  'xstate.done.actor.tryAcquireLease': leaseOutcomes,
-  'xstate.done.actor.renewLease': leaseOutcomes,
-  'LEASE.LOST': [{ holder: 'other' }],
-  // A transient failure (retried) and a configuration this host cannot satisfy (stop).
-  'xstate.error.actor.ensureDevice': [
-    { error: new Error('NODE_IP is on no link yet') },
-    { error: Object.assign(new Error('VXLAN MTU 1450 needs MTU 1500 on eth0, which has 1400'), { code: 'BAD_INPUT' }) },
-  ],
-  // Ours or free; owned by another installation's live Lease.
-  'xstate.done.actor.checkOwnership': [
-    { output: { write: true, why: 'unowned', currentOwner: undefined } },
-    { output: { write: false, why: 'owned by Lease other-ns/hybrid-gateway-leader, held by gw-x', currentOwner: 'other-ns/hybrid-gateway-leader' } },
-  ],
-  // A transient failure (backoff), and another installation writing the object since the check.
-  'xstate.error.actor.writeVtepConfig': [
-    { error: new Error('409 Conflict, retries spent') },
-    { error: Object.assign(new Error('CiliumVTEPConfig hybrid-gateway is owned by Lease other-ns/x'), { code: 'OWNED_ELSEWHERE' }) },
-  ],
-}).filter((e) => !RAISED_WITHIN_A_STEP.test(e.type));
-const LEADER_WORK = /checkOwnership|programRouteTables|writeVtepConfig|driftRepairPeriod|RetryDelay|lateWriteCheck|LEADER\.REASSERT|OWNERSHIP|WORK\./;
-
-// Counters (attempts, timestamps) are not states; flags that change behaviour are.
-const serializeState = (s: Snapshot): string => {
-  const c = s.context;
-  return `${JSON.stringify(s.value)}|${[c.shuttingDown, c.routesReassertPending, c.dataPlaneConverged || c.dataPlaneGraceOver, c.routesInPlace && c.vtepConfigInPlace, c.leaderReadyAnnounced].map(Number).join('')}`;
-};
-
-function model(events: EventObject[]): TestModel<Snapshot, EventObject, unknown> {
-  // A stopped machine takes no events (the actor is done).
-  const live = (s: Snapshot): EventObject[] => (s.status === 'done' ? [] : events);
-  return new TestModel(gatewayMachine as never, { events: live as never, serializeState: serializeState });
+/** One path per transition between the machine's states (by event and outcome): the shortest of the model's. */
+function perMachineTransition(paths: Path[]): Path[] {
+  const seen = new Set<string>();
+  return paths.filter((p) => {
+    const [from, to] = p.steps.slice(-2) as [Path['steps'][number], Path['steps'][number]];
+    const k = `${serializeState(from.state.snap)} ${label(to.event)} ${serializeState(to.state.snap)}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
-
-const full = model(alphabet);
-const shortest = full.getShortestPaths() as unknown as Path[];
 const suites: Record<string, Path[]> = {
-  'shortest paths (full alphabet)': shortest,
-  'transition paths (every transition of the full alphabet)': transitionPaths(
-    full as never,
-    serializeState,
-    (shortest[0] as Path).steps[0]!.state,
-  ),
-  'simple paths (lifecycle: election, step-down, shutdown)': model(alphabet.filter((e) => !LEADER_WORK.test(e.type))).getSimplePaths(),
+  'shortest paths (every state of the model)': explored.shortest,
+  'transition paths (every transition between machine states)': perMachineTransition(explored.transitions),
+  // Simple in the machine's states (what the adapters hold is not told apart here).
+  'simple paths (lifecycle: election, step-down, shutdown)': simpleTimedPaths(model, (e) => !LEADER_WORK.test(e.type), (t) => serializeState(t.snap)),
 };
+// Under load a suite takes longer than the default 30 s.
+const SUITE_TIMEOUT_MS = 300_000;
+
+// The adapter calls each running actor makes (the watches and settleWrites make none: checked apart).
+const CALLS: Partial<Record<EffectName, OpKind>> = {
+  ensureDevice: 'ensureDevice',
+  checkForwarding: 'checkForwarding',
+  discoverCloud: 'discoverCloud',
+  tryAcquireLease: 'leaseAttempt',
+  renewLease: 'leaseAttempt',
+  checkOwnership: 'checkOwnership',
+  programRouteTables: 'programRouteTables',
+  writeVtepConfig: 'writeVtepConfig',
+  releaseLease: 'releaseLease',
+};
+const LEADER_CALLS: OpKind[] = ['checkOwnership', 'programRouteTables', 'writeVtepConfig'];
+// Reads that take no AbortSignal go on after their actor stopped (harmless, nothing is written).
+const UNSIGNALLED: OpKind[] = ['checkForwarding'];
 
 const visitedStates = new Set<string>();
 const takenEvents = new Set<string>();
+const takenTransitions = new Set<string>();
+const guards: GuardTally = new Map();
+const replayed = new Set<string>();
+const rig = gatewayRig(guards);
 
-function replay(path: Path): void {
-  const h = gatewayHarness();
-  h.actor.start();
+async function replay(path: Path): Promise<void> {
+  const h = await rig.replay(transitionRecorder(takenTransitions));
+  const { d } = h;
+  await h.start();
   try {
     let before = '';
     let wasLeader = false;
     let passesThisTerm = 0;
+    let prevRunning: EffectName[] = [];
     for (const [index, step] of path.steps.entries()) {
       const passesBefore = h.routeStrategies.length;
-      if (index > 0) h.actor.send(step.event as never);
+      const abortedBefore = d.aborted.length;
+      if (index > 0) await h.drive(step.event, step.state);
       const snap = h.actor.getSnapshot();
-      const where = `step ${index} (${step.event.type})`;
+      const where = `step ${index} (${step.event.type}) at ${h.clock.now()} ms`;
+      expect(h.clock.now(), `${where}: the clock`).toBe(step.state.now);
+      expect(serializeState(snap), where).toBe(serializeState(step.state.snap));
       // Only the first route-table pass of a term may write without reading; retries and repairs read first
       // (the first pass may read too: after an ownership conflict at the start of the term).
       if (snap.matches('leader') && !wasLeader) passesThisTerm = 0;
-      wasLeader = snap.matches('leader');
       for (const strategy of h.routeStrategies.slice(passesBefore)) {
         if (passesThisTerm > 0) expect(strategy, `${where}: pass ${passesThisTerm + 1} of the term`).toBe('describe-first');
         passesThisTerm += 1;
       }
-      expect(serializeState(snap), where).toBe(serializeState(step.state));
-      expect([...h.running].sort(), `${where}: effects in flight`).toEqual(expectedEffects(snap));
-      expect(h.leaderActive, `${where}: leader announcement`).toBe(snap.matches('leader'));
+      // The actors running are the ones the contract names for the state…
+      const expected = expectedEffects(snap);
+      const children = Object.entries(snap.children as Record<string, AnyActorRef | undefined>).filter(
+        ([id, ref]) => id !== 'fleet' && (ref?.getSnapshot() as { status?: string } | undefined)?.status === 'active',
+      );
+      expect(children.map(([id]) => id).sort(), `${where}: actors running`).toEqual(expected);
+      // …each is at work at its adapter, and no adapter call goes on for an actor that stopped.
+      const out = new Set(d.ops.filter((o) => !o.aborted && o.kind !== 'reconcileKernel').map((o) => o.kind));
+      for (const e of expected) if (CALLS[e] !== undefined) expect(out.has(CALLS[e]), `${where}: ${e} has its call out`).toBe(true);
+      const calling = new Set(expected.map((e) => CALLS[e]));
+      expect([...out].filter((k) => !calling.has(k) && !UNSIGNALLED.includes(k)), `${where}: adapter calls of stopped actors`).toEqual([]);
+      expect(d.watches, `${where}: watches open`).toEqual({ lease: Number(expected.includes('watchLease')), vtepConfig: Number(expected.includes('watchLeaderObjects')), watchdogs: Number(expected.includes('watchDevice')) });
+      // Stepping down waits while (and only while) aborted writes have not come back.
+      if (snap.matches({ steppingDown: 'settling' })) expect(d.lingering().length, `${where}: settling waits for aborted writes`).toBeGreaterThan(0);
+      // The leader announcement (the LeaderElected / LeadershipLost Events) matches the state.
+      const announced = d.log.filter((l) => l === 'event:LeaderElected' || l === 'event:LeadershipLost').at(-1) === 'event:LeaderElected';
+      expect(announced, `${where}: leader announcement`).toBe(snap.matches('leader'));
       if (!snap.matches('leader')) {
-        const leaderWrites: EffectName[] = ['checkOwnership', 'programRouteTables', 'writeVtepConfig', 'renewLease', 'watchLeaderObjects'];
-        expect(h.announcements, `${where}: leaving leader ran the fence first`).not.toContain('notLeader (unfenced)');
-        expect(leaderWrites.filter((e) => h.running.has(e)), `${where}: leader work outside leader`).toEqual([]);
+        d.log.forEach((l, i) => {
+          if (l === 'event:LeadershipLost') expect(d.log[i - 1], `${where}: leaving leader ran the fence first`).toBe('fence');
+        });
+        expect(d.pending('checkOwnership').concat(d.pending('programRouteTables'), d.pending('writeVtepConfig')), `${where}: leader calls outside leader`).toEqual([]);
       }
+      // Leaving `leader` aborted whatever leader call was out.
+      if (wasLeader && !snap.matches('leader')) {
+        // (but for the actor whose outcome this step was: it finished)
+        const wereOut = prevRunning
+          .filter((e) => !step.event.type.endsWith(`.actor.${e}`))
+          .map((e) => CALLS[e])
+          .filter((k): k is OpKind => k !== undefined && (LEADER_CALLS.includes(k) || k === 'leaseAttempt'));
+        for (const k of wereOut) expect(d.aborted.slice(abortedBefore), `${where}: ${k} aborted on leaving leader`).toContain(k);
+      }
+      wasLeader = snap.matches('leader');
+      prevRunning = expected;
       const now = serializeState(snap);
       if (index > 0 && now !== before) takenEvents.add(step.event.type);
       before = now;
       activeStateIds('gateway', snap.value).forEach((id) => visitedStates.add(id));
     }
-    // Leaving `leader` must have aborted whatever leader work was in flight.
-    path.steps.forEach((step, i) => {
-      const prev = path.steps[i - 1];
-      if (prev && prev.state.matches('leader') && !step.state.matches('leader')) {
-        const inFlight = expectedEffects(prev.state).filter((e) => e !== 'watchLease' && e !== 'watchDevice');
-        for (const e of inFlight) expect(h.aborted, `${e} aborted on leaving leader`).toContain(e);
-      }
-    });
   } finally {
     h.actor.stop();
   }
-  expect([...h.running], 'nothing left in flight after stop').toEqual([]);
+  await flush();
+  expect(d.ops.filter((o) => !o.aborted && o.kind !== 'reconcileKernel' && !UNSIGNALLED.includes(o.kind)), 'no adapter call left out after stop').toEqual([]);
+  expect(d.watches, 'every watch closed after stop').toEqual({ lease: 0, vtepConfig: 0, watchdogs: 0 });
 }
 
-describe('gateway machine, model-based', () => {
+// Events the machine raises for itself within a step (one region telling another): never from outside.
+const RAISED_WITHIN_A_STEP = /^(OWNERSHIP\.|WORK\.)/;
+// Events that only pass something on to the fleet change no state: gateway-timing.test.ts checks where they go.
+const PASSED_ON = /^(NODES\.|DEVICE\.REPAIRED$)/;
+// settleWrites waits with Promise.allSettled: it cannot fail.
+const CANNOT_HAPPEN = ['xstate.error.actor.settleWrites'];
+// Transitions no path takes, by construction: the informer's changes and the watchdog's repairs are
+// only passed on to the fleet (gateway-timing.test.ts checks where they go), and settleWrites cannot fail.
+const NOT_TAKEN = ['gateway NODES.CHANGED#0', 'gateway DEVICE.REPAIRED#0', 'gateway.steppingDown.settling xstate.error.actor.settleWrites#0'];
+
+describe('gateway machine, model-based, as production provides it', () => {
   for (const [name, paths] of Object.entries(suites)) {
-    it(`${name}: ${paths.length} paths replay with the expected effects at every step`, () => {
+    it(`${name}: ${paths.length} paths replay with the expected adapter calls at every step`, async () => {
       expect(paths.length).toBeGreaterThan(0);
-      paths.forEach(replay);
-    });
+      for (const p of paths) await replay(p);
+      replayed.add(name);
+    }, SUITE_TIMEOUT_MS);
   }
 
-  it('the paths cover every state node and every event of the machine', () => {
-    Object.values(suites).forEach((paths) => paths.forEach(replay));
-    const missingStates = stateNodeIds(gatewayMachine).filter((id) => !visitedStates.has(id));
-    // Events that only pass something on to the fleet change no state: gateway-timing.test.ts checks where they go.
-    const PASSED_ON = /^(NODES\.|DEVICE\.REPAIRED$)/;
-    const missingEvents = machineEventTypes(gatewayMachine).filter((t) => !RAISED_WITHIN_A_STEP.test(t) && !PASSED_ON.test(t) && !takenEvents.has(t));
-    expect(missingStates).toEqual([]);
-    expect(missingEvents).toEqual([]);
-  });
+  it('the paths cover every state node, every event, every transition and both ways of every guard', async () => {
+    // The suites above record what they cover; run on its own, this test replays them itself.
+    for (const [name, paths] of Object.entries(suites)) if (!replayed.has(name)) for (const p of paths) await replay(p);
+    expect(stateNodeIds(gatewayMachine).filter((id) => !visitedStates.has(id))).toEqual([]);
+    expect(machineEventTypes(gatewayMachine).filter((t) => !RAISED_WITHIN_A_STEP.test(t) && !PASSED_ON.test(t) && !CANNOT_HAPPEN.includes(t) && !takenEvents.has(t))).toEqual([]);
+    expect(transitionKeys(gatewayMachine).filter((k) => !takenTransitions.has(k) && !NOT_TAKEN.includes(k))).toEqual([]);
+    expect(missingGuardBranches(gatewayMachine, guards)).toEqual([]);
+  }, SUITE_TIMEOUT_MS);
 
   afterAll(() => {
     const counts = Object.entries(suites).map(([n, p]) => `${p.length} ${n}`);
     console.info(`gateway model: ${counts.join('; ')}`);
+    console.info(`gateway coverage: ${coverageFigures(gatewayMachine, { states: visitedStates, events: takenEvents, transitions: takenTransitions, guards })}`);
   });
 });

@@ -7,6 +7,7 @@
 import { createActor, fromPromise, SimulatedClock, type InspectionEvent } from 'xstate';
 import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
 import { vtepMachine, type ProgramVtepInput, type RemoveVtepInput } from '../../machines/vtep.machine.js';
+import { recordingGuards, type GuardTally } from '../support/model-paths.js';
 
 export const specA: VtepSpec = { name: 'hyb-1', nodeIP: '198.19.0.1', mac: '02:00:c6:13:00:01', podCIDRs: ['198.18.0.0/29'] };
 export const specB: VtepSpec = { name: 'hyb-1', nodeIP: '198.19.0.2', mac: '02:00:c6:13:00:02', podCIDRs: ['198.18.0.8/29', '198.18.0.16/29'] };
@@ -22,6 +23,8 @@ export interface VtepHarnessOptions {
   readonly previous?: readonly VtepSpec[];
   /** Sees the actor's inspection events (e.g. to record the transitions taken). */
   readonly inspect?: (ev: InspectionEvent) => void;
+  /** Counts each guard's results (the machine's own guards, wrapped). */
+  readonly guards?: GuardTally;
 }
 
 export function vtepHarness(opts: VtepHarnessOptions = {}) {
@@ -76,6 +79,7 @@ export function vtepHarness(opts: VtepHarnessOptions = {}) {
       reportRemoved: announce('report:removed'),
       reportStalled: announce('report:stalled'),
     },
+    guards: opts.guards === undefined ? {} : recordingGuards(vtepMachine, opts.guards),
   });
   const clock = new SimulatedClock();
   const actor = createActor(machine, {

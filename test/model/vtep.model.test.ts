@@ -11,14 +11,26 @@ import type { EventObject } from 'xstate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sameVtepSpec, type VtepSpec } from '../../machines/domain/vtep-spec.js';
 import { vtepMachine } from '../../machines/vtep.machine.js';
-import { activeStateIds, eventAlphabet, machineEventTypes, stateNodeIds, transitionKeys, transitionPaths, transitionRecorder, type ModelPath } from '../support/model-paths.js';
+import {
+  activeStateIds,
+  coverageFigures,
+  eventAlphabet,
+  machineEventTypes,
+  missingGuardBranches,
+  stateNodeIds,
+  transitionKeys,
+  transitionPaths,
+  transitionRecorder,
+  type GuardTally,
+  type ModelPath,
+} from '../support/model-paths.js';
 import { specA, specB, vtepHarness, type VtepHarnessOptions } from './vtep-harness.js';
 
 type Snapshot = ReturnType<ReturnType<typeof vtepHarness>['actor']['getSnapshot']>;
 type Path = ModelPath<Snapshot>;
 
 /** The machine's own default for vtepRetryDelay (vtep.machine.ts): the clock is advanced by it. */
-const RETRY_DELAY_MS = 200;
+const RETRY_DELAY_MS = vtepMachine.implementations.delays.vtepRetryDelay as number;
 
 const alphabet = eventAlphabet(vtepMachine, { UPDATE: [{ spec: specA }, { spec: specB }] });
 const serializeState = (s: Snapshot): string =>
@@ -88,6 +100,7 @@ const suites: Record<string, Suite> = {
 const visitedStates = new Set<string>();
 const takenEvents = new Set<string>();
 const takenTransitions = new Set<string>();
+const guards: GuardTally = new Map();
 
 function covers(list: readonly VtepSpec[], spec: VtepSpec): boolean {
   return list.some((s) => sameVtepSpec(s, spec));
@@ -96,7 +109,7 @@ function covers(list: readonly VtepSpec[], spec: VtepSpec): boolean {
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 async function replay(path: Path, { start, serialize, live }: Suite): Promise<void> {
-  const h = vtepHarness({ maxAttempts: 2, ...start, inspect: transitionRecorder(takenTransitions) });
+  const h = vtepHarness({ maxAttempts: 2, ...start, inspect: transitionRecorder(takenTransitions), guards });
   // The test's own account: specs that may be in the kernel right now.
   let maybeInKernel: VtepSpec[] = start.task === 'remove' ? [specA] : [...(start.previous ?? [])];
   h.actor.start();
@@ -167,6 +180,32 @@ async function replay(path: Path, { start, serialize, live }: Suite): Promise<vo
   }
 }
 
+/** UPDATE with the spec the actor already works toward (the walk's UPDATEs always change it): nothing restarts. */
+async function sameSpecUpdates(): Promise<void> {
+  const h = vtepHarness({ maxAttempts: 2, inspect: transitionRecorder(takenTransitions), guards });
+  h.actor.start();
+  try {
+    const flight = h.inFlight;
+    h.actor.send({ type: 'UPDATE', spec: { ...specA } });
+    await flush();
+    expect(h.actor.getSnapshot().matches('programming')).toBe(true);
+    expect(h.inFlight, 'the write in flight goes on').toBe(flight);
+    expect([h.programs, h.aborted]).toEqual([1, 0]);
+    h.inFlight!.reject(new Error('EPERM'));
+    await flush();
+    expect(h.actor.getSnapshot().matches('backoff')).toBe(true);
+    h.actor.send({ type: 'UPDATE', spec: { ...specA } });
+    await flush();
+    expect(h.actor.getSnapshot().matches('backoff'), 'the backoff is not cut short').toBe(true);
+    expect(h.programs).toBe(1);
+    h.clock.increment(RETRY_DELAY_MS);
+    await flush();
+    expect(h.programs, 'the retry comes at its time').toBe(2);
+  } finally {
+    h.actor.stop();
+  }
+}
+
 describe('vtep machine, model-based', () => {
   for (const [name, suite] of Object.entries(suites)) {
     it(`${name}: ${suite.paths.length} paths replay with the expected netlink effects`, async () => {
@@ -175,14 +214,20 @@ describe('vtep machine, model-based', () => {
     });
   }
 
-  it('the paths cover every state node, every event and every transition of the machine', async () => {
+  it('an UPDATE with the spec it already has restarts nothing, programming or backing off', sameSpecUpdates);
+
+  it('the paths cover every state node, every event, every transition and both ways of every guard', async () => {
     for (const suite of Object.values(suites)) for (const p of suite.paths) await replay(p, suite);
+    // The walk's UPDATEs always change the spec: specChanged is seen false by the same-spec ones.
+    await sameSpecUpdates();
     expect(stateNodeIds(vtepMachine).filter((id) => !visitedStates.has(id))).toEqual([]);
     expect(machineEventTypes(vtepMachine).filter((t) => !takenEvents.has(t))).toEqual([]);
     expect(transitionKeys(vtepMachine).filter((k) => !takenTransitions.has(k))).toEqual([]);
+    expect(missingGuardBranches(vtepMachine, guards)).toEqual([]);
   });
 
   afterAll(() => {
     console.info(`vtep model: ${Object.entries(suites).map(([n, s]) => `${s.paths.length} ${n}`).join('; ')}`);
+    console.info(`vtep coverage: ${coverageFigures(vtepMachine, { states: visitedStates, events: takenEvents, transitions: takenTransitions, guards })}`);
   });
 });

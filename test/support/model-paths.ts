@@ -148,3 +148,59 @@ export function transitionPaths<S, E extends EventObject>(
   }
   return paths;
 }
+
+/** How often each named guard of a machine was seen true and false. */
+export type GuardTally = Map<string, { true: number; false: number }>;
+
+type GuardFn = (args: unknown, params: unknown) => boolean;
+
+/**
+ * The machine's own guards (its implementations, as provided), each wrapped to count its results in
+ * `tally`: pass to `machine.provide({ guards })`. The decisions stay the machine's.
+ */
+export function recordingGuards(machine: AnyStateMachine, tally: GuardTally): Record<string, GuardFn> {
+  const guards = machine.implementations.guards as Record<string, GuardFn>;
+  return Object.fromEntries(
+    Object.entries(guards).map(([name, guard]) => [
+      name,
+      (args: unknown, params: unknown) => {
+        const result = guard(args, params);
+        const seen = tally.get(name) ?? { true: 0, false: 0 };
+        seen[result ? 'true' : 'false'] += 1;
+        tally.set(name, seen);
+        return result;
+      },
+    ]),
+  );
+}
+
+/**
+ * The guard branches never seen: `name=true` / `name=false` for each named guard of the machine
+ * not seen that way, but for the listed exceptions (a guard that can only be one way in a walk).
+ */
+export function missingGuardBranches(machine: AnyStateMachine, tally: GuardTally, exceptions: readonly string[] = []): string[] {
+  return Object.keys(machine.implementations.guards)
+    .flatMap((name) => {
+      const seen = tally.get(name) ?? { true: 0, false: 0 };
+      return [...(seen.true > 0 ? [] : [`${name}=true`]), ...(seen.false > 0 ? [] : [`${name}=false`])];
+    })
+    .filter((branch) => !exceptions.includes(branch));
+}
+
+/** "guards 7/9 both ways (14/18 branches)": for the coverage line of a model test. */
+export function guardFigures(machine: AnyStateMachine, tally: GuardTally): string {
+  const names = Object.keys(machine.implementations.guards);
+  const seen = (n: string) => tally.get(n) ?? { true: 0, false: 0 };
+  const both = names.filter((n) => seen(n).true > 0 && seen(n).false > 0).length;
+  const branches = names.reduce((sum, n) => sum + Number(seen(n).true > 0) + Number(seen(n).false > 0), 0);
+  return `guards ${both}/${names.length} seen true and false (${branches}/${names.length * 2} branches)`;
+}
+
+/** The coverage line of a model test: states, events, transitions, guards (what its paths took). */
+export function coverageFigures(
+  machine: AnyStateMachine,
+  seen: { states: ReadonlySet<string>; events: ReadonlySet<string>; transitions: ReadonlySet<string>; guards: GuardTally },
+): string {
+  const of = (all: string[], taken: ReadonlySet<string>): string => `${all.filter((x) => taken.has(x)).length}/${all.length}`;
+  return `states ${of(stateNodeIds(machine), seen.states)}, events ${of(machineEventTypes(machine), seen.events)}, transitions ${of(transitionKeys(machine), seen.transitions)}, ${guardFigures(machine, seen.guards)}`;
+}
