@@ -84,8 +84,13 @@ async function run(config: GatewayConfig, log: Logger): Promise<void> {
   log.info({ nodeIP: config.nodeIP, vpcCIDRs: config.vpcCIDRs, podCIDRs: config.podCIDRs, routeTables: config.routeTableIDs }, 'gateway started');
 }
 
-const configured = configOrExit(process.argv.slice(2), process.env);
-if (typeof configured === 'number') {
+const argv = process.argv.slice(2);
+const configured = argv[0] === 'doctor' ? 'doctor' : configOrExit(argv, process.env);
+if (configured === 'doctor') {
+  // A read-only subcommand with the gateway's configuration (runtime/doctor/cli.ts).
+  const { doctorMain } = await import('./doctor/cli.js');
+  process.exitCode = await doctorMain(argv.slice(1), process.env, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+} else if (typeof configured === 'number') {
   process.exitCode = configured;
 } else {
   const log = createLogger({ debug: configured.debug, base: { pod: configured.podName, node: configured.nodeName } });

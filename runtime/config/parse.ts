@@ -109,7 +109,12 @@ function parseBind(text: string): BindAddress | null | string {
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
-export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
+export interface ParseOptions {
+  /** Required options the caller does without (doctor: --node-ip, which only the data plane needs); absent, they parse as empty. */
+  readonly optional?: readonly string[];
+}
+
+export function parseConfig(argv: readonly string[], env: Env, parseOpts: ParseOptions = {}): ParseOutcome {
   const problems: string[] = [];
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -135,7 +140,7 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
     if (typeof fromFlag === 'string') raw.set(o.flag, { value: fromFlag, from: `--${o.flag}` });
     else if (fromEnv !== undefined && fromEnv !== '') raw.set(o.flag, { value: fromEnv, from: o.env as string });
     else if (o.defaultValue !== undefined) raw.set(o.flag, { value: o.defaultValue, from: `--${o.flag} default` });
-    else if (o.required) problems.push(`missing ${label(o)}: it is required`);
+    else if (o.required && !(parseOpts.optional ?? []).includes(o.flag)) problems.push(`missing ${label(o)}: it is required`);
   }
   const get = (flag: string): { value: string; from: string } | undefined => raw.get(flag);
   const bad = (flag: string, reason: string): void => {
