@@ -6,7 +6,7 @@
 // written. Exit 0 when every check passed or warned, 1 when one failed, 2 on
 // bad usage (one line per problem, naming the value).
 import { hostname } from 'node:os';
-import { kubeClients, loadKubeConfig } from '../../effects/kube/index.js';
+import { kubeClients, loadKubeConfig, type KubeClients } from '../../effects/kube/index.js';
 import { ConfigError, parseConfig, type GatewayConfig } from '../config/parse.js';
 import { helpText } from '../config/options.js';
 import { leaseNamespace } from '../wiring/host.js';
@@ -57,6 +57,25 @@ export function doctorHelp(): string {
   ].join('\n');
 }
 
+/** What the checks read through: the configuration, the clients, and one read per key per run. */
+export function doctorContext(config: GatewayConfig, clients: KubeClients, nowMs: () => number = Date.now): DoctorContext {
+  const memo = new Map<string, Promise<unknown>>();
+  return {
+    config: { ...config, podName: config.podName ?? hostname() },
+    clients,
+    namespace: leaseNamespace(config),
+    nowMs,
+    memo: <T>(key: string, read: () => Promise<T>): Promise<T> => {
+      let p = memo.get(key) as Promise<T> | undefined;
+      if (p === undefined) {
+        p = read();
+        memo.set(key, p);
+      }
+      return p;
+    },
+  };
+}
+
 export async function doctorMain(argv: readonly string[], env: NodeJS.ProcessEnv, io: DoctorIO): Promise<number> {
   const split = splitDoctorArgs(argv);
   if ('error' in split) {
@@ -79,29 +98,14 @@ export async function doctorMain(argv: readonly string[], env: NodeJS.ProcessEnv
     }
     throw err;
   }
-  let clients;
+  let clients: KubeClients;
   try {
     clients = kubeClients(loadKubeConfig(config.kubeconfig));
   } catch (err) {
     io.stderr(`doctor: cannot load the kubeconfig${config.kubeconfig ? ` "${config.kubeconfig}"` : ''}: ${(err as Error).message}\n`);
     return 2;
   }
-  const memo = new Map<string, Promise<unknown>>();
-  const ctx: DoctorContext = {
-    config: { ...config, podName: config.podName ?? hostname() },
-    clients,
-    namespace: leaseNamespace(config),
-    nowMs: () => Date.now(),
-    memo: <T>(key: string, read: () => Promise<T>): Promise<T> => {
-      let p = memo.get(key) as Promise<T> | undefined;
-      if (p === undefined) {
-        p = read();
-        memo.set(key, p);
-      }
-      return p;
-    },
-  };
-  const report = await runChecks(CHECKS, ctx);
+  const report = await runChecks(CHECKS, doctorContext(config, clients));
   io.stdout(split.output === 'json' ? renderJson(report) : renderText(report));
   return exitCode(report);
 }

@@ -31,7 +31,7 @@ export const ciliumNodesCheck: Check<NodesFacts> = {
   async gather(ctx) {
     const [nodes, h] = await Promise.all([listHybridCiliumNodes(ctx), readHolder(ctx)]);
     const gatewayAddresses = [ctx.config.nodeIP, h.hostIP ?? ''].filter((a) => a !== '');
-    return { nodes: nodes as CiliumNode[], vpcCIDRs: ctx.config.vpcCIDRs, podCIDRs: ctx.config.podCIDRs, gatewayAddresses };
+    return { nodes, vpcCIDRs: ctx.config.vpcCIDRs, podCIDRs: ctx.config.podCIDRs, gatewayAddresses };
   },
   judge(f) {
     if (f.nodes.length === 0) return warn('no CiliumNode is labelled eks.amazonaws.com/compute-type=hybrid', 'Join hybrid nodes (nodeadm) and run Cilium on them; until then the gateway has nothing to route');

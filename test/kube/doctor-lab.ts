@@ -1,0 +1,72 @@
+// A cluster as doctor expects it, on the lab's Kubernetes stand-in: the CRD
+// object, cilium-config, the leader's Lease and Pod, the CiliumVTEPConfig as
+// the gateway's own client writes it (owner annotation included), Cilium's
+// status from the lab's Cilium stand-in, and two admissible hybrid CiliumNodes.
+// Addresses: VPC 198.51.100.0/24, hybrid pods 198.18.0.0/16, hybrid nodes 192.0.2.0/24.
+import { formatMicroTime, VtepConfigClient } from '../../effects/kube/index.js';
+import { crdObject } from '../../lab/kube-apiserver/index.js';
+import { VtepAgent } from '../../lab/cilium-vtep.js';
+import { readKubeconfig } from '../../lab/kube-http.js';
+import { leaseKey } from '../../machines/domain/ownership.js';
+import { parseConfig, type GatewayConfig } from '../../runtime/config/parse.js';
+import { vtepEndpoints } from '../../runtime/wiring/host.js';
+import { HYBRID, waitFor, type Lab } from './helpers.js';
+
+export const NS = 'gw';
+export const LEASE = 'hybrid-gateway-leader';
+export const LEADER = { pod: 'gw-a', hostIP: '198.51.100.10' };
+export const STANDBY = { pod: 'gw-b', hostIP: '198.51.100.11' };
+
+/** The gateway's environment as the chart sets it, less NODE_IP (doctor does without). */
+export function doctorEnv(lab: Lab, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    VPC_CIDR: '198.51.100.0/24',
+    POD_CIDRS: '198.18.0.0/16',
+    ROUTE_TABLE_IDS: 'rtb-0123456789abcdef0',
+    POD_NAMESPACE: NS,
+    KUBECONFIG: lab.server.kubeconfigPath,
+    ...extra,
+  };
+}
+
+export function doctorConfig(lab: Lab, extra: Record<string, string> = {}): GatewayConfig {
+  const out = parseConfig([], doctorEnv(lab, extra), { optional: ['node-ip'] });
+  if (out.kind !== 'config') throw new Error('help?');
+  return out.config;
+}
+
+export function putLease(lab: Lab, holder: string, renewedAtMs: number): void {
+  const t = formatMicroTime(renewedAtMs * 1000);
+  lab.server.store.put('leases', { metadata: { namespace: NS, name: LEASE }, spec: { holderIdentity: holder, leaseDurationSeconds: 3, acquireTime: t, renewTime: t, leaseTransitions: 0 } });
+}
+
+export function putCiliumConfig(lab: Lab, data: Record<string, string>): void {
+  lab.server.store.put('configmaps', { metadata: { namespace: 'kube-system', name: 'cilium-config' }, data });
+}
+
+export function hybridNode(name: string, ip: string, podCIDR: string): Record<string, unknown> {
+  return { apiVersion: 'cilium.io/v2', kind: 'CiliumNode', metadata: { name, labels: HYBRID }, spec: { addresses: [{ type: 'InternalIP', ip }], ipam: { podCIDRs: [podCIDR] } } };
+}
+
+/** Seeds a healthy cluster; returns the Cilium stand-in (stop it in afterEach). */
+export async function seedHealthy(lab: Lab): Promise<VtepAgent> {
+  const s = lab.server.store;
+  s.put('customresourcedefinitions', crdObject('ciliumvtepconfigs.cilium.io.json'));
+  putCiliumConfig(lab, { 'enable-vtep': 'true', 'enable-l7-proxy': 'false', 'enable-ipv6': 'false' });
+  for (const p of [LEADER, STANDBY]) {
+    s.put('pods', { metadata: { namespace: NS, name: p.pod }, spec: { containers: [{ name: 'gateway', image: 'gateway' }] }, status: { phase: 'Running', hostIP: p.hostIP } });
+  }
+  putLease(lab, LEADER.pod, Date.now());
+  const config = doctorConfig(lab);
+  await new VtepConfigClient({ clients: lab.clients }).upsert(vtepEndpoints({ ...config, nodeIP: LEADER.hostIP }, '02:00:c6:33:64:0a'), new AbortController().signal, {
+    key: leaseKey(NS, LEASE),
+  });
+  s.put('ciliumnodes', hybridNode('hybrid-1', '192.0.2.1', '198.18.1.0/24'));
+  s.put('ciliumnodes', hybridNode('hybrid-2', '192.0.2.2', '198.18.2.0/24'));
+  const agent = new VtepAgent({ kube: readKubeconfig(lab.server.kubeconfigPath), dataplane: { apply: () => Promise.resolve() }, statusRefreshMs: 0 }).start();
+  await waitFor(() => {
+    const st = s.find('ciliumvtepconfigs', 'hybrid-gateway')?.status as { conditions?: Array<{ type: string; status: string }> } | undefined;
+    return st?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+  }, 'Ready from the Cilium stand-in');
+  return agent;
+}
