@@ -35,9 +35,10 @@ export function doctorConfig(lab: Lab, extra: Record<string, string> = {}): Gate
   return out.config;
 }
 
+/** A 15 s Lease (longer than the gateway's 3 s default): the CLI test's processes take seconds to start. */
 export function putLease(lab: Lab, holder: string, renewedAtMs: number): void {
   const t = formatMicroTime(renewedAtMs * 1000);
-  lab.server.store.put('leases', { metadata: { namespace: NS, name: LEASE }, spec: { holderIdentity: holder, leaseDurationSeconds: 3, acquireTime: t, renewTime: t, leaseTransitions: 0 } });
+  lab.server.store.put('leases', { metadata: { namespace: NS, name: LEASE }, spec: { holderIdentity: holder, leaseDurationSeconds: 15, acquireTime: t, renewTime: t, leaseTransitions: 0 } });
 }
 
 export function putCiliumConfig(lab: Lab, data: Record<string, string>): void {
