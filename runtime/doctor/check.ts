@@ -1,6 +1,7 @@
 // What one doctor check is: a name, what it reads, a thin gather step (the only
 // I/O) and a pure judge of what was gathered. The judge is what the tests pin
 // down without a cluster; gather is tested against the lab's stand-ins.
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { KubeClients } from '../../effects/kube/index.js';
 import type { GatewayConfig } from '../config/parse.js';
 
@@ -20,6 +21,8 @@ export interface DoctorContext {
   /** The Lease's namespace (the gateway's own rule: flag/env, service account, "default"). */
   readonly namespace: string;
   readonly nowMs: () => number;
+  /** The EC2 client, made on first use (region: --aws-region / AWS_REGION, else IMDS); rejects when it cannot be. */
+  ec2(): Promise<EC2Client>;
   /** Reads shared by several checks are made once per run. */
   memo<T>(key: string, read: () => Promise<T>): Promise<T>;
 }
@@ -33,6 +36,8 @@ export interface Check<F> {
   readonly reads: string;
   gather(ctx: DoctorContext): Promise<F>;
   judge(facts: F): Verdict;
+  /** The fix when gather itself failed (default: the Kubernetes access advice). */
+  readonly readFix?: string;
 }
 
 /** A check as the registry holds it: its facts' type erased behind run(). */
@@ -40,11 +45,12 @@ export interface RegisteredCheck {
   readonly name: string;
   readonly title: string;
   readonly reads: string;
+  readonly readFix: string | undefined;
   run(ctx: DoctorContext): Promise<Verdict>;
 }
 
 export function register<F>(c: Check<F>): RegisteredCheck {
-  return { name: c.name, title: c.title, reads: c.reads, run: async (ctx) => c.judge(await c.gather(ctx)) };
+  return { name: c.name, title: c.title, reads: c.reads, readFix: c.readFix, run: async (ctx) => c.judge(await c.gather(ctx)) };
 }
 
 export const pass = (saw: string): Verdict => ({ status: 'pass', saw, fix: '' });

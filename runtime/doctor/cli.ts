@@ -6,6 +6,8 @@
 // written. Exit 0 when every check passed or warned, 1 when one failed, 2 on
 // bad usage (one line per problem, naming the value).
 import { hostname } from 'node:os';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { createEc2Client, ImdsClient } from '../../effects/aws/index.js';
 import { kubeClients, loadKubeConfig, type KubeClients } from '../../effects/kube/index.js';
 import { ConfigError, parseConfig, type GatewayConfig } from '../config/parse.js';
 import { helpText } from '../config/options.js';
@@ -57,14 +59,33 @@ export function doctorHelp(): string {
   ].join('\n');
 }
 
+/**
+ * The gateway's EC2 client settings: the region from --aws-region / AWS_REGION, else IMDS
+ * (placement/region, as the gateway finds it); endpoint and credentials from the SDK's chain
+ * (AWS_ENDPOINT_URL_EC2, env, IRSA, Pod Identity, IMDS). SDK retries off, as in the gateway.
+ */
+async function doctorEc2Client(config: GatewayConfig): Promise<EC2Client> {
+  let region = config.awsRegion;
+  if (region === undefined) {
+    try {
+      region = (await new ImdsClient({ timeoutMs: 1000 }).get('placement/region', AbortSignal.timeout(3000))).trim();
+    } catch (err) {
+      throw new Error(`no AWS region: --aws-region / AWS_REGION is not set and IMDS did not answer (${(err as Error).message})`, { cause: err });
+    }
+  }
+  return createEc2Client({ region });
+}
+
 /** What the checks read through: the configuration, the clients, and one read per key per run. */
-export function doctorContext(config: GatewayConfig, clients: KubeClients, nowMs: () => number = Date.now): DoctorContext {
+export function doctorContext(config: GatewayConfig, clients: KubeClients, deps: { nowMs?: () => number; ec2?: () => Promise<EC2Client> } = {}): DoctorContext {
   const memo = new Map<string, Promise<unknown>>();
+  let ec2: Promise<EC2Client> | undefined;
   return {
+    ec2: () => (ec2 ??= deps.ec2 !== undefined ? deps.ec2() : doctorEc2Client(config)),
     config: { ...config, podName: config.podName ?? hostname() },
     clients,
     namespace: leaseNamespace(config),
-    nowMs,
+    nowMs: deps.nowMs ?? Date.now,
     memo: <T>(key: string, read: () => Promise<T>): Promise<T> => {
       let p = memo.get(key) as Promise<T> | undefined;
       if (p === undefined) {

@@ -6,6 +6,9 @@ import { l7ProxyDisabledCheck, vniCheck, vtepEnabledCheck } from './checks/ciliu
 import { leaseCheck } from './checks/lease.js';
 import { pointsAtLeaderCheck, vtepReadyCheck } from './checks/vtep-config.js';
 import { ciliumNodesCheck } from './checks/cilium-nodes.js';
+import { routesCheck } from './checks/aws-routes.js';
+import { sourceDestCheck } from './checks/aws-eni.js';
+import { iamCheck } from './checks/aws-iam.js';
 
 export const CHECKS: readonly RegisteredCheck[] = [
   register(crdCheck),
@@ -16,4 +19,7 @@ export const CHECKS: readonly RegisteredCheck[] = [
   register(pointsAtLeaderCheck),
   register(vtepReadyCheck),
   register(ciliumNodesCheck),
+  register(routesCheck),
+  register(sourceDestCheck),
+  register(iamCheck),
 ];

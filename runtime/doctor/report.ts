@@ -12,6 +12,9 @@ export interface DoctorReport {
   readonly summary: Readonly<Record<Status, number>>;
 }
 
+export const KUBE_READ_FIX =
+  "Check that the kubeconfig (--kubeconfig / KUBECONFIG, or the pod's service account) reaches the API server and may get and list what this check reads";
+
 /** A check whose reads failed fails itself, saying what could not be read; the others still run. */
 export async function runChecks(checks: readonly RegisteredCheck[], ctx: DoctorContext): Promise<DoctorReport> {
   const results = await Promise.all(
@@ -20,8 +23,8 @@ export async function runChecks(checks: readonly RegisteredCheck[], ctx: DoctorC
       try {
         v = await c.run(ctx);
       } catch (err) {
-        const msg = toKubeError(err, 'read').message;
-        v = fail(`could not read ${c.reads}: ${msg}`, 'Check that the kubeconfig (--kubeconfig / KUBECONFIG, or the pod\'s service account) reaches the API server and may get and list what this check reads');
+        const msg = err instanceof Error ? err.message : toKubeError(err, 'read').message;
+        v = fail(`could not read ${c.reads}: ${msg}`, c.readFix ?? KUBE_READ_FIX);
       }
       return { name: c.name, title: c.title, ...v };
     }),

@@ -2,7 +2,12 @@
 // object, cilium-config, the leader's Lease and Pod, the CiliumVTEPConfig as
 // the gateway's own client writes it (owner annotation included), Cilium's
 // status from the lab's Cilium stand-in, and two admissible hybrid CiliumNodes.
+// On the EC2 stand-in: both gateways' instances (source/destination check off)
+// and a route table sending POD_CIDRS to the leader's ENI.
 // Addresses: VPC 198.51.100.0/24, hybrid pods 198.18.0.0/16, hybrid nodes 192.0.2.0/24.
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { createEc2Client } from '../../effects/aws/index.js';
+import { startEc2StandIn, type Ec2StandIn } from '../../lab/ec2/index.js';
 import { formatMicroTime, VtepConfigClient } from '../../effects/kube/index.js';
 import { crdObject } from '../../lab/kube-apiserver/index.js';
 import { VtepAgent } from '../../lab/cilium-vtep.js';
@@ -14,17 +19,42 @@ import { HYBRID, waitFor, type Lab } from './helpers.js';
 
 export const NS = 'gw';
 export const LEASE = 'hybrid-gateway-leader';
-export const LEADER = { pod: 'gw-a', hostIP: '198.51.100.10' };
-export const STANDBY = { pod: 'gw-b', hostIP: '198.51.100.11' };
+export const LEADER = { pod: 'gw-a', hostIP: '198.51.100.10', eni: 'eni-0a00000000000000a', instanceId: 'i-0aaaaaaaaaaaaaaa1' };
+export const STANDBY = { pod: 'gw-b', hostIP: '198.51.100.11', eni: 'eni-0b00000000000000b', instanceId: 'i-0bbbbbbbbbbbbbbb2' };
+export const ROUTE_TABLE = 'rtb-0123456789abcdef0';
+export const REGION = 'us-west-2';
+export const CREDENTIALS = { accessKeyId: 'AKIDLABTEST0000000000', secretAccessKey: 'lab-secret-key-not-real' } as const;
+const VPC = 'vpc-0123456789abcdef0';
+/** The chart's pod labels (runtime/doctor/reads-aws.ts GATEWAY_POD_SELECTOR). */
+const POD_LABELS = { 'app.kubernetes.io/component': 'gateway', 'app.kubernetes.io/part-of': 'eks-hybrid-nodes-gateway' };
+
+// Never let the SDK fall back to the real IMDS (169.254.169.254) for credentials.
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
+
+/** The EC2 stand-in with both gateways and one route table as the leader leaves it. */
+export async function startAws(): Promise<{ standIn: Ec2StandIn; ec2: EC2Client }> {
+  const standIn = await startEc2StandIn({
+    instances: [LEADER, STANDBY].map((g, i) => ({
+      instanceId: g.instanceId, region: REGION, az: 'us-west-2a', eni: g.eni, mac: `02:00:c6:33:64:0${i + 1}`, privateIp: g.hostIP,
+      subnetId: 'subnet-0aaaa11110000000a', vpcId: VPC, sourceDestCheck: false,
+    })),
+    routeTables: [{ routeTableId: ROUTE_TABLE, vpcId: VPC, vpcCidr: '198.51.100.0/24', routes: [{ destinationCidrBlock: '198.18.0.0/16', networkInterfaceId: LEADER.eni }] }],
+  });
+  return { standIn, ec2: createEc2Client({ region: REGION, endpoint: standIn.url, credentials: CREDENTIALS }) };
+}
 
 /** The gateway's environment as the chart sets it, less NODE_IP (doctor does without). */
-export function doctorEnv(lab: Lab, extra: Record<string, string> = {}): Record<string, string> {
+export function doctorEnv(lab: Lab, extra: Record<string, string> = {}, aws?: Ec2StandIn): Record<string, string> {
   return {
     VPC_CIDR: '198.51.100.0/24',
     POD_CIDRS: '198.18.0.0/16',
-    ROUTE_TABLE_IDS: 'rtb-0123456789abcdef0',
+    ROUTE_TABLE_IDS: ROUTE_TABLE,
     POD_NAMESPACE: NS,
     KUBECONFIG: lab.server.kubeconfigPath,
+    AWS_REGION: REGION,
+    ...(aws !== undefined
+      ? { AWS_ENDPOINT_URL_EC2: aws.url, AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' }
+      : {}),
     ...extra,
   };
 }
@@ -55,7 +85,7 @@ export async function seedHealthy(lab: Lab): Promise<VtepAgent> {
   s.put('customresourcedefinitions', crdObject('ciliumvtepconfigs.cilium.io.json'));
   putCiliumConfig(lab, { 'enable-vtep': 'true', 'enable-l7-proxy': 'false', 'enable-ipv6': 'false' });
   for (const p of [LEADER, STANDBY]) {
-    s.put('pods', { metadata: { namespace: NS, name: p.pod }, spec: { containers: [{ name: 'gateway', image: 'gateway' }] }, status: { phase: 'Running', hostIP: p.hostIP } });
+    s.put('pods', { metadata: { namespace: NS, name: p.pod, labels: POD_LABELS }, spec: { containers: [{ name: 'gateway', image: 'gateway' }] }, status: { phase: 'Running', hostIP: p.hostIP } });
   }
   putLease(lab, LEADER.pod, Date.now());
   const config = doctorConfig(lab);

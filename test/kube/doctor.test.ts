@@ -2,29 +2,37 @@
 // right passes every check; breaking one thing fails that check alone, with
 // what it saw and the fix.
 import { afterEach, describe, expect, it } from 'vitest';
+import { ModifyNetworkInterfaceAttributeCommand, ReplaceRouteCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import type { VtepAgent } from '../../lab/cilium-vtep.js';
+import type { Ec2StandIn } from '../../lab/ec2/index.js';
 import { doctorContext } from '../../runtime/doctor/cli.js';
 import { CHECKS } from '../../runtime/doctor/registry.js';
 import { runChecks, type DoctorReport } from '../../runtime/doctor/report.js';
-import { doctorConfig, hybridNode, LEADER, putCiliumConfig, putLease, seedHealthy, STANDBY } from './doctor-lab.js';
+import { doctorConfig, hybridNode, LEADER, putCiliumConfig, putLease, ROUTE_TABLE, seedHealthy, STANDBY, startAws } from './doctor-lab.js';
 import { startLab, type Lab } from './helpers.js';
 
 let lab: Lab | undefined;
 let agent: VtepAgent | undefined;
+let aws: { standIn: Ec2StandIn; ec2: EC2Client } | undefined;
 afterEach(async () => {
   await agent?.stop();
   agent = undefined;
+  aws?.ec2.destroy();
+  await aws?.standIn.close();
+  aws = undefined;
   await lab?.server.close();
   lab = undefined;
 });
 
 async function doctor(l: Lab, env: Record<string, string> = {}): Promise<DoctorReport> {
-  return runChecks(CHECKS, doctorContext(doctorConfig(l, env), l.newClients()));
+  const ec2 = aws!.ec2;
+  return runChecks(CHECKS, doctorContext(doctorConfig(l, env), l.newClients(), { ec2: () => Promise.resolve(ec2) }));
 }
 
 async function healthy(): Promise<Lab> {
   lab = await startLab();
   agent = await seedHealthy(lab);
+  aws = await startAws();
   return lab;
 }
 
@@ -89,7 +97,10 @@ describe('doctor against the stand-ins', () => {
   it('vtep.points-at-leader fails when the Lease holder is not the node the endpoints name', async () => {
     const l = await healthy();
     putLease(l, STANDBY.pod, Date.now());
-    const f = onlyFailure(await doctor(l), 'vtep.points-at-leader');
+    // The routes still name the old leader too: aws.routes fails with it.
+    const r = await doctor(l);
+    expect(r.checks.filter((c) => c.status !== 'pass').map((c) => c.name)).toEqual(['vtep.points-at-leader', 'aws.routes']);
+    const f = r.checks.find((c) => c.name === 'vtep.points-at-leader')!;
     expect(f.saw).toBe(`CiliumVTEPConfig hybrid-gateway endpoints 198.51.100.0/24 → ${LEADER.hostIP}; leader gw-b on ${STANDBY.hostIP}: 1 endpoint(s) point elsewhere`);
     expect(f.fix).toContain('The leader writes it on election');
   });
@@ -112,6 +123,44 @@ describe('doctor against the stand-ins', () => {
     const f = onlyFailure(await doctor(l), 'nodes.admissible');
     expect(f.saw).toBe('1 of 3 hybrid CiliumNode(s) refused: hybrid-3: pod-cidr-outside-pod-cidrs (pod CIDR 203.0.113.0/24 is not inside POD_CIDRS (198.18.0.0/16))');
     expect(f.fix).toContain("Fix the node's Cilium IPAM pool or the gateway's POD_CIDRS");
+  });
+
+  it('aws.routes fails when a POD_CIDR route points elsewhere or is missing', async () => {
+    const l = await healthy();
+    await aws!.ec2.send(new ReplaceRouteCommand({ RouteTableId: ROUTE_TABLE, DestinationCidrBlock: '198.18.0.0/16', NetworkInterfaceId: STANDBY.eni }));
+    const f = onlyFailure(await doctor(l), 'aws.routes');
+    expect(f.saw).toBe(`1 table(s) × 1 POD_CIDR(s), leader gw-a on ${LEADER.eni}: ${ROUTE_TABLE}: 198.18.0.0/16 → ${STANDBY.eni}, not ${LEADER.eni}`);
+    expect(f.fix).toContain('ec2:ReplaceRoute, ec2:CreateRoute');
+    const missing = onlyFailure(await doctor(l, { ROUTE_TABLE_IDS: `${ROUTE_TABLE},rtb-0fffffffffffffff0` }), 'aws.routes');
+    expect(missing.saw).toContain('rtb-0fffffffffffffff0: ');
+    expect(missing.fix).toContain('ROUTE_TABLE_IDS typo');
+  });
+
+  it('aws.routes fails on a blackhole', async () => {
+    const l = await healthy();
+    aws!.standIn.state.routeTables.get(ROUTE_TABLE)!.routes.get('198.18.0.0/16')!.state = 'blackhole';
+    const f = onlyFailure(await doctor(l), 'aws.routes');
+    expect(f.saw).toContain(`198.18.0.0/16 → ${LEADER.eni} is a blackhole`);
+  });
+
+  it('aws.source-dest-check fails when a gateway ENI has the check on, naming the command', async () => {
+    const l = await healthy();
+    await aws!.ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: STANDBY.eni, SourceDestCheck: { Value: true } }));
+    const f = onlyFailure(await doctor(l), 'aws.source-dest-check');
+    expect(f.saw).toBe(`gw-a ${LEADER.hostIP} ${LEADER.eni} check off; gw-b ${STANDBY.hostIP} ${STANDBY.eni} check ON`);
+    expect(f.fix).toContain(`aws ec2 modify-network-interface-attribute --network-interface-id ${STANDBY.eni} --no-source-dest-check`);
+  });
+
+  it('aws.iam fails when EC2 answers the DryRun with UnauthorizedOperation', async () => {
+    const l = await healthy();
+    const ok = (await doctor(l)).checks.find((c) => c.name === 'aws.iam')!;
+    expect(ok.saw).toBe(`DryRun on ${ROUTE_TABLE} 198.18.0.0/16 → ${LEADER.eni}: ReplaceRoute allowed, CreateRoute allowed`);
+    aws!.standIn.faults.deny(['ReplaceRoute']);
+    const f = onlyFailure(await doctor(l), 'aws.iam');
+    expect(f.saw).toBe(`DryRun on ${ROUTE_TABLE} 198.18.0.0/16 → ${LEADER.eni}: ReplaceRoute denied, CreateRoute allowed`);
+    expect(f.fix).toContain('Allow ec2:ReplaceRoute on the route tables');
+    // Nothing was written: every route call was a DryRun.
+    expect(aws!.standIn.calls.filter((c) => c.action.endsWith('Route')).every((c) => c.params.DryRun === 'true')).toBe(true);
   });
 
   it('a check whose read fails fails itself, saying what it could not read', async () => {

@@ -6,6 +6,9 @@ import { l7ProxyDisabledCheck, vniCheck, vtepEnabledCheck, type CiliumConfigFact
 import { leaseCheck, type LeaseFreshFacts } from '../../runtime/doctor/checks/lease.js';
 import { pointsAtLeaderCheck, vtepReadyCheck, type PointsAtLeaderFacts, type ReadyFacts } from '../../runtime/doctor/checks/vtep-config.js';
 import { ciliumNodesCheck, type NodesFacts } from '../../runtime/doctor/checks/cilium-nodes.js';
+import { routesCheck, type RoutesFacts } from '../../runtime/doctor/checks/aws-routes.js';
+import { sourceDestCheck, type EniFacts } from '../../runtime/doctor/checks/aws-eni.js';
+import { iamCheck, type IamFacts } from '../../runtime/doctor/checks/aws-iam.js';
 import { splitDoctorArgs } from '../../runtime/doctor/cli.js';
 import { exitCode, renderText } from '../../runtime/doctor/report.js';
 
@@ -95,6 +98,44 @@ describe('doctor judges', () => {
     expect(bad.fix).toContain('inside POD_CIDRS (198.18.0.0/16)');
     expect(ciliumNodesCheck.judge({ ...f, nodes: [node('h3', '198.51.100.20', '198.18.1.0/24')] }).saw).toContain('internal-ip-in-vpc');
     expect(ciliumNodesCheck.judge({ ...f, nodes: [] }).status).toBe('warn');
+  });
+});
+
+describe('doctor judges: AWS', () => {
+  const ENI = 'eni-0a00000000000000a';
+  it('aws.routes', () => {
+    const ok: RoutesFacts = { holder: 'gw-a', leaderEni: ENI, podCIDRs: ['198.18.0.0/16'], tables: [{ id: 'rtb-0000000a', routes: new Map([['198.18.0.0/16', { target: ENI, active: true }]]) }] };
+    expect(routesCheck.judge(ok).status).toBe('pass');
+    const bad = routesCheck.judge({
+      ...ok,
+      podCIDRs: ['198.18.0.0/16', '198.19.0.0/16'],
+      tables: [...ok.tables, { id: 'rtb-0000000b', routes: new Map([['198.18.0.0/16', { target: ENI, active: false }]]) }, { id: 'rtb-0000000c', routes: 'The routeTable ID does not exist' }],
+    });
+    expect(bad.status).toBe('fail');
+    expect(bad.saw).toBe(
+      `3 table(s) × 2 POD_CIDR(s), leader gw-a on ${ENI}: rtb-0000000a: no route for 198.19.0.0/16; rtb-0000000b: 198.18.0.0/16 → ${ENI} is a blackhole; rtb-0000000b: no route for 198.19.0.0/16; rtb-0000000c: The routeTable ID does not exist`,
+    );
+    expect(routesCheck.judge({ ...ok, leaderEni: undefined }).fix).toContain('Fix lease.fresh');
+  });
+
+  it('aws.source-dest-check', () => {
+    const g = (pod: string, on: boolean | undefined) => ({ pod, hostIP: '198.51.100.10', eni: ENI, sourceDestCheck: on });
+    const ok: EniFacts = { gateways: [g('gw-a', false), g('gw-b', false)] };
+    expect(sourceDestCheck.judge(ok).status).toBe('pass');
+    const on = sourceDestCheck.judge({ gateways: [g('gw-a', false), g('gw-b', true)] });
+    expect(on.status).toBe('fail');
+    expect(on.fix).toContain('--no-source-dest-check');
+    expect(sourceDestCheck.judge({ gateways: [g('gw-a', false)] }).status).toBe('warn');
+    expect(sourceDestCheck.judge({ gateways: [] }).status).toBe('fail');
+  });
+
+  it('aws.iam', () => {
+    const ok: IamFacts = { routeTable: 'rtb-0000000a', cidr: '198.18.0.0/16', eni: ENI, answers: { ReplaceRoute: 'allowed', CreateRoute: 'allowed' } };
+    expect(iamCheck.judge(ok).status).toBe('pass');
+    const denied = iamCheck.judge({ ...ok, answers: { ReplaceRoute: 'allowed', CreateRoute: 'denied' } });
+    expect(denied.status).toBe('fail');
+    expect(denied.fix).toContain('Allow ec2:CreateRoute');
+    expect(iamCheck.judge({ ...ok, answers: { ReplaceRoute: { error: 'InvalidParameterValue: x' }, CreateRoute: 'allowed' } }).saw).toContain('ReplaceRoute InvalidParameterValue: x');
   });
 });
 
