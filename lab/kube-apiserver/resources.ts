@@ -144,6 +144,11 @@ export const RESOURCES: readonly ResourceDef[] = [
     group: '', version: 'v1', plural: 'configmaps', singular: 'configmap', kind: 'ConfigMap', namespaced: true, shortNames: ['cm'],
     allowUnconditionalUpdate: true, allowCreateOnUpdate: false, isCustom: false, hasStatus: false, generation: 'none',
   }),
+  // Read by `doctor` (kube-system/aws-node, the VPC CNI's SNAT settings): stored as sent, no controller behind it.
+  def({
+    group: 'apps', version: 'v1', plural: 'daemonsets', singular: 'daemonset', kind: 'DaemonSet', namespaced: true, shortNames: ['ds'],
+    allowUnconditionalUpdate: false, allowCreateOnUpdate: false, isCustom: false, hasStatus: true, generation: 'spec',
+  }),
   def({
     group: 'coordination.k8s.io', version: 'v1', plural: 'leases', singular: 'lease', kind: 'Lease', namespaced: true, shortNames: [],
     allowUnconditionalUpdate: false, allowCreateOnUpdate: true, isCustom: false, hasStatus: false, generation: 'none', validate: validateLease,

@@ -90,3 +90,16 @@ export function listHybridCiliumNodes(ctx: DoctorContext): Promise<KubeObject[]>
     return list.items ?? [];
   });
 }
+
+/** The env of the aws-node container of DaemonSet kube-system/aws-node (literal values only), or undefined when absent. */
+export function readAwsNode(ctx: DoctorContext): Promise<Record<string, string> | undefined> {
+  const what = 'get daemonset kube-system/aws-node';
+  return ctx.memo(what, async () => {
+    const ds = (await orUndefined(what, () =>
+      kubeCall(what, {}, (o) => ctx.clients.custom.getNamespacedCustomObject({ group: 'apps', version: 'v1', namespace: 'kube-system', plural: 'daemonsets', name: 'aws-node' }, o)),
+    )) as { spec?: { template?: { spec?: { containers?: Array<{ name?: string; env?: Array<{ name?: string; value?: unknown }> }> } } } } | undefined;
+    if (ds === undefined) return undefined;
+    const c = ds.spec?.template?.spec?.containers?.find((x) => x.name === 'aws-node');
+    return Object.fromEntries((c?.env ?? []).filter((e) => typeof e.name === 'string' && typeof e.value === 'string').map((e) => [e.name as string, e.value as string]));
+  });
+}

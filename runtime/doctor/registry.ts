@@ -6,6 +6,8 @@ import { l7ProxyDisabledCheck, vniCheck, vtepEnabledCheck } from './checks/ciliu
 import { leaseCheck } from './checks/lease.js';
 import { pointsAtLeaderCheck, vtepReadyCheck } from './checks/vtep-config.js';
 import { ciliumNodesCheck } from './checks/cilium-nodes.js';
+import { gatewayPodsCheck } from './checks/gateway-pods.js';
+import { awsNodeSnatCheck } from './checks/aws-node.js';
 import { routesCheck } from './checks/aws-routes.js';
 import { sourceDestCheck } from './checks/aws-eni.js';
 import { iamCheck } from './checks/aws-iam.js';
@@ -15,10 +17,12 @@ export const CHECKS: readonly RegisteredCheck[] = [
   register(vtepEnabledCheck),
   register(l7ProxyDisabledCheck),
   register(vniCheck),
+  register(gatewayPodsCheck),
   register(leaseCheck),
   register(pointsAtLeaderCheck),
   register(vtepReadyCheck),
   register(ciliumNodesCheck),
+  register(awsNodeSnatCheck),
   register(routesCheck),
   register(sourceDestCheck),
   register(iamCheck),

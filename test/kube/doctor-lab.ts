@@ -79,14 +79,30 @@ export function hybridNode(name: string, ip: string, podCIDR: string): Record<st
   return { apiVersion: 'cilium.io/v2', kind: 'CiliumNode', metadata: { name, labels: HYBRID }, spec: { addresses: [{ type: 'InternalIP', ip }], ipam: { podCIDRs: [podCIDR] } } };
 }
 
+/** A gateway pod as the chart's Deployment runs it: on its own node (named after its host IP), Ready or not. */
+export function putGatewayPod(lab: Lab, p: { pod: string; hostIP: string }, ready: boolean, nodeName = `ip-${p.hostIP.replace(/\./g, '-')}`): void {
+  lab.server.store.put('pods', {
+    metadata: { namespace: NS, name: p.pod, labels: POD_LABELS },
+    spec: { nodeName, containers: [{ name: 'gateway', image: 'gateway' }] },
+    status: { phase: 'Running', hostIP: p.hostIP, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  });
+}
+
+/** The VPC CNI's DaemonSet with the given env on its aws-node container. */
+export function putAwsNode(lab: Lab, env: Record<string, string>): void {
+  lab.server.store.put('daemonsets', {
+    metadata: { namespace: 'kube-system', name: 'aws-node' },
+    spec: { selector: { matchLabels: { 'k8s-app': 'aws-node' } }, template: { spec: { containers: [{ name: 'aws-node', image: 'amazon-k8s-cni', env: Object.entries(env).map(([name, value]) => ({ name, value })) }] } } },
+  });
+}
+
 /** Seeds a healthy cluster; returns the Cilium stand-in (stop it in afterEach). */
 export async function seedHealthy(lab: Lab): Promise<VtepAgent> {
   const s = lab.server.store;
   s.put('customresourcedefinitions', crdObject('ciliumvtepconfigs.cilium.io.json'));
   putCiliumConfig(lab, { 'enable-vtep': 'true', 'enable-l7-proxy': 'false', 'enable-ipv6': 'false' });
-  for (const p of [LEADER, STANDBY]) {
-    s.put('pods', { metadata: { namespace: NS, name: p.pod, labels: POD_LABELS }, spec: { containers: [{ name: 'gateway', image: 'gateway' }] }, status: { phase: 'Running', hostIP: p.hostIP } });
-  }
+  for (const p of [LEADER, STANDBY]) putGatewayPod(lab, p, true);
+  putAwsNode(lab, { AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS: '198.18.0.0/16' });
   putLease(lab, LEADER.pod, Date.now());
   const config = doctorConfig(lab);
   await new VtepConfigClient({ clients: lab.clients }).upsert(vtepEndpoints({ ...config, nodeIP: LEADER.hostIP }, '02:00:c6:33:64:0a'), new AbortController().signal, {

@@ -8,7 +8,7 @@ import type { Ec2StandIn } from '../../lab/ec2/index.js';
 import { doctorContext } from '../../runtime/doctor/cli.js';
 import { CHECKS } from '../../runtime/doctor/registry.js';
 import { runChecks, type DoctorReport } from '../../runtime/doctor/report.js';
-import { doctorConfig, hybridNode, LEADER, putCiliumConfig, putLease, ROUTE_TABLE, seedHealthy, STANDBY, startAws } from './doctor-lab.js';
+import { doctorConfig, hybridNode, LEADER, putAwsNode, putCiliumConfig, putGatewayPod, putLease, ROUTE_TABLE, seedHealthy, STANDBY, startAws } from './doctor-lab.js';
 import { startLab, type Lab } from './helpers.js';
 
 let lab: Lab | undefined;
@@ -123,6 +123,27 @@ describe('doctor against the stand-ins', () => {
     const f = onlyFailure(await doctor(l), 'nodes.admissible');
     expect(f.saw).toBe('1 of 3 hybrid CiliumNode(s) refused: hybrid-3: pod-cidr-outside-pod-cidrs (pod CIDR 203.0.113.0/24 is not inside POD_CIDRS (198.18.0.0/16))');
     expect(f.fix).toContain("Fix the node's Cilium IPAM pool or the gateway's POD_CIDRS");
+  });
+
+  it('gateway.pods fails with one Ready pod, and with both on one node', async () => {
+    const l = await healthy();
+    putGatewayPod(l, STANDBY, false);
+    const f = onlyFailure(await doctor(l), 'gateway.pods');
+    expect(f.saw).toBe('gw-a Ready on ip-198-51-100-10; gw-b not Ready on ip-198-51-100-11');
+    expect(f.fix).toContain('Two gateways (leader and standby) must run');
+    putGatewayPod(l, STANDBY, true, 'ip-198-51-100-10');
+    const same = onlyFailure(await doctor(l), 'gateway.pods');
+    expect(same.fix).toContain('Both gateways run on one node');
+  });
+
+  it('aws-node.snat-excluded fails when a POD_CIDR is SNATed, naming the command', async () => {
+    const l = await healthy();
+    putAwsNode(l, { AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS: '203.0.113.0/24' });
+    const f = onlyFailure(await doctor(l), 'aws-node.snat-excluded');
+    expect(f.saw).toBe('AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS is "203.0.113.0/24": 198.18.0.0/16 not excluded');
+    expect(f.fix).toContain('kubectl -n kube-system set env daemonset/aws-node AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS=203.0.113.0/24,198.18.0.0/16');
+    putAwsNode(l, { AWS_VPC_K8S_CNI_EXTERNALSNAT: 'true' });
+    expect((await doctor(l)).summary.fail).toBe(0);
   });
 
   it('aws.routes fails when a POD_CIDR route points elsewhere or is missing', async () => {

@@ -9,6 +9,8 @@ import { ciliumNodesCheck, type NodesFacts } from '../../runtime/doctor/checks/c
 import { routesCheck, type RoutesFacts } from '../../runtime/doctor/checks/aws-routes.js';
 import { sourceDestCheck, type EniFacts } from '../../runtime/doctor/checks/aws-eni.js';
 import { iamCheck, type IamFacts } from '../../runtime/doctor/checks/aws-iam.js';
+import { gatewayPodsCheck } from '../../runtime/doctor/checks/gateway-pods.js';
+import { awsNodeSnatCheck } from '../../runtime/doctor/checks/aws-node.js';
 import { splitDoctorArgs } from '../../runtime/doctor/cli.js';
 import { exitCode, renderText } from '../../runtime/doctor/report.js';
 
@@ -98,6 +100,26 @@ describe('doctor judges', () => {
     expect(bad.fix).toContain('inside POD_CIDRS (198.18.0.0/16)');
     expect(ciliumNodesCheck.judge({ ...f, nodes: [node('h3', '198.51.100.20', '198.18.1.0/24')] }).saw).toContain('internal-ip-in-vpc');
     expect(ciliumNodesCheck.judge({ ...f, nodes: [] }).status).toBe('warn');
+  });
+});
+
+describe('doctor judges: gateway pods and aws-node', () => {
+  it('gateway.pods', () => {
+    const p = (name: string, node: string, ready = true) => ({ name, hostIP: '198.51.100.10', nodeName: node, ready });
+    expect(gatewayPodsCheck.judge({ namespace: 'gw', pods: [p('a', 'n1'), p('b', 'n2')] }).status).toBe('pass');
+    expect(gatewayPodsCheck.judge({ namespace: 'gw', pods: [p('a', 'n1'), p('b', 'n2', false)] }).status).toBe('fail');
+    expect(gatewayPodsCheck.judge({ namespace: 'gw', pods: [p('a', 'n1'), p('b', 'n1')] }).fix).toContain('one node');
+    expect(gatewayPodsCheck.judge({ namespace: 'gw', pods: [] })).toMatchObject({ status: 'fail', saw: 'no gateway pod in namespace gw' });
+  });
+
+  it('aws-node.snat-excluded: every POD_CIDR inside an excluded CIDR, or external SNAT', () => {
+    const f = { present: true, env: { AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS: '198.18.0.0/15, 203.0.113.0/24' }, podCIDRs: ['198.18.0.0/16', '198.19.0.0/16'] };
+    expect(awsNodeSnatCheck.judge(f).status).toBe('pass');
+    const bad = awsNodeSnatCheck.judge({ ...f, env: {} });
+    expect(bad).toMatchObject({ status: 'fail', saw: 'AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS is not set: 198.18.0.0/16, 198.19.0.0/16 not excluded' });
+    expect(bad.fix).toContain('AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS=198.18.0.0/16,198.19.0.0/16');
+    expect(awsNodeSnatCheck.judge({ ...f, env: { AWS_VPC_K8S_CNI_EXTERNALSNAT: 'true' } }).status).toBe('pass');
+    expect(awsNodeSnatCheck.judge({ ...f, present: false }).status).toBe('warn');
   });
 });
 
