@@ -10,6 +10,7 @@ import { gatewayPodsCheck } from './checks/gateway-pods.js';
 import { awsNodeSnatCheck } from './checks/aws-node.js';
 import { routesCheck } from './checks/aws-routes.js';
 import { sourceDestCheck } from './checks/aws-eni.js';
+import { securityGroupsCheck } from './checks/aws-security-groups.js';
 import { iamCheck } from './checks/aws-iam.js';
 
 export const CHECKS: readonly RegisteredCheck[] = [
@@ -25,5 +26,6 @@ export const CHECKS: readonly RegisteredCheck[] = [
   register(awsNodeSnatCheck),
   register(routesCheck),
   register(sourceDestCheck),
+  register(securityGroupsCheck),
   register(iamCheck),
 ];

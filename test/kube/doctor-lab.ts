@@ -22,6 +22,7 @@ export const LEASE = 'hybrid-gateway-leader';
 export const LEADER = { pod: 'gw-a', hostIP: '198.51.100.10', eni: 'eni-0a00000000000000a', instanceId: 'i-0aaaaaaaaaaaaaaa1' };
 export const STANDBY = { pod: 'gw-b', hostIP: '198.51.100.11', eni: 'eni-0b00000000000000b', instanceId: 'i-0bbbbbbbbbbbbbbb2' };
 export const ROUTE_TABLE = 'rtb-0123456789abcdef0';
+export const GATEWAY_SG = 'sg-0123456789abcdef0';
 export const REGION = 'us-west-2';
 export const CREDENTIALS = { accessKeyId: 'AKIDLABTEST0000000000', secretAccessKey: 'lab-secret-key-not-real' } as const;
 const VPC = 'vpc-0123456789abcdef0';
@@ -36,8 +37,10 @@ export async function startAws(): Promise<{ standIn: Ec2StandIn; ec2: EC2Client 
   const standIn = await startEc2StandIn({
     instances: [LEADER, STANDBY].map((g, i) => ({
       instanceId: g.instanceId, region: REGION, az: 'us-west-2a', eni: g.eni, mac: `02:00:c6:33:64:0${i + 1}`, privateIp: g.hostIP,
-      subnetId: 'subnet-0aaaa11110000000a', vpcId: VPC, sourceDestCheck: false,
+      subnetId: 'subnet-0aaaa11110000000a', vpcId: VPC, sourceDestCheck: false, securityGroupIds: [GATEWAY_SG],
     })),
+    // VXLAN from the hybrid nodes' network (192.0.2.0/24), and what a node group's group also has.
+    securityGroups: [{ groupId: GATEWAY_SG, groupName: 'gateway', vpcId: VPC, ingress: [{ protocol: 'tcp', fromPort: 443, toPort: 443, cidrs: ['198.51.100.0/24'] }, { protocol: 'udp', fromPort: 8472, toPort: 8472, cidrs: ['192.0.2.0/24'] }] }],
     routeTables: [{ routeTableId: ROUTE_TABLE, vpcId: VPC, vpcCidr: '198.51.100.0/24', routes: [{ destinationCidrBlock: '198.18.0.0/16', networkInterfaceId: LEADER.eni }] }],
   });
   return { standIn, ec2: createEc2Client({ region: REGION, endpoint: standIn.url, credentials: CREDENTIALS }) };

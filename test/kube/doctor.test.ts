@@ -8,7 +8,7 @@ import type { Ec2StandIn } from '../../lab/ec2/index.js';
 import { doctorContext } from '../../runtime/doctor/cli.js';
 import { CHECKS } from '../../runtime/doctor/registry.js';
 import { runChecks, type DoctorReport } from '../../runtime/doctor/report.js';
-import { doctorConfig, hybridNode, LEADER, putAwsNode, putCiliumConfig, putGatewayPod, putLease, ROUTE_TABLE, seedHealthy, STANDBY, startAws } from './doctor-lab.js';
+import { doctorConfig, GATEWAY_SG, hybridNode, LEADER, putAwsNode, putCiliumConfig, putGatewayPod, putLease, ROUTE_TABLE, seedHealthy, STANDBY, startAws } from './doctor-lab.js';
 import { startLab, type Lab } from './helpers.js';
 
 let lab: Lab | undefined;
@@ -170,6 +170,16 @@ describe('doctor against the stand-ins', () => {
     const f = onlyFailure(await doctor(l), 'aws.source-dest-check');
     expect(f.saw).toBe(`gw-a ${LEADER.hostIP} ${LEADER.eni} check off; gw-b ${STANDBY.hostIP} ${STANDBY.eni} check ON`);
     expect(f.fix).toContain(`aws ec2 modify-network-interface-attribute --network-interface-id ${STANDBY.eni} --no-source-dest-check`);
+  });
+
+  it('aws.security-groups fails when a hybrid node is outside the UDP 8472 rule', async () => {
+    const l = await healthy();
+    aws!.standIn.state.securityGroups.get(GATEWAY_SG)!.ingress = [{ protocol: 'udp', fromPort: 8472, toPort: 8472, cidrs: ['192.0.2.1/32'] }];
+    const f = onlyFailure(await doctor(l), 'aws.security-groups');
+    expect(f.saw).toBe(`2 gateway ENI(s), 2 hybrid node(s): gw-a ${LEADER.eni} (${GATEWAY_SG}) refuses 192.0.2.2; gw-b ${STANDBY.eni} (${GATEWAY_SG}) refuses 192.0.2.2`);
+    expect(f.fix).toContain(`aws ec2 authorize-security-group-ingress --group-id ${GATEWAY_SG}`);
+    aws!.standIn.state.securityGroups.get(GATEWAY_SG)!.ingress = [{ protocol: '-1', cidrs: ['192.0.2.0/24'] }];
+    expect((await doctor(l)).summary.fail).toBe(0);
   });
 
   it('aws.iam fails when EC2 answers the DryRun with UnauthorizedOperation', async () => {

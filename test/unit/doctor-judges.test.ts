@@ -9,6 +9,7 @@ import { ciliumNodesCheck, type NodesFacts } from '../../runtime/doctor/checks/c
 import { routesCheck, type RoutesFacts } from '../../runtime/doctor/checks/aws-routes.js';
 import { sourceDestCheck, type EniFacts } from '../../runtime/doctor/checks/aws-eni.js';
 import { iamCheck, type IamFacts } from '../../runtime/doctor/checks/aws-iam.js';
+import { securityGroupsCheck, type SecurityGroupsFacts } from '../../runtime/doctor/checks/aws-security-groups.js';
 import { gatewayPodsCheck } from '../../runtime/doctor/checks/gateway-pods.js';
 import { awsNodeSnatCheck } from '../../runtime/doctor/checks/aws-node.js';
 import { splitDoctorArgs } from '../../runtime/doctor/cli.js';
@@ -149,6 +150,17 @@ describe('doctor judges: AWS', () => {
     expect(on.fix).toContain('--no-source-dest-check');
     expect(sourceDestCheck.judge({ gateways: [g('gw-a', false)] }).status).toBe('warn');
     expect(sourceDestCheck.judge({ gateways: [] }).status).toBe('fail');
+  });
+
+  it('aws.security-groups: UDP 8472 (or all traffic) from a CIDR holding each hybrid node', () => {
+    const gw = (rules: SecurityGroupsFacts['gateways'][number]['groups'][number]['rules']) => ({ pod: 'gw-a', eni: ENI, groups: [{ id: 'sg-0000000a', rules }] });
+    const ok: SecurityGroupsFacts = { gateways: [gw([{ protocol: 'udp', fromPort: 8000, toPort: 9000, cidrs: ['192.0.2.0/24'] }])], nodeIPs: ['192.0.2.1', '192.0.2.2'] };
+    expect(securityGroupsCheck.judge(ok).status).toBe('pass');
+    expect(securityGroupsCheck.judge({ ...ok, gateways: [gw([{ protocol: '-1', fromPort: undefined, toPort: undefined, cidrs: ['192.0.2.0/24'] }])] }).status).toBe('pass');
+    const tcp = securityGroupsCheck.judge({ ...ok, gateways: [gw([{ protocol: 'tcp', fromPort: 8472, toPort: 8472, cidrs: ['192.0.2.0/24'] }])] });
+    expect(tcp).toMatchObject({ status: 'fail', saw: `1 gateway ENI(s), 2 hybrid node(s): gw-a ${ENI} (sg-0000000a) refuses 192.0.2.1, 192.0.2.2` });
+    expect(tcp.fix).toContain('--group-id sg-0000000a');
+    expect(securityGroupsCheck.judge({ ...ok, nodeIPs: [] }).status).toBe('warn');
   });
 
   it('aws.iam', () => {
