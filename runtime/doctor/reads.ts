@@ -103,3 +103,33 @@ export function readAwsNode(ctx: DoctorContext): Promise<Record<string, string> 
     return Object.fromEntries((c?.env ?? []).filter((e) => typeof e.name === 'string' && typeof e.value === 'string').map((e) => [e.name as string, e.value as string]));
   });
 }
+
+/** Labels the chart puts on every gateway pod whatever the release name or nameOverride. */
+export const GATEWAY_POD_SELECTOR = 'app.kubernetes.io/component=gateway,app.kubernetes.io/part-of=eks-hybrid-nodes-gateway';
+
+export interface GatewayPod {
+  readonly name: string;
+  readonly hostIP: string | undefined;
+  readonly nodeName: string | undefined;
+  /** The pod's Ready condition is True. */
+  readonly ready: boolean;
+}
+
+/** The gateway pods (chart labels) with their host IPs, the Lease holder always among them. */
+export function readGatewayPods(ctx: DoctorContext): Promise<GatewayPod[]> {
+  return ctx.memo('gateway pods', async () => {
+    const what = `list pods ${ctx.namespace} -l ${GATEWAY_POD_SELECTOR}`;
+    const list = await kubeCall(what, {}, (o) => ctx.clients.core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: GATEWAY_POD_SELECTOR }, o));
+    const pods: GatewayPod[] = list.items
+      .map((p) => ({
+        name: p.metadata?.name ?? '',
+        hostIP: p.status?.hostIP || undefined,
+        nodeName: p.spec?.nodeName || undefined,
+        ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+      }))
+      .filter((p) => p.name !== '');
+    const h = await readHolder(ctx);
+    if (h.holder !== '' && h.podFound && !pods.some((p) => p.name === h.holder)) pods.push({ name: h.holder, hostIP: h.hostIP, nodeName: undefined, ready: false });
+    return pods.sort((a, b) => a.name.localeCompare(b.name));
+  });
+}

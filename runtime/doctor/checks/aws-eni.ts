@@ -2,7 +2,8 @@
 // its ENI's source/destination check is off (both gateways: either may lead).
 import { sourceDestCheckReport } from '../../../effects/aws/index.js';
 import { fail, pass, warn, type Check } from '../check.js';
-import { AWS_READ_FIX, eniByIp, GATEWAY_POD_SELECTOR, readGatewayPods } from '../reads-aws.js';
+import { AWS_READ_FIX, eniByIp } from '../reads-aws.js';
+import { GATEWAY_POD_SELECTOR, readGatewayPods } from '../reads.js';
 
 export interface EniFacts {
   readonly gateways: ReadonlyArray<{ readonly pod: string; readonly hostIP: string | undefined; readonly eni: string | undefined; readonly sourceDestCheck: boolean | undefined }>;

@@ -4,8 +4,8 @@
 import { DescribeSecurityGroupsCommand, type IpPermission } from '@aws-sdk/client-ec2';
 import { ipv4ToInt, isIPv4, parseCidr } from '../../../machines/domain/ipv4.js';
 import { fail, pass, warn, type Check } from '../check.js';
-import { AWS_READ_FIX, eniByIp, readGatewayPods } from '../reads-aws.js';
-import { listHybridCiliumNodes } from '../reads.js';
+import { AWS_READ_FIX, eniByIp } from '../reads-aws.js';
+import { listHybridCiliumNodes, readGatewayPods } from '../reads.js';
 
 export const VXLAN_PORT = 8472;
 

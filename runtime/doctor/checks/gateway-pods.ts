@@ -1,7 +1,7 @@
 // gateway.pods: two gateway pods are Ready, on different nodes, so a node's
 // loss leaves a standby to take over.
 import { fail, pass, type Check } from '../check.js';
-import { GATEWAY_POD_SELECTOR, readGatewayPods, type GatewayPod } from '../reads-aws.js';
+import { GATEWAY_POD_SELECTOR, readGatewayPods, type GatewayPod } from '../reads.js';
 
 export interface GatewayPodsFacts {
   readonly namespace: string;
