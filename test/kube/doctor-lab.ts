@@ -26,7 +26,7 @@ export const GATEWAY_SG = 'sg-0123456789abcdef0';
 export const REGION = 'us-west-2';
 export const CREDENTIALS = { accessKeyId: 'AKIDLABTEST0000000000', secretAccessKey: 'lab-secret-key-not-real' } as const;
 const VPC = 'vpc-0123456789abcdef0';
-/** The chart's pod labels (runtime/doctor/reads-aws.ts GATEWAY_POD_SELECTOR). */
+/** The chart's pod labels (runtime/doctor/reads.ts GATEWAY_POD_SELECTOR). */
 const POD_LABELS = { 'app.kubernetes.io/component': 'gateway', 'app.kubernetes.io/part-of': 'eks-hybrid-nodes-gateway' };
 
 // Never let the SDK fall back to the real IMDS (169.254.169.254) for credentials.
