@@ -38,6 +38,9 @@ FROM ${NODE_IMAGE} AS runtime
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
       /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
       /opt/yarn-* /usr/local/bin/yarn /usr/local/bin/yarnpkg
+# `kubectl exec <pod> -- doctor`: the read-only checks (runtime/doctor) with the pod's own environment.
+RUN printf '#!/bin/sh\nexec node /app/dist/image/main.js doctor "$@"\n' > /usr/local/bin/doctor \
+ && chmod 0755 /usr/local/bin/doctor
 WORKDIR /app
 ENV NODE_ENV=production
 # One malloc arena: glibc gives every thread that allocates (V8's compiler and

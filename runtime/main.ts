@@ -99,6 +99,10 @@ if (argv[0] === 'cleanup') {
         process.exitCode = 1;
       },
     );
+} else if (argv[0] === 'doctor') {
+  // A read-only subcommand with the gateway's configuration (runtime/doctor/cli.ts).
+  const { doctorMain } = await import('./doctor/cli.js');
+  process.exitCode = await doctorMain(argv.slice(1), process.env, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
 } else {
   const configured = configOrExit(argv, process.env);
   if (typeof configured === 'number') {

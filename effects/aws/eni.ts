@@ -14,6 +14,8 @@ export interface EniInfo {
   readonly instanceId: string | undefined;
   /** undefined when EC2 did not say. */
   readonly sourceDestCheck: boolean | undefined;
+  /** The interface's security groups (sg-…), as DescribeNetworkInterfaces lists them. */
+  readonly securityGroupIds?: readonly string[];
 }
 
 export interface SourceDestCheckReport {
@@ -46,6 +48,7 @@ function toInfo(n: NetworkInterface): EniInfo {
     subnetId: n.SubnetId,
     instanceId: n.Attachment?.InstanceId,
     sourceDestCheck: typeof n.SourceDestCheck === 'boolean' ? n.SourceDestCheck : undefined,
+    securityGroupIds: (n.Groups ?? []).flatMap((g) => (typeof g.GroupId === 'string' ? [g.GroupId] : [])),
   };
 }
 

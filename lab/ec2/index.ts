@@ -43,5 +43,8 @@ export {
   type RouteSpec,
   type RouteChange,
   type RouteTarget,
+  type IngressRule,
+  type SecurityGroup,
+  type SecurityGroupSpec,
 } from './model.js';
 export type { ImdsCall } from './imds.js';

@@ -27,6 +27,31 @@ export interface InterfaceSpec {
   readonly vpcId: string;
   /** Default true, as on a fresh EC2 interface. */
   readonly sourceDestCheck?: boolean;
+  /** Security groups of the interface (sg-…; defined with the stand-in's `securityGroups`). Default none. */
+  readonly securityGroupIds?: readonly string[];
+}
+
+/** One inbound rule: protocol ('udp', 'tcp', '-1' for all), port range, and source CIDRs. */
+export interface IngressRule {
+  readonly protocol: string;
+  readonly fromPort?: number;
+  readonly toPort?: number;
+  readonly cidrs: readonly string[];
+}
+
+export interface SecurityGroupSpec {
+  readonly groupId: string;
+  readonly groupName?: string;
+  readonly vpcId: string;
+  readonly ingress?: readonly IngressRule[];
+}
+
+export interface SecurityGroup {
+  readonly groupId: string;
+  readonly groupName: string;
+  readonly vpcId: string;
+  /** Mutable: tests change the rules in place. */
+  ingress: IngressRule[];
 }
 
 export interface InstanceSpec extends InterfaceSpec {
@@ -66,6 +91,7 @@ export interface NetworkInterface {
   readonly instanceId: string;
   readonly deviceIndex: number;
   sourceDestCheck: boolean;
+  readonly securityGroupIds: readonly string[];
 }
 
 export interface Instance {
@@ -250,12 +276,29 @@ export class Ec2World {
         instanceId: spec.instanceId,
         deviceIndex,
         sourceDestCheck: i.sourceDestCheck ?? true,
+        securityGroupIds: [...(i.securityGroupIds ?? [])],
       };
     });
     const instance: Instance = { instanceId: spec.instanceId, region: spec.region, az: spec.az, interfaces };
     this.instances.set(spec.instanceId, instance);
     for (const i of interfaces) this.interfaces.set(i.networkInterfaceId, i);
     return instance;
+  }
+
+  readonly securityGroups = new Map<string, SecurityGroup>();
+
+  addSecurityGroup(spec: SecurityGroupSpec): SecurityGroup {
+    if (!/^sg-[0-9a-f]{8,17}$/.test(spec.groupId)) throw new Error(`"${spec.groupId}" is not a security group id`);
+    if (this.securityGroups.has(spec.groupId)) throw new Error(`security group ${spec.groupId} is defined twice`);
+    const g: SecurityGroup = { groupId: spec.groupId, groupName: spec.groupName ?? spec.groupId, vpcId: spec.vpcId, ingress: [...(spec.ingress ?? [])] };
+    this.securityGroups.set(g.groupId, g);
+    return g;
+  }
+
+  /** DescribeSecurityGroups by GroupId.N (all when none); an unknown id fails the call, as EC2 does. */
+  describeSecurityGroups(ids: readonly string[]): SecurityGroup[] {
+    for (const id of ids) if (!this.securityGroups.has(id)) throw new Ec2Fault('InvalidGroup.NotFound', `The security group '${id}' does not exist`);
+    return ids.length > 0 ? ids.map((id) => this.securityGroups.get(id) as SecurityGroup) : [...this.securityGroups.values()];
   }
 
   addRouteTable(spec: RouteTableSpec): RouteTable {

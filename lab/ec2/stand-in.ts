@@ -19,6 +19,8 @@ import {
   type RouteChange,
   type RouteTable,
   type RouteTableSpec,
+  type SecurityGroup,
+  type SecurityGroupSpec,
 } from './model.js';
 import { resolveEc2Behaviour, type Ec2Behaviour, type Ec2BehaviourOverrides, type Ec2ProfileName } from './profile.js';
 import { errorXml, filterParams, itemSet, listParam, successXml, type Params } from './protocol.js';
@@ -31,6 +33,8 @@ export interface Ec2StandInOptions {
   readonly port?: number;
   readonly instances: readonly (InstanceSpec & { readonly imdsPort?: number })[];
   readonly routeTables: readonly RouteTableSpec[];
+  /** Security groups the interfaces name (securityGroupIds); default none. */
+  readonly securityGroups?: readonly SecurityGroupSpec[];
   /** Refuse requests without a SigV4 Authorization header (default true). The signature itself is not verified. */
   readonly requireSignature?: boolean;
   /**
@@ -100,7 +104,7 @@ export interface Ec2StandIn {
 }
 
 const MUTATING = new Set(['CreateRoute', 'ReplaceRoute', 'DeleteRoute', 'ModifyNetworkInterfaceAttribute']);
-const ACTIONS = new Set([...MUTATING, 'DescribeRouteTables', 'DescribeNetworkInterfaces']);
+const ACTIONS = new Set([...MUTATING, 'DescribeRouteTables', 'DescribeNetworkInterfaces', 'DescribeSecurityGroups']);
 const MAX_BODY = 1 << 20;
 
 function routeXml(r: RouteTable['routes'] extends Map<string, infer R> ? R : never): Record<string, unknown> {
@@ -126,7 +130,29 @@ function tableXml(t: RouteTable): Record<string, unknown> {
   };
 }
 
-function eniXml(n: NetworkInterface): Record<string, unknown> {
+function securityGroupXml(g: SecurityGroup): Record<string, unknown> {
+  return {
+    ownerId: ACCOUNT_ID,
+    groupId: g.groupId,
+    groupName: g.groupName,
+    groupDescription: g.groupName,
+    vpcId: g.vpcId,
+    ipPermissions: itemSet(
+      g.ingress.map((r) => ({
+        ipProtocol: r.protocol,
+        ...(r.fromPort !== undefined ? { fromPort: r.fromPort } : {}),
+        ...(r.toPort !== undefined ? { toPort: r.toPort } : {}),
+        groups: '',
+        ipRanges: itemSet(r.cidrs.map((c) => ({ cidrIp: c }))),
+        ipv6Ranges: '',
+        prefixListIds: '',
+      })),
+    ),
+    ipPermissionsEgress: '',
+  };
+}
+
+function eniXml(n: NetworkInterface, groupNames: ReadonlyMap<string, string>): Record<string, unknown> {
   return {
     networkInterfaceId: n.networkInterfaceId,
     subnetId: n.subnetId,
@@ -140,7 +166,7 @@ function eniXml(n: NetworkInterface): Record<string, unknown> {
     privateIpAddress: n.privateIpAddress,
     sourceDestCheck: n.sourceDestCheck,
     interfaceType: 'interface',
-    groupSet: '',
+    groupSet: itemSet(n.securityGroupIds.map((id) => ({ groupId: id, groupName: groupNames.get(id) ?? id }))),
     attachment: {
       attachmentId: `eni-attach-${n.networkInterfaceId.slice(4)}`,
       instanceId: n.instanceId,
@@ -191,6 +217,7 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
   const host = options.host ?? '127.0.0.1';
   const { profile, ...behaviour } = resolveEc2Behaviour(options.profile, options.behaviour);
   const world = new Ec2World(options.instances, options.routeTables, { routesPerTable: behaviour.routesPerTable });
+  for (const g of options.securityGroups ?? []) world.addSecurityGroup(g);
   const faults = new Faults({
     throttling: behaviour.throttling,
     latency: behaviour.latency,
@@ -228,8 +255,10 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
       }
       case 'DescribeNetworkInterfaces': {
         const page = world.describeNetworkInterfacesPage(listParam(params, 'NetworkInterfaceId'), filterParams(params), pageOf());
-        return { networkInterfaceSet: itemSet(page.items.map(eniXml)), ...(page.nextToken !== undefined ? { nextToken: page.nextToken } : {}) };
+        return { networkInterfaceSet: itemSet(page.items.map((n) => eniXml(n, new Map([...world.securityGroups].map(([id, g]) => [id, g.groupName]))))), ...(page.nextToken !== undefined ? { nextToken: page.nextToken } : {}) };
       }
+      case 'DescribeSecurityGroups':
+        return { securityGroupInfo: itemSet(world.describeSecurityGroups(listParam(params, 'GroupId')).map(securityGroupXml)) };
       case 'CreateRoute':
       case 'ReplaceRoute': {
         if (p('DestinationIpv6CidrBlock') !== undefined || p('DestinationPrefixListId') !== undefined) {

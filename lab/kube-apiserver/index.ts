@@ -12,6 +12,7 @@ export type { FaultConfig, OutageMode, RequestInfo } from './faults.js';
 export { RESOURCES, resourceByPlural, type KObj, type ResourceDef } from './resources.js';
 export type { RequestRecord, ServerOptions } from './server.js';
 export { Store, type StoreEvent, type StoreOptions } from './store.js';
+export { crdObject } from './structural.js';
 
 export interface KubeApiServerOptions extends ServerOptions, StoreOptions {
   /** Default 127.0.0.1. */

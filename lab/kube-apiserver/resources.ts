@@ -139,6 +139,16 @@ export const RESOURCES: readonly ResourceDef[] = [
       'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type'],
     validate: validateEvent,
   }),
+  // Read by `doctor` (cilium-config in kube-system): plain data, no validation beyond the store's.
+  def({
+    group: '', version: 'v1', plural: 'configmaps', singular: 'configmap', kind: 'ConfigMap', namespaced: true, shortNames: ['cm'],
+    allowUnconditionalUpdate: true, allowCreateOnUpdate: false, isCustom: false, hasStatus: false, generation: 'none',
+  }),
+  // Read by `doctor` (kube-system/aws-node, the VPC CNI's SNAT settings): stored as sent, no controller behind it.
+  def({
+    group: 'apps', version: 'v1', plural: 'daemonsets', singular: 'daemonset', kind: 'DaemonSet', namespaced: true, shortNames: ['ds'],
+    allowUnconditionalUpdate: false, allowCreateOnUpdate: false, isCustom: false, hasStatus: true, generation: 'spec',
+  }),
   def({
     group: 'coordination.k8s.io', version: 'v1', plural: 'leases', singular: 'lease', kind: 'Lease', namespaced: true, shortNames: [],
     allowUnconditionalUpdate: false, allowCreateOnUpdate: true, isCustom: false, hasStatus: false, generation: 'none', validate: validateLease,
@@ -153,6 +163,12 @@ export const RESOURCES: readonly ResourceDef[] = [
     // The CRD's shortName cvtep is not published here: test/kube/kubectl.test.ts matches kubectl's discovery output without it.
     shortNames: [], allowUnconditionalUpdate: false, allowCreateOnUpdate: false, isCustom: true, hasStatus: true, generation: 'nonMetadata',
     schema: new StructuralSchema(loadCrd('ciliumvtepconfigs.cilium.io.json')),
+  }),
+  // The CRD objects themselves, for `doctor`'s "is the CRD installed" check. The stand-in serves the two
+  // Cilium resources whether or not their CRD object is stored: tests put (or leave out) the object.
+  def({
+    group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', singular: 'customresourcedefinition', kind: 'CustomResourceDefinition',
+    namespaced: false, shortNames: ['crd', 'crds'], allowUnconditionalUpdate: false, allowCreateOnUpdate: false, isCustom: false, hasStatus: true, generation: 'spec',
   }),
 ];
 

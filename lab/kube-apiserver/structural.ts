@@ -286,3 +286,24 @@ export class StructuralSchema {
     return causes;
   }
 }
+
+/**
+ * The CustomResourceDefinition object of a trimmed CRD file, as Cilium's chart installs it
+ * (apiextensions.k8s.io/v1): for tests that store it, e.g. doctor's "is the CRD installed" check.
+ */
+export function crdObject(file: string): Record<string, unknown> {
+  const f = loadCrd(file);
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${f.names.plural}.${f.group}` },
+    spec: {
+      group: f.group,
+      names: f.names,
+      scope: f.scope,
+      versions: [
+        { name: f.version, served: true, storage: true, schema: { openAPIV3Schema: f.openAPIV3Schema }, subresources: f.subresources, additionalPrinterColumns: f.additionalPrinterColumns },
+      ],
+    },
+  };
+}

@@ -57,7 +57,14 @@ export function optionRows(options: readonly OptionSpec[]): string[] {
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Each option's raw text and where it came from (flag, env, default); a problem for each missing required one. */
-export function rawValues(options: readonly OptionSpec[], values: Readonly<Record<string, string | boolean | undefined>>, env: Env, problems: string[]): Map<string, { value: string; from: string }> {
+export function rawValues(
+  options: readonly OptionSpec[],
+  values: Readonly<Record<string, string | boolean | undefined>>,
+  env: Env,
+  problems: string[],
+  /** Required options a caller does without (doctor needs no NODE_IP). */
+  optional: readonly string[] = [],
+): Map<string, { value: string; from: string }> {
   const raw = new Map<string, { value: string; from: string }>();
   for (const o of options) {
     const fromFlag = values[o.flag];
@@ -65,7 +72,7 @@ export function rawValues(options: readonly OptionSpec[], values: Readonly<Recor
     if (typeof fromFlag === 'string') raw.set(o.flag, { value: fromFlag, from: `--${o.flag}` });
     else if (fromEnv !== undefined && fromEnv !== '') raw.set(o.flag, { value: fromEnv, from: o.env as string });
     else if (o.defaultValue !== undefined) raw.set(o.flag, { value: o.defaultValue, from: `--${o.flag} default` });
-    else if (o.required) problems.push(`missing ${label(o)}: it is required`);
+    else if (o.required && !optional.includes(o.flag)) problems.push(`missing ${label(o)}: it is required`);
   }
   return raw;
 }

@@ -69,7 +69,12 @@ function parseBind(text: string): BindAddress | null | string {
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
-export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
+export interface ParseOptions {
+  /** Required options the caller does without (doctor: --node-ip, which only the data plane needs); absent, they parse as empty. */
+  readonly optional?: readonly string[];
+}
+
+export function parseConfig(argv: readonly string[], env: Env, parseOpts: ParseOptions = {}): ParseOutcome {
   const problems: string[] = [];
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -88,7 +93,7 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
   }
   if (values.help === true) return { kind: 'help', text: helpText() };
 
-  const raw = rawValues(OPTIONS, values, env, problems);
+  const raw = rawValues(OPTIONS, values, env, problems, parseOpts.optional ?? []);
   const get = (flag: string): { value: string; from: string } | undefined => raw.get(flag);
   const bad = (flag: string, reason: string): void => {
     const r = raw.get(flag);

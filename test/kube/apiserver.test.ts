@@ -104,7 +104,7 @@ describe('kube-apiserver stand-in', () => {
     expect((await req('GET', '/version')).body).toMatchObject({ major: '1', minor: '35' });
     expect((await req('GET', '/api')).body).toMatchObject({ kind: 'APIVersions', versions: ['v1'] });
     const groups = (await req('GET', '/apis')).body.groups as Array<{ name: string }>;
-    expect(groups.map((g) => g.name).sort()).toEqual(['cilium.io', 'coordination.k8s.io']);
+    expect(groups.map((g) => g.name).sort()).toEqual(['apiextensions.k8s.io', 'apps', 'cilium.io', 'coordination.k8s.io']);
     const rl = (await req('GET', '/apis/cilium.io/v2')).body;
     expect(rl).toMatchObject({ kind: 'APIResourceList', groupVersion: 'cilium.io/v2' });
     expect((rl.resources as Array<{ name: string; namespaced: boolean }>).find((r) => r.name === 'ciliumvtepconfigs')).toMatchObject({ namespaced: false, kind: 'CiliumVTEPConfig' });

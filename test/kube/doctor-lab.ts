@@ -1,0 +1,122 @@
+// A cluster as doctor expects it, on the lab's Kubernetes stand-in: the CRD
+// object, cilium-config, the leader's Lease and Pod, the CiliumVTEPConfig as
+// the gateway's own client writes it (owner annotation included), Cilium's
+// status from the lab's Cilium stand-in, and two admissible hybrid CiliumNodes.
+// On the EC2 stand-in: both gateways' instances (source/destination check off)
+// and a route table sending POD_CIDRS to the leader's ENI.
+// Addresses: VPC 198.51.100.0/24, hybrid pods 198.18.0.0/16, hybrid nodes 192.0.2.0/24.
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { createEc2Client } from '../../effects/aws/index.js';
+import { startEc2StandIn, type Ec2StandIn } from '../../lab/ec2/index.js';
+import { formatMicroTime, VtepConfigClient } from '../../effects/kube/index.js';
+import { crdObject } from '../../lab/kube-apiserver/index.js';
+import { VtepAgent } from '../../lab/cilium-vtep.js';
+import { readKubeconfig } from '../../lab/kube-http.js';
+import { leaseKey } from '../../machines/domain/ownership.js';
+import { parseConfig, type GatewayConfig } from '../../runtime/config/parse.js';
+import { vtepEndpoints } from '../../runtime/wiring/host.js';
+import { HYBRID, waitFor, type Lab } from './helpers.js';
+
+export const NS = 'gw';
+export const LEASE = 'hybrid-gateway-leader';
+export const LEADER = { pod: 'gw-a', hostIP: '198.51.100.10', eni: 'eni-0a00000000000000a', instanceId: 'i-0aaaaaaaaaaaaaaa1' };
+export const STANDBY = { pod: 'gw-b', hostIP: '198.51.100.11', eni: 'eni-0b00000000000000b', instanceId: 'i-0bbbbbbbbbbbbbbb2' };
+export const ROUTE_TABLE = 'rtb-0123456789abcdef0';
+export const GATEWAY_SG = 'sg-0123456789abcdef0';
+export const REGION = 'us-west-2';
+export const CREDENTIALS = { accessKeyId: 'AKIDLABTEST0000000000', secretAccessKey: 'lab-secret-key-not-real' } as const;
+const VPC = 'vpc-0123456789abcdef0';
+/** The chart's pod labels (runtime/doctor/reads.ts GATEWAY_POD_SELECTOR). */
+const POD_LABELS = { 'app.kubernetes.io/component': 'gateway', 'app.kubernetes.io/part-of': 'eks-hybrid-nodes-gateway' };
+
+// Never let the SDK fall back to the real IMDS (169.254.169.254) for credentials.
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
+
+/** The EC2 stand-in with both gateways and one route table as the leader leaves it. */
+export async function startAws(): Promise<{ standIn: Ec2StandIn; ec2: EC2Client }> {
+  const standIn = await startEc2StandIn({
+    instances: [LEADER, STANDBY].map((g, i) => ({
+      instanceId: g.instanceId, region: REGION, az: 'us-west-2a', eni: g.eni, mac: `02:00:c6:33:64:0${i + 1}`, privateIp: g.hostIP,
+      subnetId: 'subnet-0aaaa11110000000a', vpcId: VPC, sourceDestCheck: false, securityGroupIds: [GATEWAY_SG],
+    })),
+    // VXLAN from the hybrid nodes' network (192.0.2.0/24), and what a node group's group also has.
+    securityGroups: [{ groupId: GATEWAY_SG, groupName: 'gateway', vpcId: VPC, ingress: [{ protocol: 'tcp', fromPort: 443, toPort: 443, cidrs: ['198.51.100.0/24'] }, { protocol: 'udp', fromPort: 8472, toPort: 8472, cidrs: ['192.0.2.0/24'] }] }],
+    routeTables: [{ routeTableId: ROUTE_TABLE, vpcId: VPC, vpcCidr: '198.51.100.0/24', routes: [{ destinationCidrBlock: '198.18.0.0/16', networkInterfaceId: LEADER.eni }] }],
+  });
+  return { standIn, ec2: createEc2Client({ region: REGION, endpoint: standIn.url, credentials: CREDENTIALS }) };
+}
+
+/** The gateway's environment as the chart sets it, less NODE_IP (doctor does without). */
+export function doctorEnv(lab: Lab, extra: Record<string, string> = {}, aws?: Ec2StandIn): Record<string, string> {
+  return {
+    VPC_CIDR: '198.51.100.0/24',
+    POD_CIDRS: '198.18.0.0/16',
+    ROUTE_TABLE_IDS: ROUTE_TABLE,
+    POD_NAMESPACE: NS,
+    KUBECONFIG: lab.server.kubeconfigPath,
+    AWS_REGION: REGION,
+    ...(aws !== undefined
+      ? { AWS_ENDPOINT_URL_EC2: aws.url, AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' }
+      : {}),
+    ...extra,
+  };
+}
+
+export function doctorConfig(lab: Lab, extra: Record<string, string> = {}): GatewayConfig {
+  const out = parseConfig([], doctorEnv(lab, extra), { optional: ['node-ip'] });
+  if (out.kind !== 'config') throw new Error('help?');
+  return out.config;
+}
+
+/** A 15 s Lease (longer than the gateway's 3 s default): the CLI test's processes take seconds to start. */
+export function putLease(lab: Lab, holder: string, renewedAtMs: number): void {
+  const t = formatMicroTime(renewedAtMs * 1000);
+  lab.server.store.put('leases', { metadata: { namespace: NS, name: LEASE }, spec: { holderIdentity: holder, leaseDurationSeconds: 15, acquireTime: t, renewTime: t, leaseTransitions: 0 } });
+}
+
+export function putCiliumConfig(lab: Lab, data: Record<string, string>): void {
+  lab.server.store.put('configmaps', { metadata: { namespace: 'kube-system', name: 'cilium-config' }, data });
+}
+
+export function hybridNode(name: string, ip: string, podCIDR: string): Record<string, unknown> {
+  return { apiVersion: 'cilium.io/v2', kind: 'CiliumNode', metadata: { name, labels: HYBRID }, spec: { addresses: [{ type: 'InternalIP', ip }], ipam: { podCIDRs: [podCIDR] } } };
+}
+
+/** A gateway pod as the chart's Deployment runs it: on its own node (named after its host IP), Ready or not. */
+export function putGatewayPod(lab: Lab, p: { pod: string; hostIP: string }, ready: boolean, nodeName = `ip-${p.hostIP.replace(/\./g, '-')}`): void {
+  lab.server.store.put('pods', {
+    metadata: { namespace: NS, name: p.pod, labels: POD_LABELS },
+    spec: { nodeName, containers: [{ name: 'gateway', image: 'gateway' }] },
+    status: { phase: 'Running', hostIP: p.hostIP, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  });
+}
+
+/** The VPC CNI's DaemonSet with the given env on its aws-node container. */
+export function putAwsNode(lab: Lab, env: Record<string, string>): void {
+  lab.server.store.put('daemonsets', {
+    metadata: { namespace: 'kube-system', name: 'aws-node' },
+    spec: { selector: { matchLabels: { 'k8s-app': 'aws-node' } }, template: { spec: { containers: [{ name: 'aws-node', image: 'amazon-k8s-cni', env: Object.entries(env).map(([name, value]) => ({ name, value })) }] } } },
+  });
+}
+
+/** Seeds a healthy cluster; returns the Cilium stand-in (stop it in afterEach). */
+export async function seedHealthy(lab: Lab): Promise<VtepAgent> {
+  const s = lab.server.store;
+  s.put('customresourcedefinitions', crdObject('ciliumvtepconfigs.cilium.io.json'));
+  putCiliumConfig(lab, { 'enable-vtep': 'true', 'enable-l7-proxy': 'false', 'enable-ipv6': 'false' });
+  for (const p of [LEADER, STANDBY]) putGatewayPod(lab, p, true);
+  putAwsNode(lab, { AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS: '198.18.0.0/16' });
+  putLease(lab, LEADER.pod, Date.now());
+  const config = doctorConfig(lab);
+  await new VtepConfigClient({ clients: lab.clients }).upsert(vtepEndpoints({ ...config, nodeIP: LEADER.hostIP }, '02:00:c6:33:64:0a'), new AbortController().signal, {
+    key: leaseKey(NS, LEASE),
+  });
+  s.put('ciliumnodes', hybridNode('hybrid-1', '192.0.2.1', '198.18.1.0/24'));
+  s.put('ciliumnodes', hybridNode('hybrid-2', '192.0.2.2', '198.18.2.0/24'));
+  const agent = new VtepAgent({ kube: readKubeconfig(lab.server.kubeconfigPath), dataplane: { apply: () => Promise.resolve() }, statusRefreshMs: 0 }).start();
+  await waitFor(() => {
+    const st = s.find('ciliumvtepconfigs', 'hybrid-gateway')?.status as { conditions?: Array<{ type: string; status: string }> } | undefined;
+    return st?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+  }, 'Ready from the Cilium stand-in');
+  return agent;
+}
