@@ -128,7 +128,8 @@ export const gatewayMachine = setup({
   },
   guards: {
     leaseHeld: (_, params: LeaseParams) => params.outcome.held,
-    attemptInconclusive: (_, params: LeaseParams) => !params.outcome.held && INCONCLUSIVE_OUTCOMES.has(params.outcome.outcome),
+    /** The attempt neither renewed nor found another holder (5xx, timeout, 409), whether or not the lease is still locally valid. */
+    attemptInconclusive: (_, params: LeaseParams) => INCONCLUSIVE_OUTCOMES.has(params.outcome.outcome),
     shuttingDown: ({ context }) => context.shuttingDown,
     configurationError: (_, params: ErrorParams) => isConfigurationError(params.error),
     ownedElsewhere: (_, params: ErrorParams) => isOwnedElsewhere(params.error),
@@ -295,13 +296,15 @@ export const gatewayMachine = setup({
                 id: 'renewLease',
                 src: 'renewLease',
                 onDone: [
+                  // The API did not answer clearly: try again soon; the deadline keeps running. Checked
+                  // first: after a 5xx or a 409 the lock still holds the lease from its last confirmed
+                  // renewal (held is true), and waiting a whole renew interval would pass the deadline.
+                  { guard: { type: 'attemptInconclusive', params: ({ event }) => ({ outcome: event.output }) }, target: 'retrying', actions: { type: 'recordLeaseError', params: ({ event }) => ({ outcome: event.output }) } },
                   {
                     guard: { type: 'leaseHeld', params: ({ event }) => ({ outcome: event.output }) },
                     target: 'waiting',
                     actions: [{ type: 'recordRenewal', params: ({ event }) => ({ outcome: event.output }) }, 'cancelRenewDeadline', 'scheduleRenewDeadline'],
                   },
-                  // The API did not answer clearly: try again soon; the deadline keeps running.
-                  { guard: { type: 'attemptInconclusive', params: ({ event }) => ({ outcome: event.output }) }, target: 'retrying', actions: { type: 'recordLeaseError', params: ({ event }) => ({ outcome: event.output }) } },
                   { target: '#gateway.electing', actions: [{ type: 'recordHolder', params: ({ event }) => ({ outcome: event.output }) }, 'causeLeaseLost'] },
                 ],
                 onError: { target: 'retrying', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },

@@ -128,6 +128,24 @@ describe('gateway machine at production timings', () => {
     h.actor.stop();
   });
 
+  it('an inconclusive renewal while the lease is still locally valid (what LeaseLock reports after a 5xx or 409) is retried 250 ms later, not a renew interval later', () => {
+    const h = leading();
+    h.clock.increment(1000);
+    // LeaseLock's answer to a 500 on a renewal: outcome error, but held (the last confirmed renewal still stands).
+    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'error', holder: 'me', renewedAt: 0, error: new Error('500 InternalError') } } as never);
+    expect(h.actor.getSnapshot().matches({ leader: { lease: 'retrying' } })).toBe(true);
+    h.clock.increment(250);
+    expect(h.running.has('renewLease')).toBe(true);
+    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'conflict', holder: 'me', renewedAt: 0 } } as never);
+    expect(h.actor.getSnapshot().matches({ leader: { lease: 'retrying' } })).toBe(true);
+    h.clock.increment(250);
+    h.actor.send(renewed(h));
+    expect(h.actor.getSnapshot().matches({ leader: { lease: 'waiting' } })).toBe(true);
+    keepRenewing(h, 5000);
+    expect(h.actor.getSnapshot().matches('leader')).toBe(true);
+    h.actor.stop();
+  });
+
   it('a renewal that finds another holder returns to electing without releasing', () => {
     const h = leading();
     h.clock.increment(1000);
