@@ -35,12 +35,28 @@ import {
   type LeaseOutcome,
   type OwnershipOutcome,
   type RouteTablesInput,
+  type StepDownCause,
   type VtepConfigInput,
 } from './gateway.contract.js';
 import { backoffMs, DEFAULT_LEASE_TIMINGS, fixedDelays, TIMINGS } from './timings.js';
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Why a term ends, from the event that ends it: the same causes the transitions out of `leader` assign. */
+function stepDownCauseOf(event: { type: string }): StepDownCause | undefined {
+  switch (event.type) {
+    case 'LEASE.RENEW_DEADLINE_EXCEEDED':
+      return 'renew-deadline';
+    case 'SHUTDOWN':
+      return 'shutdown';
+    case 'LEASE.LOST':
+    case 'xstate.done.actor.renewLease':
+      return 'lease-lost';
+    default:
+      return undefined;
+  }
 }
 
 function notProvided<TOutput, TInput = unknown>(name: string) {
@@ -119,6 +135,12 @@ export const gatewayMachine = setup({
     raiseWorkInPlace: raise({ type: 'WORK.IN_PLACE' }),
     raiseOwnershipGranted: raise({ type: 'OWNERSHIP.GRANTED' }),
     raiseOwnershipRefused: raise({ type: 'OWNERSHIP.REFUSED' }),
+    /**
+     * The cause, named on the way out of `leader` before announceNotLeader: exit actions run before
+     * the transition's own (causeRenewDeadline, causeLeaseLost, causeShutdown), so without it the
+     * announcement (log line, Event, failover trace) would not know why.
+     */
+    noteStepDownCause: assign({ stepDownCause: ({ context, event }) => stepDownCauseOf(event) ?? context.stepDownCause }),
     causeRenewDeadline: assign({ stepDownCause: 'renew-deadline' as const }),
     causeLeaseLost: assign({ stepDownCause: 'lease-lost' as const }),
     causeShutdown: assign({ stepDownCause: 'shutdown' as const, shuttingDown: true }),
@@ -279,7 +301,7 @@ export const gatewayMachine = setup({
         { id: 'watchLeaderObjects', src: 'watchLeaderObjects' },
       ],
       entry: ['startTerm', 'scheduleRenewDeadline', 'announceLeader'],
-      exit: ['fence', 'cancelRenewDeadline', 'announceNotLeader'],
+      exit: ['fence', 'noteStepDownCause', 'cancelRenewDeadline', 'announceNotLeader'],
       on: {
         'LEASE.RENEW_DEADLINE_EXCEEDED': { target: 'steppingDown', actions: 'causeRenewDeadline' },
         'LEASE.LOST': { target: 'electing', actions: 'causeLeaseLost' },

@@ -102,6 +102,8 @@ describe('gateway machine at production timings', () => {
     const snap = h.actor.getSnapshot();
     expect(snap.matches({ steppingDown: 'settling' })).toBe(true);
     expect(snap.context.stepDownCause).toBe('renew-deadline');
+    // The announcement (log line, Event, trace) knows the cause: exit actions run before the transition's.
+    expect(h.notLeaderCauses).toEqual(['renew-deadline']);
     expect(h.aborted).toEqual(expect.arrayContaining(['renewLease', 'programRouteTables', 'writeVtepConfig']));
     const after = h.announcements.slice(h.announcements.indexOf('leader'));
     expect(after.indexOf('fence')).toBeLessThan(after.indexOf('notLeader'));
@@ -153,6 +155,7 @@ describe('gateway machine at production timings', () => {
     const s = h.actor.getSnapshot();
     expect(s.matches('electing')).toBe(true);
     expect(s.context.stepDownCause).toBe('lease-lost');
+    expect(h.notLeaderCauses).toEqual(['lease-lost']);
     expect(h.started).not.toContain('releaseLease');
     h.actor.stop();
   });
@@ -162,6 +165,7 @@ describe('gateway machine at production timings', () => {
     h.actor.send(failed('programRouteTables', new Error('throttled')));
     h.actor.send({ type: 'SHUTDOWN' });
     expect(h.actor.getSnapshot().context.stepDownCause).toBe('shutdown');
+    expect(h.notLeaderCauses).toEqual(['shutdown']);
     h.actor.send(done('settleWrites'));
     h.actor.send(done('releaseLease'));
     expect(h.actor.getSnapshot().status).toBe('done');
