@@ -116,7 +116,8 @@ function noteOf(gateway: GatewayName, line: string): LogNote | undefined {
   const text = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : typeof v === 'string' ? v : JSON.stringify(v));
   const cause = text(kind === 'step-down' ? o.cause : o.outcome) ?? '?';
   const why = text(kind === 'step-down' ? o.lastError : o.err);
-  const detail = Object.keys(o).length === 0 ? line : `${cause}${why !== undefined ? `: ${why}` : ''}`;
+  // A step-down's lastError is the term's last one, not necessarily what ended it.
+  const detail = Object.keys(o).length === 0 ? line : `${cause}${why === undefined ? '' : kind === 'step-down' ? ` (last error this term: ${why})` : `: ${why}`}`;
   return { atMs: Number.isFinite(at) ? at : now(), gateway, kind, cause, detail };
 }
 
@@ -130,10 +131,13 @@ interface SoakResult {
   readonly holderChanges: number;
   readonly releases: number;
   readonly transitions: number;
-  readonly delayMs: number[];
-  readonly leaseDelayMs: number[];
-  /** Lease PUTs (a leader's renewals, an acquisition) the stand-in delayed: arrival (epoch ms) and wait. */
-  readonly leasePuts: Array<{ readonly atMs: number; readonly ms: number }>;
+  /** The delay the stand-in drew for each request it delayed, and the wait each had (cut short when the client left). */
+  readonly drawnMs: number[];
+  readonly waitedMs: number[];
+  readonly cut: number;
+  readonly leaseDrawnMs: number[];
+  /** Lease PUTs (a leader's renewals, an acquisition) the stand-in delayed. */
+  readonly leasePuts: Array<{ readonly atMs: number; readonly drawnMs: number; readonly ms: number; readonly cut: boolean }>;
   readonly errors: number;
   readonly leaseErrors: number;
   readonly probesSent: number;
@@ -205,9 +209,11 @@ async function soak(lab: Lab, c: Column, minutes: number, notes: readonly LogNot
     holderChanges,
     releases: changes.filter((e) => e.holder === '').length,
     transitions: leaseAfter.transitions - leaseBefore.transitions,
-    delayMs: report.delays.map((d) => d.ms),
-    leaseDelayMs: report.delays.filter((d) => d.resource === 'leases').map((d) => d.ms),
-    leasePuts: report.delays.filter((d) => d.resource === 'leases' && d.method === 'PUT').map((d) => ({ atMs: d.atMs, ms: d.ms })),
+    drawnMs: report.delays.map((d) => d.drawnMs),
+    waitedMs: report.delays.map((d) => d.ms),
+    cut: report.delays.filter((d) => d.cut).length,
+    leaseDrawnMs: report.delays.filter((d) => d.resource === 'leases').map((d) => d.drawnMs),
+    leasePuts: report.delays.filter((d) => d.resource === 'leases' && d.method === 'PUT').map((d) => ({ atMs: d.atMs, drawnMs: d.drawnMs, ms: d.ms, cut: d.cut })),
     errors: report.injected.errors - before.injected.errors,
     leaseErrors: (report.injected.errorsByResource.leases ?? 0) - (before.injected.errorsByResource.leases ?? 0),
     probesSent: flows.reduce((s, r) => s + r.sent, 0),
@@ -277,14 +283,12 @@ function soakTable(cols: readonly Column[], results: ReadonlyMap<Column, ColumnR
     for (const n of s.stepDowns) by.set(n.cause, (by.get(n.cause) ?? 0) + 1);
     return by.size === 0 ? '—' : [...by].map(([k, n]) => `${k} ${n}`).join(', ');
   };
-  /** The longest Lease PUT wait that began within the renew deadline before a step-down (its renewal, most likely). */
-  const putBefore = (s: SoakResult, c: Column, n: LogNote): number =>
-    s.leasePuts.filter((d) => d.atMs <= n.atMs && d.atMs >= n.atMs - c.lease.renewDeadlineMs).reduce((m, d) => Math.max(m, d.ms), -Infinity);
-  const slack = (c: Column): number => c.lease.renewDeadlineMs - c.lease.retryMs;
+  /** The renewal in flight at a step-down: a Lease PUT that arrived within the renew deadline before it and was cut short (the step-down aborts it). */
+  const inFlight = (s: SoakResult, c: Column, n: LogNote) => s.leasePuts.find((d) => d.cut && d.atMs <= n.atMs && d.atMs >= n.atMs - c.lease.renewDeadlineMs);
   const p99Check = (xs: readonly number[]): string => (percentile(xs, 0.99) >= SOAK_P99_FLOOR_MS ? 'met' : 'MISSED');
   row('step-downs (gateway log "no longer leader")', (s, c) => `${s.stepDowns.length}${c.lease.name === 'defaults' ? ` ${s.stepDowns.length === 0 ? 'met' : 'MISSED'}` : ''}`, '0 at the defaults (sub-second: reported)');
   row('  by cause', causes);
-  row('  of which a Lease PUT waited > renew deadline − retry period', (s, c) => `${s.stepDowns.filter((n) => putBefore(s, c, n) > slack(c)).length} (> ${f(slack(c))})`);
+  row('  of which the renewal in flight was cut short (its delay outlasted the deadline)', (s, c) => String(s.stepDowns.filter((n) => inFlight(s, c, n) !== undefined).length));
   row('  of which a renewal did not go through just before', (s, c) =>
     String(s.stepDowns.filter((n) => s.renewalRetries.some((r) => r.gateway === n.gateway && r.atMs <= n.atMs && r.atMs >= n.atMs - c.lease.renewDeadlineMs && r.cause !== 'fenced')).length),
   );
@@ -292,10 +296,11 @@ function soakTable(cols: readonly Column[], results: ReadonlyMap<Column, ColumnR
   row('Lease released (holder cleared)', (s) => String(s.releases));
   row('leaseTransitions added (Lease record)', (s) => String(s.transitions));
   row('renewals that did not go through (log)', (s) => String(s.renewalRetries.length));
-  row('injected latency p50 / p99, every request', (s) => `${f(percentile(s.delayMs, 0.5))} / ${f(percentile(s.delayMs, 0.99))} ${p99Check(s.delayMs)}`, `p99 ≥ ${SOAK_P99_FLOOR_MS} ms`);
-  row('injected latency p50 / p99 / max, Lease requests', (s) => `${f(percentile(s.leaseDelayMs, 0.5))} / ${f(percentile(s.leaseDelayMs, 0.99))} / ${f(s.leaseDelayMs.reduce((m, x) => Math.max(m, x), -Infinity))}`);
-  row('requests delayed (of which Lease)', (s) => `${s.delayMs.length} (${s.leaseDelayMs.length})`);
-  row('5xx injected (of which Lease)', (s) => `${s.errors} = ${pct(s.errors, s.delayMs.length)} (${s.leaseErrors} = ${pct(s.leaseErrors, s.leaseDelayMs.length)})`, `${SOAK_ERROR_RATE * 100} %`);
+  row('latency injected p50 / p99, every request', (s) => `${f(percentile(s.drawnMs, 0.5))} / ${f(percentile(s.drawnMs, 0.99))} ${p99Check(s.drawnMs)}`, `p99 ≥ ${SOAK_P99_FLOOR_MS} ms`);
+  row('  the wait requests had p50 / p99 (cut short by the client)', (s) => `${f(percentile(s.waitedMs, 0.5))} / ${f(percentile(s.waitedMs, 0.99))} (${s.cut})`);
+  row('latency injected p50 / p99 / max, Lease requests', (s) => `${f(percentile(s.leaseDrawnMs, 0.5))} / ${f(percentile(s.leaseDrawnMs, 0.99))} / ${f(s.leaseDrawnMs.reduce((m, x) => Math.max(m, x), -Infinity))}`);
+  row('requests delayed (of which Lease)', (s) => `${s.drawnMs.length} (${s.leaseDrawnMs.length})`);
+  row('5xx injected (of which Lease)', (s) => `${s.errors} = ${pct(s.errors, s.drawnMs.length)} (${s.leaseErrors} = ${pct(s.leaseErrors, s.leaseDrawnMs.length)})`, `${SOAK_ERROR_RATE * 100} %`);
   row('probes lost / sent (every flow), longest outage', (s) => `${s.probesLost} / ${s.probesSent}, ${f(s.longestOutageMs)}`);
   row('converged at the end', (s) => s.converged);
   const lines = [table(rows)];
@@ -303,7 +308,10 @@ function soakTable(cols: readonly Column[], results: ReadonlyMap<Column, ColumnR
     const s = results.get(c)!.soak!;
     const shown = s.stepDowns.slice(0, 10);
     if (shown.length > 0) lines.push(`  step-downs at ${timings(c.lease)}${s.stepDowns.length > shown.length ? ` (first ${shown.length} of ${s.stepDowns.length})` : ''}:`);
-    for (const n of shown) lines.push(`    +${((n.atMs - s.startMs) / 1000).toFixed(1)} s ${n.gateway}: ${n.detail}; longest Lease PUT wait in the ${f(c.lease.renewDeadlineMs)} before: ${f(putBefore(s, c, n))}`);
+    for (const n of shown) {
+      const put = inFlight(s, c, n);
+      lines.push(`    +${((n.atMs - s.startMs) / 1000).toFixed(1)} s ${n.gateway}: ${n.detail}; ${put !== undefined ? `renewal in flight: delay drawn ${f(put.drawnMs)}, cut after ${f(put.ms)}` : 'no renewal in flight cut short'}`);
+    }
     const why = new Map<string, number>();
     for (const n of s.renewalRetries) why.set(n.detail, (why.get(n.detail) ?? 0) + 1);
     if (why.size > 0) lines.push(`  renewals that did not go through at ${timings(c.lease)}: ${[...why].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, n]) => `${n}× ${k}`).join('; ')}`);

@@ -39,13 +39,18 @@ export const LOADED_API_SERVER_LATENCY: LatencyMix = Object.freeze({
   ]),
 });
 
-/** A request the latency fault delayed: when it arrived (epoch ms), what it was, the wait it had (ms). */
+/**
+ * A request the latency fault delayed: when it arrived (epoch ms), what it was, the delay drawn for
+ * it and the wait it had (ms); `cut` when the client went away before the delay was over.
+ */
 export interface DelayRecord {
   readonly atMs: number;
   readonly method: string;
   readonly resource: string | undefined;
   readonly watch: boolean;
+  readonly drawnMs: number;
   readonly ms: number;
+  readonly cut: boolean;
 }
 
 /** Delay records kept (the newest). */
@@ -150,10 +155,10 @@ export class Faults {
     return this.applies(req) ? this.pick(this.cfg.latencyMs) : 0;
   }
 
-  /** Records the wait a request had because of latencyFor (the server measures it). */
-  noteDelay(req: RequestInfo, ms: number, atMs: number = performance.timeOrigin + performance.now()): void {
+  /** Records the delay drawn for a request (latencyFor) and the wait it had (the server measures it). */
+  noteDelay(req: RequestInfo, drawnMs: number, ms: number, cut: boolean, atMs: number = performance.timeOrigin + performance.now()): void {
     this.injected.delayed += 1;
-    this.delays.push({ atMs, method: req.method, resource: req.resource, watch: req.watch, ms });
+    this.delays.push({ atMs, method: req.method, resource: req.resource, watch: req.watch, drawnMs, ms, cut });
     if (this.delays.length > DELAY_RECORDS_KEPT + DELAY_RECORDS_KEPT / 10) this.delays.splice(0, this.delays.length - DELAY_RECORDS_KEPT);
   }
 

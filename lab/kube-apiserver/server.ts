@@ -262,8 +262,9 @@ export class KubeApiHttpServer {
       const from = performance.now();
       await sleep(delay, undefined, { signal: gone.signal }).catch(() => undefined);
       res.off('close', onClose);
-      // The wait the request had (timers and a busy event loop can add to the drawn delay).
-      this.faults.noteDelay(info, performance.now() - from, performance.timeOrigin + from);
+      // The wait the request had (timers and a busy event loop can add to the drawn delay; a client
+      // that went away cut it short).
+      this.faults.noteDelay(info, delay, performance.now() - from, gone.signal.aborted, performance.timeOrigin + from);
     }
     // A client that gave up while the request waited: like the real server's cancelled request
     // context, nothing is stored.

@@ -275,11 +275,21 @@ describe('kube-apiserver stand-in', () => {
     expect((await req('GET', CN)).status).toBe(500);
     expect((await req('GET', '/version')).status).toBe(200); // not a resource: neither delayed nor failed
     expect(srv.faults.injected).toMatchObject({ errors: 2, delayed: 2, errorsByResource: { leases: 1, ciliumnodes: 1 } });
-    expect(srv.faults.delays.map((d) => [d.method, d.resource, d.watch])).toEqual([
-      ['GET', 'leases', false],
-      ['GET', 'ciliumnodes', false],
+    expect(srv.faults.delays.map((d) => [d.method, d.resource, d.watch, d.drawnMs, d.cut])).toEqual([
+      ['GET', 'leases', false, 1, false],
+      ['GET', 'ciliumnodes', false, 1, false],
     ]);
     expect(srv.faults.delays.every((d) => d.ms >= 0 && d.atMs > 0)).toBe(true);
+    // A client that gives up during the delay: its wait is recorded as cut short, nothing is handled.
+    srv.faults.set({ latencyMs: 60_000 });
+    const ctl = new AbortController();
+    const gaveUp = fetch(`${srv.url}${LEASES}/x`, { signal: ctl.signal }).catch(() => 'aborted');
+    await waitFor(() => srv!.inFlight === 1, 'the request waiting out its delay');
+    ctl.abort();
+    expect(await gaveUp).toBe('aborted');
+    await waitFor(() => srv!.faults.delays.length === 3, 'the cut delay recorded');
+    expect(srv.faults.delays[2]).toMatchObject({ resource: 'leases', drawnMs: 60_000, cut: true });
+    expect(srv.faults.delays[2]!.ms).toBeLessThan(60_000);
   });
 
   it('answers Table requests (kubectl get) with printer columns', async () => {
