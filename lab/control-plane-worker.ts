@@ -13,11 +13,14 @@
 // propagation delay (realistic), EC2 answers a route write at once and the
 // router's kernel route follows after the delay (routerDueMs / routerAppliedMs
 // in the route log); without one (ideal), the API answers once it followed.
+// The Kubernetes stand-in's record: every change of the lab Lease's holder
+// (op leaseLog), and what its faults injected since a time (op kubeFaultReport:
+// counts, and every delayed request with the wait it had).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startControlPlane, type ControlPlaneOptions } from './control-plane.js';
 import { createPropagator, type RequestOrigin, type ScriptedFailure, type ThrottleSpec } from './ec2/index.js';
-import type { FaultConfig, KObj } from './kube-apiserver/index.js';
+import type { DelayRecord, FaultConfig, KObj } from './kube-apiserver/index.js';
 
 const execFileP = promisify(execFile);
 
@@ -77,6 +80,22 @@ interface LabExtras {
   readonly leaseNamespace?: string;
 }
 
+/** A change of the lab Lease's holder as the Kubernetes stand-in committed it ('' = released). */
+export interface LeaseHolderChange {
+  /** Epoch ms of the commit. */
+  readonly atMs: number;
+  readonly holder: string;
+  /** The holder before ('' = none or released; undefined = the Lease did not exist). */
+  readonly previous: string | undefined;
+  readonly leaseTransitions: number | undefined;
+}
+
+/** What the Kubernetes stand-in's faults injected: counts so far, and the requests delayed since a time. */
+export interface KubeFaultReport {
+  readonly injected: { errors: number; conflicts: number; outageRefusals: number; droppedWatches: number; delayed: number; errorsByResource: Record<string, number> };
+  readonly delays: DelayRecord[];
+}
+
 type Request =
   | { id: number; op: 'get'; plural: string; name: string; namespace?: string }
   | { id: number; op: 'list'; plural: string; namespace?: string }
@@ -88,6 +107,8 @@ type Request =
   | { id: number; op: 'ec2Calls' }
   | { id: number; op: 'spans' }
   | { id: number; op: 'kubeFault'; config: FaultConfig }
+  | { id: number; op: 'kubeFaultReport'; sinceMs?: number }
+  | { id: number; op: 'leaseLog' }
   | { id: number; op: 'kubeOutage'; ms: number }
   | { id: number; op: 'kubeEndOutage' }
   | { id: number; op: 'dropWatches' }
@@ -121,6 +142,21 @@ function leaseAt(now: number): { holder: string | undefined; valid: boolean } {
   const valid = holder !== undefined && Number.isFinite(renew) && now <= renew + (lease?.spec?.leaseDurationSeconds ?? 0) * 1000;
   return { holder, valid };
 }
+
+// Every change of the lab Lease's holder, as committed (a renewal by the same holder is not one).
+const leaseLog: LeaseHolderChange[] = [];
+cp.kube.store.subscribe((e) => {
+  if (e.def.plural !== 'leases') return;
+  const md = e.object.metadata;
+  if (md?.name !== (opts.leaseName ?? 'hybrid-gateway-leader') || md.namespace !== (opts.leaseNamespace ?? 'kube-system')) return;
+  const spec = (o: KObj | undefined): { holderIdentity?: string; leaseTransitions?: number } | undefined =>
+    o === undefined ? undefined : ((o as { spec?: { holderIdentity?: string; leaseTransitions?: number } }).spec ?? {});
+  const previous = e.type === 'ADDED' ? undefined : (spec(e.prev)?.holderIdentity ?? '');
+  const holder = e.type === 'DELETED' ? '' : (spec(e.object)?.holderIdentity ?? '');
+  if (holder === previous) return;
+  leaseLog.push({ atMs: epochOf(e.at), holder, previous, leaseTransitions: spec(e.object)?.leaseTransitions });
+  if (leaseLog.length > 20_000) leaseLog.splice(0, leaseLog.length - 20_000);
+});
 
 // The router's kernel routes follow the table in write order per CIDR, each
 // after the profile's propagation delay.
@@ -200,6 +236,15 @@ process.on('message', (raw: unknown) => {
       case 'kubeFault':
         cp.kube.faults.set(req.config);
         value = null;
+        break;
+      case 'kubeFaultReport': {
+        const f = cp.kube.faults;
+        const since = req.sinceMs ?? 0;
+        value = { injected: { ...f.injected, errorsByResource: { ...f.injected.errorsByResource } }, delays: f.delays.filter((d) => d.atMs >= since) } satisfies KubeFaultReport;
+        break;
+      }
+      case 'leaseLog':
+        value = leaseLog;
         break;
       case 'kubeOutage':
         cp.kube.faults.outage(req.ms);

@@ -13,6 +13,7 @@
 // benchmark and the tests in test/lab.
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import {
   CONTROL_IP,
   ECHO_PORT,
@@ -41,8 +42,9 @@ import {
   type HybridNodeAddresses,
 } from './addresses.js';
 import type { AgentApplied } from './cilium-agent.js';
-import type { Ec2CallRecord, Ec2FaultRequest, RouteWrite } from './control-plane-worker.js';
+import type { Ec2CallRecord, Ec2FaultRequest, KubeFaultReport, LeaseHolderChange, RouteWrite } from './control-plane-worker.js';
 import { IpcPeer, type Reply } from './ipc.js';
+import type { FaultConfig } from './kube-apiserver/index.js';
 import { gatewayDeviceMac } from './mac.js';
 import { stderrTail, type NetnsRun } from './netns.js';
 import type { FlowReport } from './probe-worker.js';
@@ -74,6 +76,8 @@ export interface LabOptions {
   readonly hybridNodes?: number;
   /** Extra gateway flags (e.g. lease timings). */
   readonly gatewayArgs?: readonly string[];
+  /** Every line a gateway writes on stdout (its JSON log), with the gateway's name; every start is followed. */
+  readonly onGatewayLine?: (name: GatewayName, line: string) => void;
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
   /** Probe interval per flow (default 10 ms). */
@@ -254,6 +258,21 @@ export class Lab {
     return this.ask({ op: 'ec2Fault', fault });
   }
 
+  /** Replaces the Kubernetes stand-in's fault configuration ({} stops injecting). Plain data only: `match` cannot cross IPC. */
+  kubeFault(config: Omit<FaultConfig, 'match'>): Promise<void> {
+    return this.ask({ op: 'kubeFault', config });
+  }
+
+  /** What the Kubernetes stand-in's faults injected: counts so far, and the requests delayed since sinceMs (epoch ms). */
+  kubeFaultReport(sinceMs = 0): Promise<KubeFaultReport> {
+    return this.ask<KubeFaultReport>({ op: 'kubeFaultReport', sinceMs });
+  }
+
+  /** Every change of the Lease's holder the Kubernetes stand-in committed, oldest first. */
+  leaseLog(): Promise<LeaseHolderChange[]> {
+    return this.ask<LeaseHolderChange[]>({ op: 'leaseLog' });
+  }
+
   // ------------------------------------------------------------ hybrid site
 
   /**
@@ -383,6 +402,8 @@ export class Lab {
         ? this.run.spawnNode(this.ns.gw[name], 'runtime/main.ts', this.opts.gatewayArgs ?? [], env)
         : this.run.spawnNode(this.ns.gw[name], entry.script, this.opts.gatewayArgs ?? [], env, { compiled: true, nodeArgs: [...entry.nodeArgs] });
     gp.podUids.push(podUid);
+    const onLine = this.opts.onGatewayLine;
+    if (onLine !== undefined && child.stdout !== null) createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (l) => onLine(name, l));
     gp.child = child;
     gp.stopped = false;
     return child;

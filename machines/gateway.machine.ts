@@ -38,12 +38,28 @@ import {
   type LeaseOutcome,
   type OwnershipOutcome,
   type RouteTablesInput,
+  type StepDownCause,
   type VtepConfigInput,
 } from './gateway.contract.js';
 import { backoffMs, DEFAULT_LEASE_TIMINGS, fixedDelays, TIMINGS } from './timings.js';
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Why a term ends, from the event that ends it: the same causes the transitions out of `leader` assign. */
+function stepDownCauseOf(event: { type: string }): StepDownCause | undefined {
+  switch (event.type) {
+    case 'LEASE.RENEW_DEADLINE_EXCEEDED':
+      return 'renew-deadline';
+    case 'SHUTDOWN':
+      return 'shutdown';
+    case 'LEASE.LOST':
+    case 'xstate.done.actor.renewLease':
+      return 'lease-lost';
+    default:
+      return undefined;
+  }
 }
 
 function notProvided<TOutput, TInput = unknown>(name: string) {
@@ -122,6 +138,12 @@ export const gatewayMachine = setup({
     raiseWorkInPlace: raise({ type: 'WORK.IN_PLACE' }),
     raiseOwnershipGranted: raise({ type: 'OWNERSHIP.GRANTED' }),
     raiseOwnershipRefused: raise({ type: 'OWNERSHIP.REFUSED' }),
+    /**
+     * The cause, named on the way out of `leader` before announceNotLeader: exit actions run before
+     * the transition's own (causeRenewDeadline, causeLeaseLost, causeShutdown), so without it the
+     * announcement (log line, Event, failover trace) would not know why.
+     */
+    noteStepDownCause: assign({ stepDownCause: ({ context, event }) => stepDownCauseOf(event) ?? context.stepDownCause }),
     causeRenewDeadline: assign({ stepDownCause: 'renew-deadline' as const }),
     causeLeaseLost: assign({ stepDownCause: 'lease-lost' as const }),
     causeShutdown: assign({ stepDownCause: 'shutdown' as const, shuttingDown: true }),
@@ -131,7 +153,8 @@ export const gatewayMachine = setup({
   },
   guards: {
     leaseHeld: (_, params: LeaseParams) => params.outcome.held,
-    attemptInconclusive: (_, params: LeaseParams) => !params.outcome.held && INCONCLUSIVE_OUTCOMES.has(params.outcome.outcome),
+    /** The attempt neither renewed nor found another holder (5xx, timeout, 409), whether or not the lease is still locally valid. */
+    attemptInconclusive: (_, params: LeaseParams) => INCONCLUSIVE_OUTCOMES.has(params.outcome.outcome),
     shuttingDown: ({ context }) => context.shuttingDown,
     configurationError: (_, params: ErrorParams) => isConfigurationError(params.error),
     ownedElsewhere: (_, params: ErrorParams) => isOwnedElsewhere(params.error),
@@ -281,7 +304,7 @@ export const gatewayMachine = setup({
         { id: 'watchLeaderObjects', src: 'watchLeaderObjects' },
       ],
       entry: ['startTerm', 'scheduleRenewDeadline', 'announceLeader'],
-      exit: ['fence', 'cancelRenewDeadline', 'announceNotLeader'],
+      exit: ['fence', 'noteStepDownCause', 'cancelRenewDeadline', 'announceNotLeader'],
       on: {
         'LEASE.RENEW_DEADLINE_EXCEEDED': { target: 'steppingDown', actions: 'causeRenewDeadline' },
         'LEASE.LOST': { target: 'electing', actions: 'causeLeaseLost' },
@@ -298,13 +321,15 @@ export const gatewayMachine = setup({
                 id: 'renewLease',
                 src: 'renewLease',
                 onDone: [
+                  // The API did not answer clearly: try again soon; the deadline keeps running. Checked
+                  // first: after a 5xx or a 409 the lock still holds the lease from its last confirmed
+                  // renewal (held is true), and waiting a whole renew interval would pass the deadline.
+                  { guard: { type: 'attemptInconclusive', params: ({ event }) => ({ outcome: event.output }) }, target: 'retrying', actions: { type: 'recordLeaseError', params: ({ event }) => ({ outcome: event.output }) } },
                   {
                     guard: { type: 'leaseHeld', params: ({ event }) => ({ outcome: event.output }) },
                     target: 'waiting',
                     actions: [{ type: 'recordRenewal', params: ({ event }) => ({ outcome: event.output }) }, 'cancelRenewDeadline', 'scheduleRenewDeadline'],
                   },
-                  // The API did not answer clearly: try again soon; the deadline keeps running.
-                  { guard: { type: 'attemptInconclusive', params: ({ event }) => ({ outcome: event.output }) }, target: 'retrying', actions: { type: 'recordLeaseError', params: ({ event }) => ({ outcome: event.output }) } },
                   { target: '#gateway.electing', actions: [{ type: 'recordHolder', params: ({ event }) => ({ outcome: event.output }) }, 'causeLeaseLost'] },
                 ],
                 onError: { target: 'retrying', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },

@@ -8,7 +8,7 @@ import { KubeApiHttpServer, type RequestRecord, type ServerOptions } from './ser
 import { Store, type StoreOptions } from './store.js';
 
 export { ApiError } from './errors.js';
-export type { FaultConfig, OutageMode, RequestInfo } from './faults.js';
+export { LOADED_API_SERVER_LATENCY, type DelayRecord, type FaultConfig, type LatencyMix, type LatencySpec, type OutageMode, type RequestInfo } from './faults.js';
 export { RESOURCES, resourceByPlural, type KObj, type ResourceDef } from './resources.js';
 export type { RequestRecord, ServerOptions } from './server.js';
 export { Store, type StoreEvent, type StoreOptions } from './store.js';

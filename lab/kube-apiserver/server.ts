@@ -259,8 +259,12 @@ export class KubeApiHttpServer {
       const gone = new AbortController();
       const onClose = (): void => gone.abort();
       res.once('close', onClose);
+      const from = performance.now();
       await sleep(delay, undefined, { signal: gone.signal }).catch(() => undefined);
       res.off('close', onClose);
+      // The wait the request had (timers and a busy event loop can add to the drawn delay; a client
+      // that went away cut it short).
+      this.faults.noteDelay(info, delay, performance.now() - from, gone.signal.aborted, performance.timeOrigin + from);
     }
     // A client that gave up while the request waited: like the real server's cancelled request
     // context, nothing is stored.

@@ -2,7 +2,7 @@
 // optimistic concurrency, selectors, pagination, patches, watches (replay,
 // 410 as an ERROR event, bookmarks, selector transitions), faults, auth.
 import { afterEach, describe, expect, it } from 'vitest';
-import { startKubeApiServer, type KubeApiServer } from '../../lab/kube-apiserver/index.js';
+import { LOADED_API_SERVER_LATENCY, startKubeApiServer, type KubeApiServer } from '../../lab/kube-apiserver/index.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError } from '../../lab/kube-apiserver/selectors.js';
 import { jsonPatch, mergePatch } from '../../lab/kube-apiserver/patch.js';
 import { waitFor } from './helpers.js';
@@ -251,6 +251,45 @@ describe('kube-apiserver stand-in', () => {
     expect((await req('GET', '/version')).status).toBe(200); // discovery stays up
     srv.faults.endOutage();
     expect((await req('GET', CN)).status).toBe(200);
+  });
+
+  it('faults: a latency mix is drawn by weight, then within its bucket; delayed requests and 5xx per resource are recorded', async () => {
+    srv = await startKubeApiServer();
+    const info = { method: 'PUT', path: `${LEASES}/x`, resource: 'leases', watch: false };
+    // Each draw takes two numbers: the bucket (by weight), then the place within it.
+    const draws = [0.1, 0.5, 0.85, 0, 0.995, 1, 0.5, 0.25];
+    let i = 0;
+    srv.faults.random = () => draws[i++ % draws.length]!;
+    srv.faults.set({ latencyMs: LOADED_API_SERVER_LATENCY });
+    expect([1, 2, 3, 4].map(() => srv!.faults.latencyFor(info))).toEqual([15, 25, 700, 10]);
+    expect(srv.faults.latencyFor({ ...info, resource: undefined, path: '/version' })).toBe(0);
+    // The loaded-server mix: every request gets some delay, and p99 by construction ≥ 300 ms.
+    const weights = LOADED_API_SERVER_LATENCY.mix.map((b) => b.weight);
+    expect(weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1);
+    const tail = LOADED_API_SERVER_LATENCY.mix.filter((b) => typeof b.ms !== 'number' && b.ms[0] >= 300);
+    expect(tail.reduce((a, b) => a + b.weight, 0)).toBeGreaterThan(0.01);
+
+    srv.faults.random = Math.random;
+    srv.faults.set({ latencyMs: 1, errorRate: 1 });
+    expect((await req('GET', `${LEASES}/x`)).status).toBe(500);
+    expect((await req('GET', CN)).status).toBe(500);
+    expect((await req('GET', '/version')).status).toBe(200); // not a resource: neither delayed nor failed
+    expect(srv.faults.injected).toMatchObject({ errors: 2, delayed: 2, errorsByResource: { leases: 1, ciliumnodes: 1 } });
+    expect(srv.faults.delays.map((d) => [d.method, d.resource, d.watch, d.drawnMs, d.cut])).toEqual([
+      ['GET', 'leases', false, 1, false],
+      ['GET', 'ciliumnodes', false, 1, false],
+    ]);
+    expect(srv.faults.delays.every((d) => d.ms >= 0 && d.atMs > 0)).toBe(true);
+    // A client that gives up during the delay: its wait is recorded as cut short, nothing is handled.
+    srv.faults.set({ latencyMs: 60_000 });
+    const ctl = new AbortController();
+    const gaveUp = fetch(`${srv.url}${LEASES}/x`, { signal: ctl.signal }).catch(() => 'aborted');
+    await waitFor(() => srv!.inFlight === 1, 'the request waiting out its delay');
+    ctl.abort();
+    expect(await gaveUp).toBe('aborted');
+    await waitFor(() => srv!.faults.delays.length === 3, 'the cut delay recorded');
+    expect(srv.faults.delays[2]).toMatchObject({ resource: 'leases', drawnMs: 60_000, cut: true });
+    expect(srv.faults.delays[2]!.ms).toBeLessThan(60_000);
   });
 
   it('answers Table requests (kubectl get) with printer columns', async () => {

@@ -48,6 +48,8 @@ export interface GatewayHarness {
   /** Events the gateway passed to its fleet child (a recording double here). */
   readonly fleetEvents: Array<{ type: string }>;
   readonly announcements: string[];
+  /** The stepDownCause announceNotLeader saw, per announcement. */
+  readonly notLeaderCauses: Array<string | undefined>;
 }
 
 export function gatewayHarness(): GatewayHarness {
@@ -61,6 +63,7 @@ export function gatewayHarness(): GatewayHarness {
     fenced: false,
     fleetEvents: [] as Array<{ type: string }>,
     announcements: [] as string[],
+    notLeaderCauses: [] as Array<string | undefined>,
   };
   const inFlight = <T, I = unknown>(name: EffectName, onInput?: (input: I) => void): PromiseActorLogic<T, I> =>
     fromPromise<T, I>(
@@ -122,9 +125,10 @@ export function gatewayHarness(): GatewayHarness {
       announceStandby: announce('standby'),
       announceLeader: announce('leader'),
       announceLeaderReady: announce('leaderReady'),
-      announceNotLeader: () => {
+      announceNotLeader: ({ context }) => {
         // The fence must have run first.
         h.announcements.push(h.fenced ? 'notLeader' : 'notLeader (unfenced)');
+        h.notLeaderCauses.push(context.stepDownCause);
         h.leaderActive = false;
       },
       announceStopped: announce('stopped'),

@@ -102,6 +102,8 @@ describe('gateway machine at production timings', () => {
     const snap = h.actor.getSnapshot();
     expect(snap.matches({ steppingDown: 'settling' })).toBe(true);
     expect(snap.context.stepDownCause).toBe('renew-deadline');
+    // The announcement (log line, Event, trace) knows the cause: exit actions run before the transition's.
+    expect(h.notLeaderCauses).toEqual(['renew-deadline']);
     expect(h.aborted).toEqual(expect.arrayContaining(['renewLease', 'programRouteTables', 'writeVtepConfig']));
     const after = h.announcements.slice(h.announcements.indexOf('leader'));
     expect(after.indexOf('fence')).toBeLessThan(after.indexOf('notLeader'));
@@ -128,6 +130,24 @@ describe('gateway machine at production timings', () => {
     h.actor.stop();
   });
 
+  it('an inconclusive renewal while the lease is still locally valid (what LeaseLock reports after a 5xx or 409) is retried 250 ms later, not a renew interval later', () => {
+    const h = leading();
+    h.clock.increment(1000);
+    // LeaseLock's answer to a 500 on a renewal: outcome error, but held (the last confirmed renewal still stands).
+    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'error', holder: 'me', renewedAt: 0, error: new Error('500 InternalError') } } as never);
+    expect(h.actor.getSnapshot().matches({ leader: { lease: 'retrying' } })).toBe(true);
+    h.clock.increment(250);
+    expect(h.running.has('renewLease')).toBe(true);
+    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'conflict', holder: 'me', renewedAt: 0 } } as never);
+    expect(h.actor.getSnapshot().matches({ leader: { lease: 'retrying' } })).toBe(true);
+    h.clock.increment(250);
+    h.actor.send(renewed(h));
+    expect(h.actor.getSnapshot().matches({ leader: { lease: 'waiting' } })).toBe(true);
+    keepRenewing(h, 5000);
+    expect(h.actor.getSnapshot().matches('leader')).toBe(true);
+    h.actor.stop();
+  });
+
   it('a renewal that finds another holder returns to electing without releasing', () => {
     const h = leading();
     h.clock.increment(1000);
@@ -135,6 +155,7 @@ describe('gateway machine at production timings', () => {
     const s = h.actor.getSnapshot();
     expect(s.matches('electing')).toBe(true);
     expect(s.context.stepDownCause).toBe('lease-lost');
+    expect(h.notLeaderCauses).toEqual(['lease-lost']);
     expect(h.started).not.toContain('releaseLease');
     h.actor.stop();
   });
@@ -144,6 +165,7 @@ describe('gateway machine at production timings', () => {
     h.actor.send(failed('programRouteTables', new Error('throttled')));
     h.actor.send({ type: 'SHUTDOWN' });
     expect(h.actor.getSnapshot().context.stepDownCause).toBe('shutdown');
+    expect(h.notLeaderCauses).toEqual(['shutdown']);
     h.actor.send(done('settleWrites'));
     h.actor.send(done('releaseLease'));
     expect(h.actor.getSnapshot().status).toBe('done');

@@ -107,7 +107,7 @@ describe('gateway statechart (DOT)', () => {
     expect(dot).toContain('<b>invoke</b> releaseLease');
     expect(dot).toContain('entry / startTerm, scheduleRenewDeadline, announceLeader');
     // The fence runs first on leaving leader.
-    expect(dot).toContain('exit / fence, cancelRenewDeadline, announceNotLeader');
+    expect(dot).toContain('exit / fence, noteStepDownCause, cancelRenewDeadline, announceNotLeader');
     expect(dot).toContain('<b>invoke</b> fleet');
     expect(dot).toContain('<b>invoke</b> settleWrites');
     // `after` transitions add raise/cancel actions internally: not shown as entry/exit.
