@@ -1,6 +1,3 @@
-// Over 350 lines on purpose: the whole chart reads top to bottom in one file
-// (its types and outcome unions are in gateway.contract.ts, timings in timings.ts).
-//
 // The gateway lifecycle. Every decision a reviewer looks for is here, by name:
 //
 //   initialising   device → forwarding → cloudIdentity, each retried on its own

@@ -1,6 +1,3 @@
-// Over 350 lines: acquire, renew, release and the watch share one record and
-// its local expiry clock; split, they would share that state across modules.
-//
 // Leader election lock on a coordination.k8s.io/v1 Lease, with client-go's
 // semantics (k8s.io/client-go/tools/leaderelection), as single attempts: the
 // gateway statechart owns the timing (retry period, renew deadline).
