@@ -16,7 +16,7 @@ import type { AnyActorRef } from 'xstate';
 import { gatewayMachine } from '../../machines/gateway.machine.js';
 import type { OpKind } from '../support/gateway-adapters.js';
 import { gatewayModel, serializeState, type GatewayModelEvent, type GatewayModelState } from '../support/gateway-model.js';
-import { flush, gatewayRig } from '../support/gateway-replay.js';
+import { EFFECT_CALLS, flush, gatewayRig } from '../support/gateway-replay.js';
 import { activeStateIds, coverageFigures, machineEventTypes, missingGuardBranches, stateNodeIds, transitionKeys, transitionRecorder, type GuardTally } from '../support/model-paths.js';
 import { exploreTimed, simpleTimedPaths, type TimedPath } from '../support/model-timeline.js';
 import { expectedEffects, type EffectName } from './gateway-harness.js';
@@ -54,17 +54,7 @@ const suites: Record<string, Path[]> = {
 const SUITE_TIMEOUT_MS = 300_000;
 
 // The adapter calls each running actor makes (the watches and settleWrites make none: checked apart).
-const CALLS: Partial<Record<EffectName, OpKind>> = {
-  ensureDevice: 'ensureDevice',
-  checkForwarding: 'checkForwarding',
-  discoverCloud: 'discoverCloud',
-  tryAcquireLease: 'leaseAttempt',
-  renewLease: 'leaseAttempt',
-  checkOwnership: 'checkOwnership',
-  programRouteTables: 'programRouteTables',
-  writeVtepConfig: 'writeVtepConfig',
-  releaseLease: 'releaseLease',
-};
+const CALLS: Partial<Record<EffectName, OpKind>> = EFFECT_CALLS;
 const LEADER_CALLS: OpKind[] = ['checkOwnership', 'programRouteTables', 'writeVtepConfig'];
 // Reads that take no AbortSignal go on after their actor stopped (harmless, nothing is written).
 const UNSIGNALLED: OpKind[] = ['checkForwarding'];

@@ -67,7 +67,8 @@ function fail(op: Op, error: Error): void {
   op.reject(error);
 }
 
-const KIND: Record<string, OpKind> = {
+/** The adapter call each running actor makes (the watches and settleWrites make none). */
+export const EFFECT_CALLS: Readonly<Record<string, OpKind>> = {
   ensureDevice: 'ensureDevice',
   checkForwarding: 'checkForwarding',
   discoverCloud: 'discoverCloud',
@@ -114,7 +115,7 @@ function liveGateway(actor: ReturnType<typeof createActor<GatewayLogic>>, clock:
   /** Settles the calls of actor `id` with `settle` until the actor has finished. */
   const until = async (id: string, settle: (op: Op) => void): Promise<void> => {
     const ref = child(id);
-    const kind = KIND[id];
+    const kind = EFFECT_CALLS[id];
     for (let round = 0; round < 20 && ref !== undefined && child(id) === ref; round += 1) {
       if (kind !== undefined) for (const op of d.pending(kind)) settle(op);
       await flush();
