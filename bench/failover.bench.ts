@@ -310,7 +310,13 @@ function soakTable(cols: readonly Column[], results: ReadonlyMap<Column, ColumnR
     if (shown.length > 0) lines.push(`  step-downs at ${timings(c.lease)}${s.stepDowns.length > shown.length ? ` (first ${shown.length} of ${s.stepDowns.length})` : ''}:`);
     for (const n of shown) {
       const put = inFlight(s, c, n);
-      lines.push(`    +${((n.atMs - s.startMs) / 1000).toFixed(1)} s ${n.gateway}: ${n.detail}; ${put !== undefined ? `renewal in flight: delay drawn ${f(put.drawnMs)}, cut after ${f(put.ms)}` : 'no renewal in flight cut short'}`);
+      // In steady state only the leader PUTs the Lease: the PUT before the one in flight is its last renewal.
+      const prev = put === undefined ? undefined : s.leasePuts.filter((d) => d.atMs < put.atMs).at(-1);
+      const what =
+        put === undefined
+          ? 'no renewal in flight cut short'
+          : `renewal in flight: delay drawn ${f(put.drawnMs)}, cut after ${f(put.ms)}${prev !== undefined ? `; the renewal before it: delay drawn ${f(prev.drawnMs)}, ${f(put.atMs - prev.atMs)} earlier` : ''}`;
+      lines.push(`    +${((n.atMs - s.startMs) / 1000).toFixed(1)} s ${n.gateway}: ${n.detail}; ${what}`);
     }
     const why = new Map<string, number>();
     for (const n of s.renewalRetries) why.set(n.detail, (why.get(n.detail) ?? 0) + 1);
