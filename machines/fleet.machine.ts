@@ -202,6 +202,8 @@ const fleetSetup = setup({
 const reconcileInput = ({ context }: { context: FleetContext }): ReconcileKernelInput => ({ vteps: [...context.written.values()] });
 const refusedOf = ({ event }: { event: { output: ReconcileKernelOutput } }) => ({ nodes: event.output.failedNodes, reasons: event.output.failedReasons });
 // After a bulk reconcile: the changes it did not write (taken while it ran), busy and refused nodes.
+// Settling a finished bulk reconcile: what the kernel refused, then the book (before checks, or before a re-run).
+const settleActions = [{ type: 'recordRefused' as const, params: refusedOf }, 'settleReconciled' as const];
 const settledChecksOf = ({ context }: { context: FleetContext }) => ({ checks: settledChecks(context, context.refusedLeftovers, context.unchecked) });
 // After a failed sweep (nothing written): also the changes it was to write.
 const unsweptChecksOf = ({ context }: { context: FleetContext }) => ({
@@ -359,12 +361,11 @@ export const fleetMachine = fleetSetup
               input: reconcileInput,
               onDone: [
                 // Again, from a settled book: the kernel holds this pass's writes.
-                { guard: 'dirty', target: 'converging', reenter: true, actions: [{ type: 'recordRefused', params: refusedOf }, 'settleReconciled'] },
+                { guard: 'dirty', target: 'converging', reenter: true, actions: settleActions },
                 {
                   target: '#fleet.steady',
                   actions: [
-                    { type: 'recordRefused', params: refusedOf },
-                    'settleReconciled',
+                    ...settleActions,
                     { type: 'checkNodes', params: settledChecksOf },
                     'forgetChecked',
                     'announceConverged',
@@ -384,12 +385,11 @@ export const fleetMachine = fleetSetup
               src: 'reconcileKernel',
               input: reconcileInput,
               onDone: [
-                { guard: 'dirty', target: 'sweeping', reenter: true, actions: [{ type: 'recordRefused', params: refusedOf }, 'settleReconciled'] },
+                { guard: 'dirty', target: 'sweeping', reenter: true, actions: settleActions },
                 {
                   target: '#fleet.steady',
                   actions: [
-                    { type: 'recordRefused', params: refusedOf },
-                    'settleReconciled',
+                    ...settleActions,
                     'retryVteps',
                     { type: 'checkNodes', params: settledChecksOf },
                     'forgetChecked',
