@@ -5,6 +5,7 @@
 // (p-retry). delete-routes.ts is cleanup's: the tables as they are, and DeleteRoute.
 export { createEc2Client, type Ec2ClientOptions } from './ec2-client.js';
 export { AwsInputError, Ec2Error, FencedError, ImdsError, classifyAwsCode, toEc2Error, type AwsErrorKind, type ImdsErrorCode } from './errors.js';
+export { WritesOnWire } from './fence.js';
 export { DEFAULT_AWS_RETRY_POLICY, NO_RETRY, withRetry, type RetryInfo, type RetryOptions, type RetryPolicy } from './retry.js';
 export {
   ImdsClient,

@@ -18,14 +18,15 @@
 // sent to that table in this run. Fencing (fence.ts): the AbortSignal and
 // writeGuard are checked before a write takes its slot and again by a
 // middleware as the request leaves; the signal also abandons a write in
-// flight. Once fenced, nothing more is sent.
+// flight (the run stops waiting; the request, in `onWire`, runs to its
+// answer). Once fenced, nothing more is sent.
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { EffectError } from '../errors.js';
 import { Ec2Error, FencedError, toEc2Error } from './errors.js';
 import { describeNetworkInterface, sourceDestCheckReport, type SourceDestCheckReport } from './eni.js';
-import { isFenced, sendRouteWrite, type RouteWrite, type WriteFence } from './fence.js';
+import { isFenced, sendRouteWrite, type RouteWrite, type WriteFence, type WritesOnWire } from './fence.js';
 import { DEFAULT_AWS_RETRY_POLICY, withRetry, type RetryOptions, type RetryPolicy } from './retry.js';
 import { describeAll } from './describe-tables.js';
 import { checkRoutesInput, planRoutes, type PlannedRoute, type RouteAction, type RouteStrategy } from './route-plan.js';
@@ -103,6 +104,8 @@ export interface EnsureRoutesOptions {
   readonly signal?: AbortSignal;
   /** Fencing: asked before each write takes its slot and again as it leaves; false = do not send. */
   readonly writeGuard?: () => boolean;
+  /** Every write sent stays here until EC2 answered it, also after the run was fenced and returned. */
+  readonly onWire?: WritesOnWire;
   /** Writes in flight at once, all tables together (default 16; EC2's mutating bucket is 50). */
   readonly maxConcurrentWrites?: number;
   /** MaxResults of each DescribeRouteTables page (5–100); default none: EC2 returns every table, NextToken is followed anyway. */
@@ -144,7 +147,7 @@ export async function ensureRoutes(o: EnsureRoutesOptions): Promise<EnsureRoutes
   if (o.signal?.aborted) onAbort();
   else o.signal?.addEventListener('abort', onAbort, { once: true });
   const signal = o.signal ? internal.signal : undefined;
-  const fence: WriteFence = { ...(signal ? { signal } : {}), ...(o.writeGuard ? { writeGuard: o.writeGuard } : {}) };
+  const fence: WriteFence = { ...(signal ? { signal } : {}), ...(o.writeGuard ? { writeGuard: o.writeGuard } : {}), ...(o.onWire ? { onWire: o.onWire } : {}) };
   const limit = pLimit(o.maxConcurrentWrites ?? 16);
   const retryOpts: RetryOptions = signal ? { signal } : {};
   // A throwing hook must not change the outcome (nor, through p-retry, stop the retries).

@@ -5,7 +5,7 @@
 import { fromPromise } from 'xstate';
 import { ownershipVerdict, parseLeaseKey } from '../../machines/domain/ownership.js';
 import type { GatewayEvent, OwnershipOutcome, RouteTablesInput, VtepConfigInput } from '../../machines/gateway.machine.js';
-import { ensureRoutes, routesFailure } from '../../effects/aws/index.js';
+import { WritesOnWire, ensureRoutes, routesFailure } from '../../effects/aws/index.js';
 import { ownerOf, readOtherLease, vtepSpecEquals, vtepWatchActor, type KubeClients } from '../../effects/kube/index.js';
 import type { GatewayConfig } from '../config/parse.js';
 import type { Logger } from '../logging.js';
@@ -29,8 +29,12 @@ export interface LeaderWiring {
 
 export function leaderActors({ config, host, clients, lock, vtepConfig, ownerKey, failover, metrics, log }: LeaderWiring) {
   const endpoints = () => vtepEndpoints(config, host.device?.mac ?? '');
-  // Leader writes in flight: stepping down waits (bounded) for them to settle.
+  // Leader writes in flight: stepping down waits (bounded) for them to settle. An EC2 route
+  // write has no precondition, so one abandoned in flight could land after the release, over a
+  // successor's: those are waited for until EC2 answered them (onWire). The CiliumVTEPConfig
+  // write is a PUT on a resourceVersion, which a successor's write makes stale (409).
   const inFlight = new Set<Promise<unknown>>();
+  const onWire = new WritesOnWire();
   const tracked = <T>(p: Promise<T>): Promise<T> => {
     inFlight.add(p);
     const done = (): void => void inFlight.delete(p);
@@ -76,6 +80,7 @@ export function leaderActors({ config, host, clients, lock, vtepConfig, ownerKey
             strategy,
             signal,
             writeGuard: () => lock.isHeld(),
+            onWire,
             checkSourceDestCheck: false,
             onRouteUpdate: (u) => {
               if (u.action === 'unchanged' && !u.error) return;
@@ -100,7 +105,7 @@ export function leaderActors({ config, host, clients, lock, vtepConfig, ownerKey
       ),
     ),
     settleWrites: fromPromise<void>(async () => {
-      await Promise.allSettled([...inFlight]);
+      await Promise.allSettled([...inFlight, onWire.settled()]);
     }),
   };
 }

@@ -1,5 +1,6 @@
 // Fencing: once the caller's AbortSignal fires (or its writeGuard says no), no
-// further write reaches EC2, and a write in flight is abandoned — checked at
+// further write reaches EC2, and a write in flight is abandoned (the caller
+// stops waiting; the request runs to its answer, in WritesOnWire) — checked at
 // the stand-in, which records every request on arrival, before any injected
 // hold or delay. The guard is asked again as each request leaves the SDK
 // (a middleware of the command), so a lease that lapses while a request is
@@ -7,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, setup, toPromise } from 'xstate';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { FencedError, ensureRoutes, type EnsureRoutesOptions } from '../../effects/aws/index.js';
+import { FencedError, WritesOnWire, ensureRoutes, type EnsureRoutesOptions } from '../../effects/aws/index.js';
 import type { Ec2StandIn } from '../../lab/ec2/index.js';
 import { CIDRS, FAST_RETRY, GW_A, GW_B, TABLES, allPointAt, targets, writeCalls, useWorld } from './fixture.js';
 
@@ -65,6 +66,28 @@ describe('fencing with an AbortSignal', () => {
     expect(result.tables[0]?.routes[0]?.error).toBeInstanceOf(FencedError);
     expect(writeCalls(standIn)).toHaveLength(1);
   });
+  it('a write abandoned in flight is not cut off: it stays on the wire until EC2 answers, and lands (what stepping down waits for before releasing the Lease)', async () => {
+    const hold = standIn.faults.hold(['ReplaceRoute', 'CreateRoute']);
+    const lease = new AbortController();
+    const onWire = new WritesOnWire();
+    const run = ensureRoutes(leader(GW_B.eni, { signal: lease.signal, routeTableIds: [TABLES[2]], cidrs: [CIDRS[2]], strategy: 'write-first', onWire }));
+    await hold.waitForHeld(1);
+    lease.abort(new Error('SIGTERM'));
+    const result = await run;
+    expect(result.tables[0]?.routes[0]).toMatchObject({ status: 'fenced', attempts: 1 });
+    // The run returned; the request is still open, and the set knows it.
+    expect(onWire.size).toBe(1);
+    let settled = false;
+    const waiting = onWire.settled().then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(settled).toBe(false);
+    hold.release();
+    await waiting;
+    // By the time the set settles, EC2 has applied the write: a release after this cannot precede it.
+    expect(standIn.state.routeTarget(TABLES[2], CIDRS[2])).toBe(GW_B.eni);
+    expect(onWire.size).toBe(0);
+  });
+
   it('abort during a backoff wait ends the run without another attempt', async () => {
     standIn.faults.fail({ code: 'RequestLimitExceeded', actions: ['ReplaceRoute', 'CreateRoute'] });
     const lease = new AbortController();

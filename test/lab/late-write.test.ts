@@ -18,9 +18,14 @@
 // late write); gw-a is resumed (SIGCONT) and must step down without writing
 // again; gw-b must undo the late write. Everything is measured from the EC2
 // stand-in's own records (route log, call log), not from the gateways.
+//
+// The second scenario is the graceful case: a leader told to stop (SIGTERM)
+// while its route write is on the wire must not hand the Lease over before
+// EC2 has answered that write (stepping down waits for it, up to the settle
+// timeout, 1 s), so the write lands while the Lease still names its writer.
 // Addresses: lab/addresses.ts (198.18.0.0/15 and TEST-NETs only).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateway, POD_CIDRS, REGION, ROUTE_TABLE_IDS } from '../../lab/addresses.js';
+import { gateway, POD_CIDRS, REGION, ROUTE_TABLE_IDS, type GatewayName } from '../../lab/addresses.js';
 import { Lab, until } from '../../lab/lab.js';
 import { createNetnsRun, type NetnsRun } from '../../lab/netns.js';
 import { checkSingleWriter, leaderActive } from './helpers.js';
@@ -170,5 +175,40 @@ describe('a late EC2 write of a paused old leader', () => {
       await lab.ec2Fault({ kind: 'reset' });
       if (lab.gateways['gw-a'].stopped) await lab.signalGateway('gw-a', 'SIGCONT');
     }
+  }, 90_000);
+
+  it('SIGTERM while a route write is on the wire: the Lease is released only after EC2 answered it, so the write lands while the Lease names its writer', async () => {
+    const leader = (await lab.lease()).holder as GatewayName;
+    expect(['gw-a', 'gw-b']).toContain(leader);
+    const me = gateway(leader);
+    const callsBefore = (await lab.ec2CallLog()).length;
+    // Half the settle timeout: long enough that a release not waiting for the write lands first.
+    const HELD_MS = 500;
+    await lab.ec2Fault({ kind: 'lateDelivery', ms: HELD_MS, actions: ['ReplaceRoute', 'CreateRoute'], from: { address: me.ip }, count: 1 });
+    try {
+      await operatorReplaceRoute(TABLE, POD_CIDRS, DRIFT_TARGET);
+      await lab.ask({ op: 'remove', plural: 'ciliumvtepconfigs', name: 'hybrid-gateway' });
+      const sent = await until(
+        `${leader}’s repair write to reach EC2`,
+        async () => (await lab.ec2CallLog()).find((c) => c.seq > callsBefore && c.accessKeyId === me.accessKeyId && ROUTE_WRITES.has(c.action) && c.routeTableId === TABLE),
+        10_000,
+        10,
+      );
+      expect(sent.status, 'on the wire: EC2 has it and has not answered').toBeUndefined();
+      const code = await lab.signalGateway(leader, 'SIGTERM');
+      expect(code, `${leader} exits 0 on SIGTERM`).toBe(0);
+      const landed = (await lab.routeLog()).find((w) => w.seq === sent.seq);
+      expect(landed, 'the write landed before the gateway exited').toBeDefined();
+      expect(landed!.holder, 'the Lease still named the writer when its write landed').toBe(leader);
+      expect(landed!.leaseValid).toBe(true);
+      const released = (await lab.leaseLog()).find((c) => c.atMs >= sent.atMs && c.previous === leader);
+      expect(released, 'the Lease was given up').toBeDefined();
+      expect(released!.atMs, 'given up after the write landed').toBeGreaterThanOrEqual(landed!.atMs);
+      console.info(`SIGTERM with a write on the wire: it landed ${(landed!.atMs - sent.atMs).toFixed(0)} ms after reaching EC2, the Lease was given up ${(released!.atMs - landed!.atMs).toFixed(0)} ms after that`);
+    } finally {
+      await lab.ec2Fault({ kind: 'reset' });
+      if (!lab.running(leader)) lab.startGateway(leader);
+    }
+    expect(await lab.waitConverged(40_000)).toMatch(/^gw-[ab]$/);
   }, 90_000);
 });

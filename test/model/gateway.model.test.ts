@@ -130,7 +130,7 @@ async function replay(path: Path): Promise<void> {
       activeStateIds('gateway', snap.value).forEach((id) => visitedStates.add(id));
     }
   } finally {
-    h.actor.stop();
+    h.stop();
   }
   await flush();
   expect(d.ops.filter((o) => !o.aborted && o.kind !== 'reconcileKernel' && !UNSIGNALLED.includes(o.kind)), 'no adapter call left out after stop').toEqual([]);

@@ -8,7 +8,10 @@
 // at once, while the leader's writes (the route-table pass's EC2 requests, the
 // CiliumVTEPConfig upsert) stay pending until the test lets them come back
 // (`settleAborted`): an aborted request may take its time to settle, which is
-// what stepping down waits for (settleWrites).
+// what stepping down waits for (settleWrites). An EC2 route write is sent
+// without an AbortSignal (a request that left runs to its answer,
+// effects/aws/fence.ts), so the double cannot see its caller give up: the
+// replay marks it abandoned (`abandon`) when its route-table pass stopped.
 //
 // Answered at once, since they decide nothing in the gateway machine: the
 // watchdog's device and rule checks (calls without a signal), the fleet's
@@ -64,6 +67,8 @@ export interface AdapterDoubles {
   lingering(): Op[];
   /** Lets every aborted write come back (rejected, as an aborted request does). */
   settleAborted(): void;
+  /** Marks the open operations of a kind (or only those of `among`) abandoned by their caller: as aborted, for calls sent without a signal. */
+  abandon(kind: OpKind, among?: readonly Op[]): void;
   /** What the lease watch sees: the Lease released, or held by another identity. */
   leaseSeen(change: { free: true } | { holder: string }): void;
   /** What the CiliumVTEPConfig watch sees (undefined: deleted). */
@@ -276,6 +281,12 @@ export function adapterDoubles(initialClock: { now(): number }): AdapterDoubles 
     lingering: () => ops.filter((o) => o.aborted),
     settleAborted: () => {
       for (const o of ops.filter((x) => x.aborted)) o.reject(abortError(o.what));
+    },
+    abandon: (kind, among) => {
+      for (const o of ops.filter((x) => x.kind === kind && !x.aborted && (among === undefined || among.includes(x)))) {
+        o.aborted = true;
+        aborted.push(kind);
+      }
     },
     leaseSeen: (change) => {
       // The watch passes on changes only: first our own hold, so the change below is one.

@@ -20,6 +20,8 @@ export interface LiveGateway {
   start(): Promise<void>;
   /** Makes `e` happen; `to` is the model state it leads to (for a wait: the instants it passes). */
   drive(e: GatewayModelEvent, to: GatewayModelState): Promise<void>;
+  /** Stops the gateway; a route-table pass it stopped leaves its EC2 writes to run on (abandoned). */
+  stop(): void;
 }
 
 /** Lets every promise chain the last step started run to its end (they take microtasks only). */
@@ -122,7 +124,25 @@ function liveGateway(actor: ReturnType<typeof createActor<GatewayLogic>>, clock:
     }
   };
 
+  // A pass that stopped left its EC2 writes to run on: its caller gave them up. When a new pass
+  // replaced it within the step, the old one's are those that were out before the step.
+  const noteAbandoned = (passBefore: AnyActorRef | undefined, outBefore: readonly Op[]): void => {
+    const pass = child('programRouteTables');
+    if (pass === undefined) d.abandon('programRouteTables');
+    else if (pass !== passBefore) d.abandon('programRouteTables', outBefore);
+  };
+
   const drive = async (e: GatewayModelEvent, to: GatewayModelState): Promise<void> => {
+    const passBefore = child('programRouteTables');
+    const outBefore = d.pending('programRouteTables');
+    try {
+      await step(e, to);
+    } finally {
+      noteAbandoned(passBefore, outBefore);
+    }
+  };
+
+  const step = async (e: GatewayModelEvent, to: GatewayModelState): Promise<void> => {
     const m = /^xstate\.(done|error)\.actor\.(.+)$/.exec(e.type);
     if (e.timer !== undefined) {
       for (const tick of to.extra.ticks) {
@@ -162,5 +182,9 @@ function liveGateway(actor: ReturnType<typeof createActor<GatewayLogic>>, clock:
       await flush();
     },
     drive,
+    stop: () => {
+      actor.stop();
+      d.abandon('programRouteTables');
+    },
   };
 }
