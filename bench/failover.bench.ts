@@ -29,7 +29,9 @@
 // failover on AWS cost ≈ 6.2 s of traffic (AWS's walkthrough, April 2026:
 // the leader's node deleted and its instance terminated, ping every 1 s,
 // packets 5–9 lost); the reference documents 15–30 s and its end-to-end test
-// accepts a 30 s gap; the lease duration itself. Needs root (namespaces).
+// accepts a 30 s gap; the lease duration itself. The gateways run as the
+// image runs them (bench/image.ts: `npm run build`, then the Dockerfile's ENV
+// and ENTRYPOINT). Needs root (namespaces).
 import type { GatewayName } from '../lab/addresses.js';
 import { LOADED_API_SERVER_LATENCY } from '../lab/kube-apiserver/index.js';
 import { Lab, now } from '../lab/lab.js';
@@ -37,6 +39,7 @@ import { createNetnsRun } from '../lab/netns.js';
 import { labProfileFromEnv, LAB_PROFILE_NAMES, type LabProfileName } from '../lab/profile.js';
 import { measureFailover, measureNodeAdd, measureNodeRemove } from '../lab/scenarios.js';
 import { DEFAULT_LEASE_TIMINGS } from '../machines/timings.js';
+import { build, describeEntryPoint, imageEntryPoint, type EntryPoint } from './image.js';
 
 const RUNS = Math.max(1, Number(process.env.BENCH_FAILOVER_RUNS ?? 5));
 const SOAK_MINUTES = Math.max(0, Number(process.env.BENCH_SOAK_MINUTES ?? 10));
@@ -223,12 +226,13 @@ async function soak(lab: Lab, c: Column, minutes: number, notes: readonly LogNot
   };
 }
 
-async function runColumn(c: Column): Promise<ColumnRuns> {
+async function runColumn(c: Column, entry: EntryPoint): Promise<ColumnRuns> {
   const notes: LogNote[] = [];
   const lab = await Lab.create({
     run: createNetnsRun(),
     hybridNodes: 2,
     profile: c.lab,
+    gatewayEntry: entry,
     gatewayArgs: c.lease.gatewayArgs,
     onGatewayLine: (g, line) => {
       const n = noteOf(g, line);
@@ -337,8 +341,12 @@ export default async function bench(): Promise<void> {
   const cols: Column[] = [];
   if (leases.includes('defaults')) for (const p of labProfiles) cols.push({ lab: p, lease: LEASE_PROFILES.defaults, allSteps: true, soak: p === primary && SOAK_MINUTES > 0 });
   if (leases.includes('sub-second')) cols.push({ lab: primary, lease: LEASE_PROFILES['sub-second'], allSteps: false, soak: SOAK_MINUTES > 0 });
+  process.stdout.write('building dist/ (npm run build: tsc, then the bundle the image runs)\n');
+  build();
+  const entry = imageEntryPoint();
+  process.stdout.write(`gateway: ${describeEntryPoint(entry)}\n`);
   const results = new Map<Column, ColumnRuns>();
-  for (const c of cols) results.set(c, await runColumn(c));
+  for (const c of cols) results.set(c, await runColumn(c, entry));
 
   const medianOr = (xs: readonly number[]): number => (xs.length > 0 ? median(xs) : NaN);
   const met = (v: number, target: number): string => (v < target ? 'met' : 'MISSED');

@@ -300,7 +300,7 @@ export const gatewayMachine = setup({
         { id: 'watchLease', src: 'watchLease' },
         { id: 'watchLeaderObjects', src: 'watchLeaderObjects' },
       ],
-      entry: ['startTerm', 'scheduleRenewDeadline', 'announceLeader'],
+      entry: ['startTerm', 'announceLeader'],
       exit: ['fence', 'noteStepDownCause', 'cancelRenewDeadline', 'announceNotLeader'],
       on: {
         'LEASE.RENEW_DEADLINE_EXCEEDED': { target: 'steppingDown', actions: 'causeRenewDeadline' },
@@ -312,7 +312,9 @@ export const gatewayMachine = setup({
         lease: {
           initial: 'waiting',
           states: {
-            waiting: { after: { renewInterval: 'renewing' } },
+            // Each round of renewal attempts has its own deadline, started with the round (client-go's
+            // renew loop); the runtime counts both delays from when the last successful renewal was sent.
+            waiting: { after: { renewInterval: { target: 'renewing', actions: 'scheduleRenewDeadline' } } },
             renewing: {
               invoke: {
                 id: 'renewLease',
@@ -325,7 +327,7 @@ export const gatewayMachine = setup({
                   {
                     guard: { type: 'leaseHeld', params: ({ event }) => ({ outcome: event.output }) },
                     target: 'waiting',
-                    actions: [{ type: 'recordRenewal', params: ({ event }) => ({ outcome: event.output }) }, 'cancelRenewDeadline', 'scheduleRenewDeadline'],
+                    actions: [{ type: 'recordRenewal', params: ({ event }) => ({ outcome: event.output }) }, 'cancelRenewDeadline'],
                   },
                   { target: '#gateway.electing', actions: [{ type: 'recordHolder', params: ({ event }) => ({ outcome: event.output }) }, 'causeLeaseLost'] },
                 ],

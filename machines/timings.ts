@@ -47,6 +47,21 @@ export function renewRetryMs(t: LeaseTimings): number {
   return Math.max(50, Math.floor(t.retryPeriodMs / 4));
 }
 
+/**
+ * The leader's renewal schedule, from when its last successful renewal was sent (`lastRenewAt`;
+ * undefined: count from now). A round starts a retry period after that send — or at once when the
+ * round trip took longer — and gives up (the renew deadline) a renew deadline after the round
+ * started, but never later than the lease this pod holds: lastRenewAt + lease duration. So every
+ * round has the whole renew deadline whatever the previous round trip took, as long as it fits the
+ * lease (at the defaults 3 s / 2 s / 1 s it does exactly: 1 s + 2 s).
+ */
+export function renewalTimes(t: LeaseTimings, lastRenewAt: number | undefined, now: number): { startInMs: number; deadlineInMs: number } {
+  if (lastRenewAt === undefined) return { startInMs: t.retryPeriodMs, deadlineInMs: t.renewDeadlineMs };
+  const startInMs = Math.max(0, lastRenewAt + t.retryPeriodMs - now);
+  const deadlineInMs = Math.max(0, Math.min(t.renewDeadlineMs, lastRenewAt + t.leaseDurationMs - now));
+  return { startInMs, deadlineInMs };
+}
+
 /** Stepping down gives the release this long before going on without it. */
 export function releaseTimeoutMs(t: LeaseTimings): number {
   return Math.max(500, t.renewDeadlineMs);

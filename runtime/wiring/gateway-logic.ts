@@ -4,7 +4,7 @@
 // this; the model-based tests call it with doubles of the same adapters, so
 // what they replay is the machine that ships.
 import { gatewayMachine } from '../../machines/gateway.machine.js';
-import { fixedDelays, TIMINGS } from '../../machines/timings.js';
+import { fixedDelays, renewalTimes, TIMINGS } from '../../machines/timings.js';
 import { backoffDelay, type ObjectRef } from '../../effects/kube/index.js';
 import type { GatewayConfig } from '../config/parse.js';
 import type { Logger } from '../logging.js';
@@ -37,7 +37,6 @@ export interface GatewayLogicWiring {
 export function provideGatewayMachine(w: GatewayLogicWiring) {
   const { config, identity, self, ownerKey, host, failover, metrics, log } = w;
   const { dp, lock, vtepConfig, clients, events, cloud, clock, random } = w.adapters;
-  const lease = { leaseDurationMs: config.leaseDurationMs, renewDeadlineMs: config.renewDeadlineMs, retryPeriodMs: config.retryPeriodMs };
   return gatewayMachine.provide({
     actors: {
       fleet: fleetLogic({ dp, host, metrics, log, random }),
@@ -46,19 +45,31 @@ export function provideGatewayMachine(w: GatewayLogicWiring) {
       ...leaderActors({ config, host, clients, lock, vtepConfig, ownerKey, failover, metrics, log }),
     },
     actions: announcements({ config, identity, self, lock, ownerKey, vtepConfigName: vtepConfig.name, events, failover, metrics, log, onFailed: w.onFailed }),
-    delays: {
-      ...fixedDelays(lease),
-      // The standby tries right after the holder's expiry when that comes sooner than the retry period.
-      standbyRetryPeriod: ({ context }) => retryDelay(config.retryPeriodMs, context.leaseExpiresAt, clock.now()),
-      // Counted from when the last successful renewal was sent (monotonic clock), as client-go does.
-      renewDeadline: ({ context }) =>
-        context.lastRenewAt === undefined ? config.renewDeadlineMs : Math.max(0, context.lastRenewAt + config.renewDeadlineMs - clock.now()),
-      // Jittered backoff (the chart shows the plain one).
-      initRetryDelay: ({ context }) => backoffDelay(context.initAttempts, TIMINGS.initRetryBaseMs, TIMINGS.initRetryMaxMs, random),
-      routeTablesRetryDelay: ({ context }) => backoffDelay(context.routeAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs, random),
-      vtepConfigRetryDelay: ({ context }) => backoffDelay(context.vtepAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs, random),
-    },
+    delays: gatewayDelays({ config, clock, random }),
   });
 }
 
 export type GatewayLogic = ReturnType<typeof provideGatewayMachine>;
+
+/**
+ * The delays of the gateway machine as production resolves them, for the configured lease timings
+ * over `clock` (the machine's own are the plain values its diagrams show).
+ */
+export function gatewayDelays({ config, clock, random }: { config: GatewayConfig; clock: Pick<GatewayAdapters['clock'], 'now'>; random: () => number }) {
+  const lease = { leaseDurationMs: config.leaseDurationMs, renewDeadlineMs: config.renewDeadlineMs, retryPeriodMs: config.retryPeriodMs };
+  return {
+    ...fixedDelays(lease),
+    // The standby tries right after the holder's expiry when that comes sooner than the retry period.
+    standbyRetryPeriod: ({ context }) => retryDelay(config.retryPeriodMs, context.leaseExpiresAt, clock.now()),
+    // A renewal round starts a retry period after the last successful renewal was sent (not after
+    // it came back), so a slow round trip does not eat into the next round's budget…
+    renewInterval: ({ context }) => renewalTimes(lease, context.lastRenewAt, clock.now()).startInMs,
+    // …which is the whole renew deadline, but never past the lease as this pod holds it (the lock's
+    // fence turns at that instant too).
+    renewDeadline: ({ context }) => renewalTimes(lease, context.lastRenewAt, clock.now()).deadlineInMs,
+    // Jittered backoff (the chart shows the plain one).
+    initRetryDelay: ({ context }) => backoffDelay(context.initAttempts, TIMINGS.initRetryBaseMs, TIMINGS.initRetryMaxMs, random),
+    routeTablesRetryDelay: ({ context }) => backoffDelay(context.routeAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs, random),
+    vtepConfigRetryDelay: ({ context }) => backoffDelay(context.vtepAttempts, TIMINGS.leaderWorkRetryBaseMs, TIMINGS.leaderWorkRetryMaxMs, random),
+  } satisfies Parameters<typeof gatewayMachine.provide>[0]['delays'];
+}

@@ -1,8 +1,10 @@
 // A real actor of the gateway machine whose effects are recording doubles:
 // each invoked effect stays "in flight" until the test sends its done/error
-// event, and records when the machine aborts it. Delays run on a simulated
-// clock with production's defaults (machines/timings.ts), so only the events a
-// test sends and the time it advances move the machine.
+// event, and records when the machine aborts it. Delays are production's, as
+// runtime/wiring/gateway-logic.ts resolves them for the default flags
+// (gatewayDelays; backoff jitter at its top, so a retry waits the plain
+// backoff), on a simulated clock, so only the events a test sends and the time
+// it advances move the machine.
 import { createActor, fromCallback, fromPromise, SimulatedClock, type PromiseActorLogic } from 'xstate';
 import {
   gatewayMachine,
@@ -13,6 +15,8 @@ import {
   type RouteTablesInput,
   type VtepConfigInput,
 } from '../../machines/gateway.machine.js';
+import { gatewayDelays } from '../../runtime/wiring/gateway-logic.js';
+import { modelConfig } from '../support/gateway-model.js';
 
 export type EffectName =
   | 'ensureDevice'
@@ -53,6 +57,7 @@ export interface GatewayHarness {
 }
 
 export function gatewayHarness(): GatewayHarness {
+  const clock = new SimulatedClock();
   const h = {
     running: new Set<EffectName>(),
     aborted: [] as EffectName[],
@@ -140,9 +145,8 @@ export function gatewayHarness(): GatewayHarness {
         h.announcements.push('fence');
       },
     },
-    // Delays: the machine's own (production's defaults).
+    delays: gatewayDelays({ config: modelConfig(), clock: { now: () => clock.now() }, random: () => 1 }),
   });
-  const clock = new SimulatedClock();
   const actor = createActor(machine, { clock });
   return Object.assign(h, { actor, clock });
 }

@@ -96,7 +96,8 @@ describe('gateway machine at production timings', () => {
     const h = leading();
     h.clock.increment(1000); // renew interval: a renewal starts and hangs
     expect(h.running.has('renewLease')).toBe(true);
-    h.clock.increment(999);
+    // The round's deadline: 2 s from its start, which is also where the lease acquired at 0 runs out.
+    h.clock.increment(1999);
     expect(h.actor.getSnapshot().matches('leader')).toBe(true);
     h.clock.increment(1);
     const snap = h.actor.getSnapshot();
@@ -110,6 +111,42 @@ describe('gateway machine at production timings', () => {
     expect(h.announcements).not.toContain('notLeader (unfenced)');
     h.actor.send(done('settleWrites'));
     expect(h.running.has('releaseLease')).toBe(true);
+    h.actor.stop();
+  });
+
+  it('a slow renewal does not shorten the next round: it starts a retry period after the slow one was sent and has the whole renew deadline', () => {
+    const h = leading();
+    h.clock.increment(1000); // a renewal is sent at 1000 …
+    const sentAt = h.clock.now();
+    h.clock.increment(700); // … and EC2-slow: answered 700 ms later
+    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'renewed', holder: 'me', renewedAt: sentAt } } as never);
+    expect(h.actor.getSnapshot().matches({ leader: { lease: 'waiting' } })).toBe(true);
+    h.clock.increment(299);
+    expect(h.running.has('renewLease')).toBe(false);
+    h.clock.increment(1); // 2000: a retry period after the last send, not after the answer (2700)
+    expect(h.running.has('renewLease')).toBe(true);
+    // This round hangs: it keeps trying for the whole renew deadline, to 4000, where the lease sent at 1000 ends.
+    h.clock.increment(1999);
+    expect(h.actor.getSnapshot().matches('leader')).toBe(true);
+    h.clock.increment(1);
+    expect(h.actor.getSnapshot().matches({ steppingDown: 'settling' })).toBe(true);
+    expect(h.actor.getSnapshot().context.stepDownCause).toBe('renew-deadline');
+    h.actor.stop();
+  });
+
+  it('a round never outlives the lease it renews: after a round trip longer than the retry period the next round starts at once, with what is left of the lease', () => {
+    const h = leading();
+    h.clock.increment(1000);
+    const sentAt = h.clock.now();
+    h.clock.increment(1500); // answered at 2500, 1.5 s after it was sent
+    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'renewed', holder: 'me', renewedAt: sentAt } } as never);
+    h.clock.increment(0);
+    expect(h.running.has('renewLease')).toBe(true); // due at 2000, already past
+    // The lease sent at 1000 is this pod's until 4000: the round gives up there, not at 2500 + 2000.
+    h.clock.increment(1499);
+    expect(h.actor.getSnapshot().matches('leader')).toBe(true);
+    h.clock.increment(1);
+    expect(h.actor.getSnapshot().matches({ steppingDown: 'settling' })).toBe(true);
     h.actor.stop();
   });
 

@@ -105,7 +105,7 @@ describe('gateway statechart (DOT)', () => {
   it('lists invoked actors and entry/exit actions in their states, without xstate internals', () => {
     expect(dot).toContain('<b>invoke</b> tryAcquireLease');
     expect(dot).toContain('<b>invoke</b> releaseLease');
-    expect(dot).toContain('entry / startTerm, scheduleRenewDeadline, announceLeader');
+    expect(dot).toContain('entry / startTerm, announceLeader');
     // The fence runs first on leaving leader.
     expect(dot).toContain('exit / fence, noteStepDownCause, cancelRenewDeadline, announceNotLeader');
     expect(dot).toContain('<b>invoke</b> fleet');
