@@ -219,10 +219,18 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       informer = startInformer();
     });
 
+  const readiness = (): { vxlanUp: boolean; informerSynced: boolean; dataPlaneConverged: boolean } => ({
+    vxlanUp: host.device?.up === true,
+    informerSynced: host.informerSynced,
+    dataPlaneConverged: host.converged,
+  });
+  // hybrid_gateway_ready: the same checks /readyz answers with, for alerting on a pod that stays unready.
+  metrics.readinessFrom(() => Object.values(readiness()).every(Boolean));
+
   return {
     metrics,
     gateway,
-    readiness: () => ({ vxlanUp: host.device?.up === true, informerSynced: host.informerSynced, dataPlaneConverged: host.converged }),
+    readiness,
     refusedNodes: () =>
       [...(fleetRef()?.getSnapshot().context.refusedNodes ?? [])]
         .map(([node, reason]) => ({ node, reason }))

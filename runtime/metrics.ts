@@ -118,6 +118,7 @@ export function createMetrics(info: GatewayInfo, scrape: () => Promise<ScrapeSta
     1,
   );
 
+  let readiness: (() => boolean) | undefined;
   const m = {
     registry,
     hybridNodesConfigured: new Gauge({ name: `${NS}_hybrid_nodes_configured`, help: 'Current number of hybrid nodes with VTEP entries configured.', registers: [registry] }),
@@ -181,6 +182,18 @@ export function createMetrics(info: GatewayInfo, scrape: () => Promise<ScrapeSta
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
       registers: [registry],
     }),
+    ready: new Gauge({
+      name: `${NS}_ready`,
+      help: '1 while /readyz answers 200 (VXLAN device up, CiliumNode informer synced, data plane converged), 0 otherwise.',
+      registers: [registry],
+      collect() {
+        m.ready.set(readiness?.() === true ? 1 : 0);
+      },
+    }),
+    /** Where hybrid_gateway_ready reads readiness at scrape time (the health server's own checks). */
+    readinessFrom(read: () => boolean): void {
+      readiness = read;
+    },
     eventLoopDelayMax: new Gauge({
       name: `${NS}_event_loop_delay_max_seconds`,
       help: 'Worst event-loop delay since the process started.',

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig, type GatewayConfig } from '../../runtime/config/parse.js';
+import { EVENT_REASONS } from '../../effects/kube/events.js';
 import { AUTO_SETS, IMAGE_REPOSITORY, IMAGE_SET, MNG_SETS, NAMESPACE, RELEASE, REFERENCE_SETS, chartDir, findDoc, Helm, type KubeDoc } from './helm.js';
 import { CUSTOM_KINDS, validateBuiltIn, validateCustomResourceParts } from './validate.js';
 
@@ -605,5 +606,8 @@ describe('NOTES.txt', () => {
     expect(notes).toContain('kubectl get ciliumvtepconfig hybrid-gateway');
     expect(notes).toContain('aws ec2 describe-route-tables --route-table-ids rtb-0123456789abcdef0 rtb-0fedcba9876543210');
     expect(notes).toContain('/metrics');
+    // The Event reasons it tells the user to filter on are the ones the gateway records.
+    const reasons = [...notes.matchAll(/--field-selector reason=(\w+)/g)].map((m) => m[1]);
+    expect(reasons).toEqual([EVENT_REASONS.leaderElected, EVENT_REASONS.leadershipLost]);
   });
 });

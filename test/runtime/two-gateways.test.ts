@@ -187,6 +187,7 @@ describe('two gateway processes against the lab stand-ins', () => {
     expect(metrics).toMatch(/^hybrid_gateway_cilium_nodes_skipped\{reason="ipv6-only-internal-ip"\} 1$/m);
     expect(metrics).toMatch(/^hybrid_gateway_aws_route_table_update_total [1-9]/m);
     expect(metrics).toMatch(/^hybrid_gateway_gateway_state\{state="leader"\} 1$/m);
+    expect(metrics).toMatch(/^hybrid_gateway_ready 1$/m);
     expect(metrics).toMatch(/^hybrid_gateway_primary_nic_info\{interface_name="eth0"\} 1$/m);
     const standby = (await httpGet(other(firstLeader), 10080, '/metrics')).body;
     expect(standby).toMatch(/^hybrid_gateway_leader_is_active 0$/m);

@@ -97,6 +97,18 @@ describe('metrics exposition', () => {
     expect(text).not.toMatch(/^hybrid_gateway_primary_nic_info\{/m);
   });
 
+  it('hybrid_gateway_ready follows the readiness it is given, read at each scrape (0 before any is given)', async () => {
+    const m = createMetrics(info, () => Promise.resolve({}));
+    expect(await m.registry.metrics()).toMatch(/^hybrid_gateway_ready 0$/m);
+    let ready = false;
+    m.readinessFrom(() => ready);
+    expect(await m.registry.metrics()).toMatch(/^hybrid_gateway_ready 0$/m);
+    ready = true;
+    expect(await m.registry.metrics()).toMatch(/^hybrid_gateway_ready 1$/m);
+    ready = false;
+    expect(await m.registry.metrics()).toMatch(/^hybrid_gateway_ready 0$/m);
+  });
+
   it('is served on /metrics with the Prometheus content type', async () => {
     const m = createMetrics(info, () => Promise.resolve({}));
     const server = await startMetricsServer({ host: '127.0.0.1', port: 0 }, m.registry);
