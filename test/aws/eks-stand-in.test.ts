@@ -2,14 +2,16 @@
 // expect it: @aws-sdk/client-eks 3.1169.0 and the AWS CLI (skipped, with the
 // reason logged, where it is not installed) read the cluster and its remote
 // networks, and get EKS's errors back with their codes and statuses.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { EKS_CLUSTER, GATEWAYS, POD_CIDRS, REGION as LAB_REGION, ROUTE_TABLE_IDS, SUBNET_ID, VPC_CIDR, VPC_ID } from '../../lab/addresses.js';
 import { startEksStandIn, type EksStandIn } from '../../lab/eks/index.js';
+import { REPO_ROOT } from '../support/netns.js';
 import { CREDENTIALS, REGION } from './fixture.js';
 
 const run = promisify(execFile);
@@ -102,6 +104,44 @@ describe('the EKS stand-in on the wire', () => {
     const res = await fetch(`${standIn.url}/clusters/${CLUSTER}/node-groups`, { headers: { authorization: `AWS4-HMAC-SHA256 Credential=AKIDWIRE/20260101/${REGION}/eks/aws4_request, SignedHeaders=host, Signature=00` } });
     expect([res.status, res.headers.get('x-amzn-errortype')]).toEqual([404, 'UnknownOperationException']);
   });
+});
+
+describe("the lab's control plane", () => {
+  it("serves the lab's cluster on the worker's eksUrl, its remote pod networks holding the lab's POD_CIDRS", async () => {
+    // As lab.ts starts it (less the VPC router, which needs network namespaces), on 127.0.0.1.
+    const opts = {
+      host: '127.0.0.1',
+      region: LAB_REGION,
+      vpcId: VPC_ID,
+      vpcCidr: VPC_CIDR,
+      subnetId: SUBNET_ID,
+      routeTableIds: ROUTE_TABLE_IDS,
+      gateways: GATEWAYS.map((g) => ({ name: g.name, instanceId: g.instanceId, eni: g.eni, mac: g.mac, ip: g.ip })),
+      eksCluster: EKS_CLUSTER,
+    };
+    const child = spawn(process.execPath, ['--import', 'tsx', resolve(REPO_ROOT, 'lab/control-plane-worker.ts'), JSON.stringify(opts)], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'advanced',
+      env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' },
+    });
+    child.stderr?.resume();
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    try {
+      const info = await new Promise<{ eksUrl?: string }>((r) => child.once('message', (m) => r(m as { eksUrl?: string })));
+      expect(info.eksUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const eks = new EKSClient({ region: LAB_REGION, endpoint: info.eksUrl, credentials: CREDENTIALS, maxAttempts: 1 });
+      try {
+        const out = await eks.send(new DescribeClusterCommand({ name: EKS_CLUSTER.name }));
+        expect(out.cluster?.remoteNetworkConfig).toEqual({ remoteNodeNetworks: [{ cidrs: ['203.0.113.0/24'] }], remotePodNetworks: [{ cidrs: [POD_CIDRS] }] });
+      } finally {
+        eks.destroy();
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }, 60_000);
 });
 
 async function awsCliVersion(): Promise<string | undefined> {
