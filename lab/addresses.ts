@@ -7,6 +7,9 @@
 //   198.19.i.0/24    pod CIDR of hybrid node i (its pod at .10)
 // VPC_CIDR 198.18.0.0/16 (what hybrid pods reach through the gateway),
 // POD_CIDRS 198.19.0.0/16 (what the VPC route tables send to the gateway).
+// The EKS cluster (the EKS stand-in's, for doctor): remote node network the
+// hybrid site 203.0.113.0/24, remote pod network POD_CIDRS. Real EKS takes only
+// RFC-1918 ranges there; the stand-in models DescribeCluster, not that check.
 
 export const REGION = 'us-west-2';
 export const VPC_ID = 'vpc-0123456789abcdef0';
@@ -14,6 +17,8 @@ export const SUBNET_ID = 'subnet-0123456789abcdef0';
 export const VPC_CIDR = '198.18.0.0/16';
 export const POD_CIDRS = '198.19.0.0/16';
 export const ROUTE_TABLE_IDS = ['rtb-0a1a1a1a1a1a1a1a1', 'rtb-0b2b2b2b2b2b2b2b2'] as const;
+/** The lab's EKS cluster as the EKS stand-in serves it. */
+export const EKS_CLUSTER = { name: 'ehlab', remoteNodeNetworks: ['203.0.113.0/24'], remotePodNetworks: [POD_CIDRS] } as const;
 export const LEASE_NAME = 'hybrid-gateway-leader';
 export const LEASE_NAMESPACE = 'kube-system';
 export const CONTROL_IP = '198.51.100.2';

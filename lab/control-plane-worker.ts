@@ -1,7 +1,7 @@
 // The control plane as a child process with an IPC channel, for a process
 // outside the control namespace (tests, the lab command) to start and query:
 //   ip netns exec <ctl> node --import tsx lab/control-plane-worker.ts '<ControlPlaneOptions JSON>'
-// Sends {ready, kubeUrl, kubeconfig, ec2Url, imds: {instanceId: url}} once
+// Sends {ready, kubeUrl, kubeconfig, ec2Url, eksUrl (with `eksCluster`), imds: {instanceId: url}} once
 // listening; answers {id, op, ...} requests with {id, ok, value | error}.
 // With `vpcRouter: {ns, routeTableId}` in the options, every route change of
 // that table is applied to the VPC router namespace's kernel routes
@@ -334,6 +334,7 @@ process.send?.({
   kubeUrl: cp.kube.url,
   kubeconfig: cp.kube.kubeconfigPath,
   ec2Url: cp.ec2.url,
+  ...(cp.eks !== undefined ? { eksUrl: cp.eks.url } : {}),
   otlpUrl: cp.otlp.url,
   ec2Profile: cp.ec2.profile,
   imds: Object.fromEntries(opts.gateways.map((g) => [g.instanceId, cp.ec2.imdsUrl(g.instanceId)])),

@@ -1,8 +1,10 @@
 // The lab's control plane: the Kubernetes API and EC2/IMDS stand-ins for a set
-// of gateway nodes, in one place (run inside the lab's control namespace).
+// of gateway nodes, and the EKS stand-in when given a cluster, in one place
+// (run inside the lab's control namespace).
 import type { KObj } from './kube-apiserver/index.js';
 import { startKubeApiServer, type KubeApiServer } from './kube-apiserver/index.js';
 import { startEc2StandIn, type Ec2BehaviourOverrides, type Ec2ProfileName, type Ec2StandIn } from './ec2/index.js';
+import { startEksStandIn, type EksClusterSpec, type EksStandIn } from './eks/index.js';
 import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
 
 export interface LabGatewayNode {
@@ -36,11 +38,15 @@ export interface ControlPlaneOptions {
    * EKS read-back without it. See lab/README.md.
    */
   readonly kubeCrdDefaults?: boolean;
+  /** The EKS cluster the EKS stand-in serves (DescribeCluster, for doctor); none: no EKS stand-in. */
+  readonly eksCluster?: EksClusterSpec;
 }
 
 export interface ControlPlane {
   readonly kube: KubeApiServer;
   readonly ec2: Ec2StandIn;
+  /** The EKS stand-in (AWS_ENDPOINT_URL_EKS), when a cluster was given. */
+  readonly eks: EksStandIn | undefined;
   /** OTLP/HTTP trace receiver the gateways export to (OTEL_EXPORTER_OTLP_ENDPOINT). */
   readonly otlp: OtlpReceiver;
   /** Where each gateway's route-table targets point: table → CIDR → ENI (or gateway id). */
@@ -67,10 +73,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     ...(opts.ec2Profile !== undefined ? { profile: opts.ec2Profile } : {}),
     ...(opts.ec2Behaviour !== undefined ? { behaviour: opts.ec2Behaviour } : {}),
   });
+  const eks = opts.eksCluster !== undefined ? await startEksStandIn({ host: opts.host, region: opts.region, clusters: [opts.eksCluster] }) : undefined;
   const otlp = await startOtlpReceiver({ host: opts.host });
   return {
     kube,
     ec2,
+    eks,
     otlp,
     routes() {
       const out: Record<string, Record<string, string>> = {};
@@ -81,7 +89,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       return out;
     },
     async close() {
-      await Promise.allSettled([kube.close(), ec2.close(), otlp.close()]);
+      await Promise.allSettled([kube.close(), ec2.close(), eks?.close(), otlp.close()]);
     },
   };
 }

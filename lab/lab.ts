@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline';
 import {
   CONTROL_IP,
   ECHO_PORT,
+  EKS_CLUSTER,
   GATEWAYS,
   GATEWAY_NAMES,
   LEASE_NAME,
@@ -55,6 +56,8 @@ export interface ControlInfo {
   readonly kubeUrl: string;
   readonly kubeconfig: string;
   readonly ec2Url: string;
+  /** The EKS stand-in (the lab always gives the control plane its cluster). */
+  readonly eksUrl: string;
   readonly otlpUrl: string;
   readonly imds: Record<string, string>;
 }
@@ -201,7 +204,7 @@ export class Lab {
     await run.ip(onprem!, ['link', 'set', 'site0', 'up']);
     for (const n of [router!, onprem!]) await run.sysctl(n, 'net.ipv4.conf.all.send_redirects', '0');
 
-    this.log('starting the control plane (Kubernetes API, EC2/IMDS, OTLP receiver)');
+    this.log('starting the control plane (Kubernetes API, EC2/IMDS, EKS, OTLP receiver)');
     const child = run.spawnNode(ctl!, 'lab/control-plane-worker.ts', [
       JSON.stringify({
         host: CONTROL_IP,
@@ -216,6 +219,7 @@ export class Lab {
         leaseNamespace: LEASE_NAMESPACE,
         ec2Profile: this.profile.ec2Profile,
         kubeCrdDefaults: this.profile.kubeCrdDefaults,
+        eksCluster: EKS_CLUSTER,
       }),
     ]);
     const ready = new Promise<ControlInfo>((resolve) => child.once('message', (m) => resolve(m as ControlInfo)));
@@ -379,6 +383,9 @@ export class Lab {
       NODE_NAME: `node-${g.name}`,
       KUBECONFIG: this.info.kubeconfig,
       AWS_ENDPOINT_URL_EC2: this.info.ec2Url,
+      // For doctor run with a gateway's environment (the gateway never calls EKS).
+      AWS_ENDPOINT_URL_EKS: this.info.eksUrl,
+      CLUSTER_NAME: EKS_CLUSTER.name,
       AWS_EC2_METADATA_SERVICE_ENDPOINT: this.info.imds[g.instanceId]!,
       AWS_ACCESS_KEY_ID: g.accessKeyId,
       AWS_SECRET_ACCESS_KEY: 'lab-secret',

@@ -1,5 +1,6 @@
 // Typed errors of the AWS adapters. `code` is AWS's own error code where there
-// is one (RequestLimitExceeded, UnauthorizedOperation, InvalidRoute.NotFound…);
+// is one (RequestLimitExceeded, UnauthorizedOperation, InvalidRoute.NotFound,
+// EKS's ResourceNotFoundException…);
 // `kind` groups codes by what a caller can do about them; `retryable` is true
 // only for throttling, 5xx and network failures.
 import { EffectError } from '../errors.js';
@@ -40,7 +41,7 @@ export function classifyAwsCode(code: string, httpStatus?: number): AwsErrorKind
   if (PERMISSION.has(code)) return 'permission';
   if (SERVER.has(code) || (httpStatus !== undefined && httpStatus >= 500)) return 'server';
   if (NETWORK.has(code)) return 'network';
-  if (code.endsWith('.NotFound')) return 'not-found';
+  if (code.endsWith('.NotFound') || code === 'ResourceNotFoundException') return 'not-found';
   if (code === 'RouteAlreadyExists') return 'conflict';
   if (code.startsWith('Invalid') || code.startsWith('Missing') || code === 'UnsupportedOperation' || code === 'DryRunOperation') return 'validation';
   return 'other';
@@ -93,9 +94,37 @@ interface SdkLikeError {
   $metadata?: { httpStatusCode?: unknown; requestId?: unknown };
 }
 
+/** A failed EKS API call (doctor's DescribeCluster), with the same fields as Ec2Error. */
+export class EksError extends EffectError {
+  constructor(
+    readonly operation: string,
+    code: string,
+    message: string,
+    readonly kind: AwsErrorKind,
+    readonly httpStatus?: number,
+    readonly requestId?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, RETRYABLE_KINDS.has(kind), options);
+  }
+}
+
+/** Turns whatever the EKS SDK threw into an EksError (already-typed errors pass through). */
+export function toEksError(operation: string, err: unknown, context?: string): EffectError {
+  if (err instanceof EffectError) return err;
+  const p = sdkErrorParts(operation, err, context);
+  return new EksError(operation, p.code, p.message, p.kind, p.status, p.requestId, { cause: err });
+}
+
 /** Turns whatever the SDK threw into an Ec2Error (already-typed errors pass through). */
 export function toEc2Error(operation: string, err: unknown, context?: string): EffectError {
   if (err instanceof EffectError) return err;
+  const p = sdkErrorParts(operation, err, context);
+  return new Ec2Error(operation, p.code, p.message, p.kind, p.status, p.requestId, { cause: err });
+}
+
+/** AWS's code, our kind, the HTTP status and request id of an SDK (or socket) error, and one message naming them. */
+function sdkErrorParts(operation: string, err: unknown, context: string | undefined): { code: string; kind: AwsErrorKind; message: string; status: number | undefined; requestId: string | undefined } {
   const e = (typeof err === 'object' && err !== null ? err : {}) as SdkLikeError;
   const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
   const requestId = typeof e.$metadata?.requestId === 'string' ? e.$metadata.requestId : undefined;
@@ -108,5 +137,5 @@ export function toEc2Error(operation: string, err: unknown, context?: string): E
   const awsMessage = typeof e.message === 'string' && e.message !== '' ? e.message : String(err);
   const where = context !== undefined ? ` (${context})` : '';
   const tail = requestId !== undefined ? ` [request ${requestId}]` : '';
-  return new Ec2Error(operation, code, `${operation}${where} failed: ${code}: ${awsMessage}${tail}`, kind, status, requestId, { cause: err });
+  return { code, kind, message: `${operation}${where} failed: ${code}: ${awsMessage}${tail}`, status, requestId };
 }

@@ -3,8 +3,10 @@
 // wire by fence.ts) and the ENI's source/destination check, over
 // @aws-sdk/client-ec2, with typed errors and caller-chosen retry policies
 // (p-retry). delete-routes.ts is cleanup's: the tables as they are, and DeleteRoute.
+// eks-client.ts and eks-cluster.ts (doctor's DescribeCluster) are left out of
+// this barrel so that the gateway, which imports it, never loads the EKS SDK.
 export { createEc2Client, type Ec2ClientOptions } from './ec2-client.js';
-export { AwsInputError, Ec2Error, FencedError, ImdsError, classifyAwsCode, toEc2Error, type AwsErrorKind, type ImdsErrorCode } from './errors.js';
+export { AwsInputError, Ec2Error, EksError, FencedError, ImdsError, classifyAwsCode, toEc2Error, toEksError, type AwsErrorKind, type ImdsErrorCode } from './errors.js';
 export { WritesOnWire } from './fence.js';
 export { DEFAULT_AWS_RETRY_POLICY, NO_RETRY, withRetry, type RetryInfo, type RetryOptions, type RetryPolicy } from './retry.js';
 export {

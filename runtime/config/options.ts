@@ -22,6 +22,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'route-table-ids', env: 'ROUTE_TABLE_IDS', valueName: 'ids', required: true, help: 'Comma-separated VPC route table IDs to program (rtb-…)' },
   { flag: 'aws-region', env: 'AWS_REGION', valueName: 'region', help: 'AWS region (auto-detected from IMDS placement/region if not set)' },
   { flag: 'aws-instance-id', env: 'AWS_INSTANCE_ID', valueName: 'id', help: 'EC2 instance ID (auto-detected from IMDS if not set)' },
+  {
+    flag: 'cluster-name',
+    env: 'CLUSTER_NAME',
+    valueName: 'name',
+    help: "Name of the EKS cluster. Only doctor reads it (aws.remotePodNetworks: the cluster's remote pod networks hold every POD_CIDR); unset, that check warns",
+  },
   { flag: 'debug', env: 'DEBUG', valueName: 'bool', defaultValue: 'false', boolean: true, help: 'Enable debug logging' },
   {
     flag: 'take-ownership',

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { specialRangeOf } from '../../machines/domain/admission.js';
 import { overlaps, parseCidr, parseIPv4, containsIp, type Cidr } from '../../machines/domain/ipv4.js';
 import { parseDuration } from './duration.js';
-import { DNS_LABEL, DNS_SUBDOMAIN, GO_BOOL, normaliseArgv, rawValues, REGION, ROUTE_TABLE_ID, splitList, type Env } from './common.js';
+import { DNS_LABEL, DNS_SUBDOMAIN, EKS_CLUSTER_NAME, GO_BOOL, normaliseArgv, rawValues, REGION, ROUTE_TABLE_ID, splitList, type Env } from './common.js';
 import { OPTIONS, helpText } from './options.js';
 
 export const MAX_VTEP_ENDPOINTS = 8; // Cilium's VTEP map holds at most 8 entries.
@@ -24,6 +24,8 @@ export interface GatewayConfig {
   readonly routeTableIDs: readonly string[];
   readonly awsRegion: string | undefined;
   readonly awsInstanceID: string | undefined;
+  /** The EKS cluster's name, '' when not set; only doctor reads it (the gateway needs no EKS API). */
+  readonly clusterName: string;
   readonly debug: boolean;
   /** Write the CiliumVTEPConfig even when another installation's live Lease owns it. */
   readonly takeOwnership: boolean;
@@ -163,6 +165,8 @@ export function parseConfig(argv: readonly string[], env: Env, parseOpts: ParseO
   if (region !== undefined && !REGION.test(region)) bad('aws-region', 'not an AWS region name (e.g. us-west-2)');
   const instance = get('aws-instance-id')?.value.trim();
   if (instance !== undefined && !INSTANCE_ID.test(instance)) bad('aws-instance-id', 'not an EC2 instance ID (want i- and 8 or 17 hex digits)');
+  const clusterName = get('cluster-name')?.value.trim() ?? '';
+  if (clusterName !== '' && !EKS_CLUSTER_NAME.test(clusterName)) bad('cluster-name', 'not an EKS cluster name (1–100 letters, digits, "-" and "_", starting with a letter or digit)');
 
   const debugRaw = get('debug')?.value.trim() ?? 'false';
   const debug = GO_BOOL[debugRaw];
@@ -223,6 +227,7 @@ export function parseConfig(argv: readonly string[], env: Env, parseOpts: ParseO
       routeTableIDs,
       awsRegion: region,
       awsInstanceID: instance,
+      clusterName,
       debug: debug === true,
       takeOwnership: takeOwnership === true,
       leaseDurationMs,

@@ -2,6 +2,7 @@
 // I/O) and a pure judge of what was gathered. The judge is what the tests pin
 // down without a cluster; gather is tested against the lab's stand-ins.
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EKSClient } from '@aws-sdk/client-eks';
 import type { KubeClients } from '../../effects/kube/index.js';
 import type { GatewayConfig } from '../config/parse.js';
 
@@ -23,6 +24,8 @@ export interface DoctorContext {
   readonly nowMs: () => number;
   /** The EC2 client, made on first use (region: --aws-region / AWS_REGION, else IMDS); rejects when it cannot be. */
   ec2(): Promise<EC2Client>;
+  /** The EKS client, made on first use, in the same region as ec2(). */
+  eks(): Promise<EKSClient>;
   /** Reads shared by several checks are made once per run. */
   memo<T>(key: string, read: () => Promise<T>): Promise<T>;
 }

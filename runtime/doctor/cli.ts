@@ -7,7 +7,9 @@
 // bad usage (one line per problem, naming the value).
 import { hostname } from 'node:os';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EKSClient } from '@aws-sdk/client-eks';
 import { createEc2Client, ImdsClient } from '../../effects/aws/index.js';
+import { createEksClient } from '../../effects/aws/eks-client.js';
 import { kubeClients, loadKubeConfig, type KubeClients } from '../../effects/kube/index.js';
 import { ConfigError, parseConfig, type GatewayConfig } from '../config/parse.js';
 import { helpText } from '../config/options.js';
@@ -60,28 +62,35 @@ export function doctorHelp(): string {
 }
 
 /**
- * The gateway's EC2 client settings: the region from --aws-region / AWS_REGION, else IMDS
- * (placement/region, as the gateway finds it); endpoint and credentials from the SDK's chain
- * (AWS_ENDPOINT_URL_EC2, env, IRSA, Pod Identity, IMDS). SDK retries off, as in the gateway.
+ * The gateway's AWS region: --aws-region / AWS_REGION, else IMDS (placement/region, as the
+ * gateway finds it). The clients take endpoint and credentials from the SDK's chain
+ * (AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL_EKS, env, IRSA, Pod Identity, IMDS), SDK retries off.
  */
-async function doctorEc2Client(config: GatewayConfig): Promise<EC2Client> {
-  let region = config.awsRegion;
-  if (region === undefined) {
-    try {
-      region = (await new ImdsClient({ timeoutMs: 1000 }).get('placement/region', AbortSignal.timeout(3000))).trim();
-    } catch (err) {
-      throw new Error(`no AWS region: --aws-region / AWS_REGION is not set and IMDS did not answer (${(err as Error).message})`, { cause: err });
-    }
+async function doctorRegion(config: GatewayConfig): Promise<string> {
+  if (config.awsRegion !== undefined) return config.awsRegion;
+  try {
+    return (await new ImdsClient({ timeoutMs: 1000 }).get('placement/region', AbortSignal.timeout(3000))).trim();
+  } catch (err) {
+    throw new Error(`no AWS region: --aws-region / AWS_REGION is not set and IMDS did not answer (${(err as Error).message})`, { cause: err });
   }
-  return createEc2Client({ region });
+}
+
+export interface DoctorDeps {
+  readonly nowMs?: () => number;
+  readonly ec2?: () => Promise<EC2Client>;
+  readonly eks?: () => Promise<EKSClient>;
 }
 
 /** What the checks read through: the configuration, the clients, and one read per key per run. */
-export function doctorContext(config: GatewayConfig, clients: KubeClients, deps: { nowMs?: () => number; ec2?: () => Promise<EC2Client> } = {}): DoctorContext {
+export function doctorContext(config: GatewayConfig, clients: KubeClients, deps: DoctorDeps = {}): DoctorContext {
   const memo = new Map<string, Promise<unknown>>();
+  let region: Promise<string> | undefined;
+  const regionOnce = (): Promise<string> => (region ??= doctorRegion(config));
   let ec2: Promise<EC2Client> | undefined;
+  let eks: Promise<EKSClient> | undefined;
   return {
-    ec2: () => (ec2 ??= deps.ec2 !== undefined ? deps.ec2() : doctorEc2Client(config)),
+    ec2: () => (ec2 ??= deps.ec2 !== undefined ? deps.ec2() : regionOnce().then((r) => createEc2Client({ region: r }))),
+    eks: () => (eks ??= deps.eks !== undefined ? deps.eks() : regionOnce().then((r) => createEksClient({ region: r }))),
     config: { ...config, podName: config.podName ?? hostname() },
     clients,
     namespace: leaseNamespace(config),

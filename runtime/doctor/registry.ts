@@ -11,6 +11,7 @@ import { awsNodeSnatCheck } from './checks/aws-node.js';
 import { routesCheck } from './checks/aws-routes.js';
 import { sourceDestCheck } from './checks/aws-eni.js';
 import { securityGroupsCheck } from './checks/aws-security-groups.js';
+import { remotePodNetworksCheck } from './checks/aws-remote-pod-networks.js';
 import { iamCheck } from './checks/aws-iam.js';
 
 export const CHECKS: readonly RegisteredCheck[] = [
@@ -27,5 +28,6 @@ export const CHECKS: readonly RegisteredCheck[] = [
   register(routesCheck),
   register(sourceDestCheck),
   register(securityGroupsCheck),
+  register(remotePodNetworksCheck),
   register(iamCheck),
 ];

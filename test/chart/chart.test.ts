@@ -518,6 +518,14 @@ describe('values', () => {
     expect(gatewayConfig(gateway(docs)).takeOwnership).toBe(true);
   });
 
+  it('clusterName reaches doctor as CLUSTER_NAME; not rendered by default', async () => {
+    expect(envOf(gateway(auto), 'CLUSTER_NAME')).toBeUndefined();
+    expect(gatewayConfig(gateway(auto)).clusterName).toBe('');
+    const docs = await helm.template([...AUTO_SETS, 'clusterName=prod-hybrid_01']);
+    expect(envOf(gateway(docs), 'CLUSTER_NAME')?.value).toBe('prod-hybrid_01');
+    expect(gatewayConfig(gateway(docs)).clusterName).toBe('prod-hybrid_01');
+  });
+
   it('lists as YAML lists or as comma-separated strings, several VPC CIDRs', async () => {
     const docs = await helm.template(['vpcCIDR={10.0.0.0/16,100.64.0.0/16}', 'podCIDRs=10.250.0.0/16\\, 10.251.0.0/16', 'routeTableIDs={rtb-0123456789abcdef0,rtb-01234567}', IMAGE_SET]);
     const cfg = gatewayConfig(gateway(docs));

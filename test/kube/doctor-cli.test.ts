@@ -3,26 +3,23 @@
 // the exit codes (0 all pass, 1 a check failed, 2 bad usage naming the value).
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { VtepAgent } from '../../lab/cilium-vtep.js';
-import type { Ec2StandIn } from '../../lab/ec2/index.js';
 import { CHECKS } from '../../runtime/doctor/registry.js';
-import { doctorEnv as labEnv, LEADER, putCiliumConfig, putLease, seedHealthy, startAws } from './doctor-lab.js';
+import { doctorEnv as labEnv, LEADER, putCiliumConfig, putLease, seedHealthy, startAws, stopAws, type AwsLab } from './doctor-lab.js';
 import { startLab, type Lab } from './helpers.js';
 
 let lab: Lab;
 let agent: VtepAgent;
-let aws: { standIn: Ec2StandIn; ec2: EC2Client };
+let aws: AwsLab;
 beforeAll(async () => {
   lab = await startLab();
   agent = await seedHealthy(lab);
   aws = await startAws();
 });
-const doctorEnv = (l: Lab): Record<string, string> => labEnv(l, {}, aws.standIn);
+const doctorEnv = (l: Lab): Record<string, string> => labEnv(l, {}, aws);
 afterAll(async () => {
   await agent?.stop();
-  aws?.ec2.destroy();
-  await aws?.standIn.close();
+  await stopAws(aws);
   await lab?.server.close();
 });
 
@@ -55,6 +52,8 @@ describe('doctor CLI', () => {
     expect(ok.code).toBe(0);
     for (const c of CHECKS) expect(ok.stdout).toContain(`PASS  ${c.name}  ${c.title}`);
     expect(ok.stdout).toContain(`${CHECKS.length} passed, 0 warned, 0 failed`);
+    // The spawned doctor found the EKS stand-in through AWS_ENDPOINT_URL_EKS, as the SDK's standard setting.
+    expect(aws.eksStandIn.calls.some((c) => c.operation === 'DescribeCluster' && c.status === 200)).toBe(true);
 
     putCiliumConfig(lab, { 'enable-vtep': 'true', 'enable-l7-proxy': 'true' });
     const bad = await run([], doctorEnv(lab));
@@ -82,6 +81,9 @@ describe('doctor CLI', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('missing --vpc-cidr / VPC_CIDR');
     expect(missing.stderr).not.toContain('NODE_IP');
+    const cluster = await run([], { ...doctorEnv(lab), CLUSTER_NAME: 'my cluster' });
+    expect(cluster.code).toBe(2);
+    expect(cluster.stderr).toContain('doctor: config: invalid CLUSTER_NAME "my cluster": not an EKS cluster name');
     const help = await run(['--help'], {});
     expect(help.code).toBe(0);
     for (const c of CHECKS) expect(help.stdout).toContain(c.name);

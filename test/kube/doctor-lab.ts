@@ -3,11 +3,16 @@
 // the gateway's own client writes it (owner annotation included), Cilium's
 // status from the lab's Cilium stand-in, and two admissible hybrid CiliumNodes.
 // On the EC2 stand-in: both gateways' instances (source/destination check off)
-// and a route table sending POD_CIDRS to the leader's ENI.
+// and a route table sending POD_CIDRS to the leader's ENI. On the EKS
+// stand-in: the cluster (CLUSTER_NAME) with the hybrid nodes' and pods'
+// networks as its remote node and pod networks.
 // Addresses: VPC 198.51.100.0/24, hybrid pods 198.18.0.0/16, hybrid nodes 192.0.2.0/24.
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EKSClient } from '@aws-sdk/client-eks';
 import { createEc2Client } from '../../effects/aws/index.js';
+import { createEksClient } from '../../effects/aws/eks-client.js';
 import { startEc2StandIn, type Ec2StandIn } from '../../lab/ec2/index.js';
+import { startEksStandIn, type EksStandIn } from '../../lab/eks/index.js';
 import { formatMicroTime, VtepConfigClient } from '../../effects/kube/index.js';
 import { crdObject } from '../../lab/kube-apiserver/index.js';
 import { VtepAgent } from '../../lab/cilium-vtep.js';
@@ -25,6 +30,10 @@ export const ROUTE_TABLE = 'rtb-0123456789abcdef0';
 export const GATEWAY_SG = 'sg-0123456789abcdef0';
 export const REGION = 'us-west-2';
 export const CREDENTIALS = { accessKeyId: 'AKIDLABTEST0000000000', secretAccessKey: 'lab-secret-key-not-real' } as const;
+export const CLUSTER = 'doctor-lab';
+/** The cluster's remoteNetworkConfig: the hybrid nodes' network and POD_CIDRS. */
+export const REMOTE_NODE_NETWORKS = ['192.0.2.0/24'];
+export const REMOTE_POD_NETWORKS = ['198.18.0.0/16'];
 const VPC = 'vpc-0123456789abcdef0';
 /** The chart's pod labels (runtime/doctor/reads.ts GATEWAY_POD_SELECTOR). */
 const POD_LABELS = { 'app.kubernetes.io/component': 'gateway', 'app.kubernetes.io/part-of': 'eks-hybrid-nodes-gateway' };
@@ -32,8 +41,15 @@ const POD_LABELS = { 'app.kubernetes.io/component': 'gateway', 'app.kubernetes.i
 // Never let the SDK fall back to the real IMDS (169.254.169.254) for credentials.
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 
-/** The EC2 stand-in with both gateways and one route table as the leader leaves it. */
-export async function startAws(): Promise<{ standIn: Ec2StandIn; ec2: EC2Client }> {
+export interface AwsLab {
+  readonly standIn: Ec2StandIn;
+  readonly ec2: EC2Client;
+  readonly eksStandIn: EksStandIn;
+  readonly eks: EKSClient;
+}
+
+/** The EC2 stand-in with both gateways and one route table as the leader leaves it, and the EKS stand-in with the cluster. */
+export async function startAws(): Promise<AwsLab> {
   const standIn = await startEc2StandIn({
     instances: [LEADER, STANDBY].map((g, i) => ({
       instanceId: g.instanceId, region: REGION, az: 'us-west-2a', eni: g.eni, mac: `02:00:c6:33:64:0${i + 1}`, privateIp: g.hostIP,
@@ -43,11 +59,23 @@ export async function startAws(): Promise<{ standIn: Ec2StandIn; ec2: EC2Client 
     securityGroups: [{ groupId: GATEWAY_SG, groupName: 'gateway', vpcId: VPC, ingress: [{ protocol: 'tcp', fromPort: 443, toPort: 443, cidrs: ['198.51.100.0/24'] }, { protocol: 'udp', fromPort: 8472, toPort: 8472, cidrs: ['192.0.2.0/24'] }] }],
     routeTables: [{ routeTableId: ROUTE_TABLE, vpcId: VPC, vpcCidr: '198.51.100.0/24', routes: [{ destinationCidrBlock: '198.18.0.0/16', networkInterfaceId: LEADER.eni }] }],
   });
-  return { standIn, ec2: createEc2Client({ region: REGION, endpoint: standIn.url, credentials: CREDENTIALS }) };
+  const eksStandIn = await startEksStandIn({ region: REGION, clusters: [{ name: CLUSTER, remoteNodeNetworks: REMOTE_NODE_NETWORKS, remotePodNetworks: REMOTE_POD_NETWORKS }] });
+  return {
+    standIn,
+    ec2: createEc2Client({ region: REGION, endpoint: standIn.url, credentials: CREDENTIALS }),
+    eksStandIn,
+    eks: createEksClient({ region: REGION, endpoint: eksStandIn.url, credentials: CREDENTIALS }),
+  };
 }
 
-/** The gateway's environment as the chart sets it, less NODE_IP (doctor does without). */
-export function doctorEnv(lab: Lab, extra: Record<string, string> = {}, aws?: Ec2StandIn): Record<string, string> {
+export async function stopAws(aws: AwsLab | undefined): Promise<void> {
+  aws?.ec2.destroy();
+  aws?.eks.destroy();
+  await Promise.all([aws?.standIn.close(), aws?.eksStandIn.close()]);
+}
+
+/** The gateway's environment as the chart sets it, less NODE_IP (doctor does without); the AWS endpoints when given. */
+export function doctorEnv(lab: Lab, extra: Record<string, string> = {}, aws?: AwsLab): Record<string, string> {
   return {
     VPC_CIDR: '198.51.100.0/24',
     POD_CIDRS: '198.18.0.0/16',
@@ -55,8 +83,9 @@ export function doctorEnv(lab: Lab, extra: Record<string, string> = {}, aws?: Ec
     POD_NAMESPACE: NS,
     KUBECONFIG: lab.server.kubeconfigPath,
     AWS_REGION: REGION,
+    CLUSTER_NAME: CLUSTER,
     ...(aws !== undefined
-      ? { AWS_ENDPOINT_URL_EC2: aws.url, AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' }
+      ? { AWS_ENDPOINT_URL_EC2: aws.standIn.url, AWS_ENDPOINT_URL_EKS: aws.eksStandIn.url, AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' }
       : {}),
     ...extra,
   };

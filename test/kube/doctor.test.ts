@@ -2,31 +2,45 @@
 // right passes every check; breaking one thing fails that check alone, with
 // what it saw and the fix.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ModifyNetworkInterfaceAttributeCommand, ReplaceRouteCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { ModifyNetworkInterfaceAttributeCommand, ReplaceRouteCommand } from '@aws-sdk/client-ec2';
 import type { VtepAgent } from '../../lab/cilium-vtep.js';
-import type { Ec2StandIn } from '../../lab/ec2/index.js';
 import { doctorContext } from '../../runtime/doctor/cli.js';
 import { CHECKS } from '../../runtime/doctor/registry.js';
 import { runChecks, type DoctorReport } from '../../runtime/doctor/report.js';
-import { doctorConfig, GATEWAY_SG, hybridNode, LEADER, putAwsNode, putCiliumConfig, putGatewayPod, putLease, ROUTE_TABLE, seedHealthy, STANDBY, startAws } from './doctor-lab.js';
+import {
+  CLUSTER,
+  doctorConfig,
+  GATEWAY_SG,
+  hybridNode,
+  LEADER,
+  putAwsNode,
+  putCiliumConfig,
+  putGatewayPod,
+  putLease,
+  ROUTE_TABLE,
+  seedHealthy,
+  STANDBY,
+  startAws,
+  stopAws,
+  type AwsLab,
+} from './doctor-lab.js';
 import { startLab, type Lab } from './helpers.js';
 
 let lab: Lab | undefined;
 let agent: VtepAgent | undefined;
-let aws: { standIn: Ec2StandIn; ec2: EC2Client } | undefined;
+let aws: AwsLab | undefined;
 afterEach(async () => {
   await agent?.stop();
   agent = undefined;
-  aws?.ec2.destroy();
-  await aws?.standIn.close();
+  await stopAws(aws);
   aws = undefined;
   await lab?.server.close();
   lab = undefined;
 });
 
 async function doctor(l: Lab, env: Record<string, string> = {}): Promise<DoctorReport> {
-  const ec2 = aws!.ec2;
-  return runChecks(CHECKS, doctorContext(doctorConfig(l, env), l.newClients(), { ec2: () => Promise.resolve(ec2) }));
+  const { ec2, eks } = aws!;
+  return runChecks(CHECKS, doctorContext(doctorConfig(l, env), l.newClients(), { ec2: () => Promise.resolve(ec2), eks: () => Promise.resolve(eks) }));
 }
 
 async function healthy(): Promise<Lab> {
@@ -51,6 +65,7 @@ describe('doctor against the stand-ins', () => {
     expect(r.summary).toEqual({ pass: CHECKS.length, warn: 0, fail: 0 });
     expect(r.checks.find((c) => c.name === 'vtep.points-at-leader')!.saw).toBe('CiliumVTEPConfig hybrid-gateway endpoints 198.51.100.0/24 → 198.51.100.10; leader gw-a on 198.51.100.10');
     expect(r.checks.find((c) => c.name === 'nodes.admissible')!.saw).toBe('2 hybrid CiliumNode(s), all admitted');
+    expect(r.checks.find((c) => c.name === 'aws.remotePodNetworks')!.saw).toBe(`EKS cluster ${CLUSTER} (us-west-2): remote pod networks 198.18.0.0/16; POD_CIDRS 198.18.0.0/16: every POD_CIDR inside them`);
   });
 
   it('kube.crd fails without the CRD object', async () => {
@@ -194,11 +209,46 @@ describe('doctor against the stand-ins', () => {
     expect(aws!.standIn.calls.filter((c) => c.action.endsWith('Route')).every((c) => c.params.DryRun === 'true')).toBe(true);
   });
 
+  it('aws.remotePodNetworks fails naming a POD_CIDR outside the remote pod networks, with the command', async () => {
+    const l = await healthy();
+    aws!.eksStandIn.clusters.get(CLUSTER)!.remotePodNetworks = ['198.18.0.0/17'];
+    const f = onlyFailure(await doctor(l), 'aws.remotePodNetworks');
+    expect(f.saw).toBe(`EKS cluster ${CLUSTER} (us-west-2): remote pod networks 198.18.0.0/17; POD_CIDRS 198.18.0.0/16: 198.18.0.0/16 not inside them`);
+    expect(f.fix).toContain(`aws eks update-cluster-config --name ${CLUSTER} --region us-west-2 --remote-network-config '{"remotePodNetworks":[{"cidrs":["198.18.0.0/17","198.18.0.0/16"]}]}'`);
+    // The lab's addresses are TEST-NET and benchmarking ranges, which real EKS would not take.
+    expect(f.fix).toContain('198.18.0.0/16 is outside them');
+  });
+
+  it('aws.remotePodNetworks fails on an unknown cluster, naming it, and on a missing eks:DescribeCluster', async () => {
+    const l = await healthy();
+    const missing = onlyFailure(await doctor(l, { CLUSTER_NAME: 'other-cluster' }), 'aws.remotePodNetworks');
+    expect(missing.saw).toBe('EKS cluster other-cluster (us-west-2) not found (ResourceNotFoundException)');
+    expect(missing.fix).toContain('Set --cluster-name / CLUSTER_NAME');
+    aws!.eksStandIn.deny(['DescribeCluster']);
+    const denied = onlyFailure(await doctor(l), 'aws.remotePodNetworks');
+    expect(denied.saw).toBe(
+      `EKS cluster ${CLUSTER} (us-west-2): DescribeCluster denied (AccessDeniedException): User: arn:aws:iam::123456789012:user/lab is not authorized to perform: eks:DescribeCluster on resource: arn:aws:eks:us-west-2:123456789012:cluster/${CLUSTER}`,
+    );
+    expect(denied.fix).toContain(`Allow eks:DescribeCluster on arn:aws:eks:us-west-2:123456789012:cluster/${CLUSTER}`);
+  });
+
+  it('aws.remotePodNetworks warns, asking EKS nothing, without a cluster name', async () => {
+    const l = await healthy();
+    const before = aws!.eksStandIn.calls.length;
+    const r = await doctor(l, { CLUSTER_NAME: '' });
+    expect(r.checks.filter((c) => c.status !== 'pass')).toEqual([
+      expect.objectContaining({ name: 'aws.remotePodNetworks', status: 'warn', saw: 'cluster name not configured', fix: 'Set --cluster-name / CLUSTER_NAME (chart value clusterName) to check the remote pod networks' }),
+    ]);
+    expect(aws!.eksStandIn.calls.length).toBe(before);
+  });
+
   it('a check whose read fails fails itself, saying what it could not read', async () => {
     const l = await healthy();
     l.server.faults.set({ errorRate: 1, errorStatus: 503 });
     const r = await doctor(l);
-    expect(r.summary.fail).toBe(CHECKS.length);
+    // Every check but the EKS one reads the API server.
+    expect(r.checks.filter((c) => c.status !== 'fail').map((c) => c.name)).toEqual(['aws.remotePodNetworks']);
+    expect(r.summary.fail).toBe(CHECKS.length - 1);
     expect(r.checks[0]!.saw).toMatch(/^could not read apiextensions\.k8s\.io\/v1 CustomResourceDefinition/);
     expect(r.checks[0]!.fix).toContain('may get and list what this check reads');
   });

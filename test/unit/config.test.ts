@@ -94,6 +94,15 @@ describe('configuration', () => {
     expect(problems([], { ...base, TAKE_OWNERSHIP: 'always' })).toEqual(['invalid TAKE_OWNERSHIP "always": not a boolean (true/false/1/0)']);
   });
 
+  it('--cluster-name / CLUSTER_NAME (read by doctor only): empty by default, flags win, up to 100 characters', () => {
+    expect(config().clusterName).toBe('');
+    expect(config([], { ...base, CLUSTER_NAME: ' my-cluster_01 ' }).clusterName).toBe('my-cluster_01');
+    expect(config(['--cluster-name', 'Prod'], { ...base, CLUSTER_NAME: 'dev' }).clusterName).toBe('Prod');
+    expect(config(['-cluster-name=0hybrid'], base).clusterName).toBe('0hybrid');
+    expect(config([], { ...base, CLUSTER_NAME: 'a'.repeat(100) }).clusterName).toHaveLength(100);
+    expect(config([], { ...base, CLUSTER_NAME: '' }).clusterName).toBe('');
+  });
+
   it('several VPC CIDRs are kept in order; more than 8 are refused', () => {
     expect(config([], { ...base, VPC_CIDR: '198.18.0.0/24, 198.18.1.0/24' }).vpcCIDRs).toEqual(['198.18.0.0/24', '198.18.1.0/24']);
     const nine = Array.from({ length: 9 }, (_, i) => `198.18.${i}.0/24`).join(',');
@@ -134,6 +143,10 @@ describe('configuration', () => {
     [{ AWS_INSTANCE_ID: 'i-xyz' }, [], 'invalid AWS_INSTANCE_ID "i-xyz": not an EC2 instance ID (want i- and 8 or 17 hex digits)'],
     [{ STATECHART_INSPECTOR: 'http://127.0.0.1:8080' }, [], 'invalid STATECHART_INSPECTOR "http://127.0.0.1:8080": not a ws:// or wss:// URL'],
     [{ LEADER_ELECTION_ID: 'Bad_Name' }, [], 'invalid LEADER_ELECTION_ID "Bad_Name": not a valid Kubernetes object name (lowercase DNS subdomain)'],
+    [{ CLUSTER_NAME: 'my cluster' }, [], 'invalid CLUSTER_NAME "my cluster": not an EKS cluster name (1–100 letters, digits, "-" and "_", starting with a letter or digit)'],
+    [{ CLUSTER_NAME: '-prod' }, [], 'invalid CLUSTER_NAME "-prod": not an EKS cluster name (1–100 letters, digits, "-" and "_", starting with a letter or digit)'],
+    [{ CLUSTER_NAME: 'prod.eu-west-1' }, [], 'invalid CLUSTER_NAME "prod.eu-west-1": not an EKS cluster name (1–100 letters, digits, "-" and "_", starting with a letter or digit)'],
+    [{}, ['--cluster-name', 'c'.repeat(101)], `invalid --cluster-name "${'c'.repeat(101)}": not an EKS cluster name (1–100 letters, digits, "-" and "_", starting with a letter or digit)`],
   ])('refuses %j %j with one clear line', (env, argv, message) => {
     expect(problems(argv, { ...base, ...env })).toEqual([message]);
   });

@@ -12,6 +12,7 @@ import { iamCheck, type IamFacts } from '../../runtime/doctor/checks/aws-iam.js'
 import { securityGroupsCheck, type SecurityGroupsFacts } from '../../runtime/doctor/checks/aws-security-groups.js';
 import { gatewayPodsCheck } from '../../runtime/doctor/checks/gateway-pods.js';
 import { awsNodeSnatCheck } from '../../runtime/doctor/checks/aws-node.js';
+import { remotePodNetworksCheck, type RemotePodNetworksFacts } from '../../runtime/doctor/checks/aws-remote-pod-networks.js';
 import { splitDoctorArgs } from '../../runtime/doctor/cli.js';
 import { exitCode, renderText } from '../../runtime/doctor/report.js';
 
@@ -170,6 +171,71 @@ describe('doctor judges: AWS', () => {
     expect(denied.status).toBe('fail');
     expect(denied.fix).toContain('Allow ec2:CreateRoute');
     expect(iamCheck.judge({ ...ok, answers: { ReplaceRoute: { error: 'InvalidParameterValue: x' }, CreateRoute: 'allowed' } }).saw).toContain('ReplaceRoute InvalidParameterValue: x');
+  });
+});
+
+describe('doctor judges: the EKS cluster', () => {
+  const judge = (f: RemotePodNetworksFacts) => remotePodNetworksCheck.judge(f);
+  const ok: RemotePodNetworksFacts = {
+    clusterName: 'prod',
+    region: 'us-west-2',
+    podCIDRs: ['10.250.0.0/16', '10.251.4.0/24'],
+    answer: { kind: 'found', remoteNodeNetworks: ['10.80.0.0/16'], remotePodNetworks: ['10.250.0.0/16', '10.251.0.0/16'] },
+  };
+
+  it('aws.remotePodNetworks: passes when each POD_CIDR is a remote pod network or inside one', () => {
+    expect(judge(ok)).toEqual({
+      status: 'pass',
+      saw: 'EKS cluster prod (us-west-2): remote pod networks 10.250.0.0/16, 10.251.0.0/16; POD_CIDRS 10.250.0.0/16, 10.251.4.0/24: every POD_CIDR inside them',
+      fix: '',
+    });
+  });
+
+  it('aws.remotePodNetworks: fails naming the POD_CIDRs outside, with the update command keeping the current list', () => {
+    const v = judge({ ...ok, podCIDRs: ['10.250.0.0/16', '10.252.0.0/16', '172.20.0.0/16'] });
+    expect(v.status).toBe('fail');
+    expect(v.saw).toBe('EKS cluster prod (us-west-2): remote pod networks 10.250.0.0/16, 10.251.0.0/16; POD_CIDRS 10.250.0.0/16, 10.252.0.0/16, 172.20.0.0/16: 10.252.0.0/16, 172.20.0.0/16 not inside them');
+    expect(v.fix).toContain(
+      `aws eks update-cluster-config --name prod --region us-west-2 --remote-network-config '{"remotePodNetworks":[{"cidrs":["10.250.0.0/16","10.251.0.0/16","10.252.0.0/16","172.20.0.0/16"]}]}'`,
+    );
+    expect(v.fix).toContain('remoteNodeNetworks, left out, stays as it is');
+    expect(v.fix).not.toContain('RFC-1918');
+    const none = judge({ ...ok, answer: { kind: 'found', remoteNodeNetworks: ['10.80.0.0/16'], remotePodNetworks: [] } });
+    expect(none.saw).toBe('EKS cluster prod (us-west-2): remote pod networks none; POD_CIDRS 10.250.0.0/16, 10.251.4.0/24: 10.250.0.0/16, 10.251.4.0/24 not inside them');
+    expect(none.fix).toContain(`'{"remotePodNetworks":[{"cidrs":["10.250.0.0/16","10.251.4.0/24"]}]}'`);
+  });
+
+  it('aws.remotePodNetworks: says when EKS would refuse the missing CIDR (not RFC 1918)', () => {
+    const v = judge({ ...ok, podCIDRs: ['10.250.0.0/16', '198.19.0.0/16'] });
+    expect(v.status).toBe('fail');
+    expect(v.fix).toContain('EKS takes only RFC-1918 ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) as remote networks, and 198.19.0.0/16 is outside them');
+  });
+
+  it('aws.remotePodNetworks: Hybrid Nodes not enabled (no remote node networks)', () => {
+    const v = judge({ ...ok, answer: { kind: 'found', remoteNodeNetworks: [], remotePodNetworks: [] } });
+    expect(v).toMatchObject({ status: 'fail', saw: 'EKS cluster prod (us-west-2) has no remote node networks: EKS Hybrid Nodes is not enabled on it' });
+    expect(v.fix).toContain(`--remote-network-config '{"remoteNodeNetworks":[{"cidrs":["<remote node CIDR>"]}],"remotePodNetworks":[{"cidrs":["10.250.0.0/16","10.251.4.0/24"]}]}'`);
+  });
+
+  it('aws.remotePodNetworks: an unknown cluster fails naming it; a denied DescribeCluster names eks:DescribeCluster', () => {
+    const missing = judge({ ...ok, answer: { kind: 'not-found' } });
+    expect(missing).toMatchObject({ status: 'fail', saw: 'EKS cluster prod (us-west-2) not found (ResourceNotFoundException)' });
+    expect(missing.fix).toContain('`aws eks list-clusters --region us-west-2`');
+    const message = 'User: arn:aws:sts::123456789012:assumed-role/gw/x is not authorized to perform: eks:DescribeCluster on resource: arn:aws:eks:us-west-2:123456789012:cluster/prod';
+    const denied = judge({ ...ok, answer: { kind: 'denied', message } });
+    expect(denied).toMatchObject({ status: 'fail', saw: `EKS cluster prod (us-west-2): DescribeCluster denied (AccessDeniedException): ${message}` });
+    expect(denied.fix).toContain('Allow eks:DescribeCluster on arn:aws:eks:us-west-2:123456789012:cluster/prod');
+    expect(denied.fix).not.toContain('explicit Deny');
+    expect(judge({ ...ok, answer: { kind: 'denied', message: `${message} with an explicit deny` } }).fix).toContain('An explicit Deny refuses it');
+    expect(judge({ ...ok, answer: { kind: 'denied', message: 'Access denied' } }).fix).toContain('Allow eks:DescribeCluster on arn:aws:eks:us-west-2:<account>:cluster/prod');
+  });
+
+  it('aws.remotePodNetworks: warns when no cluster name is configured', () => {
+    expect(judge({ clusterName: '', region: undefined, podCIDRs: ['10.250.0.0/16'], answer: undefined })).toEqual({
+      status: 'warn',
+      saw: 'cluster name not configured',
+      fix: 'Set --cluster-name / CLUSTER_NAME (chart value clusterName) to check the remote pod networks',
+    });
   });
 });
 
