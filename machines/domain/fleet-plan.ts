@@ -116,6 +116,10 @@ export function pruneRefused(refused: NodeMap<string, string>, book: Pick<FleetB
 
 /** The desired set after a list (`replaceAll`) or a batch of changes; nothing else of the book changes. */
 export function planDesired(book: FleetBook, upserts: readonly VtepSpec[], removes: readonly string[], replaceAll = false): FleetBook {
+  // A list the desired set already holds (sent before in parts) leaves it as it is: looked up, not rebuilt.
+  if (replaceAll && removes.length === 0 && upserts.length === book.desired.size && upserts.every((s) => book.desired.get(s.name) === s) && new Set(upserts.map((s) => s.name)).size === upserts.length) {
+    return book;
+  }
   const desired = (replaceAll ? NodeMap<string, VtepSpec>() : book.desired).withMutations((m) => {
     for (const s of upserts) m.set(s.name, s);
     for (const n of removes) m.delete(n);

@@ -11,6 +11,12 @@
 //   handing the event loop back whenever one has run for the slice budget
 //   (8 ms), so lease renewals and probes are served on time while the nodes
 //   are taken in.
+// - A large first list also reaches the fleet in parts: NODES.CHANGED of at
+//   most `listChunk` nodes each, a turn of the loop between them, then
+//   NODES.SYNCED with the whole list, which then changes nothing (the fleet
+//   takes a list equal to its desired set without rebuilding it). One event
+//   of 20,000 nodes was one transition of ~200 ms; the fleet converges only
+//   on NODES.SYNCED, so the kernel never sees a partial list.
 import { SLICE_BUDGET_MS } from '../../effects/breathe.js';
 import { DesiredIndex, type DesiredDelta, type NodeChange } from '../../machines/domain/desired-index.js';
 import type { CiliumNode, Skip, SkipReason } from '../../machines/domain/cilium-node.js';
@@ -30,7 +36,12 @@ export interface DesiredFeedOptions {
   readonly budgetMs?: number;
   /** Hands the event loop back; default setImmediate. */
   readonly yieldToLoop?: () => Promise<void>;
+  /** A first list of more nodes than this goes to the fleet in parts of this many first (default LIST_CHUNK). */
+  readonly listChunk?: number;
 }
+
+/** Nodes per part of a large first list: a few milliseconds of the fleet's work each. */
+export const LIST_CHUNK = 1000;
 
 const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -118,7 +129,15 @@ export class DesiredFeed {
       }
       if (first) {
         this.synced = true;
-        this.opts.send({ type: 'NODES.SYNCED', vteps: [...this.index.vteps.values()] });
+        const vteps = [...this.index.vteps.values()];
+        const chunk = Math.max(1, this.opts.listChunk ?? LIST_CHUNK);
+        if (vteps.length > chunk) {
+          for (let i = 0; i < vteps.length; i += chunk) {
+            this.opts.send({ type: 'NODES.CHANGED', upserts: vteps.slice(i, i + chunk), removes: [] });
+            await yieldToLoop();
+          }
+        }
+        this.opts.send({ type: 'NODES.SYNCED', vteps });
       } else if (delta.upserts.length > 0 || delta.removes.length > 0) {
         this.opts.send({ type: 'NODES.CHANGED', upserts: delta.upserts, removes: delta.removes });
       }

@@ -16,7 +16,7 @@ function node(name: string, ip: string, cidrs: string[], ts = '2026-01-01T00:00:
   return { metadata: { name, creationTimestamp: ts }, spec: { addresses: [{ type: 'InternalIP', ip }], ipam: { podCIDRs: cidrs } } };
 }
 
-function feed(opts: { sliceSize?: number; budgetMs?: number; yieldToLoop?: () => Promise<void> } = {}) {
+function feed(opts: { sliceSize?: number; budgetMs?: number; yieldToLoop?: () => Promise<void>; listChunk?: number } = {}) {
   const events: FleetEvent[] = [];
   const skips: Array<{ fresh: string[]; byReason: Record<string, number> }> = [];
   const f = new DesiredFeed({
@@ -112,5 +112,28 @@ describe('DesiredFeed', () => {
     ]);
     await f.settled();
     expect(events).toEqual([{ type: 'NODES.CHANGED', upserts: [expect.objectContaining({ name: 'n0', nodeIP: '203.0.113.250' })], removes: ['n1'] }]);
+  });
+
+  it('a first list larger than a part goes to the fleet in parts (NODES.CHANGED, a turn of the loop after each), then NODES.SYNCED with the whole list', async () => {
+    let yields = 0;
+    const { f, events } = feed({ listChunk: 40, yieldToLoop: () => new Promise((r) => setImmediate(() => r(void yields++))) });
+    const nodes = Array.from({ length: 100 }, (_, i) => node(`n${i}`, intToIPv4(0xcb007100 + i + 1), [`198.19.${i}.0/24`]));
+    f.resync(nodes);
+    await f.settled();
+    expect(events.map((e) => e.type)).toEqual(['NODES.CHANGED', 'NODES.CHANGED', 'NODES.CHANGED', 'NODES.SYNCED']);
+    const parts = events.slice(0, 3) as Array<Extract<FleetEvent, { type: 'NODES.CHANGED' }>>;
+    expect(parts.map((p) => p.upserts.length)).toEqual([40, 40, 20]);
+    expect(parts.every((p) => p.removes.length === 0)).toBe(true);
+    const synced = events[3] as Extract<FleetEvent, { type: 'NODES.SYNCED' }>;
+    // The same spec objects as the parts: the fleet finds its desired set equal to the list without rebuilding it.
+    expect(synced.vteps).toEqual(parts.flatMap((p) => p.upserts));
+    expect(synced.vteps.every((v, i) => v === parts.flatMap((p) => p.upserts)[i])).toBe(true);
+    // One turn before the batch, one after each part.
+    expect(yields).toBeGreaterThanOrEqual(4);
+    // A list no larger than a part is one NODES.SYNCED, as before.
+    const small = feed({ listChunk: 40 });
+    small.f.resync(nodes.slice(0, 40));
+    await small.f.settled();
+    expect(small.events.map((e) => e.type)).toEqual(['NODES.SYNCED']);
   });
 });

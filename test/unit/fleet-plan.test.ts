@@ -24,6 +24,7 @@ import {
   type Unchecked,
   settledProgrammed,
   syncedChanges,
+  planDesired,
   type FleetBook,
   type Worker,
 } from '../../machines/domain/fleet-plan.js';
@@ -227,5 +228,25 @@ describe('fleet plan: properties', () => {
         }
       }),
     );
+  });
+});
+
+describe('planDesired with a whole list', () => {
+  const book = (specs: VtepSpec[]): FleetBook => ({ ...EMPTY_BOOK, desired: NodeMap(specs.map((x) => [x.name, x] as const)) });
+
+  it('a list the desired set already holds (the same specs, sent before in parts) leaves the book as it is', () => {
+    const b = book([a1, b1]);
+    expect(planDesired(b, [b1, a1], [], true)).toBe(b);
+  });
+
+  it('any difference rebuilds it to exactly the list: a spec changed, a node missing, a node more, a name twice', () => {
+    const b = book([a1, b1]);
+    expect([...planDesired(b, [a2, b1], [], true).desired.values()]).toEqual([a2, b1]);
+    expect([...planDesired(b, [a1], [], true).desired.keys()]).toEqual(['a']);
+    const c1 = spec('c', 4);
+    expect([...planDesired(b, [a1, b1, c1], [], true).desired.keys()].sort()).toEqual(['a', 'b', 'c']);
+    expect([...planDesired(b, [a1, a1], [], true).desired.keys()]).toEqual(['a']);
+    // An equal spec that is another object: rebuilt, with the same content.
+    expect([...planDesired(b, [{ ...a1 }, b1], [], true).desired.values()]).toEqual([a1, b1]);
   });
 });
