@@ -17,16 +17,12 @@
 //   takes a list equal to its desired set without rebuilding it). One event
 //   of 20,000 nodes was one transition of ~200 ms; the fleet converges only
 //   on NODES.SYNCED, so the kernel never sees a partial list.
-// - A later batch the fleet takes node by node (at most its bulk threshold,
-//   256 changes: each a check, maybe an actor hired and spawned) goes in
-//   parts of `changePart` (64), a turn of the loop between them; a larger one
-//   stays whole, since the fleet sweeps it in bulk (its `largeBatch` guard).
 import { SLICE_BUDGET_MS } from '../../effects/breathe.js';
 import { DesiredIndex, type DesiredDelta, type NodeChange } from '../../machines/domain/desired-index.js';
 import type { CiliumNode, Skip, SkipReason } from '../../machines/domain/cilium-node.js';
 import type { AdmissionPolicy } from '../../machines/domain/admission.js';
 import type { VtepSpec } from '../../machines/domain/vtep-spec.js';
-import { DEFAULT_BULK_THRESHOLD, type FleetEvent } from '../../machines/fleet.machine.js';
+import type { FleetEvent } from '../../machines/fleet.machine.js';
 
 export interface DesiredFeedOptions {
   /** Which nodes may be programmed (POD_CIDRS, the VPC, the gateway's own addresses). */
@@ -42,14 +38,7 @@ export interface DesiredFeedOptions {
   readonly yieldToLoop?: () => Promise<void>;
   /** A first list of more nodes than this goes to the fleet in parts of this many first (default LIST_CHUNK). */
   readonly listChunk?: number;
-  /** A later batch of at most `bulkThreshold` changes goes in parts of this many (default CHANGE_PART). */
-  readonly changePart?: number;
-  /** The fleet's bulk threshold (default DEFAULT_BULK_THRESHOLD): a larger batch is sent whole. */
-  readonly bulkThreshold?: number;
 }
-
-/** Changes per part of a batch the fleet takes node by node: a few dozen actors hired per turn. */
-export const CHANGE_PART = 64;
 
 /** Nodes per part of a large first list: a few milliseconds of the fleet's work each. */
 export const LIST_CHUNK = 1000;
@@ -113,21 +102,6 @@ export class DesiredFeed {
     });
   }
 
-  private async sendChanges(upserts: readonly VtepSpec[], removes: readonly string[], yieldToLoop: () => Promise<void>): Promise<void> {
-    const part = Math.max(1, this.opts.changePart ?? CHANGE_PART);
-    const total = upserts.length + removes.length;
-    if (total <= part || total > (this.opts.bulkThreshold ?? DEFAULT_BULK_THRESHOLD)) {
-      this.opts.send({ type: 'NODES.CHANGED', upserts, removes });
-      return;
-    }
-    for (let i = 0; i < total; i += part) {
-      if (i > 0) await yieldToLoop();
-      const u = upserts.slice(i, i + part);
-      const r = removes.slice(Math.max(0, i - upserts.length), Math.max(0, i + part - upserts.length));
-      this.opts.send({ type: 'NODES.CHANGED', upserts: u, removes: r });
-    }
-  }
-
   private async drain(): Promise<void> {
     const yieldToLoop = this.opts.yieldToLoop ?? immediate;
     // Let the rest of this burst arrive (a watch chunk holds many events).
@@ -165,7 +139,7 @@ export class DesiredFeed {
         }
         this.opts.send({ type: 'NODES.SYNCED', vteps });
       } else if (delta.upserts.length > 0 || delta.removes.length > 0) {
-        await this.sendChanges(delta.upserts, delta.removes, yieldToLoop);
+        this.opts.send({ type: 'NODES.CHANGED', upserts: delta.upserts, removes: delta.removes });
       }
       if (delta.skipped.length > 0 || delta.cleared.length > 0) this.opts.onSkipped?.(delta.skipped, this.index.skippedByReason);
       // Changes that arrived during the slices wait for the next round (a list replaces them).

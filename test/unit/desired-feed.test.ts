@@ -16,7 +16,7 @@ function node(name: string, ip: string, cidrs: string[], ts = '2026-01-01T00:00:
   return { metadata: { name, creationTimestamp: ts }, spec: { addresses: [{ type: 'InternalIP', ip }], ipam: { podCIDRs: cidrs } } };
 }
 
-function feed(opts: { sliceSize?: number; budgetMs?: number; yieldToLoop?: () => Promise<void>; listChunk?: number; changePart?: number; bulkThreshold?: number } = {}) {
+function feed(opts: { sliceSize?: number; budgetMs?: number; yieldToLoop?: () => Promise<void>; listChunk?: number } = {}) {
   const events: FleetEvent[] = [];
   const skips: Array<{ fresh: string[]; byReason: Record<string, number> }> = [];
   const f = new DesiredFeed({
@@ -135,32 +135,5 @@ describe('DesiredFeed', () => {
     small.f.resync(nodes.slice(0, 40));
     await small.f.settled();
     expect(small.events.map((e) => e.type)).toEqual(['NODES.SYNCED']);
-  });
-
-  it('a later batch the fleet takes node by node goes in parts (a turn of the loop between); one over the bulk threshold stays whole', async () => {
-    let yields = 0;
-    const { f, events } = feed({ changePart: 4, bulkThreshold: 10, yieldToLoop: () => new Promise((r) => setImmediate(() => r(void yields++))) });
-    const nodes = Array.from({ length: 30 }, (_, i) => node(`n${i}`, intToIPv4(0xcb007100 + i + 1), [`198.19.${i}.0/24`]));
-    f.resync(nodes);
-    await f.settled();
-    events.length = 0;
-    // 7 changes (5 new IPs, 2 removals): at most the threshold, so parts of 4.
-    for (let i = 0; i < 5; i++) f.upsert(node(`n${i}`, intToIPv4(0xcb007200 + i + 1), [`198.19.${i}.0/24`]));
-    f.remove(nodes[10]!);
-    f.remove(nodes[11]!);
-    const before = yields;
-    await f.settled();
-    const parts = events as Array<Extract<FleetEvent, { type: 'NODES.CHANGED' }>>;
-    expect(parts.map((p) => [p.upserts.map((u) => u.name), p.removes])).toEqual([
-      [['n0', 'n1', 'n2', 'n3'], []],
-      [['n4'], ['n10', 'n11']],
-    ]);
-    expect(yields - before).toBeGreaterThanOrEqual(2);
-    events.length = 0;
-    // 12 changes: over the threshold, one event (the fleet sweeps it in bulk).
-    for (let i = 12; i < 24; i++) f.remove(nodes[i]!);
-    await f.settled();
-    expect(events).toHaveLength(1);
-    expect((events[0] as Extract<FleetEvent, { type: 'NODES.CHANGED' }>).removes).toHaveLength(12);
   });
 });
