@@ -156,7 +156,7 @@ describe('helm lint --strict', () => {
   it.each([
     ['auto mode', AUTO_SETS],
     ['managed node groups', MNG_SETS],
-    ['every option on', [...AUTO_SETS, 'podMonitor.enabled=true', 'prometheusRule.enabled=true', 'dashboards.enabled=true', 'otel.endpoint=http://otel-collector.observability:4318', 'autoMode.nodeClass.create=true', 'autoMode.nodeClass.role=AmazonEKSAutoNodeRole', 'autoMode.nodeClass.subnetSelectorTerms[0].id=subnet-0123456789abcdef0', 'autoMode.nodeClass.securityGroupSelectorTerms[0].tags.aws:eks:cluster-name=demo', 'createNamespace=true']],
+    ['every option on', [...AUTO_SETS, 'podMonitor.enabled=true', 'prometheusRule.enabled=true', 'dashboards.enabled=true', 'otel.endpoint=http://otel-collector.observability:4318', 'autoMode.nodeClass.create=true', 'autoMode.nodeClass.role=AmazonEKSAutoNodeRole', 'autoMode.nodeClass.subnetSelectorTerms[0].id=subnet-0123456789abcdef0', 'autoMode.nodeClass.securityGroupSelectorTerms[0].tags.aws:eks:cluster-name=demo', 'createNamespace=true', 'doctor.rbac=true']],
   ])('%s: no errors, no warnings', async (_name, sets) => {
     const r = await helm.run(['lint', '--strict', chartDir, ...sets.flatMap((s) => ['--set', s])]);
     expect(r.stderr + r.stdout).not.toMatch(/\[(ERROR|WARNING)\]/);
@@ -201,6 +201,7 @@ describe('rendered objects against the Kubernetes OpenAPI schemas', () => {
       'imagePullSecrets[0].name=regcred',
       'extraEnv[0].name=AWS_STS_REGIONAL_ENDPOINTS',
       'extraEnv[0].value=regional',
+      'doctor.rbac=true',
     ]);
     const kinds = docs.map((d) => d.kind);
     expect(kinds).toEqual(expect.arrayContaining(['PodMonitor', 'PrometheusRule', 'ConfigMap', 'NodeClass', 'NodePool', 'Namespace']));

@@ -63,6 +63,8 @@ const REJECTED: Array<[string, string[], string, string?]> = [
   ['misspelled nested value', withGood('autoMode.enable=false'), "additional properties 'enable' not allowed"],
   ['autoMode.enabled not a boolean', withGood('autoMode.enabled=maybe'), '/autoMode/enabled', 'want boolean'],
   ['cleanupOnUninstall not a boolean', withGood('cleanupOnUninstall=maybe'), '/cleanupOnUninstall', 'want boolean'],
+  ['doctor.rbac not a boolean', withGood('doctor.rbac=yes please'), '/doctor/rbac', 'want boolean'],
+  ['misspelled doctor value', withGood('doctor.enabled=true'), "additional properties 'enabled' not allowed"],
   ['cleanup hook deadline too short to take the Lease and wait out the old leader', withGood('cleanup.activeDeadlineSeconds=10'), '/cleanup/activeDeadlineSeconds', 'minimum'],
 ];
 
@@ -111,6 +113,7 @@ describe('values.schema.json accepts the documented forms', () => {
     ['sub-second durations', withGood('leaderElection.leaseDuration=1500ms', 'leaderElection.renewDeadline=1s', 'leaderElection.retryPeriod=250ms')],
     ['no priority class, no PDB', withGood('priorityClassName=', 'podDisruptionBudget.enabled=false')],
     ['a numeric image tag', withGood('image.tag=1.2')],
+    ['doctor’s RBAC on', withGood('doctor.rbac=true')],
     [
       'alerts and dashboard with their values',
       withGood('prometheusRule.enabled=true', 'prometheusRule.failoverThresholdSeconds=0.5', 'prometheusRule.selector=job="monitoring/gw"\\,cluster=~"prod-.*"', 'prometheusRule.scrapeInterval=15s', 'prometheusRule.errorsWindow=1h30m', 'prometheusRule.runbookUrl=https://runbooks.example.com/gw', 'dashboards.enabled=true', 'dashboards.namespace=monitoring'),
