@@ -13,7 +13,7 @@ export interface DoctorReport {
 }
 
 export const KUBE_READ_FIX =
-  "Check that the kubeconfig (--kubeconfig / KUBECONFIG, or the pod's service account) reaches the API server and may get and list what this check reads";
+  "Check that the kubeconfig (--kubeconfig / KUBECONFIG, or the pod's service account) reaches the API server and may get and list what this check reads (in the gateway's pod: install the chart with --set doctor.rbac=true)";
 
 /** A check whose reads failed fails itself, saying what could not be read; the others still run. */
 export async function runChecks(checks: readonly RegisteredCheck[], ctx: DoctorContext): Promise<DoctorReport> {

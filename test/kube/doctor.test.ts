@@ -251,5 +251,6 @@ describe('doctor against the stand-ins', () => {
     expect(r.summary.fail).toBe(CHECKS.length - 1);
     expect(r.checks[0]!.saw).toMatch(/^could not read apiextensions\.k8s\.io\/v1 CustomResourceDefinition/);
     expect(r.checks[0]!.fix).toContain('may get and list what this check reads');
+    expect(r.checks[0]!.fix).toContain('--set doctor.rbac=true');
   });
 });
