@@ -49,8 +49,8 @@ export function classifyAwsCode(code: string, httpStatus?: number): AwsErrorKind
 
 const RETRYABLE_KINDS: ReadonlySet<AwsErrorKind> = new Set(['throttling', 'server', 'network']);
 
-/** A failed EC2 API call, with the operation, AWS's code and message, and request id. */
-export class Ec2Error extends EffectError {
+/** A failed AWS API call, with the operation, AWS's code and message, and request id. */
+export class AwsApiError extends EffectError {
   constructor(
     readonly operation: string,
     code: string,
@@ -63,6 +63,9 @@ export class Ec2Error extends EffectError {
     super(code, message, RETRYABLE_KINDS.has(kind), options);
   }
 }
+
+/** A failed EC2 API call. */
+export class Ec2Error extends AwsApiError {}
 
 /** A write refused locally because the caller's fence (AbortSignal / writeGuard) says it may no longer write. */
 export class FencedError extends EffectError {
@@ -94,20 +97,8 @@ interface SdkLikeError {
   $metadata?: { httpStatusCode?: unknown; requestId?: unknown };
 }
 
-/** A failed EKS API call (doctor's DescribeCluster), with the same fields as Ec2Error. */
-export class EksError extends EffectError {
-  constructor(
-    readonly operation: string,
-    code: string,
-    message: string,
-    readonly kind: AwsErrorKind,
-    readonly httpStatus?: number,
-    readonly requestId?: string,
-    options?: { cause?: unknown },
-  ) {
-    super(code, message, RETRYABLE_KINDS.has(kind), options);
-  }
-}
+/** A failed EKS API call (doctor's DescribeCluster). */
+export class EksError extends AwsApiError {}
 
 /** Turns whatever the EKS SDK threw into an EksError (already-typed errors pass through). */
 export function toEksError(operation: string, err: unknown, context?: string): EffectError {
