@@ -11,7 +11,7 @@
 //                  can have landed, then reasserts (describe-first) on drift and
 //                  on change. Each region backs off on its own.
 //   steppingDown   the fence (named action on leaving `leader`), then settling of
-//                  aborted writes, then the release of the Lease
+//                  the writes in flight (sent ones get their answer), then the release of the Lease
 //
 // The root owns the whole actor tree: the fleet (one vtep actor per node that
 // needs work) and the device watchdog live as long as the gateway does, so
@@ -447,7 +447,7 @@ export const gatewayMachine = setup({
       },
     },
     steppingDown: {
-      // The fence ran on leaving `leader`; the aborted writes settle, then the Lease is handed over.
+      // The fence ran on leaving `leader`; the writes in flight settle, then the Lease is handed over.
       initial: 'settling',
       states: {
         settling: {

@@ -31,7 +31,7 @@ export const TIMINGS = {
    * converged peer wins; two fresh pods still elect after it.
    */
   dataPlaneGraceMs: 5_000,
-  /** Stepping down waits at most this long for aborted writes to settle before releasing the Lease. */
+  /** Stepping down waits at most this long for the writes in flight (route writes already sent: until EC2 answered) before releasing the Lease. */
   settleTimeoutMs: 1_000,
   /** An EC2 request gives up after this (the SDK's socket timeout): a write sent can land up to this late. */
   ec2RequestTimeoutMs: 10_000,
