@@ -19,6 +19,8 @@ export const POD_CIDRS = '198.19.0.0/16';
 export const ROUTE_TABLE_IDS = ['rtb-0a1a1a1a1a1a1a1a1', 'rtb-0b2b2b2b2b2b2b2b2'] as const;
 /** The lab's EKS cluster as the EKS stand-in serves it. */
 export const EKS_CLUSTER = { name: 'ehlab', remoteNodeNetworks: ['203.0.113.0/24'], remotePodNetworks: [POD_CIDRS] } as const;
+/** The gateways' security group (on both ENIs): VXLAN from the hybrid site. */
+export const GATEWAY_SECURITY_GROUP = 'sg-0a1a1a1a1a1a1a1a1';
 export const LEASE_NAME = 'hybrid-gateway-leader';
 export const LEASE_NAMESPACE = 'kube-system';
 export const CONTROL_IP = '198.51.100.2';

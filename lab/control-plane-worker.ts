@@ -16,9 +16,13 @@
 // The Kubernetes stand-in's record: every change of the lab Lease's holder
 // (op leaseLog), and what its faults injected since a time (op kubeFaultReport:
 // counts, and every delayed request with the wait it had).
+// op httpGet {url, timeoutMs}: the status of one GET from the control namespace
+// (the lab's kubelet stand-in probes the gateways' /readyz this way: no process
+// per probe).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startControlPlane, type ControlPlaneOptions } from './control-plane.js';
+import { httpStatus } from './http-probe.js';
 import { createPropagator, type RequestOrigin, type ScriptedFailure, type ThrottleSpec } from './ec2/index.js';
 import type { DelayRecord, FaultConfig, KObj } from './kube-apiserver/index.js';
 
@@ -126,7 +130,8 @@ type Request =
   | { id: number; op: 'ec2Behaviour' }
   | { id: number; op: 'otlpRequests' }
   | { id: number; op: 'kubeRequests' }
-  | { id: number; op: 'writeKubeconfig'; path: string };
+  | { id: number; op: 'writeKubeconfig'; path: string }
+  | { id: number; op: 'httpGet'; url: string; timeoutMs: number };
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as ControlPlaneOptions & LabExtras;
 const cp = await startControlPlane(opts);
@@ -206,6 +211,10 @@ cp.ec2.onRouteChange((change, call) => {
 
 process.on('message', (raw: unknown) => {
   const req = raw as Request;
+  if (req.op === 'httpGet') {
+    void httpStatus(req.url, req.timeoutMs).then((value) => process.send?.({ id: req.id, ok: true, value }));
+    return;
+  }
   try {
     let value: unknown;
     switch (req.op) {

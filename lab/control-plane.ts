@@ -6,6 +6,7 @@ import { startKubeApiServer, type KubeApiServer } from './kube-apiserver/index.j
 import { startEc2StandIn, type Ec2BehaviourOverrides, type Ec2ProfileName, type Ec2StandIn } from './ec2/index.js';
 import { startEksStandIn, type EksClusterSpec, type EksStandIn } from './eks/index.js';
 import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
+import { gatewaySecurityGroup, installationObjects, type InstallationOptions } from './installation.js';
 
 export interface LabGatewayNode {
   readonly name: string;
@@ -40,6 +41,11 @@ export interface ControlPlaneOptions {
   readonly kubeCrdDefaults?: boolean;
   /** The EKS cluster the EKS stand-in serves (DescribeCluster, for doctor); none: no EKS stand-in. */
   readonly eksCluster?: EksClusterSpec;
+  /**
+   * The rest of a correctly configured EKS-with-Cilium install (lab/installation.ts): the
+   * CRD object, cilium-config, aws-node, the gateways' security group. None: a bare stand-in.
+   */
+  readonly installation?: InstallationOptions;
 }
 
 export interface ControlPlane {
@@ -68,11 +74,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       subnetId: opts.subnetId,
       vpcId: opts.vpcId,
       sourceDestCheck: false,
+      ...(opts.installation !== undefined ? { securityGroupIds: [opts.installation.securityGroupId] } : {}),
     })),
+    ...(opts.installation !== undefined ? { securityGroups: [gatewaySecurityGroup(opts.installation, opts.vpcId)] } : {}),
     routeTables: opts.routeTableIds.map((routeTableId) => ({ routeTableId, vpcId: opts.vpcId, vpcCidr: opts.vpcCidr })),
     ...(opts.ec2Profile !== undefined ? { profile: opts.ec2Profile } : {}),
     ...(opts.ec2Behaviour !== undefined ? { behaviour: opts.ec2Behaviour } : {}),
   });
+  for (const o of opts.installation !== undefined ? installationObjects(opts.installation) : []) kube.store.put(o.plural, o.body);
   const eks = opts.eksCluster !== undefined ? await startEksStandIn({ host: opts.host, region: opts.region, clusters: [opts.eksCluster] }) : undefined;
   const otlp = await startOtlpReceiver({ host: opts.host });
   return {

@@ -20,6 +20,7 @@ import {
   EKS_CLUSTER,
   GATEWAYS,
   GATEWAY_NAMES,
+  GATEWAY_SECURITY_GROUP,
   LEASE_NAME,
   LEASE_NAMESPACE,
   ONPREM_IP,
@@ -46,6 +47,7 @@ import type { AgentApplied } from './cilium-agent.js';
 import type { Ec2CallRecord, Ec2FaultRequest, KubeFaultReport, LeaseHolderChange, RouteWrite } from './control-plane-worker.js';
 import { IpcPeer, type Reply } from './ipc.js';
 import type { FaultConfig } from './kube-apiserver/index.js';
+import { KubeletStandIn, READINESS } from './kubelet.js';
 import { gatewayDeviceMac } from './mac.js';
 import { stderrTail, type NetnsRun } from './netns.js';
 import type { FlowReport } from './probe-worker.js';
@@ -147,6 +149,8 @@ export class Lab {
   ctl!: IpcPeer;
   info!: ControlInfo;
   vpcProbe!: IpcPeer;
+  /** The gateway pods' kubelet stand-in (their Pod objects, Ready from /readyz). */
+  kubelet!: KubeletStandIn;
   /** The profile in force (MTUs, the stand-ins' behaviour). */
   readonly profile: LabProfile;
   private readonly flows = new Map<string, { probe: IpcPeer; to: string }>();
@@ -220,12 +224,19 @@ export class Lab {
         ec2Profile: this.profile.ec2Profile,
         kubeCrdDefaults: this.profile.kubeCrdDefaults,
         eksCluster: EKS_CLUSTER,
+        installation: { podCidrs: [POD_CIDRS], remoteNodeNetworks: EKS_CLUSTER.remoteNodeNetworks, securityGroupId: GATEWAY_SECURITY_GROUP },
       }),
     ]);
     const ready = new Promise<ControlInfo>((resolve) => child.once('message', (m) => resolve(m as ControlInfo)));
     this.ctl = new IpcPeer(child, 'control plane');
     await this.ctl.ready;
     this.info = await ready;
+    this.kubelet = new KubeletStandIn({
+      put: (plural, body) => this.ask({ op: 'put', plural, body }),
+      // The chart's probe: httpGet /readyz on the health port, timeoutSeconds 2 (from the control namespace, across the router).
+      probe: async (name) => (await this.ask<number>({ op: 'httpGet', url: `http://${gateway(name as GatewayName).ip}:8088/readyz`, timeoutMs: 2000 })) === 200,
+      periodMs: READINESS.periodMs,
+    });
 
     this.log('starting the VPC pod probe');
     this.vpcProbe = new IpcPeer(run.spawnNode(vpcPod!, 'lab/probe-worker.ts'), 'VPC pod probe');
@@ -403,12 +414,19 @@ export class Lab {
     if (gp.child !== undefined && gp.child.exitCode === null && gp.child.signalCode === null) throw new Error(`${name} is running already`);
     const podUid = randomUUID();
     const entry = this.opts.gatewayEntry;
-    const env = { ...(entry?.env ?? {}), ...this.gatewayEnv(name), POD_UID: podUid };
+    const own = this.gatewayEnv(name);
+    const env = { ...(entry?.env ?? {}), ...own, POD_UID: podUid };
     const child =
       entry === undefined
         ? this.run.spawnNode(this.ns.gw[name], 'runtime/main.ts', this.opts.gatewayArgs ?? [], env)
         : this.run.spawnNode(this.ns.gw[name], entry.script, this.opts.gatewayArgs ?? [], env, { compiled: true, nodeArgs: [...entry.nodeArgs] });
     gp.podUids.push(podUid);
+    // The pod the downward API describes to this process.
+    const pod = { namespace: own.POD_NAMESPACE!, name: own.POD_NAME!, nodeName: own.NODE_NAME!, hostIP: own.NODE_IP! };
+    this.kubelet.started(pod);
+    child.once('exit', () => {
+      if (gp.child === child) this.kubelet.exited(pod.name);
+    });
     const onLine = this.opts.onGatewayLine;
     if (onLine !== undefined && child.stdout !== null) createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (l) => onLine(name, l));
     gp.child = child;
@@ -452,6 +470,7 @@ export class Lab {
     const killed = this.signalGateway(name, 'SIGKILL');
     await this.run.ip(ns, ['link', 'set', VXLAN_DEVICE, 'down']).catch(() => undefined);
     this.gateways[name].down = true;
+    this.kubelet.exited(name);
     await killed;
     return t0;
   }
@@ -659,6 +678,7 @@ export class Lab {
   }
 
   async teardown(): Promise<void> {
+    await this.kubelet?.stop();
     // Frozen gateways cannot handle SIGTERM: wake them so teardown's SIGTERM works.
     for (const name of GATEWAY_NAMES) if (this.gateways[name].stopped) this.gateways[name].child?.kill('SIGCONT');
     await this.run.teardown();

@@ -87,6 +87,27 @@ describe(`lab fault scenarios, MTUs and idle cost (${profile.name} profile)`, ()
     }
   });
 
+  it('doctor, run as gw-a (its namespace, its environment), finds every check passing against the lab: exit 0, no warning, no failure', async () => {
+    // The malformed CiliumNodes served the test before; doctor rightly fails nodes.admissible on them.
+    for (const name of ['bad-ip', 'bad-cidr', 'no-spec']) await lab.ask({ op: 'remove', plural: 'ciliumnodes', name });
+    // The kubelet stand-in probes /readyz every 5 s (the chart's period): wait for both pods Ready.
+    await until('both gateway pods Ready', async () => {
+      const pods = await lab.ask<Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }>>({ op: 'list', plural: 'pods', namespace: 'kube-system' });
+      const ready = pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      return ready.length === 2 ? true : undefined;
+    }, 20_000, 250);
+    const env = Object.fromEntries(Object.entries(lab.gatewayEnv('gw-a')).filter(([k]) => /^(NODE_IP|VPC_CIDR|POD_CIDRS|ROUTE_TABLE_IDS|POD_NAME|POD_NAMESPACE|NODE_NAME|KUBECONFIG|AWS_|CLUSTER_NAME)/.test(k)));
+    const child = run.spawnNode(lab.ns.gw['gw-a'], 'runtime/main.ts', ['doctor', '--output', 'json'], env);
+    let out = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    const report = JSON.parse(out) as { checks: Array<{ name: string; status: string; saw: string }>; summary: Record<string, number> };
+    expect(report.checks.filter((c) => c.status !== 'pass')).toEqual([]);
+    expect(report.checks.length).toBe(15);
+    expect(report.summary).toMatchObject({ pass: 15, warn: 0, fail: 0 });
+    expect(code).toBe(0);
+  }, 60_000);
+
   it('TCP bulk transfers (4 MiB each way) between the VPC pod and a hybrid pod complete, also when the hybrid pod’s MSS exceeds the VXLAN path (path-MTU discovery through the gateway)', async () => {
     const leader = await lab.waitConverged(30_000);
     const node = lab.hybrid.get('hyb-1')!;
