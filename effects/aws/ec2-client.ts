@@ -1,7 +1,7 @@
 // Builds the EC2 client the adapters use. Endpoint and credentials come from
 // the SDK's standard sources: AWS_ENDPOINT_URL_EC2, then AWS_ENDPOINT_URL (read
 // by @aws-sdk/client-ec2 itself since 3.5xx; verified for 3.1169.0 by
-// test/aws/sdk-endpoint.test.ts), then the regional endpoint; credentials from
+// test/aws/sdk-and-cli.test.ts), then the regional endpoint; credentials from
 // the default provider chain (env, web identity / IRSA, Pod Identity, IMDS).
 // The SDK's own retries are turned off (maxAttempts 1) so p-retry, with the
 // caller's policy, is the only retry layer: retries do not multiply.
