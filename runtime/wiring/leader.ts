@@ -31,14 +31,11 @@ export function leaderActors({ config, host, clients, lock, vtepConfig, ownerKey
   const endpoints = () => vtepEndpoints(config, host.device?.mac ?? '');
   // Leader writes in flight: stepping down waits (bounded) for them to settle. An EC2 route
   // write has no precondition, so one abandoned in flight could land after the release, over a
-  // successor's: those are waited for until EC2 answered them (onWire). The CiliumVTEPConfig
-  // write is a PUT on a resourceVersion, which a successor's write makes stale (409).
-  const inFlight = new Set<Promise<unknown>>();
-  const onWire = new WritesOnWire();
+  // successor's: each request sent stays here until EC2 answered it (ensureRoutes' onWire). The
+  // CiliumVTEPConfig write is a PUT on a resourceVersion, which a successor's write makes stale (409).
+  const inFlight = new WritesOnWire();
   const tracked = <T>(p: Promise<T>): Promise<T> => {
     inFlight.add(p);
-    const done = (): void => void inFlight.delete(p);
-    p.then(done, done);
     return p;
   };
   return {
@@ -80,7 +77,7 @@ export function leaderActors({ config, host, clients, lock, vtepConfig, ownerKey
             strategy,
             signal,
             writeGuard: () => lock.isHeld(),
-            onWire,
+            onWire: inFlight,
             checkSourceDestCheck: false,
             onRouteUpdate: (u) => {
               if (u.action === 'unchanged' && !u.error) return;
@@ -105,7 +102,7 @@ export function leaderActors({ config, host, clients, lock, vtepConfig, ownerKey
       ),
     ),
     settleWrites: fromPromise<void>(async () => {
-      await Promise.allSettled([...inFlight, onWire.settled()]);
+      await inFlight.settled();
     }),
   };
 }
