@@ -34,6 +34,7 @@ import { openDataPlane } from '../effects/netlink/index.js';
 import type { GatewayConfig } from './config/parse.js';
 import type { LiveInspector } from './inspector.js';
 import type { Logger } from './logging.js';
+import { failingChecks, type ReadinessChecks } from './health.js';
 import { createMetrics, gatewayStateName, type ScrapeStats } from './metrics.js';
 import { FailoverTrace, startTracing, transitionTracer, type TransitionRecord } from './tracing.js';
 import { DesiredFeed } from './wiring/desired-feed.js';
@@ -52,7 +53,7 @@ export interface GatewayDeps {
 
 export interface GatewayRuntime {
   readonly metrics: ReturnType<typeof createMetrics>;
-  readiness(): { vxlanUp: boolean; informerSynced: boolean; dataPlaneConverged: boolean };
+  readiness(): ReadinessChecks;
   /** Hybrid nodes whose entries the kernel refused and that are not programmed since (sorted by name). */
   refusedNodes(): Array<{ node: string; reason: string }>;
   readonly gateway: Actor<typeof gatewayMachine>;
@@ -219,13 +220,13 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       informer = startInformer();
     });
 
-  const readiness = (): { vxlanUp: boolean; informerSynced: boolean; dataPlaneConverged: boolean } => ({
+  const readiness = (): ReadinessChecks => ({
     vxlanUp: host.device?.up === true,
     informerSynced: host.informerSynced,
     dataPlaneConverged: host.converged,
   });
   // hybrid_gateway_ready: the same checks /readyz answers with, for alerting on a pod that stays unready.
-  metrics.readinessFrom(() => Object.values(readiness()).every(Boolean));
+  metrics.readinessFrom(() => failingChecks(readiness()).length === 0);
 
   return {
     metrics,

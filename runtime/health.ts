@@ -36,6 +36,13 @@ export interface HealthState {
   refusedNodes?(): readonly RefusedNode[];
 }
 
+/** The readiness checks that do not pass, by name: /readyz is 200 only when there are none. */
+export function failingChecks(checks: ReadinessChecks): string[] {
+  return Object.entries(checks)
+    .filter(([, ok]) => !ok)
+    .map(([name]) => name);
+}
+
 /** The refused nodes shown in a /readyz body. */
 const REFUSED_SHOWN = 50;
 
@@ -64,9 +71,7 @@ export function startHealthServer(bind: BindAddress, state: HealthState, opts: {
       reply(ok ? 200 : 500, { status: ok ? 'ok' : 'event loop stalled', eventLoopDelayMs: delay, limitMs: maxDelay });
     } else if (path === '/readyz') {
       const checks = state.readiness();
-      const failing = Object.entries(checks)
-        .filter(([, ok]) => !ok)
-        .map(([name]) => name);
+      const failing = failingChecks(checks);
       const refused = state.refusedNodes?.() ?? [];
       reply(failing.length === 0 ? 200 : 503, {
         status: failing.length === 0 ? 'ok' : 'not ready',
