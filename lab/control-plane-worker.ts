@@ -22,7 +22,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startControlPlane, type ControlPlaneOptions } from './control-plane.js';
-import { httpStatus } from './http-probe.js';
+import { httpGet } from './http-probe.js';
 import { createPropagator, type RequestOrigin, type ScriptedFailure, type ThrottleSpec } from './ec2/index.js';
 import type { DelayRecord, FaultConfig, KObj } from './kube-apiserver/index.js';
 
@@ -212,7 +212,7 @@ cp.ec2.onRouteChange((change, call) => {
 process.on('message', (raw: unknown) => {
   const req = raw as Request;
   if (req.op === 'httpGet') {
-    void httpStatus(req.url, req.timeoutMs).then((value) => process.send?.({ id: req.id, ok: true, value }));
+    void httpGet(req.url, req.timeoutMs).then((r) => process.send?.({ id: req.id, ok: true, value: r.status }));
     return;
   }
   try {

@@ -4,8 +4,7 @@
 // answer's start, duration and status. The benchmark asks it over IPC:
 //   report {fromMs, toMs}  longest answer (a timeout counts as the timeout), failures, probes
 //   get {url}              one GET (e.g. /metrics), the body
-// node:http, not fetch: Node's fetch refuses some ports (10080 among them).
-import { get } from 'node:http';
+import { httpGet } from '../http-probe.js';
 
 interface Options {
   readonly url: string;
@@ -22,19 +21,6 @@ interface Probe {
 const opts = JSON.parse(process.argv[2] ?? '{}') as Options;
 const epoch = (): number => performance.timeOrigin + performance.now();
 const probes: Probe[] = [];
-
-function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = get(url, { timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => resolve({ status: 0, body: err.message }));
-  });
-}
 
 async function loop(): Promise<void> {
   for (;;) {
