@@ -5,7 +5,7 @@
 // namespace's kernel routes (next hop = the ENI's private IP).
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../listen.js';
 import { FAULT_STATUS, Faults, requestLimitMessage } from './faults.js';
 import { imdsHandler, type ImdsCall } from './imds.js';
 import {
@@ -199,16 +199,6 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
 function urlOf(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
@@ -363,7 +353,7 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
   const imdsTokens = new Map<string, Map<string, number>>();
   const servers: Server[] = [api];
   try {
-    const port = await listen(api, host, options.port ?? 0);
+    const { port } = await listen(api, host, options.port ?? 0);
     for (const spec of options.instances) {
       const instance = world.instances.get(spec.instanceId);
       if (!instance) continue;
@@ -373,7 +363,7 @@ export async function startEc2StandIn(options: Ec2StandInOptions): Promise<Ec2St
       imdsTokens.set(spec.instanceId, tokens);
       const server = createServer(imdsHandler(instance, log, tokens));
       servers.push(server);
-      const p = await listen(server, host, spec.imdsPort ?? 0);
+      const { port: p } = await listen(server, host, spec.imdsPort ?? 0);
       imdsServers.set(spec.instanceId, { server, url: urlOf(host, p) });
     }
     const closeAll = (): Promise<void> =>

@@ -6,8 +6,8 @@
 // UpdateClusterConfig), so it validates nothing about those networks.
 // Every behaviour and its source: lab/README.md, "How EKS behaves".
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listen } from '../listen.js';
 import { ACCOUNT_ID } from '../ec2/model.js';
 
 export interface EksClusterSpec {
@@ -119,16 +119,6 @@ function credentialScope(authorization: string): { accessKeyId: string; region: 
   return m ? { accessKeyId: m[1] as string, region: m[2] as string, service: m[3] as string } : undefined;
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
 export async function startEksStandIn(options: EksStandInOptions): Promise<EksStandIn> {
   const host = options.host ?? '127.0.0.1';
   const { region } = options;
@@ -188,7 +178,7 @@ export async function startEksStandIn(options: EksStandInOptions): Promise<EksSt
     });
   });
 
-  const port = await listen(server, host, options.port ?? 0);
+  const { port } = await listen(server, host, options.port ?? 0);
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     region,

@@ -12,6 +12,7 @@ import { findResource, groupVersion, RESOURCES, type KObj, type ResourceDef } fr
 import { parseFieldSelector, parseLabelSelector, SelectorError } from './selectors.js';
 import type { Store, StoreEvent, WriteOptions } from './store.js';
 import { toTable, wantsTable } from './table.js';
+import { listen as listenOn } from '../listen.js';
 
 export interface ServerOptions {
   /** Bookmark period of watches that ask for them (default 1000 ms; the real server sends one a minute). */
@@ -142,13 +143,7 @@ export class KubeApiHttpServer {
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listenOn(this.server, host, port);
   }
 
   async close(): Promise<void> {
