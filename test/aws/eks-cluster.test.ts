@@ -12,6 +12,7 @@ import { describeClusterRemoteNetworks } from '../../effects/aws/eks-cluster.js'
 import { AwsInputError, EksError } from '../../effects/aws/errors.js';
 import { startEksStandIn, type EksStandIn } from '../../lab/eks/index.js';
 import { CREDENTIALS, REGION } from './fixture.js';
+import { isolatedSdkEnv, localOnly } from './sdk-env.js';
 
 const CLUSTER = 'hybrid-lab';
 let standIn: EksStandIn;
@@ -81,36 +82,9 @@ describe('describeClusterRemoteNetworks', () => {
   });
 });
 
-/** Env for the SDK: static test credentials, no config files, no IMDS. */
-function isolatedEnv(): void {
-  Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    AWS_CONFIG_FILE: join(scratch, 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'no-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
-  delete process.env.AWS_PROFILE;
-  delete process.env.AWS_SESSION_TOKEN;
-  delete process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS;
-}
-
-/** Refuses, before it leaves, any request not addressed to 127.0.0.1 (should the SDK ignore the env, nothing reaches AWS). */
-function localOnly(eks: EKSClient): EKSClient {
-  eks.middlewareStack.add(
-    (next) => async (args) => {
-      const host = (args.request as { hostname?: string }).hostname;
-      if (host !== '127.0.0.1') throw new Error(`test guard: the SDK addressed ${host ?? '?'} instead of the stand-in`);
-      return next(args);
-    },
-    { step: 'finalizeRequest', name: 'localOnlyGuard' },
-  );
-  return eks;
-}
-
 describe('@aws-sdk/client-eks 3.1169.0 reads the endpoint from the environment', () => {
   it('AWS_ENDPOINT_URL_EKS wins over AWS_ENDPOINT_URL', async () => {
-    isolatedEnv();
+    isolatedSdkEnv(scratch);
     process.env.AWS_ENDPOINT_URL_EKS = standIn.url;
     process.env.AWS_ENDPOINT_URL = 'http://127.0.0.1:9';
     const before = standIn.calls.length;
@@ -120,7 +94,7 @@ describe('@aws-sdk/client-eks 3.1169.0 reads the endpoint from the environment',
   });
 
   it('AWS_ENDPOINT_URL alone', async () => {
-    isolatedEnv();
+    isolatedSdkEnv(scratch);
     delete process.env.AWS_ENDPOINT_URL_EKS;
     process.env.AWS_ENDPOINT_URL = standIn.url;
     expect(await withClient(localOnly(createEksClient({ region: REGION })), (eks) => describeClusterRemoteNetworks(eks, 'other'))).toBeUndefined();

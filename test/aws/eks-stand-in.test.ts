@@ -2,19 +2,18 @@
 // expect it: @aws-sdk/client-eks 3.1169.0 and the AWS CLI (skipped, with the
 // reason logged, where it is not installed) read the cluster and its remote
 // networks, and get EKS's errors back with their codes and statuses.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { EKS_CLUSTER, GATEWAYS, POD_CIDRS, REGION as LAB_REGION, ROUTE_TABLE_IDS, SUBNET_ID, VPC_CIDR, VPC_ID } from '../../lab/addresses.js';
 import { startEksStandIn, type EksStandIn } from '../../lab/eks/index.js';
 import { REPO_ROOT } from '../support/netns.js';
 import { CREDENTIALS, REGION } from './fixture.js';
+import { awsCli, awsCliVersion } from './sdk-env.js';
 
-const run = promisify(execFile);
 const CLUSTER = 'hybrid-lab';
 const NODES = ['192.0.2.0/24'];
 const PODS = ['198.19.0.0/16'];
@@ -144,40 +143,11 @@ describe("the lab's control plane", () => {
   }, 60_000);
 });
 
-async function awsCliVersion(): Promise<string | undefined> {
-  try {
-    const { stdout, stderr } = await run('aws', ['--version'], { timeout: 30_000 });
-    return (stdout || stderr).trim();
-  } catch {
-    return undefined;
-  }
-}
 const cli = await awsCliVersion();
 if (cli === undefined) process.stderr.write("test/aws: skipping the AWS CLI EKS test: `aws` is not installed (scripts/setup.sh installs Debian's awscli)\n");
 
 describe.skipIf(cli === undefined)(`aws eks describe-cluster (${cli ?? 'absent'}) against the stand-in`, () => {
-  const aws = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-    try {
-      const { stdout, stderr } = await run('aws', ['eks', ...args, '--endpoint-url', standIn.url, '--region', REGION, '--output', 'json'], {
-        timeout: 60_000,
-        env: {
-          PATH: process.env.PATH,
-          HOME: scratch,
-          AWS_ACCESS_KEY_ID: 'AKIDCLITEST000000000',
-          AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-          AWS_CONFIG_FILE: join(scratch, 'no-config'),
-          AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'no-credentials'),
-          AWS_EC2_METADATA_DISABLED: 'true',
-          AWS_MAX_ATTEMPTS: '1',
-          AWS_PAGER: '',
-        },
-      });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-    }
-  };
+  const aws = awsCli('eks', () => standIn.url, REGION, () => scratch);
 
   it('reads the remote networks, and reports an unknown cluster with its code and message', async () => {
     const ok = await aws('describe-cluster', '--name', CLUSTER);
