@@ -47,7 +47,7 @@ import type { AgentApplied } from './cilium-agent.js';
 import type { Ec2CallRecord, Ec2FaultRequest, KubeFaultReport, LeaseHolderChange, RouteWrite } from './control-plane-worker.js';
 import { IpcPeer, type Reply } from './ipc.js';
 import type { FaultConfig } from './kube-apiserver/index.js';
-import { KubeletStandIn, READINESS } from './kubelet.js';
+import { KubeletStandIn } from './kubelet.js';
 import { gatewayDeviceMac } from './mac.js';
 import { stderrTail, type NetnsRun } from './netns.js';
 import type { FlowReport } from './probe-worker.js';
@@ -235,7 +235,6 @@ export class Lab {
       put: (plural, body) => this.ask({ op: 'put', plural, body }),
       // The chart's probe: httpGet /readyz on the health port, timeoutSeconds 2 (from the control namespace, across the router).
       probe: async (name) => (await this.ask<number>({ op: 'httpGet', url: `http://${gateway(name as GatewayName).ip}:8088/readyz`, timeoutMs: 2000 })) === 200,
-      periodMs: READINESS.periodMs,
     });
 
     this.log('starting the VPC pod probe');
