@@ -88,7 +88,7 @@ export const IDENTITY_DOC: InstanceIdentity = {
   region: 'eu-west-1',
   networkInterfaceId: ENI,
   macAddress: '02:00:00:00:00:01',
-  nodeIP: '10.0.1.10',
+  nodeIP: '198.51.100.10',
   sources: { instanceId: 'imds', region: 'imds' },
 };
 export const DEVICE: DeviceInfo = {
@@ -97,7 +97,7 @@ export const DEVICE: DeviceInfo = {
   mac: '02:11:22:33:44:55',
   vni: 2,
   port: 8472,
-  nodeIP: '10.0.1.10',
+  nodeIP: '198.51.100.10',
   up: true,
   mtu: 1450,
   underlay: { name: 'eth0', ifindex: 2, mtu: 9001 },

@@ -39,7 +39,7 @@ export type GatewayModelState = Timed<GatewaySnapshot, Env>;
 /** A model event: the machine's event, or a wait for the timer with scheduling number `timer`. */
 export type GatewayModelEvent = EventObject & { timer?: number; [payload: string]: unknown };
 
-const BASE_ENV = { NODE_IP: '10.0.1.10', VPC_CIDR: '10.0.0.0/16', POD_CIDRS: '10.100.0.0/16', ROUTE_TABLE_IDS: 'rtb-0123456789abcdef0' };
+const BASE_ENV = { NODE_IP: '198.51.100.10', VPC_CIDR: '198.51.100.0/24', POD_CIDRS: '198.18.0.0/16', ROUTE_TABLE_IDS: 'rtb-0123456789abcdef0' };
 
 /** Production's configuration from a minimal environment: the flags' defaults (lease 3 s / 2 s / 1 s…). */
 export function modelConfig(): GatewayConfig {

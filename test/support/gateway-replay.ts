@@ -29,7 +29,7 @@ export function flush(): Promise<void> {
   return new Promise<void>((resolve) => setImmediate(resolve));
 }
 
-const ROUTES = [{ DestinationCidrBlock: '10.100.0.0/16', NetworkInterfaceId: ENI, State: 'active' }];
+const ROUTES = [{ DestinationCidrBlock: '198.18.0.0/16', NetworkInterfaceId: ENI, State: 'active' }];
 
 /** What the adapter answers to each call, for an actor's successful outcome. */
 function answer(op: Op, output: unknown): void {
