@@ -298,17 +298,22 @@ async function replay(path: Path): Promise<void> {
   }
 }
 
+/** Converged on [b], then a1 added while steady: an actor of its own works on hyb-a. */
+async function steadyWithWorkerForA(h: ReturnType<typeof fleetHarness>): Promise<void> {
+  h.actor.send({ type: 'DATAPLANE.READY' });
+  h.actor.send({ type: 'NODES.SYNCED', vteps: [b] });
+  h.reconcile!.resolve({ added: 4, removed: 0, fixed: 0, failedNodes: [] });
+  await flush();
+  h.actor.send({ type: 'NODES.CHANGED', upserts: [a1], removes: [] });
+  await flush();
+}
+
 /** A retired actor's report may still arrive (sent before the fleet let it go): the fleet ignores it. */
 async function lateReports(): Promise<void> {
   const h = fleetHarness();
   h.actor.start();
   try {
-    h.actor.send({ type: 'DATAPLANE.READY' });
-    h.actor.send({ type: 'NODES.SYNCED', vteps: [b] });
-    h.reconcile!.resolve({ added: 4, removed: 0, fixed: 0, failedNodes: [] });
-    await flush();
-    h.actor.send({ type: 'NODES.CHANGED', upserts: [a1], removes: [] });
-    await flush();
+    await steadyWithWorkerForA(h);
     const worker = h.actor.getSnapshot().context.busy.get('hyb-a')!;
     expect(worker).toBeDefined();
     const id = `${worker.id}-retired`;
@@ -350,12 +355,7 @@ describe('fleet machine, model-based', () => {
     const h = fleetHarness({ maxAttempts: 1 });
     h.actor.start();
     try {
-      h.actor.send({ type: 'DATAPLANE.READY' });
-      h.actor.send({ type: 'NODES.SYNCED', vteps: [b] });
-      h.reconcile!.resolve({ added: 4, removed: 0, fixed: 0, failedNodes: [] });
-      await flush();
-      h.actor.send({ type: 'NODES.CHANGED', upserts: [a1], removes: [] });
-      await flush();
+      await steadyWithWorkerForA(h);
       // The kernel refuses a1's entries: its only attempt fails, the actor stalls and says why.
       const w = h.writes.get('hyb-a') as unknown as { reject?: unknown } | undefined;
       expect(w).toBeDefined();
