@@ -1,6 +1,8 @@
 // The contract between the gateway statechart and its effects: what each
 // invoked actor returns, what it is given, and the events the machine takes.
-// Defined once here; effects/ and runtime/ import these types.
+// Defined once here; effects/ and runtime/ import these types. The root
+// (gateway.machine.ts) starts the gateway and runs one shard child per shard
+// (shard.machine.ts): a shard's Lease and, while held, its leader writes.
 import type { FleetEvent } from './fleet.machine.js';
 
 /** How one acquire or renew attempt ended. */
@@ -40,7 +42,7 @@ export interface LeaseOutcome {
  */
 export type RouteStrategy = 'write-first' | 'describe-first';
 
-export interface RouteTablesInput {
+export interface RouteTablesInput extends ShardRef {
   readonly strategy: RouteStrategy;
 }
 
@@ -56,25 +58,75 @@ export interface OwnershipOutcome {
 }
 
 /** The next CiliumVTEPConfig write may replace this owner annotation (besides our own). */
-export interface VtepConfigInput {
+export interface VtepConfigInput extends ShardRef {
   readonly replaceableOwner: string | undefined;
 }
 
-export type StepDownCause = 'renew-deadline' | 'lease-lost' | 'shutdown';
+/**
+ * An acquire attempt. yieldToPreferred: another live gateway is preferred for this shard, so a free
+ * or expired Lease is taken only once it has stayed so for the takeover grace (it gets the chance first).
+ */
+export interface AcquireInput extends ShardRef {
+  readonly yieldToPreferred: boolean;
+}
 
+/** Why a shard's term ended; `hand-over`: the gateway preferred for the shard is back and converged. */
+export type StepDownCause = 'renew-deadline' | 'lease-lost' | 'shutdown' | 'hand-over';
+
+/** The root's context: start-up, the data plane's convergence, shutdown. */
 export interface GatewayContext {
+  /** How many shards this gateway takes part in (--shards): one shard child each. */
+  shards: number;
   initAttempts: number;
+  /** Set once SHUTDOWN arrives. */
+  shuttingDown: boolean;
+  /** The data plane has converged once (the fleet said so). */
+  dataPlaneConverged: boolean;
+  /** The grace period of an unconverged data plane is over. */
+  dataPlaneGraceOver: boolean;
+  /** Shard children that have stopped since SHUTDOWN. */
+  shardsStopped: number;
+  lastError: string | undefined;
+}
+
+export interface GatewayInput {
+  readonly shards: number;
+}
+
+/** What a shard child starts with: its index and what the root knows of the data plane and placement. */
+export interface ShardInput {
+  readonly shard: number;
+  readonly dataPlaneConverged: boolean;
+  readonly dataPlaneGraceOver: boolean;
+  /** Is this gateway the one placement prefers for the shard (always, with one shard)? */
+  readonly preferred: boolean;
+}
+
+/** Every actor a shard invokes is told which shard it works for. */
+export interface ShardRef {
+  readonly shard: number;
+}
+
+/** The life of one shard on this gateway: its Lease, and while it holds it, the shard's leader writes. */
+export interface ShardContext {
+  shard: number;
   routeAttempts: number;
   vtepAttempts: number;
   /** Set once SHUTDOWN arrives: stepping down then ends in `stopped`. */
   shuttingDown: boolean;
   /** A change was reported while the route-table pass was running: run another. */
   routesReassertPending: boolean;
-  /** The data plane has converged once (the fleet said so). */
+  /** The data plane has converged once (the root passes the fleet's word on). */
   dataPlaneConverged: boolean;
   /** The grace period of an unconverged data plane is over. */
   dataPlaneGraceOver: boolean;
+  /** Placement prefers this gateway for the shard (always true with one shard). */
+  preferred: boolean;
+  /** When the gateway placement prefers instead was last seen alive (its member Lease renewed; local ms). */
+  preferredAliveAt: number | undefined;
   lastRenewAt: number | undefined;
+  /** When the current term started (the winning attempt was sent; local ms). */
+  termStartedAt: number | undefined;
   leaseHolder: string | undefined;
   /** When the current holder's lease expires as last judged; a standby's next attempt need not wait past it. */
   leaseExpiresAt: number | undefined;
@@ -89,26 +141,49 @@ export interface GatewayContext {
   leaderReadyAnnounced: boolean;
 }
 
-export type GatewayEvent =
-  /** SIGTERM/SIGINT: step down (release the lease) and stop. */
+/** Placement as the membership watch sees it, for one shard. */
+export interface PlacementFacts {
+  readonly preferred: boolean;
+  /** When the preferred gateway (another one) last renewed its member Lease, as seen here (local ms). */
+  readonly preferredAliveAt?: number | undefined;
+}
+
+/** Events the shard machine takes (from its own actors, or passed on by the root). */
+export type ShardEvent =
+  /** SIGTERM/SIGINT (passed on by the root): step down (release the lease) and stop. */
   | { type: 'SHUTDOWN' }
   /** The renew deadline passed without a successful renewal (a delayed event the leader schedules). */
   | { type: 'LEASE.RENEW_DEADLINE_EXCEEDED' }
-  /** The lease watch saw another holder take the lease while we lead. */
+  /** The lease watch saw another holder take the lease. */
   | { type: 'LEASE.LOST'; holder?: string }
-  /** The lease watch saw the lease released or expired: try to acquire now. */
+  /** The lease watch saw the lease released or deleted: try to acquire now. */
   | { type: 'LEASE.FREE' }
   /** Something the leader owns drifted or changed (CiliumVTEPConfig edited, deleted, or owned elsewhere): re-assert now. */
   | { type: 'LEADER.REASSERT'; reason?: string }
-  /** The fleet converged the kernel for the first time. */
+  /** The data plane converged for the first time (the fleet, through the root). */
   | { type: 'DATAPLANE.CONVERGED' }
-  /** Raised by the machine: the unconverged data plane's grace period is over. */
+  /** The unconverged data plane's grace period is over (the root's timer). */
   | { type: 'DATAPLANE.GRACE_OVER' }
+  /** The membership watch's placement for this shard changed (only with more than one shard). */
+  | ({ type: 'PLACEMENT.CHANGED' } & PlacementFacts)
   /** Raised by the CiliumVTEPConfig region for the route-table region. */
   | { type: 'OWNERSHIP.GRANTED' }
   | { type: 'OWNERSHIP.REFUSED' }
   /** Raised by a work region when its writes are in place. */
-  | { type: 'WORK.IN_PLACE' }
+  | { type: 'WORK.IN_PLACE' };
+
+/** Events the root takes. */
+export type GatewayEvent =
+  /** SIGTERM/SIGINT: every shard steps down (releases its lease), then the gateway stops. */
+  | { type: 'SHUTDOWN' }
+  /** The fleet converged the kernel for the first time. */
+  | { type: 'DATAPLANE.CONVERGED' }
+  /** Raised by the machine: the unconverged data plane's grace period is over. */
+  | { type: 'DATAPLANE.GRACE_OVER' }
+  /** A shard child reached `stopped` (after SIGTERM: it stepped down). */
+  | { type: 'SHARD.STOPPED'; shard: number }
+  /** Placement for shard `shard` changed: passed on to that shard. */
+  | ({ type: 'PLACEMENT.CHANGED'; shard: number } & PlacementFacts)
   /** The desired set (from the CiliumNode informer), passed on to the fleet. */
   | Extract<FleetEvent, { type: 'NODES.SYNCED' | 'NODES.CHANGED' }>
   /** The watchdog found hybrid_vxlan0 deleted or changed and repaired it: the fleet sweeps the kernel again. */

@@ -62,6 +62,15 @@ export function renewalTimes(t: LeaseTimings, lastRenewAt: number | undefined, n
   return { startInMs, deadlineInMs };
 }
 
+/**
+ * With more than one shard: a gateway that placement does not prefer for a shard takes its free
+ * Lease only after it has been free this long, so the preferred gateway goes first (it watches the
+ * Lease, and tries at the latest a retry period after it came free): one retry period.
+ */
+export function takeoverGraceMs(t: LeaseTimings): number {
+  return t.retryPeriodMs;
+}
+
 /** Stepping down gives the release this long before going on without it. */
 export function releaseTimeoutMs(t: LeaseTimings): number {
   return Math.max(500, t.renewDeadlineMs);
@@ -80,7 +89,12 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number): numbe
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
 }
 
-/** The gateway statechart's delays that are plain durations, for the given lease timings. */
+/** The root statechart's delays that are plain durations. */
+export function gatewayFixedDelays() {
+  return { dataPlaneGrace: TIMINGS.dataPlaneGraceMs };
+}
+
+/** A shard statechart's delays that are plain durations, for the given lease timings. */
 export function fixedDelays(t: LeaseTimings) {
   return {
     standbyRetryPeriod: t.retryPeriodMs,
@@ -89,7 +103,6 @@ export function fixedDelays(t: LeaseTimings) {
     renewDeadline: t.renewDeadlineMs,
     lateWriteCheckDelay: lateWriteCheckMs(),
     driftRepairPeriod: TIMINGS.driftRepairMs,
-    dataPlaneGrace: TIMINGS.dataPlaneGraceMs,
     settleTimeout: TIMINGS.settleTimeoutMs,
     releaseTimeout: releaseTimeoutMs(t),
   };

@@ -15,7 +15,7 @@ import type { AdmissionPolicy } from '../machines/domain/admission.js';
 import { ipv4ToInt, parseCidr, type Cidr } from '../machines/domain/ipv4.js';
 import { leaseKey } from '../machines/domain/ownership.js';
 import type { fleetMachine } from '../machines/fleet.machine.js';
-import type { gatewayMachine } from '../machines/gateway.machine.js';
+import { shardId, type gatewayMachine } from '../machines/gateway.machine.js';
 import { TIMINGS } from '../machines/timings.js';
 import { createEc2Client, discoverInstanceIdentity } from '../effects/aws/index.js';
 import {
@@ -40,6 +40,8 @@ import { FailoverTrace, startTracing, transitionTracer, type TransitionRecord } 
 import { DesiredFeed } from './wiring/desired-feed.js';
 import { eniRecord, HostFacts, leaseNamespace, localIPv4Addresses, VXLAN_DEVICE } from './wiring/host.js';
 import { provideGatewayMachine } from './wiring/gateway-logic.js';
+import { ofShard } from './wiring/lease.js';
+import { shardWork } from './wiring/shards.js';
 import type { ClockPort } from './wiring/ports.js';
 
 export { VXLAN_DEVICE, vtepEndpoints } from './wiring/host.js';
@@ -78,11 +80,13 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   const policy: AdmissionPolicy = { vpcCidrs: cidrs(config.vpcCIDRs), podCidrs: cidrs(config.podCIDRs), gatewayAddresses };
 
   const tracing = startTracing(deps.env, { 'k8s.pod.name': identity, 'k8s.namespace.name': namespace, 'k8s.node.name': config.nodeName ?? '', 'host.ip': config.nodeIP });
-  const failover = new FailoverTrace(tracing.tracer);
   const clients = kubeClients(loadKubeConfig(config.kubeconfig));
   const host = new HostFacts();
-  const lock = new LeaseLock({ clients, namespace, name: config.leaderElectionID, identity, leaseDurationMs: config.leaseDurationMs, annotate: eniRecord(host) });
-  const ownerKey = leaseKey(namespace, config.leaderElectionID);
+  // Each shard: its Lease, its failover trace, what it points at its leader.
+  const work = shardWork(config);
+  const failovers = work.map(() => new FailoverTrace(tracing.tracer));
+  const locks = work.map((w) => new LeaseLock({ clients, namespace, name: w.leaseName, identity, leaseDurationMs: config.leaseDurationMs, annotate: eniRecord(host) }));
+  const ownerKey = leaseKey(namespace, ofShard(work, 0).leaseName);
   const vtepConfig = new VtepConfigClient({ clients });
   const events = new EventRecorder({ clients, host: config.nodeName ?? identity, onError: (err) => log.debug({ err }, 'event not recorded') });
   // The pod's uid comes from the downward API (POD_UID): kubectl describe pod lists Events by it, and no pod read is needed.
@@ -99,14 +103,27 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
     scrape,
   );
 
-  // Every transition of every actor is a span; the gateway's also set the state gauge.
-  const onTransition = (t: TransitionRecord): void => {
-    log.debug({ machine: t.machine, from: t.from, to: t.to, event: t.event, node: t.node }, 'transition');
-    if (t.machine !== 'gateway') return;
-    metrics.setGatewayState(gatewayStateName(t.value));
-    if (t.event === 'LEASE.FREE') failover.leaseFreeSeen();
+  // Every transition of every actor is a span (under its shard's failover, if one is open); the
+  // root's and the shards' also set the state gauge.
+  let rootValue: unknown = 'initialising';
+  const shardValues: unknown[] = [];
+  const shardOf = (actorId: string): number | undefined => {
+    const k = work.findIndex((w) => shardId(w.shard) === actorId);
+    return k < 0 ? undefined : k;
   };
-  const traced = transitionTracer(tracing.tracer, failover, onTransition);
+  const onTransition = (t: TransitionRecord): void => {
+    log.debug({ machine: t.machine, actor: t.actorId || undefined, from: t.from, to: t.to, event: t.event, node: t.node }, 'transition');
+    if (t.machine === 'gateway') rootValue = t.value;
+    else if (t.machine === 'shard') {
+      const k = shardOf(t.actorId);
+      if (k === undefined) return;
+      shardValues[k] = t.value;
+      if (t.event === 'LEASE.FREE') ofShard(failovers, k).leaseFreeSeen();
+    } else return;
+    metrics.setGatewayState(gatewayStateName(rootValue, shardValues));
+  };
+  // With one shard its failover is the whole gateway's (the data plane's transitions nest under it too).
+  const traced = transitionTracer(tracing.tracer, (actorId) => (failovers.length === 1 ? failovers[0] : failovers[shardOf(actorId) ?? -1]), onTransition);
   // Optional: the same inspection events, live, to a Stately inspector relay (loaded only when asked for).
   let live: LiveInspector | undefined;
   const liveReady =
@@ -138,7 +155,7 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
     host,
     adapters: {
       dp,
-      lock,
+      locks,
       vtepConfig,
       clients,
       events,
@@ -146,12 +163,13 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       clock,
       random: Math.random,
     },
-    failover,
+    work,
+    failovers,
     metrics,
     log,
     onFailed: deps.onFailed,
   });
-  const gateway = createActor(gatewayLogic, { inspect });
+  const gateway = createActor(gatewayLogic, { inspect, input: { shards: work.length } });
   gateway.subscribe({ error: (err) => log.fatal({ err }, 'gateway statechart failed') });
   const fleetRef = (): ActorRefFrom<typeof fleetMachine> | undefined => gateway.getSnapshot().children.fleet;
 

@@ -45,14 +45,29 @@ const COUNTER_FIELDS: Array<[keyof InterfaceCounters, string]> = [
 export const GATEWAY_STATES = ['initialising', 'initRetry', 'standby', 'acquiring', 'leader', 'steppingDown', 'stopped', 'failed'] as const;
 export type GatewayStateName = (typeof GATEWAY_STATES)[number];
 
-/** The gauge's name for a gateway statechart state value (init stages and their retries folded). */
-export function gatewayStateName(value: unknown): GatewayStateName {
-  if (typeof value === 'string') return value === 'failed' ? 'failed' : value === 'stopped' ? 'stopped' : 'initialising';
+/**
+ * The gauge's name for the gateway's state: the root's value (init stages and their retries folded),
+ * and while serving, the furthest along of its shards' (leader, then steppingDown, acquiring, standby).
+ */
+export function gatewayStateName(value: unknown, shardValues: readonly unknown[] = []): GatewayStateName {
+  if (typeof value === 'string') return value === 'failed' ? 'failed' : value === 'stopped' ? 'stopped' : value === 'serving' || value === 'stopping' ? shardStateName(shardValues) : 'initialising';
   const v = (value ?? {}) as Record<string, unknown>;
   if ('initialising' in v) return typeof v.initialising === 'string' && v.initialising.endsWith('Retry') ? 'initRetry' : 'initialising';
-  if ('electing' in v) return v.electing === 'acquiring' ? 'acquiring' : 'standby';
-  if ('leader' in v) return 'leader';
-  return 'steppingDown';
+  return shardStateName(shardValues);
+}
+
+const SHARD_STATE_ORDER: readonly GatewayStateName[] = ['leader', 'steppingDown', 'acquiring', 'standby', 'stopped'];
+
+function shardStateName(shardValues: readonly unknown[]): GatewayStateName {
+  const names = shardValues.map((value): GatewayStateName => {
+    if (value === 'stopped') return 'stopped';
+    const v = (value ?? {}) as Record<string, unknown>;
+    if ('electing' in v) return v.electing === 'acquiring' ? 'acquiring' : 'standby';
+    if ('leader' in v) return 'leader';
+    if ('steppingDown' in v) return 'steppingDown';
+    return 'standby';
+  });
+  return SHARD_STATE_ORDER.find((n) => names.includes(n)) ?? 'standby';
 }
 
 export function createMetrics(info: GatewayInfo, scrape: () => Promise<ScrapeStats>) {
@@ -134,7 +149,8 @@ export function createMetrics(info: GatewayInfo, scrape: () => Promise<ScrapeSta
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10],
       registers: [registry],
     }),
-    leaderIsActive: new Gauge({ name: `${NS}_leader_is_active`, help: '1 if this gateway instance is the active leader, 0 if standby.', registers: [registry] }),
+    leaderIsActive: new Gauge({ name: `${NS}_leader_is_active`, help: '1 if this gateway instance is the active leader (of any shard), 0 if standby.', registers: [registry] }),
+    shardLeader: new Gauge({ name: `${NS}_shard_leader`, help: '1 if this gateway leads the shard (--shards; one shard, 0, by default), 0 if not.', labelNames: ['shard'], registers: [registry] }),
     leaderSetupDuration: new Histogram({
       name: `${NS}_leader_setup_duration_seconds`,
       help: 'Duration of leader setup operations (route tables + CiliumVTEPConfig) in seconds.',

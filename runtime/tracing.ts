@@ -138,9 +138,10 @@ function valueText(value: unknown): string {
 /**
  * An xstate inspection observer that turns every state change of every actor
  * (gateway, fleet, each vtep) into a zero-length span `state.transition` with
- * machine, from, to, event and node; under the open failover when there is one.
+ * machine, from, to, event and node; under the open failover of the actor's shard
+ * (`failoverOf` its actor id) when there is one.
  */
-export function transitionTracer(tracer: Tracer, failover: FailoverTrace, onTransition?: (t: TransitionRecord) => void): Observer<InspectionEvent> {
+export function transitionTracer(tracer: Tracer, failoverOf: (actorId: string) => FailoverTrace | undefined, onTransition?: (t: TransitionRecord) => void): Observer<InspectionEvent> {
   const last = new Map<string, string>();
   return {
     next(ev) {
@@ -156,10 +157,11 @@ export function transitionTracer(tracer: Tracer, failover: FailoverTrace, onTran
       const machine = snap.machine?.id ?? 'unknown';
       const actorId = (ev.actorRef as { id?: string }).id ?? '';
       const node = nodeOfActorId(actorId);
-      const record: TransitionRecord = { machine, from: from ?? '(start)', to, value: snap.value, event: ev.event.type, node };
+      const record: TransitionRecord = { machine, actorId, from: from ?? '(start)', to, value: snap.value, event: ev.event.type, node };
       const attributes: Attributes = { 'xstate.machine': machine, 'xstate.from': record.from, 'xstate.to': to, 'xstate.event': ev.event.type };
       if (node !== undefined) attributes['hybrid.node'] = node;
-      const parent = failover.active ? trace.setSpan(context.active(), failover.active) : context.active();
+      const failover = failoverOf(actorId);
+      const parent = failover?.active ? trace.setSpan(context.active(), failover.active) : context.active();
       const now = Date.now();
       tracer.startSpan('state.transition', { attributes, startTime: now }, parent).end(now);
       onTransition?.(record);
@@ -169,6 +171,8 @@ export function transitionTracer(tracer: Tracer, failover: FailoverTrace, onTran
 
 export interface TransitionRecord {
   machine: string;
+  /** The actor's id in its parent (`shard-0`, a vtep actor's, …); empty for the root. */
+  actorId: string;
   from: string;
   to: string;
   /** The state value reached (`to` is its text). */

@@ -16,9 +16,11 @@ export type LeaseWatchEvent = { type: 'LEASE.FREE' } | { type: 'LEASE.LOST'; hol
  * watchLease: LEASE.FREE when the Lease is released or deleted, LEASE.LOST when another
  * identity holds it. Sent on each observed change only.
  */
-export function leaseWatchActor<E extends EventObject = LeaseWatchEvent>(lock: Pick<LeaseLock, 'watchLease' | 'identity'>) {
+export function leaseWatchActor<E extends EventObject = LeaseWatchEvent, I = unknown>(lockOf: (input: I) => Pick<LeaseLock, 'watchLease' | 'identity'>) {
   // E: the parent's event union (it must include LeaseWatchEvent); xstate types actors by it.
-  return fromCallback<E>(({ sendBack }) => {
+  // lockOf: the lock this invocation watches (e.g. its shard's, named by the input).
+  return fromCallback<E, I>(({ sendBack, input }) => {
+    const lock = lockOf(input);
     let last = '';
     const w = lock.watchLease((o) => {
       const key = o.free ? 'free' : `held:${o.holder ?? ''}`;
@@ -38,19 +40,19 @@ export function leaseWatchActor<E extends EventObject = LeaseWatchEvent>(lock: P
  * disappears. With `skipInitial`, the first notice (the object as it is when the watch starts)
  * is not passed on: a caller that writes the object right away has nothing to learn from it.
  */
-export function vtepWatchActor<E extends { type: string }>(
+export function vtepWatchActor<E extends { type: string }, I = unknown>(
   client: Pick<VtepConfigClient, 'watch'>,
-  event: (obj: KubeObject | undefined) => E | undefined,
+  event: (obj: KubeObject | undefined, input: I) => E | undefined,
   opts: { skipInitial?: boolean } = {},
 ) {
-  return fromCallback<E>(({ sendBack }) => {
+  return fromCallback<E, I>(({ sendBack, input }) => {
     let skip = opts.skipInitial === true;
     const w = client.watch((obj) => {
       if (skip) {
         skip = false;
         return;
       }
-      const e = event(obj);
+      const e = event(obj, input);
       if (e !== undefined) sendBack(e);
     });
     return () => {

@@ -220,8 +220,13 @@ export class LeaseLock {
     };
   }
 
-  /** One attempt to acquire or renew. Never throws: every outcome is a value. */
-  async tryAcquireOrRenew(signal?: AbortSignal): Promise<LeaseAttempt> {
+  /**
+   * One attempt to acquire or renew. Never throws: every outcome is a value. `yieldMs` (a gateway
+   * that placement does not prefer for this shard): a free or expired Lease is taken only once it has
+   * been so for that long, judged like expiry (from when this process saw the record change); before
+   * that the attempt reports it as held, with the instant it may be taken as `otherExpiresAt`.
+   */
+  async tryAcquireOrRenew(signal?: AbortSignal, opts: { yieldMs?: number } = {}): Promise<LeaseAttempt> {
     if (signal?.aborted === true) {
       this.setHeldUntil(undefined);
       return this.result('fenced');
@@ -249,8 +254,12 @@ export class LeaseLock {
     }
     this.observe(raw, this.now());
     const micros = formatMicroTime(this.wallMicros());
+    const yieldMs = opts.yieldMs ?? 0;
+    const yieldUntil = (freeSince: number): number | undefined => (yieldMs > 0 && this.now() < freeSince + yieldMs ? freeSince + yieldMs : undefined);
 
     if (raw === undefined) {
+      const until = yieldUntil(this.observedAt);
+      if (until !== undefined) return this.result('held-by-other', undefined, until);
       const body = {
         apiVersion: `${LEASE_GROUP}/${LEASE_VERSION}`,
         kind: 'Lease',
@@ -265,11 +274,15 @@ export class LeaseLock {
       return this.result('error', new KubeError('Malformed', `lease ${this.namespace}/${this.name}: record without resourceVersion`, true));
     }
     const mine = rec.holderIdentity === this.identity;
+    let freeSince = this.observedAt;
     if (rec.holderIdentity !== '' && !mine) {
       const duration = rec.leaseDurationMs ?? this.leaseDurationMs;
       const expiresAt = this.observedAt + duration;
       if (expiresAt > this.now()) return this.result('held-by-other', undefined, expiresAt);
+      freeSince = expiresAt;
     }
+    const until = mine ? undefined : yieldUntil(freeSince);
+    if (until !== undefined) return this.result('held-by-other', undefined, until);
     return mine ? this.write('renew', this.renewBody(raw, rec, micros), signal, false) : this.write('takeover', this.takeoverBody(raw, rec, micros), signal, false);
   }
 

@@ -1,56 +1,60 @@
-// The leader's work as effects: the ownership check, the route tables, the
+// A shard leader's work as effects: the ownership check, the route tables, the
 // CiliumVTEPConfig, the watch that asks for a re-assert, and the settling of
 // writes in flight when the leader steps down. What to do when is the
-// statechart's; every write here is fenced by its AbortSignal and the lock.
+// statechart's; every write here is fenced by its AbortSignal and its shard's lock.
 import { fromPromise } from 'xstate';
 import { ownershipVerdict, parseLeaseKey } from '../../machines/domain/ownership.js';
-import type { GatewayEvent, OwnershipOutcome, RouteTablesInput, VtepConfigInput } from '../../machines/gateway.machine.js';
+import type { OwnershipOutcome, RouteTablesInput, ShardEvent, ShardRef, VtepConfigInput } from '../../machines/gateway.machine.js';
 import { WritesOnWire, ensureRoutes, routesFailure } from '../../effects/aws/index.js';
 import { ownerOf, readOtherLease, vtepSpecEquals, vtepWatchActor, type KubeClients } from '../../effects/kube/index.js';
 import type { GatewayConfig } from '../config/parse.js';
 import type { Logger } from '../logging.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { FailoverTrace } from '../tracing.js';
-import { vtepEndpoints, type HostFacts } from './host.js';
+import type { HostFacts } from './host.js';
+import { ofShard } from './lease.js';
 import type { LeaseLockPort, VtepConfigPort } from './ports.js';
+import type { ShardWork } from './shards.js';
 
 export interface LeaderWiring {
   readonly config: GatewayConfig;
   readonly host: HostFacts;
   readonly clients: KubeClients;
-  readonly lock: LeaseLockPort;
+  /** Shard k's lock, work and failover trace at index k. */
+  readonly locks: readonly LeaseLockPort[];
+  readonly work: readonly ShardWork[];
+  readonly failovers: readonly FailoverTrace[];
   readonly vtepConfig: VtepConfigPort;
   /** `namespace/name` of this installation's Lease: the CiliumVTEPConfig's owner annotation. */
   readonly ownerKey: string;
-  readonly failover: FailoverTrace;
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
 }
 
-export function leaderActors({ config, host, clients, lock, vtepConfig, ownerKey, failover, metrics, log }: LeaderWiring) {
-  const endpoints = () => vtepEndpoints(config, host.device?.mac ?? '');
-  // Leader writes in flight: stepping down waits (bounded) for them to settle. An EC2 route
-  // write has no precondition, so one abandoned in flight could land after the release, over a
-  // successor's: each request sent stays here until EC2 answered it (ensureRoutes' onWire). The
+export function leaderActors({ config, host, clients, locks, work, failovers, vtepConfig, ownerKey, metrics, log }: LeaderWiring) {
+  const endpoints = (shard: number) => ofShard(work, shard).endpoints(host.device?.mac ?? '');
+  // Leader writes in flight, per shard: stepping down waits (bounded) for them to settle. An EC2
+  // route write has no precondition, so one abandoned in flight could land after the release, over
+  // a successor's: each request sent stays here until EC2 answered it (ensureRoutes' onWire). The
   // CiliumVTEPConfig write is a PUT on a resourceVersion, which a successor's write makes stale (409).
-  const inFlight = new WritesOnWire();
-  const tracked = <T>(p: Promise<T>): Promise<T> => {
-    inFlight.add(p);
+  const inFlight = work.map(() => new WritesOnWire());
+  const tracked = <T>(shard: number, p: Promise<T>): Promise<T> => {
+    ofShard(inFlight, shard).add(p);
     return p;
   };
   return {
     // The first notice is the object as the previous leader left it: the leader work starting
     // with this state writes it anyway, so only later edits, deletes and owner changes ask for a re-assert.
-    watchLeaderObjects: vtepWatchActor<GatewayEvent>(
+    watchLeaderObjects: vtepWatchActor<ShardEvent, ShardRef>(
       vtepConfig,
-      (obj) =>
-        host.device !== undefined && vtepSpecEquals(obj, endpoints()) && ownerOf(obj) === ownerKey
+      (obj, { shard }) =>
+        host.device !== undefined && vtepSpecEquals(obj, endpoints(shard)) && ownerOf(obj) === ownerKey
           ? undefined
           : { type: 'LEADER.REASSERT', reason: obj === undefined ? 'CiliumVTEPConfig deleted' : 'CiliumVTEPConfig differs or names another owner' },
       { skipInitial: true },
     ),
-    checkOwnership: fromPromise<OwnershipOutcome>(({ signal }) =>
-      failover.span('vtepConfig.ownership', {}, async () => {
+    checkOwnership: fromPromise<OwnershipOutcome, ShardRef>(({ input, signal }) =>
+      ofShard(failovers, input.shard).span('vtepConfig.ownership', {}, async () => {
         const cur = await vtepConfig.get(signal);
         const currentOwner = cur === undefined ? undefined : ownerOf(cur) || undefined;
         const ref = currentOwner === undefined || currentOwner === ownerKey ? undefined : parseLeaseKey(currentOwner);
@@ -65,19 +69,22 @@ export function leaderActors({ config, host, clients, lock, vtepConfig, ownerKey
     programRouteTables: fromPromise<void, RouteTablesInput>(({ input, signal }) => {
       const c = host.cloud;
       if (!c) return Promise.reject(new Error('instance identity is not known yet'));
-      const { strategy } = input;
+      const { shard, strategy } = input;
+      const lock = ofShard(locks, shard);
+      const failover = ofShard(failovers, shard);
       return tracked(
+        shard,
         // One pass over every table: one DescribeRouteTables (describe-first), one write limiter, a span per table.
         failover.span('routeTables.repoint', { 'aws.strategy': strategy, 'aws.eni': c.id.networkInterfaceId }, async () => {
           const r = await ensureRoutes({
             ec2: c.ec2,
             routeTableIds: config.routeTableIDs,
-            cidrs: config.podCIDRs,
+            cidrs: ofShard(work, shard).podCIDRs,
             networkInterfaceId: c.id.networkInterfaceId,
             strategy,
             signal,
             writeGuard: () => lock.isHeld(),
-            onWire: inFlight,
+            onWire: ofShard(inFlight, shard),
             checkSourceDestCheck: false,
             onRouteUpdate: (u) => {
               if (u.action === 'unchanged' && !u.error) return;
@@ -94,15 +101,17 @@ export function leaderActors({ config, host, clients, lock, vtepConfig, ownerKey
     }),
     writeVtepConfig: fromPromise<void, VtepConfigInput>(({ signal, input }) =>
       tracked(
-        failover.span('vtepConfig.write', { 'cilium.vtep.endpoints': config.vpcCIDRs.length }, async () => {
+        input.shard,
+        ofShard(failovers, input.shard).span('vtepConfig.write', { 'cilium.vtep.endpoints': endpoints(input.shard).length }, async () => {
           // Fenced twice: by leaving the leader state, and by the lease lapsing locally.
-          const r = await vtepConfig.upsert(endpoints(), AbortSignal.any([signal, lock.heldSignal()]), { key: ownerKey, replaceable: input.replaceableOwner });
+          const fence = AbortSignal.any([signal, ofShard(locks, input.shard).heldSignal()]);
+          const r = await vtepConfig.upsert(endpoints(input.shard), fence, { key: ownerKey, replaceable: input.replaceableOwner });
           if (r.action !== 'unchanged') log.info({ action: r.action }, 'CiliumVTEPConfig written');
         }),
       ),
     ),
-    settleWrites: fromPromise<void>(async () => {
-      await inFlight.settled();
+    settleWrites: fromPromise<void, ShardRef>(async ({ input }) => {
+      await ofShard(inFlight, input.shard).settled();
     }),
   };
 }

@@ -1,7 +1,7 @@
-// The Lease as the gateway statechart uses it: acquire, renew, release, watch,
-// and the standby's wait before its next attempt.
+// Each shard's Lease as the shard statechart uses it: acquire, renew, release,
+// watch, and the standby's wait before its next attempt.
 import { fromPromise } from 'xstate';
-import type { GatewayEvent, LeaseOutcome } from '../../machines/gateway.machine.js';
+import type { AcquireInput, LeaseOutcome, ShardEvent, ShardRef } from '../../machines/gateway.machine.js';
 import { TIMINGS } from '../../machines/timings.js';
 import { leaseWatchActor } from '../../effects/kube/index.js';
 import type { Logger } from '../logging.js';
@@ -20,32 +20,45 @@ export function retryDelay(retryPeriodMs: number, leaseExpiresAt: number | undef
 }
 
 export interface LeaseWiring {
-  readonly lock: LeaseLockPort;
+  /** Shard k's Lease lock at index k. */
+  readonly locks: readonly LeaseLockPort[];
   readonly identity: string;
-  readonly failover: FailoverTrace;
+  /** Shard k's failover trace at index k. */
+  readonly failovers: readonly FailoverTrace[];
+  /** How long a gateway not preferred for a shard leaves its free Lease to the preferred one. */
+  readonly takeoverGraceMs: number;
   readonly log: Logger;
 }
 
-export function leaseActors({ lock, identity, failover, log }: LeaseWiring) {
+/** The item for shard k of a per-shard list (the machine only ever names shards it was started with). */
+export function ofShard<T>(list: readonly T[], shard: number): T {
+  const item = list[shard];
+  if (item === undefined) throw new Error(`no shard ${shard} (this gateway runs ${list.length})`);
+  return item;
+}
+
+export function leaseActors({ locks, identity, failovers, takeoverGraceMs, log }: LeaseWiring) {
   return {
-    watchLease: leaseWatchActor<GatewayEvent>(lock),
-    tryAcquireLease: fromPromise<LeaseOutcome>(async ({ signal }) => {
+    watchLease: leaseWatchActor<ShardEvent, ShardRef>((input) => ofShard(locks, input.shard)),
+    tryAcquireLease: fromPromise<LeaseOutcome, AcquireInput>(async ({ input, signal }) => {
+      const lock = ofShard(locks, input.shard);
+      const failover = ofShard(failovers, input.shard);
       const startedAt = Date.now();
       // The previous holder's last sign of life as this pod saw it: where the failover trace starts.
       const before = lock.observation;
       const lastSeenAliveAt = before.record !== undefined && before.holder !== identity ? performance.timeOrigin + before.observedAt : undefined;
-      const attempt = await lock.tryAcquireOrRenew(signal);
-      failover.acquireAttempt(startedAt, attempt.held, { 'lease.holder': identity, 'lease.transitions': attempt.leaseTransitions ?? 0 }, lastSeenAliveAt);
-      if (attempt.error) log.debug({ err: attempt.error }, 'lease acquire attempt failed');
+      const attempt = await lock.tryAcquireOrRenew(signal, { yieldMs: input.yieldToPreferred ? takeoverGraceMs : 0 });
+      failover.acquireAttempt(startedAt, attempt.held, { 'lease.holder': identity, 'lease.transitions': attempt.leaseTransitions ?? 0, 'gateway.shard': input.shard }, lastSeenAliveAt);
+      if (attempt.error) log.debug({ err: attempt.error, shard: input.shard }, 'lease acquire attempt failed');
       return attempt;
     }),
-    renewLease: fromPromise<LeaseOutcome>(async ({ signal }) => {
-      const attempt = await lock.tryAcquireOrRenew(signal);
-      if (!attempt.held || attempt.error) log.warn({ outcome: attempt.outcome, err: attempt.error?.message }, 'lease renewal did not go through; retrying within the renew deadline');
+    renewLease: fromPromise<LeaseOutcome, ShardRef>(async ({ input, signal }) => {
+      const attempt = await ofShard(locks, input.shard).tryAcquireOrRenew(signal);
+      if (!attempt.held || attempt.error) log.warn({ shard: input.shard, outcome: attempt.outcome, err: attempt.error?.message }, 'lease renewal did not go through; retrying within the renew deadline');
       return attempt;
     }),
-    releaseLease: fromPromise<void>(async ({ signal }) => {
-      await lock.release(signal);
+    releaseLease: fromPromise<void, ShardRef>(async ({ input, signal }) => {
+      await ofShard(locks, input.shard).release(signal);
     }),
   };
 }

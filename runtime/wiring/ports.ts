@@ -28,7 +28,8 @@ export interface ClockPort {
 
 export interface GatewayAdapters {
   readonly dp: DataPlanePort;
-  readonly lock: LeaseLockPort;
+  /** Shard k's Lease lock at index k (one with --shards 1). */
+  readonly locks: readonly LeaseLockPort[];
   readonly vtepConfig: VtepConfigPort;
   /** For another installation's Lease (the ownership check). */
   readonly clients: KubeClients;

@@ -20,7 +20,7 @@ describe('kube actors', () => {
     const other = new LeaseLock({ clients: lab.newClients(), namespace: 'kube-system', name: 'l', identity: 'gw-b', leaseDurationMs: 2000 });
     const parent = setup({
       types: { context: {} as { seen: string[] }, events: {} as LeaseWatchEvent },
-      actors: { watchLease: leaseWatchActor(mine) },
+      actors: { watchLease: leaseWatchActor(() => mine) },
     }).createMachine({
       context: { seen: [] },
       invoke: { src: 'watchLease' },

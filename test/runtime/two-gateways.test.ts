@@ -290,7 +290,7 @@ describe('two gateway processes against the lab stand-ins', () => {
     const tables = spans.filter((s) => s.parentSpanId === repoint.spanId).map((s) => s.name).sort();
     expect(tables).toEqual(TABLES.map((t) => `routeTable ${t}`));
     const transitions = children.filter((s) => s.name === 'state.transition');
-    expect(transitions.some((t) => t.attributes['xstate.machine'] === 'gateway' && String(t.attributes['xstate.to']).includes('leader'))).toBe(true);
+    expect(transitions.some((t) => t.attributes['xstate.machine'] === 'shard' && String(t.attributes['xstate.to']).includes('leader'))).toBe(true);
     // The fleet's transitions are traced too (a node's own actor only lives while it needs work: see the next test).
     expect(spans.some((s) => s.name === 'state.transition' && s.attributes['xstate.machine'] === 'fleet')).toBe(true);
     console.info(`failover traces: ${failovers.map((f) => `${f.service}: ${Math.round(f.endMs - f.startMs)} ms`).join(', ')}`);

@@ -155,7 +155,7 @@ export function adapterDoubles(initialClock: { now(): number }): AdapterDoubles 
 
   const observation = (o: { free: boolean; holder: string | undefined }): LeaseObservation => ({ record: undefined, holder: o.holder, free: o.free, observedAt: clock.now() });
 
-  const lock: GatewayAdapters['lock'] = {
+  const lock: GatewayAdapters['locks'][number] = {
     identity: IDENTITY,
     get observation() {
       return observation({ free: true, holder: '' });
@@ -246,7 +246,7 @@ export function adapterDoubles(initialClock: { now(): number }): AdapterDoubles 
 
   const adapters: GatewayAdapters = {
     dp,
-    lock,
+    locks: [lock],
     vtepConfig,
     clients,
     events: {

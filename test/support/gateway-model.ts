@@ -21,6 +21,7 @@ import { createMetrics, type GatewayMetrics } from '../../runtime/metrics.js';
 import { FailoverTrace } from '../../runtime/tracing.js';
 import { provideGatewayMachine, type GatewayLogic } from '../../runtime/wiring/gateway-logic.js';
 import { HostFacts } from '../../runtime/wiring/host.js';
+import { shardWork } from '../../runtime/wiring/shards.js';
 import type { GatewayAdapters } from '../../runtime/wiring/ports.js';
 import { adapterDoubles, IDENTITY } from './gateway-adapters.js';
 import { addTimer, applyTimed, initialTimed, type ModelClock, type Timed } from './model-timeline.js';
@@ -64,7 +65,8 @@ export function buildGateway(adapters: GatewayAdapters): { logic: GatewayLogic; 
     ownerKey: leaseKey('kube-system', config.leaderElectionID),
     host,
     adapters,
-    failover: new FailoverTrace(trace.getTracer('gateway-model')),
+    work: shardWork(config),
+    failovers: [new FailoverTrace(trace.getTracer('gateway-model'))],
     metrics: sharedMetrics,
     log: silent,
   });

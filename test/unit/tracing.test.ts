@@ -25,7 +25,7 @@ describe('tracing', () => {
       await tracing.ready;
       const failover = new FailoverTrace(tracing.tracer);
       const toggle = setup({}).createMachine({ id: 'toggle', initial: 'off', states: { off: { on: { FLIP: 'on' } }, on: {} } });
-      const actor = createActor(toggle, { inspect: transitionTracer(tracing.tracer, failover) }).start();
+      const actor = createActor(toggle, { inspect: transitionTracer(tracing.tracer, () => failover) }).start();
 
       failover.leaseFreeSeen(Date.now() - 5);
       failover.acquireAttempt(Date.now() - 2, true, { 'lease.holder': 'gw-a' });
