@@ -7,8 +7,9 @@
 // Plain rendezvous can give one gateway every shard; bounded loads fix that:
 // each gateway leads at most ceil(N / live) shards, pairs taken greedily from
 // the highest score down (ties: identity, then shard). So two gateways lead one
-// shard each of two. The price: a capacity freed or filled can shift a shard
-// between two gateways that both stay (placement.test.ts shows a case).
+// shard each of two. The price: a gateway leaving can move a survivor's shard
+// too (a survivor that ranks the freed shard above its own takes it, and its
+// own moves on; placement.test.ts shows a case).
 //
 // The hash is written here rather than taken from node:crypto or a library:
 // machines/ import no node: module, and every gateway of a rolling upgrade must
