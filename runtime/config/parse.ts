@@ -4,11 +4,12 @@
 import { parseArgs } from 'node:util';
 import { specialRangeOf } from '../../machines/domain/admission.js';
 import { overlaps, parseCidr, parseIPv4, containsIp, type Cidr } from '../../machines/domain/ipv4.js';
+import { MAX_SHARDS, MAX_VTEP_ENDPOINTS, validateSharding } from '../../machines/domain/shards.js';
 import { parseDuration } from './duration.js';
 import { DNS_LABEL, DNS_SUBDOMAIN, EKS_CLUSTER_NAME, GO_BOOL, normaliseArgv, rawValues, REGION, ROUTE_TABLE_ID, splitList, type Env } from './common.js';
 import { OPTIONS, helpText } from './options.js';
 
-export const MAX_VTEP_ENDPOINTS = 8; // Cilium's VTEP map holds at most 8 entries.
+export { MAX_VTEP_ENDPOINTS }; // Cilium's VTEP map holds at most 8 entries.
 
 export interface BindAddress {
   readonly host: string;
@@ -29,6 +30,10 @@ export interface GatewayConfig {
   readonly debug: boolean;
   /** Write the CiliumVTEPConfig even when another installation's live Lease owns it. */
   readonly takeOwnership: boolean;
+  /** Shards the traffic is split across (machines/domain/shards.ts); 1 = one leader, today's objects. */
+  readonly shards: number;
+  /** Prefix length of a hybrid node's pod CIDR: no POD_CIDR part may be longer (consulted only when shards > 1). */
+  readonly nodePodCidrMaskSize: number;
   readonly leaseDurationMs: number;
   readonly renewDeadlineMs: number;
   readonly retryPeriodMs: number;
@@ -185,6 +190,20 @@ export function parseConfig(argv: readonly string[], env: Env, parseOpts: ParseO
   const mtu = /^\d+$/.test(mtuRaw) ? Number(mtuRaw) : NaN;
   if (!(mtu >= 68 && mtu <= 65_485)) bad('vxlan-mtu', 'not an MTU (an integer from 68 to 65485)');
 
+  // Sharding: the split is judged only when there is one (shards = 1 is today's plan).
+  const shardsRaw = get('shards')?.value.trim() ?? '1';
+  const shards = /^\d+$/.test(shardsRaw) ? Number(shardsRaw) : NaN;
+  const shardsOk = shards >= 1 && shards <= MAX_SHARDS;
+  if (!shardsOk) bad('shards', `not a shard count (an integer from 1 to ${MAX_SHARDS})`);
+  const maskRaw = get('node-pod-cidr-mask-size')?.value.trim() ?? '24';
+  const nodePodCidrMaskSize = /^\d+$/.test(maskRaw) ? Number(maskRaw) : NaN;
+  const maskOk = nodePodCidrMaskSize >= 1 && nodePodCidrMaskSize <= 32;
+  if (!maskOk) bad('node-pod-cidr-mask-size', 'not a prefix length (an integer from 1 to 32)');
+  if (shardsOk && maskOk && shards > 1) {
+    const input = { podCidrs: pods.map((c) => c.text), vpcCidrs: vpc.map((c) => c.text), shards, nodePodCidrMaskSize };
+    for (const problem of validateSharding(input)) bad('shards', problem);
+  }
+
   // Leader election timings.
   const duration = (flag: string): number => {
     const ms = parseDuration(get(flag)?.value ?? '');
@@ -230,6 +249,8 @@ export function parseConfig(argv: readonly string[], env: Env, parseOpts: ParseO
       clusterName,
       debug: debug === true,
       takeOwnership: takeOwnership === true,
+      shards,
+      nodePodCidrMaskSize,
       leaseDurationMs,
       renewDeadlineMs,
       retryPeriodMs,

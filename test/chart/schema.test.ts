@@ -54,6 +54,11 @@ const REJECTED: Array<[string, string[], string, string?]> = [
   ['alert selector that is not PromQL label matchers', withGood('prometheusRule.selector=hybrid-gateway'), '/prometheusRule/selector', 'hybrid-gateway'],
   ['runbook URL without a scheme', withGood('prometheusRule.runbookUrl=wiki/hybrid-gateway'), '/prometheusRule/runbookUrl', 'wiki/hybrid-gateway'],
   ['misspelled dashboards value', withGood('dashboards.enable=true'), "additional properties 'enable' not allowed"],
+  ['zero shards', withGood('shards=0'), '/shards', 'minimum'],
+  ['nine shards (at most 8: Cilium takes 8 endpoints)', withGood('shards=9'), '/shards', 'maximum'],
+  ['a fractional shard count', withGood('shards=1.5'), '/shards', 'want integer'],
+  ['a node pod CIDR mask size of 0', withGood('nodePodCIDRMaskSize=0'), '/nodePodCIDRMaskSize', 'minimum'],
+  ['a node pod CIDR mask size past /32', withGood('nodePodCIDRMaskSize=33'), '/nodePodCIDRMaskSize', 'maximum'],
   ['zero replicas', withGood('replicas=0'), '/replicas', 'minimum'],
   ['unknown pull policy', withGood('image.pullPolicy=Sometimes'), '/image/pullPolicy'],
   ['image digest not sha256', withGood('image.digest=latest'), '/image/digest', 'latest'],
@@ -86,6 +91,12 @@ describe('values.schema.json rejects bad values at helm template', () => {
     expect(r.stderr).toContain("at '/podCIDRs': minItems");
   });
 
+  it.each([['shards=2'], ['nodePodCIDRMaskSize=24']])('a string where an integer belongs (--set-string %s)', async (set) => {
+    const r = await helm.run(['template', RELEASE, chartDir, ...withGood().flatMap((s) => ['--set', s]), '--set-string', set]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`at '/${set.split('=')[0]}': got string, want integer`);
+  });
+
   it('missing required values: each one is named', async () => {
     const r = await helm.run(['template', RELEASE, chartDir, '--set', 'podCIDRs=10.250.0.0/16']);
     expect(r.code).not.toBe(0);
@@ -107,6 +118,8 @@ describe('values.schema.json accepts the documented forms', () => {
     ['the reference install (auto mode)', AUTO_SETS],
     ['the reference install (managed node groups)', MNG_SETS],
     ['dual-stack VNI 9', withGood('vxlanVNI=9')],
+    ['two shards', withGood('shards=2')],
+    ['eight shards with /26 node pod CIDRs', withGood('shards=8', 'nodePodCIDRMaskSize=26')],
     ['eight VPC CIDRs', withGood(`vpcCIDR=${Array.from({ length: 8 }, (_, i) => `10.${i}.0.0/16`).join('\\,')}`)],
     ['lists for every list value', ['vpcCIDR={10.0.0.0/16}', 'podCIDRs={10.250.0.0/16,10.251.0.0/16}', 'routeTableIDs={rtb-01234567,rtb-0123456789abcdef0}', IMAGE_SET]],
     ['spaces after commas', withGood('podCIDRs=10.250.0.0/16\\, 10.251.0.0/16')],

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig, type GatewayConfig } from '../../runtime/config/parse.js';
 import { parseDuration } from '../../runtime/config/duration.js';
@@ -46,6 +47,8 @@ describe('configuration', () => {
       awsRegion: undefined,
       awsInstanceID: undefined,
       statechartInspector: undefined,
+      shards: 1,
+      nodePodCidrMaskSize: 24,
     });
     expect(config(['--statechart-inspector', 'ws://127.0.0.1:8080']).statechartInspector).toBe('ws://127.0.0.1:8080');
   });
@@ -103,6 +106,30 @@ describe('configuration', () => {
     expect(config([], { ...base, CLUSTER_NAME: '' }).clusterName).toBe('');
   });
 
+  it('--shards / SHARDS and --node-pod-cidr-mask-size / NODE_POD_CIDR_MASK_SIZE: integers, flags win', () => {
+    expect(config([], { ...base, SHARDS: '2' }).shards).toBe(2);
+    expect(config(['--shards', '4'], { ...base, SHARDS: '2' }).shards).toBe(4);
+    expect(config(['-shards=8', '--node-pod-cidr-mask-size', '25'], { ...base, POD_CIDRS: '198.19.0.0/16' })).toMatchObject({ shards: 8, nodePodCidrMaskSize: 25 });
+    expect(config([], { ...base, NODE_POD_CIDR_MASK_SIZE: ' 26 ' }).nodePodCidrMaskSize).toBe(26);
+    // The POD_CIDRS stay as given: the split is the leader's business (machines/domain/shards.ts).
+    expect(config([], { ...base, SHARDS: '2' }).podCIDRs).toEqual(['198.19.0.0/16']);
+  });
+
+  it('with shards > 1 the split is checked at start, naming the shard count and the offending CIDR', () => {
+    expect(problems([], { ...base, SHARDS: '4', POD_CIDRS: '198.19.0.0/16,203.0.113.0/24' })).toEqual([
+      `invalid SHARDS "4": pod CIDR 203.0.113.0/24 split into 4 parts gives /26 prefixes, longer than the hybrid nodes' pod CIDR size /24 (NODE_POD_CIDR_MASK_SIZE): the split must stay at or above each hybrid node's pod CIDR size`,
+    ]);
+    expect(problems(['--shards=2'], { ...base, NODE_POD_CIDR_MASK_SIZE: '16' })[0]).toMatch(/^invalid --shards "2": pod CIDR 198\.19\.0\.0\/16 split into 2 parts gives \/17 prefixes, longer than .* \/16/);
+    const vpcs = '198.18.0.0/24,198.18.1.0/24,198.18.2.0/24';
+    expect(problems([], { ...base, VPC_CIDR: vpcs, SHARDS: '3' })).toEqual([
+      'invalid SHARDS "3": 3 VPC CIDRs × 4 parts (3 shards round up to a power of two) = 12 CiliumVTEPConfig endpoints; Cilium takes at most 8',
+    ]);
+    expect(config([], { ...base, VPC_CIDR: vpcs, SHARDS: '2' }).shards).toBe(2);
+    // One shard: nothing is split, the mask is not consulted.
+    expect(config([], { ...base, POD_CIDRS: '203.0.113.0/28', NODE_POD_CIDR_MASK_SIZE: '24' }).shards).toBe(1);
+    expect(config([], { ...base, VPC_CIDR: Array.from({ length: 8 }, (_, i) => `198.18.${i}.0/24`).join(','), SHARDS: '1' }).vpcCIDRs).toHaveLength(8);
+  });
+
   it('several VPC CIDRs are kept in order; more than 8 are refused', () => {
     expect(config([], { ...base, VPC_CIDR: '198.18.0.0/24, 198.18.1.0/24' }).vpcCIDRs).toEqual(['198.18.0.0/24', '198.18.1.0/24']);
     const nine = Array.from({ length: 9 }, (_, i) => `198.18.${i}.0/24`).join(',');
@@ -146,6 +173,13 @@ describe('configuration', () => {
     [{ CLUSTER_NAME: 'my cluster' }, [], 'invalid CLUSTER_NAME "my cluster": not an EKS cluster name (1–100 letters, digits, "-" and "_", starting with a letter or digit)'],
     [{ CLUSTER_NAME: '-prod' }, [], 'invalid CLUSTER_NAME "-prod": not an EKS cluster name (1–100 letters, digits, "-" and "_", starting with a letter or digit)'],
     [{ CLUSTER_NAME: 'prod.eu-west-1' }, [], 'invalid CLUSTER_NAME "prod.eu-west-1": not an EKS cluster name (1–100 letters, digits, "-" and "_", starting with a letter or digit)'],
+    [{ SHARDS: '0' }, [], 'invalid SHARDS "0": not a shard count (an integer from 1 to 8)'],
+    [{ SHARDS: '9' }, [], 'invalid SHARDS "9": not a shard count (an integer from 1 to 8)'],
+    [{ SHARDS: 'two' }, [], 'invalid SHARDS "two": not a shard count (an integer from 1 to 8)'],
+    [{}, ['--shards', '1.5'], 'invalid --shards "1.5": not a shard count (an integer from 1 to 8)'],
+    [{ NODE_POD_CIDR_MASK_SIZE: '0' }, [], 'invalid NODE_POD_CIDR_MASK_SIZE "0": not a prefix length (an integer from 1 to 32)'],
+    [{ NODE_POD_CIDR_MASK_SIZE: '/24' }, [], 'invalid NODE_POD_CIDR_MASK_SIZE "/24": not a prefix length (an integer from 1 to 32)'],
+    [{}, ['--node-pod-cidr-mask-size', '33'], 'invalid --node-pod-cidr-mask-size "33": not a prefix length (an integer from 1 to 32)'],
     [{}, ['--cluster-name', 'c'.repeat(101)], `invalid --cluster-name "${'c'.repeat(101)}": not an EKS cluster name (1–100 letters, digits, "-" and "_", starting with a letter or digit)`],
   ])('refuses %j %j with one clear line', (env, argv, message) => {
     expect(problems(argv, { ...base, ...env })).toEqual([message]);
@@ -172,6 +206,22 @@ describe('configuration', () => {
       expect(text).toContain(`--${o.flag}`);
       if (o.env) expect(text).toContain(`env ${o.env}`);
       if (o.defaultValue) expect(text).toContain(`default ${o.defaultValue}`);
+    }
+  });
+});
+
+describe("README's configuration table", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Configuration\n'), readme.indexOf('\n## ', readme.indexOf('\n## Configuration\n') + 1));
+  const rows = [...section.matchAll(/^\| (.+?) \| `--([a-z-]+)` \| (.+?) \| .+ \|$/gm)].map((m) => ({ variable: m[1], flag: m[2], defaultText: m[3] }));
+
+  it('has one row per option, with its environment variable and default', () => {
+    expect(rows.map((r) => r.flag).sort()).toEqual(OPTIONS.map((o) => o.flag).sort());
+    for (const o of OPTIONS) {
+      const row = rows.find((r) => r.flag === o.flag)!;
+      expect(row.variable, o.flag).toBe(o.env ? `\`${o.env}\`` : '—');
+      if (o.required) expect(row.defaultText, o.flag).toBe('**required**');
+      else if (o.defaultValue !== undefined) expect(row.defaultText, o.flag).toBe(`\`${o.defaultValue}\``);
     }
   });
 });
