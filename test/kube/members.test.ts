@@ -1,18 +1,22 @@
 // Membership for sharding against the stand-in: the member Lease as written
 // (every field, the label, the Pod owner), renewals, re-creation, leave, and the
 // member watch's observed-time rule through renewals, stops, deletions, relists
-// and other Leases in the namespace.
+// and other Leases in the namespace; then the two actors over them.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { assign, createActor, setup } from 'xstate';
 import {
   formatMicroTime,
   LEASE_DURATION_MS_ANNOTATION,
   MEMBER_LABEL,
   MemberLease,
+  memberHeartbeatActor,
+  membersWatchActor,
   watchMembers,
   type KubeError,
   type MemberObservation,
+  type MembersChangedEvent,
 } from '../../effects/kube/index.js';
 import type { KObj } from '../../lab/kube-apiserver/index.js';
 import { startLab, waitFor, type Lab } from './helpers.js';
@@ -315,5 +319,68 @@ describe('watchMembers', () => {
     await new MemberLease({ clients: lab.newClients(), namespace: NS, leaderElectionID: 'other', identity: 'gw-z' }).join();
     await sleep(100);
     expect(w.calls.map((c) => c.map((m) => m.identity))).toEqual([[], ['gw-a']]);
+  });
+});
+
+describe('member actors', () => {
+  it('membersWatchActor sends MEMBERS.CHANGED with identity and observedAt, and closes its watch on stop', async () => {
+    lab = await startLab();
+    const parent = setup({
+      types: { context: {} as { seen: MemberObservation[][] }, events: {} as MembersChangedEvent },
+      actors: { watchMembers: membersWatchActor(lab.newClients(), REF) },
+    }).createMachine({
+      context: { seen: [] },
+      invoke: { src: 'watchMembers' },
+      on: { 'MEMBERS.CHANGED': { actions: assign({ seen: ({ context, event }) => [...context.seen, event.members] }) } },
+    });
+    const actor = createActor(parent).start();
+    try {
+      await member(lab, 'gw-a').join();
+      await waitFor(() => actor.getSnapshot().context.seen.at(-1)?.[0]?.identity === 'gw-a', 'gw-a seen');
+      const m = actor.getSnapshot().context.seen.at(-1)![0]!;
+      expect(Object.keys(m).sort()).toEqual(['identity', 'observedAt']);
+      expect(m.observedAt).toBeLessThanOrEqual(performance.now());
+    } finally {
+      actor.stop();
+    }
+    await waitFor(() => lab!.server.openWatches === 0, 'watch closed when the actor stops');
+  });
+
+  it('the heartbeat joins, renews every retry period, reports failures and carries on, and leaves the Lease on stop', async () => {
+    lab = await startLab();
+    const m = member(lab, 'gw-a');
+    const failures: string[] = [];
+    const parent = setup({
+      actors: { heartbeat: memberHeartbeatActor(m, { retryPeriodMs: 50, onFailure: (e, phase) => failures.push(`${phase}:${e.code}`) }) },
+    }).createMachine({ invoke: { src: 'heartbeat' } });
+    // The first join fails: the heartbeat joins again at the next period.
+    lab.server.faults.set({ errorRate: 1, errorStatus: 503 });
+    const actor = createActor(parent).start();
+    await waitFor(() => failures.includes('join:Unavailable'), 'a failed join reported');
+    lab.server.faults.clear();
+    await waitFor(() => stored(lab!, 'gw-a') !== undefined, 'joined');
+    const renewTimes = new Set<string>();
+    const t0 = performance.now();
+    await waitFor(() => {
+      renewTimes.add(String(specOf(stored(lab!, 'gw-a')).renewTime));
+      return renewTimes.size >= 5;
+    }, 'renewals');
+    // Four renewals after the first value seen, 50 ms apart: about three periods at least, and not many more.
+    const took = performance.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(120);
+    expect(took).toBeLessThan(1500);
+    lab.server.faults.set({ errorRate: 1, errorStatus: 500 });
+    await waitFor(() => failures.includes('renew:ServerError'), 'a failed renewal reported');
+    lab.server.faults.clear();
+    const afterFault = String(specOf(stored(lab, 'gw-a')).renewTime);
+    await waitFor(() => String(specOf(stored(lab!, 'gw-a')).renewTime) !== afterFault, 'renewing again');
+    actor.stop();
+    await sleep(100); // a renewal in flight may land
+    const last = String(specOf(stored(lab, 'gw-a')).renewTime);
+    const mark = leaseRequests(lab).length;
+    await sleep(200);
+    expect(leaseRequests(lab).length).toBe(mark);
+    expect(String(specOf(stored(lab, 'gw-a')).renewTime)).toBe(last);
+    expect(await m.leave()).toBe(true);
   });
 });
