@@ -40,4 +40,25 @@ export {
 export { readOtherLease } from './other-lease.js';
 export { readLease, releaseSeized, seizeLease, type LeaseRef, type LeaseView, type SeizedLease, type SeizeOptions } from './lease-seize.js';
 export { ciliumNodeRef, EVENT_REASONS, EventRecorder, podRef, type EventReason, type EventRecorderOptions, type EventType, type ObjectRef, type RecordResult } from './events.js';
-export { leaseWatchActor, vtepWatchActor, type LeaseWatchEvent } from './actors.js';
+export {
+  leaseWatchActor,
+  memberHeartbeatActor,
+  membersWatchActor,
+  vtepWatchActor,
+  type HeartbeatOptions,
+  type LeaseWatchEvent,
+  type MembersChangedEvent,
+} from './actors.js';
+export {
+  MEMBER_LABEL,
+  MemberLease,
+  memberLeaseName,
+  memberSelector,
+  watchMembers,
+  type MemberLeaseOptions,
+  type MemberObservation,
+  type MemberRenewal,
+  type MembersRef,
+  type MemberWatch,
+  type MemberWatchOptions,
+} from './members.js';

@@ -39,7 +39,10 @@ import {
   LEASE_GROUP,
   LEASE_PLURAL,
   LEASE_VERSION,
+  leaseDurationSeconds,
+  leaseTimings,
   parseLeaseRecord,
+  wallClockMicros,
   type LeaseAttempt,
   type LeaseObservation,
   type LeaseOutcome,
@@ -64,10 +67,6 @@ export interface LeaseLockOptions {
   readonly wallMicros?: () => number;
   /** Annotations to add to each create, renewal and take-over, given the record's current ones. */
   readonly annotate?: (current: Readonly<Record<string, string>>) => Readonly<Record<string, string>>;
-}
-
-function defaultWallMicros(): number {
-  return Math.floor((performance.timeOrigin + performance.now()) * 1000);
 }
 
 /** What changed in a record for observation purposes: everything but metadata noise. */
@@ -97,22 +96,19 @@ export class LeaseLock {
   constructor(opts: LeaseLockOptions) {
     if (opts.identity === '') throw new Error('LeaseLock: identity must not be empty');
     if (opts.name === '' || opts.namespace === '') throw new Error('LeaseLock: name and namespace are required');
-    const d = opts.leaseDurationMs ?? 3000;
-    if (!Number.isFinite(d) || d <= 0) throw new Error(`LeaseLock: leaseDurationMs must be > 0 (got ${d})`);
+    ({ leaseDurationMs: this.leaseDurationMs, requestTimeoutMs: this.requestTimeoutMs } = leaseTimings('LeaseLock', opts.leaseDurationMs, opts.requestTimeoutMs));
     this.clients = opts.clients;
     this.identity = opts.identity;
     this.namespace = opts.namespace;
     this.name = opts.name;
-    this.leaseDurationMs = Math.round(d);
-    this.requestTimeoutMs = opts.requestTimeoutMs ?? Math.min(10_000, Math.max(this.leaseDurationMs, 200));
     this.now = opts.now ?? (() => performance.now());
-    this.wallMicros = opts.wallMicros ?? defaultWallMicros;
+    this.wallMicros = opts.wallMicros ?? wallClockMicros;
     this.annotate = opts.annotate ?? (() => ({}));
   }
 
   /** The integer leaseDurationSeconds written to the record: ceil(ms / 1000), at least 1. */
   get leaseDurationSeconds(): number {
-    return Math.max(1, Math.ceil(this.leaseDurationMs / 1000));
+    return leaseDurationSeconds(this.leaseDurationMs);
   }
 
   /** Fencing check for the leader's write path: true while our last successful write is within the lease. */

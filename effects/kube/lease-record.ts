@@ -1,6 +1,8 @@
 // What a coordination.k8s.io/v1 Lease says, read defensively, and what one
 // attempt of the lock on it reports (lease-lock.ts is the lock; other-lease.ts
-// reads another installation's Lease with the same parser).
+// reads another installation's Lease with the same parser; members.ts writes
+// and watches the member Leases with the same times and durations).
+import { performance } from 'node:perf_hooks';
 import type { LeaseAttemptOutcome } from '../../machines/gateway.machine.js';
 import type { KubeError } from './errors.js';
 
@@ -55,6 +57,31 @@ export interface LeaseObservation {
   readonly free: boolean;
   /** Local time the record was seen to change. */
   readonly observedAt: number;
+}
+
+/** The Lease API's coordinates in a namespace, as the raw-JSON client's calls and ListWatch targets take them. */
+export function leaseResource(namespace: string): { group: string; version: string; plural: string; namespace: string } {
+  return { group: LEASE_GROUP, version: LEASE_VERSION, plural: LEASE_PLURAL, namespace };
+}
+
+/**
+ * A holder's lease duration in whole ms (default 3000; throws, naming `who`, unless > 0) and its
+ * per-request timeout (default: the duration, between 200 ms and 10 s).
+ */
+export function leaseTimings(who: string, leaseDurationMs = 3000, requestTimeoutMs?: number): { leaseDurationMs: number; requestTimeoutMs: number } {
+  if (!Number.isFinite(leaseDurationMs) || leaseDurationMs <= 0) throw new Error(`${who}: leaseDurationMs must be > 0 (got ${leaseDurationMs})`);
+  const d = Math.round(leaseDurationMs);
+  return { leaseDurationMs: d, requestTimeoutMs: requestTimeoutMs ?? Math.min(10_000, Math.max(d, 200)) };
+}
+
+/** The integer leaseDurationSeconds a record carries for a duration in ms: ceil(ms / 1000), at least 1. */
+export function leaseDurationSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+/** Wall clock in epoch microseconds for acquireTime/renewTime (performance's origin keeps it monotonic within the process). */
+export function wallClockMicros(): number {
+  return Math.floor((performance.timeOrigin + performance.now()) * 1000);
 }
 
 /** Epoch microseconds as RFC3339 with exactly 6 fractional digits (metav1.MicroTime). */
