@@ -455,7 +455,8 @@ export const shardMachine = setup({
       },
     },
     stopped: {
-      type: 'final',
+      // Not final: the root counts its stopped shards and ends the actor tree with the last one (a
+      // final child would also send the root its done event after the root had ended).
       entry: ['announceStopped', 'tellRootStopped'],
     },
   },

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AnyStateMachine } from 'xstate';
 import { fleetMachine } from '../machines/fleet.machine.js';
-import { gatewayMachine } from '../machines/gateway.machine.js';
+import { gatewayMachine, shardMachine } from '../machines/gateway.machine.js';
 import { vtepMachine } from '../machines/vtep.machine.js';
 import { machineDefinitionJson } from './definition.js';
 import { dotToSvg } from './graphviz.js';
@@ -24,6 +24,7 @@ export interface ChartedMachine {
 
 export const MACHINES: readonly ChartedMachine[] = [
   { machine: gatewayMachine, source: 'machines/gateway.machine.ts', rankdir: 'LR' },
+  { machine: shardMachine, source: 'machines/shard.machine.ts', rankdir: 'LR' },
   { machine: vtepMachine, source: 'machines/vtep.machine.ts', rankdir: 'TB' },
   { machine: fleetMachine, source: 'machines/fleet.machine.ts', rankdir: 'TB' },
 ];

@@ -3,7 +3,7 @@
 // quota and per-call latency, and the gateway statechart's retry of a throttled pass.
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, waitFor } from 'xstate';
-import { gatewayMachine, type LeaseOutcome, type OwnershipOutcome, type RouteTablesInput } from '../../machines/gateway.machine.js';
+import { shardMachine, type LeaseOutcome, type OwnershipOutcome, type RouteTablesInput } from '../../machines/gateway.machine.js';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { DEFAULT_AWS_RETRY_POLICY, ensureRoutes, type EnsureRoutesResult, type RetryPolicy } from '../../effects/aws/index.js';
 import { type Ec2BehaviourOverrides, type Ec2StandIn, type RouteTableSpec } from '../../lab/ec2/index.js';
@@ -101,16 +101,13 @@ const SCALED: Ec2BehaviourOverrides = { latency: false, throttling: { mutating: 
 const SHORT_POLICY: RetryPolicy = { retries: 8, minTimeoutMs: 10, maxTimeoutMs: 50, factor: 2, randomize: true, maxRetryTimeMs: 300 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The gateway machine with the real route code; the lease is always held, CiliumVTEPConfig always written. */
-function leaderOn(c: EC2Client, cidrs: readonly string[]): { actor: ReturnType<typeof createActor<typeof gatewayMachine>>; passes: Array<{ strategy: string; ok: boolean }> } {
+/** A shard of the gateway machine with the real route code; the lease is always held, CiliumVTEPConfig always written. */
+function leaderOn(c: EC2Client, cidrs: readonly string[]): { actor: ReturnType<typeof createActor<typeof shardMachine>>; passes: Array<{ strategy: string; ok: boolean }> } {
   const passes: Array<{ strategy: string; ok: boolean }> = [];
   const held = (): Promise<LeaseOutcome> => Promise.resolve({ held: true, outcome: 'renewed', holder: 'gw-a', renewedAt: performance.now() });
   const ok = (): Promise<void> => Promise.resolve();
-  const machine = gatewayMachine.provide({
+  const machine = shardMachine.provide({
     actors: {
-      ensureDevice: fromPromise(ok),
-      checkForwarding: fromPromise(ok),
-      discoverCloud: fromPromise(ok),
       tryAcquireLease: fromPromise(held),
       renewLease: fromPromise(held),
       checkOwnership: fromPromise((): Promise<OwnershipOutcome> => Promise.resolve({ write: true, why: 'ours', currentOwner: undefined })),
@@ -123,9 +120,10 @@ function leaderOn(c: EC2Client, cidrs: readonly string[]): { actor: ReturnType<t
         if (!ok) throw new Error('route tables not converged');
       }),
     },
-    delays: { renewDeadline: 60_000, routeTablesRetryDelay: 500, lateWriteCheckDelay: 60_000, driftRepairPeriod: 60_000, dataPlaneGrace: 0 },
+    delays: { renewDeadline: 60_000, routeTablesRetryDelay: 500, lateWriteCheckDelay: 60_000, driftRepairPeriod: 60_000 },
   });
-  return { actor: createActor(machine), passes };
+  // The data plane has converged: the shard competes at once.
+  return { actor: createActor(machine, { input: { shard: 0, dataPlaneConverged: true, dataPlaneGraceOver: false, preferred: true } }), passes };
 }
 
 describe('a throttled failover pass', () => {

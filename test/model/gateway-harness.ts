@@ -1,21 +1,30 @@
-// A real actor of the gateway machine whose effects are recording doubles:
-// each invoked effect stays "in flight" until the test sends its done/error
-// event, and records when the machine aborts it. Delays are production's, as
-// runtime/wiring/gateway-logic.ts resolves them for the default flags
-// (gatewayDelays; backoff jitter at its top, so a retry waits the plain
-// backoff), on a simulated clock, so only the events a test sends and the time
-// it advances move the machine.
-import { createActor, fromCallback, fromPromise, SimulatedClock, type PromiseActorLogic } from 'xstate';
+// A real actor of the gateway machine, with its one shard child (the default,
+// --shards 1), whose effects are recording doubles: each invoked effect stays
+// "in flight" until the test sends its done/error event, and records when the
+// machine aborts it. Delays are production's, as runtime/wiring/gateway-logic.ts
+// resolves them for the default flags (gatewayDelays, shardDelays; backoff
+// jitter at its top, so a retry waits the plain backoff), on a simulated clock,
+// so only the events a test sends and the time it advances move the machine.
+// `actor` sends each event where production's would arrive (the root's init
+// actors, the data plane, SIGTERM: the root; the rest: the shard) and shows the
+// two as one (the shard's state while the root serves).
+import { createActor, fromCallback, fromPromise, SimulatedClock, type AnyActorRef, type PromiseActorLogic } from 'xstate';
 import {
   gatewayMachine,
+  shardId,
+  shardMachine,
   type GatewayEvent,
   type LeaseOutcome,
+  type AcquireInput,
+  type ShardContext,
+  type ShardEvent,
+  type ShardRef,
   type OwnershipOutcome,
   type RouteStrategy,
   type RouteTablesInput,
   type VtepConfigInput,
 } from '../../machines/gateway.machine.js';
-import { gatewayDelays } from '../../runtime/wiring/gateway-logic.js';
+import { gatewayDelays, shardDelays } from '../../runtime/wiring/gateway-logic.js';
 import { modelConfig } from '../support/gateway-model.js';
 
 export type EffectName =
@@ -33,8 +42,28 @@ export type EffectName =
   | 'settleWrites'
   | 'releaseLease';
 
+type Root = ReturnType<typeof createActor<typeof gatewayMachine>>;
+type RootSnapshot = ReturnType<Root['getSnapshot']>;
+
+/** The root and its shard as one: events routed as production's arrive, the state shown of both. */
+export interface HarnessActor {
+  start(): void;
+  stop(): void;
+  send(event: { type: string; [k: string]: unknown }): void;
+  getSnapshot(): {
+    readonly status: RootSnapshot['status'];
+    /** The shard's state while the root serves or stops; the root's before. */
+    readonly value: unknown;
+    readonly context: RootSnapshot['context'] & Partial<ShardContext>;
+    matches(value: unknown): boolean;
+  };
+  /** The shard child, once the root serves. */
+  readonly shard: AnyActorRef | undefined;
+  readonly root: Root;
+}
+
 export interface GatewayHarness {
-  readonly actor: ReturnType<typeof createActor<typeof gatewayMachine>>;
+  readonly actor: HarnessActor;
   readonly clock: SimulatedClock;
   /** Effects currently in flight (started and neither settled nor aborted). */
   readonly running: Set<EffectName>;
@@ -70,7 +99,7 @@ export function gatewayHarness(): GatewayHarness {
     announcements: [] as string[],
     notLeaderCauses: [] as Array<string | undefined>,
   };
-  const inFlight = <T, I = unknown>(name: EffectName, onInput?: (input: I) => void): PromiseActorLogic<T, I> =>
+  const inFlight = <T, I = ShardRef>(name: EffectName, onInput?: (input: I) => void): PromiseActorLogic<T, I> =>
     fromPromise<T, I>(
       ({ signal, input }) =>
         new Promise<T>((_resolve, reject) => {
@@ -88,8 +117,8 @@ export function gatewayHarness(): GatewayHarness {
           );
         }),
     );
-  const watch = (name: EffectName) =>
-    fromCallback<GatewayEvent>(() => {
+  const watch = <E extends { type: string } = ShardEvent, I = ShardRef>(name: EffectName) =>
+    fromCallback<E, I>(() => {
       h.running.add(name);
       h.started.push(name);
       return () => {
@@ -108,17 +137,11 @@ export function gatewayHarness(): GatewayHarness {
   const fleetDouble = fromCallback<{ type: string }>(({ receive }) => {
     receive((e) => h.fleetEvents.push(e));
   });
-  const machine = gatewayMachine.provide({
+  const shard = shardMachine.provide({
     actors: {
-      // The fleet has model tests of its own (fleet.model.test.ts); here it only records what it is told.
-      fleet: fleetDouble as never,
-      watchDevice: watch('watchDevice'),
-      ensureDevice: inFlight<void>('ensureDevice'),
-      checkForwarding: inFlight<void>('checkForwarding'),
-      discoverCloud: inFlight<void>('discoverCloud'),
       watchLease: watch('watchLease'),
       watchLeaderObjects: watch('watchLeaderObjects'),
-      tryAcquireLease: inFlight<LeaseOutcome>('tryAcquireLease'),
+      tryAcquireLease: inFlight<LeaseOutcome, AcquireInput>('tryAcquireLease'),
       renewLease: inFlight<LeaseOutcome>('renewLease'),
       checkOwnership: inFlight<OwnershipOutcome>('checkOwnership'),
       programRouteTables: inFlight<void, RouteTablesInput>('programRouteTables', (i) => h.routeStrategies.push(i.strategy)),
@@ -136,8 +159,7 @@ export function gatewayHarness(): GatewayHarness {
         h.notLeaderCauses.push(context.stepDownCause);
         h.leaderActive = false;
       },
-      announceStopped: announce('stopped'),
-      announceFailed: announce('failed'),
+      announceStopped: announce('shardStopped'),
       announceOwnershipConflict: announce('ownershipConflict'),
       announceOwnershipResolved: announce('ownershipResolved'),
       fence: () => {
@@ -145,13 +167,59 @@ export function gatewayHarness(): GatewayHarness {
         h.announcements.push('fence');
       },
     },
-    delays: gatewayDelays({ config: modelConfig(), clock: { now: () => clock.now() }, random: () => 1 }),
+    delays: shardDelays({ config: modelConfig(), clock: { now: () => clock.now() }, random: () => 1 }),
   });
-  const actor = createActor(machine, { clock });
-  return Object.assign(h, { actor, clock });
+  const machine = gatewayMachine.provide({
+    actors: {
+      // The fleet has model tests of its own (fleet.model.test.ts); here it only records what it is told.
+      fleet: fleetDouble as never,
+      shard,
+      watchDevice: watch<GatewayEvent, unknown>('watchDevice'),
+      ensureDevice: inFlight<void, unknown>('ensureDevice'),
+      checkForwarding: inFlight<void, unknown>('checkForwarding'),
+      discoverCloud: inFlight<void, unknown>('discoverCloud'),
+    },
+    actions: {
+      announceStopped: announce('stopped'),
+      announceFailed: announce('failed'),
+    },
+    delays: gatewayDelays({ random: () => 1 }),
+  });
+  const root = createActor(machine, { clock, input: { shards: 1 } });
+  return Object.assign(h, { actor: harnessActor(root), clock });
 }
 
-type Snapshot = ReturnType<GatewayHarness['actor']['getSnapshot']>;
+const ROOT_EVENTS = /^(xstate\.(done|error)\.actor\.(ensureDevice|checkForwarding|discoverCloud)|NODES\..*|DATAPLANE\..*|DEVICE\.REPAIRED|SHUTDOWN)$/;
+
+function harnessActor(root: Root): HarnessActor {
+  const shard = (): AnyActorRef | undefined => (root.getSnapshot().children as Record<string, AnyActorRef | undefined>)[shardId(0)];
+  return {
+    root,
+    get shard() {
+      return shard();
+    },
+    start: () => root.start(),
+    stop: () => root.stop(),
+    send: (event) => {
+      const child = shard();
+      if (ROOT_EVENTS.test(event.type) || child === undefined) root.send(event as never);
+      else child.send(event);
+    },
+    getSnapshot: () => {
+      const r = root.getSnapshot();
+      const child = shard();
+      const s = child?.getSnapshot() as { value: unknown; context: ShardContext; matches(v: unknown): boolean } | undefined;
+      return {
+        status: r.status,
+        value: s !== undefined && (r.matches('serving') || r.matches('stopping')) ? s.value : r.value,
+        context: { ...r.context, ...(s?.context ?? {}) },
+        matches: (v) => r.matches(v as never) || (s?.matches(v) ?? false),
+      };
+    },
+  };
+}
+
+type Snapshot = Pick<ReturnType<HarnessActor['getSnapshot']>, 'status' | 'matches'>;
 
 /** The effects the contract says must be in flight in a given state. */
 export function expectedEffects(snapshot: Snapshot): EffectName[] {
@@ -174,10 +242,10 @@ export function expectedEffects(snapshot: Snapshot): EffectName[] {
 
 /** Events that move a fresh harness to leading, with ownership granted (no writes settled yet). */
 export function toLeader(h: GatewayHarness): void {
-  h.actor.send({ type: 'xstate.done.actor.ensureDevice' } as never);
-  h.actor.send({ type: 'xstate.done.actor.checkForwarding' } as never);
-  h.actor.send({ type: 'xstate.done.actor.discoverCloud' } as never);
+  h.actor.send({ type: 'xstate.done.actor.ensureDevice' });
+  h.actor.send({ type: 'xstate.done.actor.checkForwarding' });
+  h.actor.send({ type: 'xstate.done.actor.discoverCloud' });
   h.actor.send({ type: 'DATAPLANE.CONVERGED' });
-  h.actor.send({ type: 'xstate.done.actor.tryAcquireLease', output: { held: true, outcome: 'acquired', holder: 'me', renewedAt: h.clock.now() } } as never);
-  h.actor.send({ type: 'xstate.done.actor.checkOwnership', output: { write: true, why: 'unowned', currentOwner: undefined } } as never);
+  h.actor.send({ type: 'xstate.done.actor.tryAcquireLease', output: { held: true, outcome: 'acquired', holder: 'me', renewedAt: h.clock.now() } });
+  h.actor.send({ type: 'xstate.done.actor.checkOwnership', output: { write: true, why: 'unowned', currentOwner: undefined } });
 }

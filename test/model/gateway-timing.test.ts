@@ -71,7 +71,7 @@ describe('gateway machine at production timings', () => {
     for (const id of ['ensureDevice', 'checkForwarding', 'discoverCloud']) h.actor.send(done(id));
     h.actor.send({ type: 'DATAPLANE.CONVERGED' });
     expect(h.actor.getSnapshot().matches({ electing: 'acquiring' })).toBe(true);
-    h.actor.send({ type: 'xstate.done.actor.tryAcquireLease', output: { held: false, outcome: 'held-by-other', holder: 'gw-b' } } as never);
+    h.actor.send({ type: 'xstate.done.actor.tryAcquireLease', output: { held: false, outcome: 'held-by-other', holder: 'gw-b' } });
     h.clock.increment(999);
     expect(h.actor.getSnapshot().matches({ electing: 'standby' })).toBe(true);
     h.clock.increment(1);
@@ -119,7 +119,7 @@ describe('gateway machine at production timings', () => {
     h.clock.increment(1000); // a renewal is sent at 1000 …
     const sentAt = h.clock.now();
     h.clock.increment(700); // … and EC2-slow: answered 700 ms later
-    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'renewed', holder: 'me', renewedAt: sentAt } } as never);
+    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'renewed', holder: 'me', renewedAt: sentAt } });
     expect(h.actor.getSnapshot().matches({ leader: { lease: 'waiting' } })).toBe(true);
     h.clock.increment(299);
     expect(h.running.has('renewLease')).toBe(false);
@@ -139,7 +139,7 @@ describe('gateway machine at production timings', () => {
     h.clock.increment(1000);
     const sentAt = h.clock.now();
     h.clock.increment(1500); // answered at 2500, 1.5 s after it was sent
-    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'renewed', holder: 'me', renewedAt: sentAt } } as never);
+    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'renewed', holder: 'me', renewedAt: sentAt } });
     h.clock.increment(0);
     expect(h.running.has('renewLease')).toBe(true); // due at 2000, already past
     // The lease sent at 1000 is this pod's until 4000: the round gives up there, not at 2500 + 2000.
@@ -171,11 +171,11 @@ describe('gateway machine at production timings', () => {
     const h = leading();
     h.clock.increment(1000);
     // LeaseLock's answer to a 500 on a renewal: outcome error, but held (the last confirmed renewal still stands).
-    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'error', holder: 'me', renewedAt: 0, error: new Error('500 InternalError') } } as never);
+    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'error', holder: 'me', renewedAt: 0, error: new Error('500 InternalError') } });
     expect(h.actor.getSnapshot().matches({ leader: { lease: 'retrying' } })).toBe(true);
     h.clock.increment(250);
     expect(h.running.has('renewLease')).toBe(true);
-    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'conflict', holder: 'me', renewedAt: 0 } } as never);
+    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: true, outcome: 'conflict', holder: 'me', renewedAt: 0 } });
     expect(h.actor.getSnapshot().matches({ leader: { lease: 'retrying' } })).toBe(true);
     h.clock.increment(250);
     h.actor.send(renewed(h));
@@ -188,7 +188,7 @@ describe('gateway machine at production timings', () => {
   it('a renewal that finds another holder returns to electing without releasing', () => {
     const h = leading();
     h.clock.increment(1000);
-    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: false, outcome: 'held-by-other', holder: 'gw-b' } } as never);
+    h.actor.send({ type: 'xstate.done.actor.renewLease', output: { held: false, outcome: 'held-by-other', holder: 'gw-b' } });
     const s = h.actor.getSnapshot();
     expect(s.matches('electing')).toBe(true);
     expect(s.context.stepDownCause).toBe('lease-lost');
@@ -206,7 +206,8 @@ describe('gateway machine at production timings', () => {
     h.actor.send(done('settleWrites'));
     h.actor.send(done('releaseLease'));
     expect(h.actor.getSnapshot().status).toBe('done');
-    expect(h.announcements.slice(-3)).toEqual(['fence', 'notLeader', 'stopped']);
+    // The shard stops first; the gateway with its last shard.
+    expect(h.announcements.slice(-4)).toEqual(['fence', 'notLeader', 'shardStopped', 'stopped']);
     // A new term starts without the last term's error.
     const h2 = leading();
     expect(h2.actor.getSnapshot().context.lastError).toBeUndefined();
@@ -277,7 +278,7 @@ describe('gateway machine at production timings', () => {
     h.actor.start();
     for (const id of ['ensureDevice', 'checkForwarding', 'discoverCloud']) h.actor.send(done(id));
     h.actor.send({ type: 'DATAPLANE.CONVERGED' });
-    h.actor.send({ type: 'xstate.done.actor.tryAcquireLease', output: { held: true, outcome: 'acquired', holder: 'me', renewedAt: 0 } } as never);
+    h.actor.send({ type: 'xstate.done.actor.tryAcquireLease', output: { held: true, outcome: 'acquired', holder: 'me', renewedAt: 0 } });
     expect(h.running.has('checkOwnership')).toBe(true);
     expect(h.running.has('programRouteTables')).toBe(false);
     h.actor.send(refused);

@@ -13,7 +13,8 @@
 // wait cannot happen from here.
 import { trace } from '@opentelemetry/api';
 import { pino } from 'pino';
-import type { EventObject, SnapshotFrom } from 'xstate';
+import type { AnyStateMachine, EventObject, SnapshotFrom } from 'xstate';
+import { shardId, type shardMachine } from '../../machines/gateway.machine.js';
 import { podRef } from '../../effects/kube/index.js';
 import { leaseKey } from '../../machines/domain/ownership.js';
 import { parseConfig, type GatewayConfig } from '../../runtime/config/parse.js';
@@ -24,9 +25,15 @@ import { HostFacts } from '../../runtime/wiring/host.js';
 import { shardWork } from '../../runtime/wiring/shards.js';
 import type { GatewayAdapters } from '../../runtime/wiring/ports.js';
 import { adapterDoubles, IDENTITY } from './gateway-adapters.js';
-import { addTimer, applyTimed, initialTimed, type ModelClock, type Timed } from './model-timeline.js';
+import { addTimer, initialCollecting, transitionCollecting, withTimers, type ModelClock, type Timed } from './model-timeline.js';
 
 export type GatewaySnapshot = SnapshotFrom<GatewayLogic>;
+export type ShardSnapshot = SnapshotFrom<typeof shardMachine>;
+/** The gateway as the model sees it: the root, and its shard child once the root serves. */
+export interface GatewayPair {
+  readonly root: GatewaySnapshot;
+  readonly shard: ShardSnapshot | undefined;
+}
 
 export interface Env {
   /** The fleet's bulk reconcile is waiting at the data plane: its completion is DATAPLANE.CONVERGED. */
@@ -36,7 +43,7 @@ export interface Env {
   /** How the wait that led here passed (empty for other events): each instant, and whether a renewal was answered then. */
   readonly ticks: ReadonlyArray<{ at: number; renew: boolean }>;
 }
-export type GatewayModelState = Timed<GatewaySnapshot, Env>;
+export type GatewayModelState = Timed<GatewayPair, Env>;
 /** A model event: the machine's event, or a wait for the timer with scheduling number `timer`. */
 export type GatewayModelEvent = EventObject & { timer?: number; [payload: string]: unknown };
 
@@ -74,10 +81,24 @@ export function buildGateway(adapters: GatewayAdapters): { logic: GatewayLogic; 
 }
 
 // Counters (attempts, timestamps) are not states; flags that change behaviour are.
-export const serializeState = (s: GatewaySnapshot): string => {
-  const c = s.context;
-  return `${JSON.stringify(s.value)}|${[c.shuttingDown, c.routesReassertPending, c.dataPlaneConverged || c.dataPlaneGraceOver, c.routesInPlace && c.vtepConfigInPlace, c.leaderReadyAnnounced].map(Number).join('')}`;
+export const serializeState = (p: GatewayPair): string => {
+  const r = p.root.context;
+  const c = p.shard?.context;
+  const shard = c === undefined || p.shard === undefined ? '-' : `${JSON.stringify(p.shard.value)}|${[c.shuttingDown, c.routesReassertPending, c.dataPlaneConverged || c.dataPlaneGraceOver, c.routesInPlace && c.vtepConfigInPlace, c.leaderReadyAnnounced, c.preferred, c.preferredAliveAt !== undefined && c.termStartedAt !== undefined && c.preferredAliveAt > c.termStartedAt].map(Number).join('')}`;
+  return `${JSON.stringify(p.root.value)}|${[r.dataPlaneConverged || r.dataPlaneGraceOver].map(Number).join('')}/${shard}`;
 };
+
+/** The pair a live gateway shows (the root actor's snapshot and its shard child's). */
+export function livePair(root: { getSnapshot(): GatewaySnapshot }): GatewayPair {
+  const snap = root.getSnapshot();
+  const child = (snap.children as Record<string, { getSnapshot(): unknown } | undefined>)[shardId(0)];
+  return { root: snap, shard: child?.getSnapshot() as ShardSnapshot | undefined };
+}
+
+/** The actors running in the pair (the root's and its shard's), by id. */
+export function runningActors(p: GatewayPair): Record<string, unknown> {
+  return { ...(p.root.children as Record<string, unknown>), ...((p.shard?.children ?? {}) as Record<string, unknown>) };
+}
 
 const failure = (message: string, code?: string): Error => Object.assign(new Error(message), code === undefined ? {} : { code });
 const lease = {
@@ -119,17 +140,48 @@ export function actorOutcomes(now: number): Record<string, GatewayModelEvent[]> 
 const WRITERS = ['programRouteTables', 'writeVtepConfig'] as const;
 const RENEW_INTERVAL = /^xstate\.after\.renewInterval\./;
 const FLEET_RESYNC = 'fleet.resync';
+// Events production delivers to the root (init actors' outcomes, the fleet's word, SIGTERM, placement).
+const ROOT_EVENTS = /^(xstate\.(done|error)\.actor\.(ensureDevice|checkForwarding|discoverCloud)|DATAPLANE\..*|SHUTDOWN|PLACEMENT\.CHANGED)$/;
 
 export function gatewayModel() {
   const clock: ModelClock = { t: 0 };
   const { logic } = buildGateway(adapterDoubles({ now: () => clock.t }).adapters);
   const fleetDelays = (logic.implementations.actors.fleet as unknown as { implementations: { delays: Record<string, unknown> } }).implementations.delays;
   const resyncMs = fleetDelays.resyncPeriod as number;
+  const shardLogic = logic.implementations.actors.shard as unknown as AnyStateMachine;
 
-  const apply = (t: GatewayModelState, e: EventObject): GatewayModelState => {
-    const next = applyTimed(logic, clock, t, e);
-    const was = t.snap.children as Record<string, unknown>;
-    const is = next.snap.children as Record<string, unknown>;
+  /** One event on one machine of the pair, and what it sends the other (delivered after, in order). */
+  const deliver = (t: GatewayModelState, owner: 'root' | 'shard', first: EventObject): GatewayModelState => {
+    const queue: Array<['root' | 'shard', EventObject]> = [[owner, first]];
+    let out = t;
+    while (queue.length > 0) {
+      const [to, e] = queue.shift() as ['root' | 'shard', EventObject];
+      if (to === 'root') {
+        const r = transitionCollecting<GatewaySnapshot>(logic, clock, out.now, out.snap.root, e);
+        out = withTimers({ ...out, snap: { ...out.snap, root: r.snap } }, r.actions, 'root');
+        for (const a of r.actions) {
+          if (a.type === 'xstate.spawnChild' && a.params?.src === 'shard') {
+            const c = initialCollecting<ShardSnapshot>(shardLogic, clock, out.now, a.params.input);
+            out = withTimers({ ...out, snap: { ...out.snap, shard: c.snap } }, c.actions, 'shard');
+          } else if (a.type === 'xstate.sendTo' && a.params?.targetId === shardId(0) && a.params.event !== undefined) queue.push(['shard', a.params.event]);
+        }
+      } else {
+        const shard = out.snap.shard;
+        if (shard === undefined || shard.status !== 'active') continue;
+        const r = transitionCollecting<ShardSnapshot>(shardLogic, clock, out.now, shard, e);
+        out = withTimers({ ...out, snap: { ...out.snap, shard: r.snap } }, r.actions, 'shard');
+        // sendParent (SHARD.STOPPED)
+        for (const a of r.actions) if (a.type === 'xstate.sendTo' && a.params?.targetId === '#_parent' && a.params.event !== undefined) queue.push(['root', a.params.event]);
+      }
+    }
+    return out;
+  };
+
+  const apply = (t: GatewayModelState, e: EventObject, owner?: string): GatewayModelState => {
+    const to = owner === 'root' || owner === 'shard' ? owner : ROOT_EVENTS.test(e.type) || t.snap.shard === undefined ? 'root' : 'shard';
+    const next = deliver(t, to, e);
+    const was = runningActors(t.snap);
+    const is = runningActors(next.snap);
     // A write stopped before it finished (leaving `leader`, ownership refused) was aborted and is out there still.
     const aborted = WRITERS.some((id) => was[id] !== undefined && is[id] !== was[id] && !e.type.endsWith(`.actor.${id}`));
     let env = next.extra;
@@ -139,11 +191,11 @@ export function gatewayModel() {
     let out: GatewayModelState = { ...next, extra: env };
     if (e.type === 'DATAPLANE.CONVERGED') out = addTimer({ ...out, extra: { ...env, fleetPending: false } }, FLEET_RESYNC, { type: FLEET_RESYNC }, resyncMs);
     // settleWrites waits for the aborted writes only: with none out, stepping down goes on at once.
-    if (out.snap.matches({ steppingDown: 'settling' }) && !out.extra.lingering) out = apply(out, { type: 'xstate.done.actor.settleWrites' });
+    if (out.snap.shard?.matches({ steppingDown: 'settling' }) === true && !out.extra.lingering) out = apply(out, { type: 'xstate.done.actor.settleWrites' }, 'shard');
     return out;
   };
 
-  const renewed = (t: GatewayModelState): GatewayModelState => apply(t, { type: 'xstate.done.actor.renewLease', output: { ...lease.held, renewedAt: t.now } } as EventObject);
+  const renewed = (t: GatewayModelState): GatewayModelState => apply(t, { type: 'xstate.done.actor.renewLease', output: { ...lease.held, renewedAt: t.now } } as EventObject, 'shard');
 
   /** Time passes until the timer `seq` fires. */
   const wait = (from: GatewayModelState, seq: number): GatewayModelState | undefined => {
@@ -164,7 +216,7 @@ export function gatewayModel() {
         if (x.id === FLEET_RESYNC) t = { ...t, extra: { ...t.extra, fleetPending: true } };
         else {
           renew ||= RENEW_INTERVAL.test(x.event.type);
-          t = apply(t, x.event);
+          t = apply(t, x.event, x.owner);
         }
       }
       ticks.push({ at, renew: renew && !hit });
@@ -177,14 +229,19 @@ export function gatewayModel() {
   };
 
   const events = (t: GatewayModelState): GatewayModelEvent[] => {
-    if (t.snap.status !== 'active') return [];
-    const running = t.snap.children as Record<string, unknown>;
+    if (t.snap.root.status !== 'active') return [];
+    const running = runningActors(t.snap);
     const out: GatewayModelEvent[] = [];
     for (const [id, outcomes] of Object.entries(actorOutcomes(t.now))) if (running[id] !== undefined) out.push(...outcomes);
     if (running.settleWrites !== undefined && t.extra.lingering) out.push({ type: 'xstate.done.actor.settleWrites' });
     if (running.watchLease !== undefined) out.push({ type: 'LEASE.FREE' }, { type: 'LEASE.LOST', holder: 'gw-b' });
     if (running.watchLeaderObjects !== undefined) out.push({ type: 'LEADER.REASSERT', reason: 'CiliumVTEPConfig deleted' });
     if (t.extra.fleetPending) out.push({ type: 'DATAPLANE.CONVERGED' });
+    // The membership watch's word on this shard (with more than one shard): preferred here; another
+    // gateway preferred, seen alive now; another preferred, not seen since it joined.
+    if (t.snap.shard?.status === 'active' && t.snap.root.matches('serving')) {
+      out.push({ type: 'PLACEMENT.CHANGED', shard: 0, preferred: true }, { type: 'PLACEMENT.CHANGED', shard: 0, preferred: false, preferredAliveAt: t.now }, { type: 'PLACEMENT.CHANGED', shard: 0, preferred: false });
+    }
     out.push({ type: 'SHUTDOWN' });
     for (const x of t.timers) if (x.id !== FLEET_RESYNC) out.push({ ...x.event, timer: x.seq });
     return out;
@@ -192,11 +249,12 @@ export function gatewayModel() {
 
   const step = (t: GatewayModelState, e: GatewayModelEvent): GatewayModelState | undefined => {
     if (e.timer !== undefined) return wait(t, e.timer);
-    const next = apply({ ...t, extra: { ...t.extra, ticks: [] } }, e);
-    return next;
+    const { timer: _timer, ...event } = e;
+    return apply({ ...t, extra: { ...t.extra, ticks: [] } }, event);
   };
 
-  const initial: GatewayModelState = initialTimed(logic, clock, { fleetPending: false, lingering: false, ticks: [] });
+  const root = initialCollecting<GatewaySnapshot>(logic, clock, 0, { shards: 1 });
+  const initial: GatewayModelState = withTimers({ snap: { root: root.snap, shard: undefined }, now: 0, timers: [], seq: 0, extra: { fleetPending: false, lingering: false, ticks: [] } }, root.actions, 'root');
   return {
     logic,
     initial,

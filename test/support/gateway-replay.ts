@@ -5,10 +5,10 @@
 // by the watch seeing a change, the fleet's convergence by the data plane
 // finishing the fleet's bulk reconcile, and a timer by the clock advancing to
 // it (answering on the way the renewals the model's wait answered).
-import { createActor, SimulatedClock, type AnyActorRef, type InspectionEvent } from 'xstate';
+import { createActor, SimulatedClock, type AnyActorRef, type AnyStateMachine, type InspectionEvent } from 'xstate';
 import type { GatewayLogic } from '../../runtime/wiring/gateway-logic.js';
 import { adapterDoubles, DEVICE, ENI, IDENTITY, IDENTITY_DOC, NO_RULE_CHANGES, NOTHING_RECONCILED, OWNED_ELSEWHERE, PEER, type AdapterDoubles, type Op, type OpKind } from './gateway-adapters.js';
-import { buildGateway, type GatewayModelEvent, type GatewayModelState } from './gateway-model.js';
+import { buildGateway, livePair, runningActors, type GatewayModelEvent, type GatewayModelState } from './gateway-model.js';
 import { recordingGuards, type GuardTally } from './model-paths.js';
 
 export interface LiveGateway {
@@ -90,21 +90,23 @@ export function gatewayRig(guards: GuardTally): { replay(onInspect: (ev: Inspect
   let clock = new SimulatedClock();
   const d = adapterDoubles({ now: () => clock.now() });
   const { logic, host } = buildGateway(d.adapters);
-  const machine = logic.provide({ guards: recordingGuards(logic, guards) });
+  const shard = logic.implementations.actors.shard as unknown as AnyStateMachine;
+  const machine = logic.provide({ actors: { shard: shard.provide({ guards: recordingGuards(shard, guards) }) as never }, guards: recordingGuards(logic, guards) });
   return {
     replay: async (onInspect) => {
       d.reset({ now: () => clock.now() });
       await flush();
       Object.assign(host, { device: undefined, cloud: undefined, informerSynced: false, converged: false });
       clock = new SimulatedClock();
-      return liveGateway(createActor(machine, { clock, inspect: onInspect }), clock, d);
+      return liveGateway(createActor(machine, { clock, inspect: onInspect, input: { shards: 1 } }), clock, d);
     },
   };
 }
 
 function liveGateway(actor: ReturnType<typeof createActor<GatewayLogic>>, clock: SimulatedClock, d: AdapterDoubles): LiveGateway {
   const routeStrategies: Array<'write-first' | 'describe-first'> = [];
-  const child = (id: string): AnyActorRef | undefined => (actor.getSnapshot().children as Record<string, AnyActorRef | undefined>)[id];
+  // The root's children and its shard's (the shard's own actors: the lease attempts, the leader work).
+  const child = (id: string): AnyActorRef | undefined => runningActors(livePair(actor))[id] as AnyActorRef | undefined;
   let lastPass: AnyActorRef | undefined;
   const notePass = (): void => {
     const pass = child('programRouteTables');
@@ -165,7 +167,10 @@ function liveGateway(actor: ReturnType<typeof createActor<GatewayLogic>>, clock:
     else if (e.type === 'LEASE.LOST') d.leaseSeen({ holder: PEER });
     else if (e.type === 'LEADER.REASSERT') d.vtepConfigSeen(undefined);
     else if (e.type === 'DATAPLANE.CONVERGED') for (const op of d.pending('reconcileKernel')) op.resolve(NOTHING_RECONCILED);
-    else actor.send(e as never);
+    else {
+      const { timer: _timer, ...event } = e;
+      actor.send(event as never); // SIGTERM, placement: the root takes them (and tells the shard)
+    }
     await flush();
     notePass();
   };

@@ -9,7 +9,7 @@
 // Paths are built on a breadth-first tree of concrete model states, so every
 // step of a path follows from the one before (the time of each step, and what
 // is then scheduled, is the one a replay on a SimulatedClock will see).
-import { createActor, type AnyActorScope, type AnyStateMachine, type EventObject } from 'xstate';
+import { createActor, fromCallback, type AnyActorScope, type AnyStateMachine, type EventObject } from 'xstate';
 
 export interface Timer {
   /** The scheduling id (an after-transition's event type, or the raise's id). */
@@ -18,6 +18,8 @@ export interface Timer {
   readonly due: number;
   /** Scheduling order: timers due at the same time fire in it, as on a SimulatedClock. */
   readonly seq: number;
+  /** Which machine of a composite model scheduled it (its event goes back there). */
+  readonly owner?: string;
 }
 
 export interface Timed<S, X> {
@@ -34,21 +36,22 @@ export interface ModelClock {
   t: number;
 }
 
-interface ActionLike {
+export interface ActionLike {
   type: string;
-  params?: { event?: EventObject; id?: string; delay?: unknown; sendId?: string };
+  params?: { event?: EventObject; id?: string; delay?: unknown; sendId?: string; targetId?: string; src?: unknown; input?: unknown; to?: unknown };
 }
 
-function withTimers<S, X>(t: Timed<S, X>, actions: readonly ActionLike[]): Timed<S, X> {
+/** Adds the timers `actions` schedule (and drops those they cancel), for machine `owner` of a composite model. */
+export function withTimers<S, X>(t: Timed<S, X>, actions: readonly ActionLike[], owner?: string): Timed<S, X> {
   const timers = [...t.timers];
   let seq = t.seq;
   for (const a of actions) {
     if (a.type === 'xstate.cancel' && a.params?.sendId !== undefined) {
-      // The scheduler cancels the latest timer under that id.
-      const i = timers.map((x) => x.id).lastIndexOf(a.params.sendId);
+      // The scheduler cancels the latest timer under that id (of the same actor).
+      const i = timers.map((x) => (x.owner === owner ? x.id : undefined)).lastIndexOf(a.params.sendId);
       if (i >= 0) timers.splice(i, 1);
     } else if (a.type === 'xstate.raise' && typeof a.params?.delay === 'number' && a.params.event !== undefined) {
-      timers.push({ id: a.params.id ?? `raise#${seq}`, event: a.params.event, due: t.now + a.params.delay, seq });
+      timers.push({ id: a.params.id ?? `raise#${seq}`, event: a.params.event, due: t.now + a.params.delay, seq, ...(owner === undefined ? {} : { owner }) });
       seq += 1;
     }
   }
@@ -60,10 +63,11 @@ function withTimers<S, X>(t: Timed<S, X>, actions: readonly ActionLike[]): Timed
 // actor per call: the actions are collected, not executed.
 // (The scope's system keeps the children each transition creates: it is renewed now and then.)
 const scopes = new WeakMap<AnyStateMachine, { scope: AnyActorScope; actions: ActionLike[]; uses: number }>();
-function inert(machine: AnyStateMachine): { scope: AnyActorScope; actions: ActionLike[] } {
+function inert(machine: AnyStateMachine, input?: unknown): { scope: AnyActorScope; actions: ActionLike[] } {
   let s = scopes.get(machine);
   if (s === undefined || s.uses >= 2000) {
-    const self = createActor(machine);
+    // A parent, so that a child machine's sendParent resolves (it is collected, like every action).
+    const self = createActor(machine, { input, parent: createActor(fromCallback(() => {})) } as never);
     const actions: ActionLike[] = [];
     const scope = { self, defer: () => {}, id: '', logger: () => {}, sessionId: '', stopChild: () => {}, system: self.system, emit: () => {}, actionExecutor: (a: ActionLike) => void actions.push(a) };
     s = { scope: scope as unknown as AnyActorScope, actions, uses: 0 };
@@ -80,6 +84,25 @@ export function applyTimed<S, X>(machine: AnyStateMachine, clock: ModelClock, t:
   const { scope, actions } = inert(machine);
   const snap = machine.transition(t.snap as never, event, scope as never) as S;
   return withTimers({ ...t, snap, extra }, [...actions]);
+}
+
+/**
+ * One event on one machine of a composite model, as xstate's pure transition() does it: the next
+ * snapshot and the actions it would execute (raises, cancels, sends to other actors, spawns).
+ */
+export function transitionCollecting<S>(machine: AnyStateMachine, clock: ModelClock, now: number, snap: S, event: EventObject): { snap: S; actions: ActionLike[] } {
+  clock.t = now;
+  const { scope, actions } = inert(machine);
+  const next = machine.transition(snap as never, event, scope as never) as S;
+  return { snap: next, actions: [...actions] };
+}
+
+/** The initial snapshot of one machine of a composite model (e.g. a child it spawns), and its entry actions. */
+export function initialCollecting<S>(machine: AnyStateMachine, clock: ModelClock, now: number, input: unknown): { snap: S; actions: ActionLike[] } {
+  clock.t = now;
+  const { scope, actions } = inert(machine, input);
+  const snap = machine.getInitialSnapshot(scope as never, input) as S;
+  return { snap, actions: [...actions] };
 }
 
 /** Adds a timer the machine does not schedule itself (e.g. a child's, modelled by the test). */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { and, assign, createMachine, not, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { fleetMachine } from '../../machines/fleet.machine.js';
-import { gatewayMachine } from '../../machines/gateway.machine.js';
+import { gatewayMachine, shardMachine } from '../../machines/gateway.machine.js';
 import { vtepMachine } from '../../machines/vtep.machine.js';
 import { machineDefinitionJson } from '../../visualizations/definition.js';
 import { dotToSvg } from '../../visualizations/graphviz.js';
@@ -45,7 +45,7 @@ describe('generated statecharts', () => {
     for (const { machine } of MACHINES) {
       expect(names).toEqual(expect.arrayContaining([`${machine.id}.machine.json`, `${machine.id}.dot`, `${machine.id}.svg`]));
     }
-    expect(MACHINES.map((m) => m.machine.id).sort()).toEqual(['fleet', 'gateway', 'vtep']);
+    expect(MACHINES.map((m) => m.machine.id).sort()).toEqual(['fleet', 'gateway', 'shard', 'vtep']);
   });
 });
 
@@ -63,7 +63,7 @@ describe('machine definition JSON (what the Stately visualizer/inspector reads)'
   });
 
   it('round-trips to the same state tree for each machine', () => {
-    for (const machine of [gatewayMachine, vtepMachine, fleetMachine]) {
+    for (const machine of [gatewayMachine, shardMachine, vtepMachine, fleetMachine]) {
       const json = JSON.parse(machineDefinitionJson(machine)) as { id: string; states: Record<string, unknown> };
       expect(json.id).toBe(machine.id);
       expect(Object.keys(json.states)).toEqual(Object.keys(machine.root.states));
@@ -81,8 +81,22 @@ describe('machine definition JSON (what the Stately visualizer/inspector reads)'
 describe('gateway statechart (DOT)', () => {
   const dot = machineToDot(gatewayMachine, { source: 'machines/gateway.machine.ts' });
 
+  it('shows start-up, serving and stopping, and the shard children it spawns', () => {
+    for (const id of ['gateway', 'gateway.initialising']) expect(dot).toContain(`subgraph "cluster_${id}" {`);
+    expect(dot).toMatch(/<b>spawns<\/b> shard /);
+    expect(dot).toContain('entry / startShards');
+    expect(dot).toContain('<b>invoke</b> fleet');
+    expect(dot).toContain('SHARD.STOPPED <font color="#9b2c2c">[lastShardStopped]</font>');
+    expect(dot).toMatch(/"gateway\.stopped" \[label=<[^\n]*peripheries=2/);
+    expect(dot).toContain('machines/gateway.machine.ts');
+  });
+});
+
+describe('shard statechart (DOT)', () => {
+  const dot = machineToDot(shardMachine, { source: 'machines/shard.machine.ts' });
+
   it('draws compound states as clusters and marks parallel states and their regions', () => {
-    for (const id of ['gateway', 'gateway.initialising', 'gateway.electing', 'gateway.leader', 'gateway.leader.lease', 'gateway.leader.vtepConfig', 'gateway.leader.routeTables', 'gateway.steppingDown']) {
+    for (const id of ['shard', 'shard.electing', 'shard.leader', 'shard.leader.lease', 'shard.leader.vtepConfig', 'shard.leader.routeTables', 'shard.steppingDown']) {
       expect(dot).toContain(`subgraph "cluster_${id}" {`);
     }
     expect(dot).toMatch(/<b>leader<\/b> <font[^>]*>‖ parallel<\/font>/);
@@ -93,7 +107,7 @@ describe('gateway statechart (DOT)', () => {
 
   it('labels transitions with event, [guard] and / actions, delays as `after <name>`', () => {
     expect(dot).toContain('LEASE.RENEW_DEADLINE_EXCEEDED<br/><font color="#2b6cb0">/ causeRenewDeadline</font>');
-    expect(dot).toMatch(/"gateway\.leader#anchor" -> "gateway\.steppingDown#anchor" \[ltail="cluster_gateway\.leader", lhead="cluster_gateway\.steppingDown", label=<LEASE\.RENEW_DEADLINE_EXCEEDED/);
+    expect(dot).toMatch(/"shard\.leader#anchor" -> "shard\.steppingDown#anchor" \[ltail="cluster_shard\.leader", lhead="cluster_shard\.steppingDown", label=<LEASE\.RENEW_DEADLINE_EXCEEDED/);
     expect(dot).toContain('done: tryAcquireLease <font color="#9b2c2c">[leaseHeld]</font>');
     expect(dot).toContain('after standbyRetryPeriod <font color="#9b2c2c">[mayCompete]</font>');
     expect(dot).toContain('after releaseTimeout');
@@ -108,7 +122,6 @@ describe('gateway statechart (DOT)', () => {
     expect(dot).toContain('entry / startTerm, announceLeader');
     // The fence runs first on leaving leader.
     expect(dot).toContain('exit / fence, noteStepDownCause, cancelRenewDeadline, announceNotLeader');
-    expect(dot).toContain('<b>invoke</b> fleet');
     expect(dot).toContain('<b>invoke</b> settleWrites');
     // `after` transitions add raise/cancel actions internally: not shown as entry/exit.
     expect(dot).not.toContain('xstate.raise');
@@ -121,11 +134,12 @@ describe('gateway statechart (DOT)', () => {
     expect(dot).toContain('renewRetryDelay 250 ms');
     expect(dot).toContain('driftRepairPeriod 30 s');
     expect(dot).toContain('lateWriteCheckDelay 10 s');
-    expect(dot).toContain('machines/gateway.machine.ts');
+    expect(dot).toContain('machines/shard.machine.ts');
   });
 
-  it('marks final states with a double border', () => {
-    expect(dot).toMatch(/"gateway\.stopped" \[label=<[^\n]*peripheries=2/);
+  it('shows placement: the hand-over and the takeover grace', () => {
+    expect(dot).toMatch(/PLACEMENT\.CHANGED <font color="#9b2c2c">\[handOverDue\]<\/font>/);
+    expect(dot).toContain('causeHandOver');
   });
 });
 
@@ -134,7 +148,7 @@ describe('fleet statechart (DOT)', () => {
     const dot = machineToDot(fleetMachine);
     expect(dot).toMatch(/<b>fleet \(machine\)<\/b>.*<b>spawns<\/b> vtep /);
     expect(dot).not.toMatch(/<b>spawns<\/b>[^<]*reconcileKernel/);
-    expect(machineToDot(gatewayMachine)).not.toContain('<b>spawns</b>');
+    expect(machineToDot(shardMachine)).not.toContain('<b>spawns</b>');
   });
 });
 
