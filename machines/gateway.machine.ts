@@ -4,9 +4,12 @@
 //                  (or `failed` for a configuration the host cannot satisfy)
 //   serving        one shard child per shard (shard.machine.ts: its Lease, and
 //                  while held its leader writes); the data plane's convergence
-//                  and placement are passed on to them
-//   stopping       SIGTERM: every shard steps down (fence, settle, release); the
-//                  gateway stops when the last one has
+//                  and placement are passed on to them. With more than one
+//                  shard, a converged gateway is a member (its member Lease,
+//                  the placement watch); with one, every gateway may lead it.
+//   stopping       SIGTERM: the member Lease is deleted, then every shard steps
+//                  down (fence, settle, release); the gateway stops when the
+//                  last one has
 //
 // The root owns the whole actor tree: the fleet (one vtep actor per node that
 // needs work), the device watchdog and the shards live as long as the gateway
@@ -52,11 +55,17 @@ const gatewaySetup = setup({
     ensureDevice: notProvided<void>('ensureDevice'),
     checkForwarding: notProvided<void>('checkForwarding'),
     discoverCloud: notProvided<void>('discoverCloud'),
+    // With more than one shard: the member Lease and the placement watch (fromCallback), and leaving.
+    holdMembership: fromCallback<GatewayEvent>(() => {}),
+    watchPlacement: fromCallback<GatewayEvent>(() => {}),
+    leaveMembership: notProvided<void>('leaveMembership'),
   },
   guards: {
     configurationError: (_, params: ErrorParams) => isConfigurationError(params.error),
-    /** The shard that just stopped was the last one running. */
-    lastShardStopped: ({ context }) => context.shardsStopped + 1 >= context.shards,
+    /** Every shard has stepped down and stopped. */
+    allShardsStopped: ({ context }) => context.shardsStopped >= context.shards,
+    oneShard: ({ context }) => context.shards === 1,
+    dataPlaneConverged: ({ context }) => context.dataPlaneConverged,
   },
   delays: {
     // Production's defaults (machines/timings.ts).
@@ -86,6 +95,10 @@ export const gatewayMachine = gatewaySetup
       resetInitAttempts: assign({ initAttempts: 0 }),
       causeShutdown: assign({ shuttingDown: true }),
       countShardStopped: assign({ shardsStopped: ({ context }) => context.shardsStopped + 1 }),
+    /** SIGTERM, passed on: every shard steps down. */
+    tellShardsToStop: gatewaySetup.enqueueActions(({ context, enqueue }) => {
+      for (let k = 0; k < context.shards; k += 1) enqueue.sendTo(shardId(k), { type: 'SHUTDOWN' });
+    }),
       /** One child per shard, told what the root knows of the data plane; with one shard it is always preferred. */
       startShards: gatewaySetup.enqueueActions(({ context, enqueue }) => {
         for (let k = 0; k < context.shards; k += 1) {
@@ -95,9 +108,9 @@ export const gatewayMachine = gatewaySetup
           });
         }
       }),
-      /** The data plane's convergence (or its grace running out), SIGTERM: every shard hears it. */
+      /** The data plane's convergence (or its grace running out): every shard hears it. */
       tellShards: gatewaySetup.enqueueActions(({ context, event, enqueue }) => {
-        assertEvent(event, ['DATAPLANE.CONVERGED', 'DATAPLANE.GRACE_OVER', 'SHUTDOWN']);
+        assertEvent(event, ['DATAPLANE.CONVERGED', 'DATAPLANE.GRACE_OVER']);
         for (let k = 0; k < context.shards; k += 1) enqueue.sendTo(shardId(k), { type: event.type });
       }),
       /** Placement for one shard: to that shard's child. */
@@ -186,18 +199,47 @@ export const gatewayMachine = gatewaySetup
       serving: {
         // The shards elect, lead and step down on their own; they outlive this state (spawned).
         entry: 'startShards',
+        initial: 'placing',
         on: {
           // (Shards started after it learn it from their input.)
           'DATAPLANE.CONVERGED': { actions: ['noteDataPlaneConverged', 'tellShards'] },
           'DATAPLANE.GRACE_OVER': { actions: ['endDataPlaneGrace', 'tellShards'] },
           'PLACEMENT.CHANGED': { actions: 'tellShardPlacement' },
-          SHUTDOWN: { target: 'stopping', actions: ['causeShutdown', 'tellShards'] },
+          SHUTDOWN: { target: 'stopping', actions: 'causeShutdown' },
+        },
+        states: {
+          placing: {
+            always: [{ guard: 'oneShard', target: 'solo' }, { guard: 'dataPlaneConverged', target: 'member' }, { target: 'unjoined' }],
+          },
+          // One shard: every gateway may lead it (today's election); no member Lease, no placement.
+          solo: {},
+          // More shards: a gateway whose data plane has not converged is preferred for none of them.
+          unjoined: {
+            on: { 'DATAPLANE.CONVERGED': { target: 'member', actions: ['noteDataPlaneConverged', 'tellShards'] } },
+          },
+          member: {
+            // The member Lease, renewed; the other members watched, and placement passed to the shards.
+            invoke: [
+              { id: 'holdMembership', src: 'holdMembership' },
+              { id: 'watchPlacement', src: 'watchPlacement' },
+            ],
+          },
         },
       },
       stopping: {
-        // Each shard fences, settles its writes and releases its Lease, bounded by its own timeouts.
-        on: {
-          'SHARD.STOPPED': [{ guard: 'lastShardStopped', target: 'stopped', actions: 'countShardStopped' }, { actions: 'countShardStopped' }],
+        // The member Lease goes first (the others stop preferring this gateway), then each shard
+        // fences, settles its writes and releases its Lease, bounded by its own timeouts.
+        initial: 'leaving',
+        on: { 'SHARD.STOPPED': { actions: 'countShardStopped' } },
+        states: {
+          leaving: {
+            invoke: { id: 'leaveMembership', src: 'leaveMembership', onDone: 'handingOver', onError: 'handingOver' },
+            after: { settleTimeout: 'handingOver' },
+          },
+          handingOver: {
+            entry: 'tellShardsToStop',
+            always: { guard: 'allShardsStopped', target: '#gateway.stopped' },
+          },
         },
       },
       stopped: {

@@ -91,7 +91,7 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number): numbe
 
 /** The root statechart's delays that are plain durations. */
 export function gatewayFixedDelays() {
-  return { dataPlaneGrace: TIMINGS.dataPlaneGraceMs };
+  return { dataPlaneGrace: TIMINGS.dataPlaneGraceMs, settleTimeout: TIMINGS.settleTimeoutMs };
 }
 
 /** A shard statechart's delays that are plain durations, for the given lease timings. */
