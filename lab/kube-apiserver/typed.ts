@@ -123,6 +123,8 @@ function canonical(v: unknown): unknown {
 }
 
 export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
 
