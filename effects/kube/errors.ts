@@ -53,10 +53,53 @@ export class KubeMalformedError extends KubeError {
   }
 }
 
+/** A field another field manager owns that a server-side apply would change (a FieldManagerConflict cause). */
+export interface FieldConflict {
+  /** The other manager's name, as the cause names it (`conflict with "shard-1"`). */
+  readonly manager: string;
+  /** The field path, e.g. `.spec.endpoints[name="vpc-gateway-1-0"].cidr`. */
+  readonly field: string;
+}
+
+/**
+ * A server-side apply refused for conflicts (409 Conflict with FieldManagerConflict causes). Unlike a
+ * stale resourceVersion it does not go away by reading again: the same apply conflicts until the
+ * other manager gives the fields up, or the apply is forced.
+ */
+export class KubeApplyConflictError extends KubeError {
+  constructor(
+    message: string,
+    readonly conflicts: readonly FieldConflict[],
+    options?: { cause?: unknown },
+  ) {
+    super('Conflict', message, false, 409, options);
+    this.name = 'KubeApplyConflictError';
+  }
+}
+
 interface StatusBody {
   reason?: string;
   message?: string;
   code?: number;
+  details?: { causes?: Array<{ reason?: unknown; message?: unknown; field?: unknown }> };
+}
+
+/** The FieldManagerConflict causes of a 409, [] when there are none. */
+function fieldConflicts(st: StatusBody): FieldConflict[] {
+  const causes = Array.isArray(st.details?.causes) ? st.details.causes : [];
+  const out: FieldConflict[] = [];
+  for (const c of causes) {
+    if (c === null || typeof c !== 'object' || c.reason !== 'FieldManagerConflict') continue;
+    const m = /^conflict with "((?:[^"\\]|\\.)*)"/.exec(typeof c.message === 'string' ? c.message : '');
+    let manager: string;
+    try {
+      manager = m === null ? '' : (JSON.parse(`"${m[1]!}"`) as string);
+    } catch {
+      manager = m?.[1] ?? '';
+    }
+    out.push({ manager, field: typeof c.field === 'string' ? c.field : '' });
+  }
+  return out;
 }
 
 function parseStatus(body: unknown): StatusBody {
@@ -84,10 +127,12 @@ function fromStatus(status: number, body: unknown, what: string, cause: unknown)
       return new KubeError('Forbidden', msg, false, status, opts);
     case 404:
       return new KubeError('NotFound', msg, false, status, opts);
-    case 409:
-      return st.reason === 'AlreadyExists'
-        ? new KubeError('AlreadyExists', msg, true, status, opts)
-        : new KubeError('Conflict', msg, true, status, opts);
+    case 409: {
+      if (st.reason === 'AlreadyExists') return new KubeError('AlreadyExists', msg, true, status, opts);
+      const conflicts = fieldConflicts(st);
+      if (conflicts.length > 0) return new KubeApplyConflictError(msg, conflicts, opts);
+      return new KubeError('Conflict', msg, true, status, opts);
+    }
     case 410:
       return new KubeError('Gone', msg, true, status, opts);
     case 422:

@@ -1,6 +1,6 @@
 // Kubernetes adapters of the gateway (see README "effects/kube").
 export { backoffDelay, DEFAULT_REQUEST_TIMEOUT_MS, kubeCall, kubeClients, loadKubeConfig, withKubeRetry, type CallOptions, type KubeClients, type KubeRetryOptions } from './client.js';
-export { KubeError, KubeFencedError, KubeMalformedError, statusToKubeError, toKubeError, type KubeErrorCode } from './errors.js';
+export { KubeApplyConflictError, KubeError, KubeFencedError, KubeMalformedError, statusToKubeError, toKubeError, type FieldConflict, type KubeErrorCode } from './errors.js';
 export { ListWatch, type KubeObject, type ListPage, type ListWatchHandlers, type ListWatchOptions, type ListWatchTarget } from './list-watch.js';
 export { collectionPath, customObjectsTarget, toListPage, type GroupResource } from './targets.js';
 export { LeaseLock, type LeaseLockOptions } from './lease-lock.js';
@@ -37,6 +37,7 @@ export {
   type VtepUpsertAction,
   type VtepUpsertResult,
 } from './vtep-config.js';
+export { appliedFields, applyConfiguration, isApplied, type ApplyWanted, type ShardEndpoint } from './vtep-apply.js';
 export { readOtherLease } from './other-lease.js';
 export { readLease, releaseSeized, seizeLease, type LeaseRef, type LeaseView, type SeizedLease, type SeizeOptions } from './lease-seize.js';
 export { ciliumNodeRef, EVENT_REASONS, EventRecorder, podRef, type EventReason, type EventRecorderOptions, type EventType, type ObjectRef, type RecordResult } from './events.js';

@@ -11,11 +11,15 @@
 // is refused, before anything is sent, when the object names an owner that is neither this
 // installation nor the one the ownership check allowed to be replaced. deleteIfUnchanged() is
 // cleanup's (runtime/cleanup/): a delete conditional on the version cleanup judged.
+// applyEndpoints() is the sharded write: one shard's endpoints by server-side apply, under a field
+// manager of its own, so shard leaders write disjoint items of the one object (vtep-apply.ts).
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { OWNER_ANNOTATION } from '../../machines/domain/ownership.js';
 import { kubeCall, type KubeClients } from './client.js';
-import { KubeError, KubeFencedError, toKubeError } from './errors.js';
+import { KubeApplyConflictError, KubeError, KubeFencedError, toKubeError } from './errors.js';
 import { ListWatch, type KubeObject, type ListWatchOptions } from './list-watch.js';
 import { customObjectsTarget } from './targets.js';
+import { applyConfiguration, isApplied, type ApplyWanted } from './vtep-apply.js';
 
 export const VTEP_GROUP = 'cilium.io';
 export const VTEP_VERSION = 'v2';
@@ -243,6 +247,68 @@ export class VtepConfigClient {
           continue; // re-read and try again
         }
         throw ke;
+      }
+    }
+  }
+
+  /**
+   * One shard's endpoints by server-side apply (PATCH application/apply-patch+yaml, field manager
+   * `fieldManager`): the configuration holds only the name, the owner annotation (the same value for
+   * every shard, so shared), the labels and spec.endpoints = `endpoints`. Endpoints other managers
+   * applied stay theirs; those this manager applied before and omits now the API server removes.
+   * Reads first and sends nothing when the object holds these endpoints and this manager's recorded
+   * fields are exactly these (Cilium's status writes cost nothing: 'unchanged').
+   * Ownership as upsert(): VtepOwnedElsewhereError, before anything is sent, for an owner that is
+   * neither `owner.key` nor `owner.replaceable`. The apply carries the resourceVersion of the read it
+   * judged, so a change in between is a 409 that re-reads (bounded by maxConflictRetries). force is
+   * false, except when taking the object over from `owner.replaceable` (its managers' annotation is
+   * then ours to take, as upsert's PUT takes it); a field another manager owns with another value is
+   * a KubeApplyConflictError (not retried here). Fenced by `signal` as every write.
+   */
+  async applyEndpoints(fieldManager: string, endpoints: readonly VtepEndpoint[], signal: AbortSignal, owner: VtepOwner): Promise<VtepUpsertResult> {
+    const what = `apply ciliumvtepconfig ${this.name} as ${fieldManager}`;
+    if (fieldManager === '') throw new KubeError('BadRequest', `${what}: a field manager is required`, false);
+    validateEndpoints(endpoints);
+    const wanted: ApplyWanted = { apiVersion: `${VTEP_GROUP}/${VTEP_VERSION}`, kind: VTEP_KIND, name: this.name, ownerKey: owner.key, endpoints, labels: this.labels };
+    let conflicts = 0;
+    let first = true;
+    for (;;) {
+      if (signal.aborted) throw new KubeFencedError(what);
+      let cur: KubeObject | undefined;
+      let reused: boolean;
+      try {
+        // As upsert(): the read of the ownership check is reused once; "nothing to write" never is.
+        const fresh = first ? this.takeFreshRead() : undefined;
+        first = false;
+        reused = fresh !== undefined;
+        cur = fresh !== undefined ? fresh.obj : await this.get(signal);
+        this.lastRead = undefined;
+      } catch (err) {
+        if (signal.aborted) throw new KubeFencedError(what, { cause: err });
+        throw err;
+      }
+      const curOwner = cur === undefined ? '' : ownerOf(cur);
+      if (curOwner !== '' && curOwner !== owner.key && curOwner !== owner.replaceable) throw new VtepOwnedElsewhereError(this.name, curOwner);
+      if (isApplied(cur, fieldManager, wanted)) {
+        if (reused) continue;
+        return { action: 'unchanged', resourceVersion: cur?.metadata?.resourceVersion, conflicts };
+      }
+      const body = applyConfiguration(wanted, cur?.metadata?.resourceVersion);
+      const force = curOwner !== '' && curOwner !== owner.key;
+      try {
+        const res = await kubeCall(what, { signal, timeoutMs: this.requestTimeoutMs, write: true }, (o) =>
+          this.clients.custom.patchClusterCustomObjectWithHttpInfo({ ...this.ref(), body, fieldManager, force }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply, o)),
+        );
+        const saved: unknown = res.data;
+        const rv = saved !== null && typeof saved === 'object' ? (saved as KubeObject).metadata?.resourceVersion : undefined;
+        return { action: res.httpStatusCode === 201 ? 'created' : 'updated', resourceVersion: rv, conflicts };
+      } catch (err) {
+        if (err instanceof KubeApplyConflictError) throw err;
+        if (err instanceof KubeError && err.code === 'Conflict' && conflicts < this.maxConflictRetries) {
+          conflicts += 1;
+          continue; // the object changed since the read: judge it again
+        }
+        throw err;
       }
     }
   }

