@@ -25,6 +25,7 @@ import {
   kubeClients,
   LeaseLock,
   loadKubeConfig,
+  MemberLease,
   podRef,
   startCiliumNodeInformer,
   VtepConfigClient,
@@ -83,10 +84,13 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   const clients = kubeClients(loadKubeConfig(config.kubeconfig));
   const host = new HostFacts();
   // Each shard: its Lease, its failover trace, what it points at its leader.
-  const work = shardWork(config);
+  const work = shardWork(config, namespace);
   const failovers = work.map(() => new FailoverTrace(tracing.tracer));
   const locks = work.map((w) => new LeaseLock({ clients, namespace, name: w.leaseName, identity, leaseDurationMs: config.leaseDurationMs, annotate: eniRecord(host) }));
   const ownerKey = leaseKey(namespace, ofShard(work, 0).leaseName);
+  // With more than one shard: this gateway's member Lease (joined once its data plane converged).
+  const member =
+    work.length === 1 ? undefined : new MemberLease({ clients, namespace, leaderElectionID: config.leaderElectionID, identity, podUid: config.podUid, leaseDurationMs: config.leaseDurationMs });
   const vtepConfig = new VtepConfigClient({ clients });
   const events = new EventRecorder({ clients, host: config.nodeName ?? identity, onError: (err) => log.debug({ err }, 'event not recorded') });
   // The pod's uid comes from the downward API (POD_UID): kubectl describe pod lists Events by it, and no pod read is needed.
@@ -150,12 +154,14 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
   const gatewayLogic = provideGatewayMachine({
     config,
     identity,
+    namespace,
     self,
     ownerKey,
     host,
     adapters: {
       dp,
       locks,
+      member,
       vtepConfig,
       clients,
       events,
@@ -259,7 +265,8 @@ export function startGateway(config: GatewayConfig, deps: GatewayDeps): GatewayR
       await started;
       if (running) {
         gateway.send({ type: 'SHUTDOWN' });
-        await waitFor(gateway, (s) => s.status === 'done', { timeout: Math.max(1000, config.renewDeadlineMs + TIMINGS.settleTimeoutMs + 500) }).catch(() =>
+        // Leaving the membership (bounded by the settle timeout), then the shards in parallel.
+        await waitFor(gateway, (s) => s.status === 'done', { timeout: Math.max(1000, config.renewDeadlineMs + 2 * TIMINGS.settleTimeoutMs + 500) }).catch(() =>
           log.warn('step-down did not finish in time'),
         );
       }

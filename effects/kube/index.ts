@@ -30,6 +30,7 @@ export {
   REUSE_READ_MS,
   VtepConfigClient,
   VtepOwnedElsewhereError,
+  vtepEndpointsPresent,
   vtepSpecEquals,
   type VtepConfigOptions,
   type VtepOwner,

@@ -121,3 +121,45 @@ export function liveMembers(observations: readonly MemberObservation[], heldLaps
     .map(([identity]) => identity)
     .sort();
 }
+
+/** A shard Lease as this gateway last saw it: holder (empty when released) and when it lapses locally. */
+export interface ShardLeaseView {
+  readonly holder: string | undefined;
+  /** Local ms at which the holder's lease expires as judged here (undefined: none held). */
+  readonly expiresAt: number | undefined;
+}
+
+export interface ShardPlacement {
+  readonly preferred: boolean;
+  /** The preferred gateway (another one): when its member Lease was last seen renewed (local ms). */
+  readonly preferredAliveAt: number | undefined;
+}
+
+/**
+ * Placement as this gateway sees it now, for each shard, and the next instant it can change by
+ * time alone (a member Lease or a shard Lease lapsing; undefined: none pending). The members are
+ * the member Leases seen (this gateway's own among them once it joined); a holder whose shard Lease
+ * has lapsed is not counted live (liveMembers).
+ */
+export function shardPlacements(
+  identity: string,
+  observations: readonly MemberObservation[],
+  shardLeases: readonly ShardLeaseView[],
+  now: number,
+  leaseDurationMs: number,
+): { shards: ShardPlacement[]; nextChangeAt: number | undefined } {
+  const lapsed = new Set<string>();
+  const pending: number[] = [];
+  for (const l of shardLeases) {
+    if (l.holder === undefined || l.holder === '' || l.holder === identity || l.expiresAt === undefined) continue;
+    if (now >= l.expiresAt) lapsed.add(l.holder);
+    else pending.push(l.expiresAt);
+  }
+  for (const o of observations) if (o.observedAt + leaseDurationMs > now) pending.push(o.observedAt + leaseDurationMs);
+  const live = liveMembers(observations, lapsed, now, leaseDurationMs);
+  const seenAt = new Map<string, number>();
+  for (const o of observations) seenAt.set(o.identity, Math.max(o.observedAt, seenAt.get(o.identity) ?? -Infinity));
+  const placed = placement(live, shardLeases.length);
+  const shards = placed.map((g): ShardPlacement => ({ preferred: g === identity, preferredAliveAt: g === undefined || g === identity ? undefined : seenAt.get(g) }));
+  return { shards, nextChangeAt: pending.length === 0 ? undefined : Math.min(...pending) };
+}

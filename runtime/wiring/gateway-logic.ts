@@ -17,6 +17,7 @@ import type { HostFacts } from './host.js';
 import { initActors } from './init.js';
 import { leaderActors } from './leader.js';
 import { leaseActors, retryDelay } from './lease.js';
+import { membershipActors } from './membership.js';
 import type { GatewayAdapters } from './ports.js';
 import type { ShardWork } from './shards.js';
 
@@ -24,6 +25,8 @@ export interface GatewayLogicWiring {
   readonly config: GatewayConfig;
   /** This pod's identity in the Leases. */
   readonly identity: string;
+  /** The Leases' namespace. */
+  readonly namespace: string;
   /** This pod, for its Events. */
   readonly self: ObjectRef;
   /** `namespace/name` of this installation's Lease: the CiliumVTEPConfig's owner annotation. */
@@ -41,7 +44,7 @@ export interface GatewayLogicWiring {
 
 export function provideGatewayMachine(w: GatewayLogicWiring) {
   const { config, identity, self, ownerKey, host, work, failovers, metrics, log } = w;
-  const { dp, locks, vtepConfig, clients, events, cloud, clock, random } = w.adapters;
+  const { dp, locks, member, vtepConfig, clients, events, cloud, clock, random } = w.adapters;
   if (locks.length !== work.length || failovers.length !== work.length) throw new Error('one Lease lock, one failover trace and one work item per shard');
   const shard = shardMachine.provide({
     actors: {
@@ -56,6 +59,17 @@ export function provideGatewayMachine(w: GatewayLogicWiring) {
       fleet: fleetLogic({ dp, host, metrics, log, random }),
       shard,
       ...initActors({ config, dp, cloud, clock, host, log }),
+      ...membershipActors({
+        member,
+        clients,
+        ref: { namespace: w.namespace, leaderElectionID: config.leaderElectionID },
+        identity,
+        locks,
+        leaseDurationMs: config.leaseDurationMs,
+        retryPeriodMs: config.retryPeriodMs,
+        now: () => clock.now(),
+        log,
+      }),
     },
     actions: gatewayAnnouncements({ log, onFailed: w.onFailed }),
     delays: gatewayDelays({ random }),

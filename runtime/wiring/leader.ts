@@ -6,7 +6,7 @@ import { fromPromise } from 'xstate';
 import { ownershipVerdict, parseLeaseKey } from '../../machines/domain/ownership.js';
 import type { OwnershipOutcome, RouteTablesInput, ShardEvent, ShardRef, VtepConfigInput } from '../../machines/gateway.machine.js';
 import { WritesOnWire, ensureRoutes, routesFailure } from '../../effects/aws/index.js';
-import { ownerOf, readOtherLease, vtepSpecEquals, vtepWatchActor, type KubeClients } from '../../effects/kube/index.js';
+import { ownerOf, readOtherLease, vtepEndpointsPresent, vtepSpecEquals, vtepWatchActor, type KubeClients } from '../../effects/kube/index.js';
 import type { GatewayConfig } from '../config/parse.js';
 import type { Logger } from '../logging.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -33,6 +33,7 @@ export interface LeaderWiring {
 
 export function leaderActors({ config, host, clients, locks, work, failovers, vtepConfig, ownerKey, metrics, log }: LeaderWiring) {
   const endpoints = (shard: number) => ofShard(work, shard).endpoints(host.device?.mac ?? '');
+  const sharded = work.length > 1;
   // Leader writes in flight, per shard: stepping down waits (bounded) for them to settle. An EC2
   // route write has no precondition, so one abandoned in flight could land after the release, over
   // a successor's: each request sent stays here until EC2 answered it (ensureRoutes' onWire). The
@@ -48,7 +49,7 @@ export function leaderActors({ config, host, clients, locks, work, failovers, vt
     watchLeaderObjects: vtepWatchActor<ShardEvent, ShardRef>(
       vtepConfig,
       (obj, { shard }) =>
-        host.device !== undefined && vtepSpecEquals(obj, endpoints(shard)) && ownerOf(obj) === ownerKey
+        host.device !== undefined && (sharded ? vtepEndpointsPresent(obj, endpoints(shard)) : vtepSpecEquals(obj, endpoints(shard))) && ownerOf(obj) === ownerKey
           ? undefined
           : { type: 'LEADER.REASSERT', reason: obj === undefined ? 'CiliumVTEPConfig deleted' : 'CiliumVTEPConfig differs or names another owner' },
       { skipInitial: true },
@@ -105,7 +106,10 @@ export function leaderActors({ config, host, clients, locks, work, failovers, vt
         ofShard(failovers, input.shard).span('vtepConfig.write', { 'cilium.vtep.endpoints': endpoints(input.shard).length }, async () => {
           // Fenced twice: by leaving the leader state, and by the lease lapsing locally.
           const fence = AbortSignal.any([signal, ofShard(locks, input.shard).heldSignal()]);
-          const r = await vtepConfig.upsert(endpoints(input.shard), fence, { key: ownerKey, replaceable: input.replaceableOwner });
+          const owner = { key: ownerKey, replaceable: input.replaceableOwner };
+          // One shard writes the whole list (PUT); with more, each shard applies its own endpoints.
+          const { fieldManager } = ofShard(work, input.shard);
+          const r = fieldManager === undefined ? await vtepConfig.upsert(endpoints(input.shard), fence, owner) : await vtepConfig.applyEndpoints(fieldManager, endpoints(input.shard), fence, owner);
           if (r.action !== 'unchanged') log.info({ action: r.action }, 'CiliumVTEPConfig written');
         }),
       ),

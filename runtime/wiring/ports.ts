@@ -5,12 +5,13 @@
 // machine they replay on is the one provideGatewayMachine builds for production.
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { DiscoverOptions, InstanceIdentity } from '../../effects/aws/index.js';
-import type { EventRecorder, KubeClients, LeaseLock, VtepConfigClient } from '../../effects/kube/index.js';
+import type { EventRecorder, KubeClients, LeaseLock, MemberLease, VtepConfigClient } from '../../effects/kube/index.js';
 import type { DataPlane } from '../../effects/netlink/index.js';
 
 export type DataPlanePort = Pick<DataPlane, 'routeTable' | 'ensureDevice' | 'ensureRules' | 'ipForwardEnabled' | 'programVtep' | 'removeVtep' | 'reconcile'>;
 export type LeaseLockPort = Pick<LeaseLock, 'identity' | 'observation' | 'tryAcquireOrRenew' | 'release' | 'watchLease' | 'fence' | 'isHeld' | 'heldSignal'>;
-export type VtepConfigPort = Pick<VtepConfigClient, 'name' | 'get' | 'upsert' | 'watch'>;
+export type VtepConfigPort = Pick<VtepConfigClient, 'name' | 'get' | 'upsert' | 'applyEndpoints' | 'watch'>;
+export type MemberPort = Pick<MemberLease, 'join' | 'renew' | 'leave'>;
 export type EventsPort = Pick<EventRecorder, 'record'>;
 
 /** Instance identity (IMDS) and an EC2 client for its region. */
@@ -30,6 +31,8 @@ export interface GatewayAdapters {
   readonly dp: DataPlanePort;
   /** Shard k's Lease lock at index k (one with --shards 1). */
   readonly locks: readonly LeaseLockPort[];
+  /** This gateway's member Lease, with more than one shard. */
+  readonly member?: MemberPort | undefined;
   readonly vtepConfig: VtepConfigPort;
   /** For another installation's Lease (the ownership check). */
   readonly clients: KubeClients;

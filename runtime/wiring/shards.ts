@@ -2,6 +2,7 @@
 // points at its leader, the CiliumVTEPConfig endpoints it writes and how. With
 // one shard (the default) it is exactly what the gateway has always written.
 import type { VtepEndpoint } from '../../effects/kube/index.js';
+import { shardPlan } from '../../machines/domain/shards.js';
 import type { GatewayConfig } from '../config/parse.js';
 
 export interface ShardWork {
@@ -21,14 +22,21 @@ export function shardLeaseName(leaderElectionID: string, shards: number, k: numb
   return shards === 1 ? leaderElectionID : `${leaderElectionID}-${k}`;
 }
 
-/** CiliumVTEPConfig endpoints of one shard: one per VPC CIDR, named as the reference names them. */
-export function shardWork(config: GatewayConfig): ShardWork[] {
-  const endpoints = (mac: string): VtepEndpoint[] =>
-    config.vpcCIDRs.map((cidr, i) => ({
-      name: config.vpcCIDRs.length === 1 ? 'vpc-gateway' : `vpc-gateway-${i}`,
-      tunnelEndpoint: config.nodeIP,
-      cidr,
-      mac,
-    }));
-  return [{ shard: 0, leaseName: shardLeaseName(config.leaderElectionID, 1, 0), podCIDRs: config.podCIDRs, endpoints, fieldManager: undefined }];
+/**
+ * What each shard works on (machines/domain/shards.ts splits the CIDRs). One shard: POD_CIDRS as
+ * given, today's endpoint names, the PUT-based write. More: shard k's Lease `<id>-<k>`, its part of
+ * every POD_CIDR and VPC CIDR, its endpoints applied under a field manager naming its Lease (so two
+ * installations' shard k never share one).
+ */
+export function shardWork(config: GatewayConfig, namespace: string): ShardWork[] {
+  return shardPlan(config.podCIDRs, config.vpcCIDRs, config.shards).map((part) => {
+    const leaseName = shardLeaseName(config.leaderElectionID, config.shards, part.shard);
+    return {
+      shard: part.shard,
+      leaseName,
+      podCIDRs: part.podPrefixes,
+      endpoints: (mac: string): VtepEndpoint[] => part.endpoints.map((e) => ({ name: e.name, tunnelEndpoint: config.nodeIP, cidr: e.cidr, mac })),
+      fieldManager: config.shards === 1 ? undefined : `eks-hybrid-gateway/${namespace}/${leaseName}`,
+    };
+  });
 }

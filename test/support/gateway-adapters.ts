@@ -195,6 +195,11 @@ export function adapterDoubles(initialClock: { now(): number }): AdapterDoubles 
       replaceableOwners.push(owner?.replaceable);
       return op<VtepUpsertResult>('writeVtepConfig', 'upsert CiliumVTEPConfig', endpoints, signal, true);
     },
+    // With more than one shard (not what the gateway walk runs): the same call, by server-side apply.
+    applyEndpoints: (_manager, endpoints, signal, owner) => {
+      replaceableOwners.push(owner.replaceable);
+      return op<VtepUpsertResult>('writeVtepConfig', 'upsert CiliumVTEPConfig', endpoints, signal, true);
+    },
     watch: (onChange) => {
       vtepWatchers.add(onChange);
       watches.vtepConfig += 1;

@@ -68,11 +68,12 @@ export function buildGateway(adapters: GatewayAdapters): { logic: GatewayLogic; 
   const logic = provideGatewayMachine({
     config,
     identity: IDENTITY,
+    namespace: 'kube-system',
     self: podRef('kube-system', IDENTITY),
     ownerKey: leaseKey('kube-system', config.leaderElectionID),
     host,
     adapters,
-    work: shardWork(config),
+    work: shardWork(config, 'kube-system'),
     failovers: [new FailoverTrace(trace.getTracer('gateway-model'))],
     metrics: sharedMetrics,
     log: silent,

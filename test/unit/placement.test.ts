@@ -3,7 +3,7 @@
 // member-Lease liveness rule.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fnv1a32, isPreferred, liveMembers, placement, preferredGateway, rendezvousScore } from '../../machines/domain/placement.js';
+import { fnv1a32, isPreferred, liveMembers, placement, preferredGateway, rendezvousScore, shardPlacements } from '../../machines/domain/placement.js';
 
 /** Pod-name-like identities: the Deployment's prefix and a random suffix, as Kubernetes names them. */
 const identity = fc.stringMatching(/^gw-[a-z0-9]{5,10}$/);
@@ -162,5 +162,55 @@ describe('liveMembers', () => {
         expect(got).toEqual(['gw-a', 'gw-b', 'gw-c'].filter((id) => obs.some((o) => o.identity === id) && now < newest(id) + D));
       }),
     );
+  });
+});
+
+describe('shardPlacements: what each shard is told', () => {
+  const D = 3000;
+  it('two live members: each is preferred for one shard, and learns when the other was last seen', () => {
+    const obs = [
+      { identity: 'gw-a', observedAt: 1000 },
+      { identity: 'gw-b', observedAt: 1500 },
+    ];
+    const leases = [
+      { holder: 'gw-a', expiresAt: 4000 },
+      { holder: 'gw-a', expiresAt: 4000 },
+    ];
+    const a = shardPlacements('gw-a', obs, leases, 2000, D);
+    const b = shardPlacements('gw-b', obs, leases, 2000, D);
+    expect(a.shards.map((s) => s.preferred).sort()).toEqual([false, true]);
+    a.shards.forEach((s, k) => expect(b.shards[k]!.preferred).toBe(!s.preferred));
+    const other = a.shards.find((s) => !s.preferred)!;
+    expect(other.preferredAliveAt).toBe(1500);
+    // The next change by time alone: the first lapse to come (gw-a's member Lease at 4000, its shard Leases at 4000).
+    expect(a.nextChangeAt).toBe(4000);
+  });
+
+  it('a holder that let a shard Lease lapse is not counted: the survivor is preferred for every shard at once', () => {
+    const obs = [
+      { identity: 'gw-a', observedAt: 1000 },
+      { identity: 'gw-b', observedAt: 1900 }, // its member Lease is still live at 3000…
+    ];
+    const leases = [
+      { holder: 'gw-a', expiresAt: 9999 },
+      { holder: 'gw-b', expiresAt: 2900 }, // …but its shard Lease lapsed at 2900
+    ];
+    const before = shardPlacements('gw-a', obs, leases, 2800, D);
+    expect(before.shards.every((s) => s.preferred)).toBe(false);
+    const after = shardPlacements('gw-a', obs, leases, 3000, D);
+    expect(after.shards.map((s) => s.preferred)).toEqual([true, true]);
+    expect(before.nextChangeAt).toBe(2900);
+  });
+
+  it('a gateway that has not joined is preferred for nothing; one member alone is preferred for all', () => {
+    const alone = [{ identity: 'gw-b', observedAt: 0 }];
+    const leases = [
+      { holder: undefined, expiresAt: undefined },
+      { holder: '', expiresAt: undefined },
+    ];
+    expect(shardPlacements('gw-a', alone, leases, 100, D).shards.map((s) => s.preferred)).toEqual([false, false]);
+    expect(shardPlacements('gw-b', alone, leases, 100, D).shards.map((s) => s.preferred)).toEqual([true, true]);
+    // …until its own member Lease lapses: then nobody is preferred.
+    expect(shardPlacements('gw-b', alone, leases, D, D).shards.map((s) => s.preferred)).toEqual([false, false]);
   });
 });
