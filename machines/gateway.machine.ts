@@ -205,7 +205,11 @@ export const gatewayMachine = gatewaySetup
           'DATAPLANE.CONVERGED': { actions: ['noteDataPlaneConverged', 'tellShards'] },
           'DATAPLANE.GRACE_OVER': { actions: ['endDataPlaneGrace', 'tellShards'] },
           'PLACEMENT.CHANGED': { actions: 'tellShardPlacement' },
-          SHUTDOWN: { target: 'stopping', actions: 'causeShutdown' },
+          // With one shard there is no member Lease to leave.
+          SHUTDOWN: [
+            { guard: 'oneShard', target: 'stopping.handingOver', actions: 'causeShutdown' },
+            { target: 'stopping', actions: 'causeShutdown' },
+          ],
         },
         states: {
           placing: {

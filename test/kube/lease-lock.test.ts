@@ -81,6 +81,33 @@ describe('LeaseLock', () => {
     expect(a.isHeld()).toBe(false);
   });
 
+  it('yieldMs (a gateway not preferred for the shard): a released or expired Lease is taken only once it stayed free that long', async () => {
+    lab = await startLab();
+    const a = lock(lab, 'gw-a', 300);
+    const b = lock(lab, 'gw-b', 300);
+    expect((await a.tryAcquireOrRenew()).outcome).toBe('acquired');
+    expect((await b.tryAcquireOrRenew()).outcome).toBe('held-by-other');
+    // Released: b sees it free, but as a non-preferred gateway gives the preferred one 400 ms first.
+    await a.release();
+    const early = await b.tryAcquireOrRenew(undefined, { yieldMs: 400 });
+    expect(early).toMatchObject({ outcome: 'held-by-other', held: false, holder: '' });
+    const freeSince = b.observation.observedAt;
+    expect(early.otherExpiresAt).toBeCloseTo(freeSince + 400, 0);
+    // Without yielding it would have taken it: a preferred gateway does at once.
+    await waitFor(() => performance.now() > early.otherExpiresAt! + 1, 'the takeover grace');
+    expect((await b.tryAcquireOrRenew(undefined, { yieldMs: 400 })).outcome).toBe('acquired');
+    // Expired (b stops renewing): a non-preferred a waits the lease duration, then the grace on top.
+    const seen = await a.tryAcquireOrRenew(undefined, { yieldMs: 400 });
+    expect(seen.outcome).toBe('held-by-other');
+    const expiresAt = seen.otherExpiresAt!;
+    await waitFor(() => performance.now() > expiresAt + 1, 'expiry');
+    const yielded = await a.tryAcquireOrRenew(undefined, { yieldMs: 400 });
+    expect(yielded.outcome).toBe('held-by-other');
+    expect(yielded.otherExpiresAt).toBeCloseTo(expiresAt + 400, 0);
+    await waitFor(() => performance.now() > yielded.otherExpiresAt! + 1, 'expiry and grace');
+    expect((await a.tryAcquireOrRenew(undefined, { yieldMs: 400 })).outcome).toBe('acquired');
+  });
+
   it('ignores a remote renewTime far in the past (clock skew): expiry comes from local observation', async () => {
     lab = await startLab();
     lab.server.store.put('leases', {

@@ -40,7 +40,10 @@ export type EffectName =
   | 'programRouteTables'
   | 'writeVtepConfig'
   | 'settleWrites'
-  | 'releaseLease';
+  | 'releaseLease'
+  | 'holdMembership'
+  | 'watchPlacement'
+  | 'leaveMembership';
 
 type Root = ReturnType<typeof createActor<typeof gatewayMachine>>;
 type RootSnapshot = ReturnType<Root['getSnapshot']>;
@@ -72,6 +75,8 @@ export interface GatewayHarness {
   readonly started: EffectName[];
   /** The strategy each route-table pass was started with, in order. */
   readonly routeStrategies: RouteStrategy[];
+  /** What each acquire attempt was given (shard, and whether it yields to the preferred gateway). */
+  readonly acquireInputs: AcquireInput[];
   /** The owner annotation each CiliumVTEPConfig write was allowed to replace, in order. */
   readonly replaceableOwners: Array<string | undefined>;
   /** Toggled by announceLeader / announceNotLeader. */
@@ -85,13 +90,14 @@ export interface GatewayHarness {
   readonly notLeaderCauses: Array<string | undefined>;
 }
 
-export function gatewayHarness(): GatewayHarness {
+export function gatewayHarness({ shards = 1 }: { shards?: number } = {}): GatewayHarness {
   const clock = new SimulatedClock();
   const h = {
     running: new Set<EffectName>(),
     aborted: [] as EffectName[],
     started: [] as EffectName[],
     routeStrategies: [] as RouteStrategy[],
+    acquireInputs: [] as AcquireInput[],
     replaceableOwners: [] as Array<string | undefined>,
     leaderActive: false,
     fenced: false,
@@ -141,7 +147,7 @@ export function gatewayHarness(): GatewayHarness {
     actors: {
       watchLease: watch('watchLease'),
       watchLeaderObjects: watch('watchLeaderObjects'),
-      tryAcquireLease: inFlight<LeaseOutcome, AcquireInput>('tryAcquireLease'),
+      tryAcquireLease: inFlight<LeaseOutcome, AcquireInput>('tryAcquireLease', (i) => h.acquireInputs.push(i)),
       renewLease: inFlight<LeaseOutcome>('renewLease'),
       checkOwnership: inFlight<OwnershipOutcome>('checkOwnership'),
       programRouteTables: inFlight<void, RouteTablesInput>('programRouteTables', (i) => h.routeStrategies.push(i.strategy)),
@@ -178,6 +184,9 @@ export function gatewayHarness(): GatewayHarness {
       ensureDevice: inFlight<void, unknown>('ensureDevice'),
       checkForwarding: inFlight<void, unknown>('checkForwarding'),
       discoverCloud: inFlight<void, unknown>('discoverCloud'),
+      holdMembership: watch<GatewayEvent, unknown>('holdMembership'),
+      watchPlacement: watch<GatewayEvent, unknown>('watchPlacement'),
+      leaveMembership: inFlight<void, unknown>('leaveMembership'),
     },
     actions: {
       announceStopped: announce('stopped'),
@@ -185,11 +194,11 @@ export function gatewayHarness(): GatewayHarness {
     },
     delays: gatewayDelays({ random: () => 1 }),
   });
-  const root = createActor(machine, { clock, input: { shards: 1 } });
+  const root = createActor(machine, { clock, input: { shards } });
   return Object.assign(h, { actor: harnessActor(root), clock });
 }
 
-const ROOT_EVENTS = /^(xstate\.(done|error)\.actor\.(ensureDevice|checkForwarding|discoverCloud)|NODES\..*|DATAPLANE\..*|DEVICE\.REPAIRED|SHUTDOWN)$/;
+const ROOT_EVENTS = /^(xstate\.(done|error)\.actor\.(ensureDevice|checkForwarding|discoverCloud|leaveMembership)|NODES\..*|DATAPLANE\..*|DEVICE\.REPAIRED|SHUTDOWN|PLACEMENT\.CHANGED)$/;
 
 function harnessActor(root: Root): HarnessActor {
   const shard = (): AnyActorRef | undefined => (root.getSnapshot().children as Record<string, AnyActorRef | undefined>)[shardId(0)];
@@ -237,6 +246,8 @@ export function expectedEffects(snapshot: Snapshot): EffectName[] {
   if (snapshot.matches({ leader: { routeTables: 'takingOver' } }) || snapshot.matches({ leader: { routeTables: 'reasserting' } })) out.push('programRouteTables');
   if (snapshot.matches({ steppingDown: 'settling' })) out.push('settleWrites');
   if (snapshot.matches({ steppingDown: 'releasing' })) out.push('releaseLease');
+  if (snapshot.matches({ serving: 'member' })) out.push('holdMembership', 'watchPlacement');
+  if (snapshot.matches({ stopping: 'leaving' })) out.push('leaveMembership');
   return out.sort();
 }
 
