@@ -111,6 +111,16 @@ describe('shards > 1', () => {
     expect(findDoc(docs, 'Role', RELEASE).metadata.namespace).toBe(NAMESPACE);
   });
 
+  it('the ClusterRole lets each shard leader apply (PATCH) its endpoints of the one CiliumVTEPConfig, and nothing else more', async () => {
+    const cluster = (d: KubeDoc[]) => (findDoc(d, 'ClusterRole', RELEASE) as KubeDoc & { rules: PolicyRule[] }).rules;
+    const one = cluster(parseManifests(await render(AUTO_SETS)));
+    const two = cluster(docs);
+    const named = (r: PolicyRule[]) => r.find((x) => x.resources.includes('ciliumvtepconfigs') && (x as { resourceNames?: string[] }).resourceNames !== undefined);
+    expect(named(one)?.verbs).toEqual(['get', 'list', 'watch', 'update']);
+    expect(named(two)?.verbs).toEqual(['get', 'list', 'watch', 'update', 'patch']);
+    expect(two.filter((r) => r !== named(two))).toEqual(one.filter((r) => r !== named(one)));
+  });
+
   it("the cleanup hook's Role: the Lease and the shard Leases <id>-0 … <id>-N-1, get and update", async () => {
     expect(rules(docs, `${RELEASE}-cleanup`)).toEqual([
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
@@ -123,7 +133,9 @@ describe('shards > 1', () => {
   });
 
   it('everything else renders as with shards = 1', async () => {
-    const strip = (text: string) => parseManifests(text).filter((d) => !(d.kind === 'Role' && [RELEASE, `${RELEASE}-cleanup`].includes(d.metadata.name)) && d.kind !== 'Deployment');
+    // (the Roles and the ClusterRole: the tests above)
+    const strip = (text: string) =>
+      parseManifests(text).filter((d) => !(d.kind === 'Role' && [RELEASE, `${RELEASE}-cleanup`].includes(d.metadata.name)) && !(d.kind === 'ClusterRole' && d.metadata.name === RELEASE) && d.kind !== 'Deployment');
     expect(strip(await render(SHARDED))).toEqual(strip(await render(AUTO_SETS)));
     const env = (c: Container) => (c.env ?? []).filter((e) => e.name !== 'SHARDS' && e.name !== 'NODE_POD_CIDR_MASK_SIZE');
     expect(env(gateway(docs))).toEqual(env(gateway(parseManifests(await render(AUTO_SETS)))));

@@ -143,4 +143,14 @@ describe('shards: membership, placement and hand-over at production timings', ()
     for (const k of [0, 1]) expect(stateOf(h, k).context.stepDownCause).toBe('shutdown');
     h.actor.stop();
   });
+
+  it('a member Lease delete that fails does not hold SIGTERM up: the shards step down at once', () => {
+    const h = serving();
+    h.actor.send({ type: 'DATAPLANE.CONVERGED' });
+    for (const k of [0, 1]) shardOf(h, k).send(lost);
+    h.actor.send({ type: 'SHUTDOWN' });
+    h.actor.send({ type: 'xstate.error.actor.leaveMembership', error: new Error('503') } as never);
+    expect(h.actor.root.getSnapshot().matches({ stopping: 'leaving' })).toBe(false);
+    expect(h.actor.getSnapshot().status).toBe('done'); // both shards stood by: they stop at once
+  });
 });
