@@ -12,6 +12,7 @@
 // the reason. The CiliumVTEPConfig goes only when its owner annotation
 // (ownership.ts) names this installation's Lease.
 import { OWNER_ANNOTATION, OWNER_SKEW_MS } from './ownership.js';
+import { shardPlan } from './shards.js';
 
 export const GATEWAY_ENIS_ANNOTATION = 'eks-hybrid-gateway/gateway-enis';
 /** The record keeps the newest this many ENIs: gateway nodes come and go (Karpenter replaces them). */
@@ -85,9 +86,27 @@ export interface CleanupFacts {
   readonly tables: ReadonlyMap<string, ReadonlyMap<string, RouteSeen> | TableUnread>;
   /** The ENIs this installation's leaders recorded on its Lease. */
   readonly ourEnis: readonly string[];
-  /** `namespace/name` of this installation's Lease. */
+  /** `namespace/name` of this installation's Lease (the first), and of its shard Leases (with --shards). */
   readonly ownerKey: string;
+  readonly otherOwnerKeys?: readonly string[];
   readonly vtepConfig: VtepConfigSeen;
+}
+
+/**
+ * The Leases of an installation run with `shards` shards: the Lease itself and, with more than one,
+ * `<id>-0` … `<id>-N-1`. Cleanup takes them all, so no shard leader re-creates what it deletes, and
+ * reads every leader's ENI record; the plain Lease is in the list either way (an installation that
+ * ran unsharded before).
+ */
+export function installationLeases(leaderElectionID: string, shards: number): string[] {
+  return shards === 1 ? [leaderElectionID] : [leaderElectionID, ...Array.from({ length: shards }, (_, k) => `${leaderElectionID}-${k}`)];
+}
+
+/** The route destinations an installation writes: POD_CIDRS as given, and each shard's part of them. */
+export function installationPrefixes(podCidrs: readonly string[], shards: number): string[] {
+  const out = [...podCidrs];
+  if (shards > 1) for (const part of shardPlan(podCidrs, [], shards)) for (const p of part.podPrefixes) if (!out.includes(p)) out.push(p);
+  return out;
 }
 
 export type RouteDecision =
@@ -139,12 +158,13 @@ export function planCleanup(f: CleanupFacts): CleanupPlan {
       else routes.push({ table, cidr, action: 'keep', target: r.target, why: keepWhy(r.target, f.ourEnis) });
     }
   }
-  return { routes, unread, vtepConfig: vtepDecision(f.vtepConfig, f.ownerKey) };
+  return { routes, unread, vtepConfig: vtepDecision(f.vtepConfig, [f.ownerKey, ...(f.otherOwnerKeys ?? [])]) };
 }
 
-function vtepDecision(v: VtepConfigSeen, ownerKey: string): VtepDecision {
+function vtepDecision(v: VtepConfigSeen, ownerKeys: readonly string[]): VtepDecision {
+  const ownerKey = ownerKeys[0] ?? '';
   if (!v.present) return { action: 'absent' };
-  if (v.owner === ownerKey) return { action: 'delete', resourceVersion: v.resourceVersion };
+  if (ownerKeys.includes(v.owner)) return { action: 'delete', resourceVersion: v.resourceVersion };
   if (v.owner === '') return { action: 'keep', why: `it has no owner annotation (${OWNER_ANNOTATION}): not known to be this installation's` };
   return { action: 'keep', why: `its owner annotation names Lease ${v.owner.slice(0, 120)}, another installation (this one is ${ownerKey})` };
 }

@@ -16,6 +16,8 @@ import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import {
   GATEWAY_ENIS_ANNOTATION,
+  installationLeases,
+  installationPrefixes,
   parseEniList,
   planCleanup,
   settleWaitMs,
@@ -64,36 +66,57 @@ function tableFacts(described: Awaited<ReturnType<typeof describeRouteTables>>):
 export async function runCleanup(config: CleanupConfig, deps: CleanupDeps): Promise<CleanupResult> {
   const { clients, ec2, namespace, identity, out } = deps;
   const dryRun = config.dryRun;
-  const ref = { namespace, name: config.leaderElectionID };
-  const ownerKey = leaseKey(namespace, config.leaderElectionID);
+  // With --shards: the Lease and every shard Lease, each leader's ENIs, and each shard's prefixes.
+  const leases = installationLeases(config.leaderElectionID, config.shards);
+  const refs = leases.map((name) => ({ namespace, name }));
+  const ownerKeys = leases.map((name) => leaseKey(namespace, name));
+  const ownerKey = ownerKeys[0] as string;
+  const podCidrs = installationPrefixes(config.podCIDRs, config.shards);
   const vtep = new VtepConfigClient({ clients });
-  out(`cleanup of the installation whose Lease is ${ownerKey}: route tables ${config.routeTableIDs.join(', ')}; pod CIDRs ${config.podCIDRs.join(', ')}`);
+  out(`cleanup of the installation whose Lease is ${ownerKey}${leases.length > 1 ? ` (and its shard Leases ${leases.slice(1).join(', ')})` : ''}: route tables ${config.routeTableIDs.join(', ')}; pod CIDRs ${podCidrs.join(', ')}`);
 
-  const previous: LeaseView | undefined = dryRun ? await readLease(clients, ref) : (await seizeLease({ clients, ...ref, identity, holdMs: config.holdLeaseMs })).previous;
-  out(leaseLine(ownerKey, identity, config.holdLeaseMs, previous, dryRun));
+  const previous: Array<LeaseView | undefined> = [];
   const held = !dryRun;
+  const releaseAll = async (): Promise<boolean> => (await Promise.all(refs.slice(0, previous.length).map((ref) => releaseSeized({ clients, ...ref, identity }).catch(() => false)))).every(Boolean);
+  try {
+    for (const [i, ref] of refs.entries()) {
+      previous.push(dryRun ? await readLease(clients, ref) : (await seizeLease({ clients, ...ref, identity, holdMs: config.holdLeaseMs })).previous);
+      out(leaseLine(ownerKeys[i] as string, identity, config.holdLeaseMs, previous[i], dryRun));
+    }
+  } catch (err) {
+    if (held) await releaseAll();
+    throw err;
+  }
   try {
     const result = await afterLease();
     if (held && !result.ok) {
       out('something failed: giving the Lease back, so the gateways resume (and restore what was deleted); run cleanup again once fixed');
-      const released = await releaseSeized({ clients, ...ref, identity }).catch(() => false);
+      const released = await releaseAll();
       return { ...result, released };
     }
     return result;
   } catch (err) {
     if (held) {
       out(`cleanup failed (${err instanceof Error ? err.message : String(err)}): giving the Lease back, so the gateways resume`);
-      await releaseSeized({ clients, ...ref, identity }).catch(() => false);
+      await releaseAll();
     }
     throw err;
   }
 
   async function afterLease(): Promise<CleanupResult> {
-    const ourEnis = parseEniList(previous?.annotations[GATEWAY_ENIS_ANNOTATION]);
+    const ourEnis = [...new Set(previous.flatMap((p) => parseEniList(p?.annotations[GATEWAY_ENIS_ANNOTATION])))];
     out(enisLine(ourEnis));
     const now = deps.now ?? Date.now;
-    const before = previous === undefined ? undefined : { holder: previous.record.holderIdentity, renewedAtMs: epochMs(previous.record.renewTime ?? previous.record.acquireTime), durationMs: previous.record.leaseDurationMs };
-    const waitedMs = dryRun ? 0 : settleWaitMs(before, now(), config.lateWriteWindowMs, DEFAULT_LEASE_TIMINGS.leaseDurationMs);
+    // Each Lease's last leader may have a write on the wire: wait for the latest of them.
+    const waits = previous.map((p) =>
+      settleWaitMs(
+        p === undefined ? undefined : { holder: p.record.holderIdentity, renewedAtMs: epochMs(p.record.renewTime ?? p.record.acquireTime), durationMs: p.record.leaseDurationMs },
+        now(),
+        config.lateWriteWindowMs,
+        DEFAULT_LEASE_TIMINGS.leaseDurationMs,
+      ),
+    );
+    const waitedMs = dryRun ? 0 : Math.max(0, ...waits);
     if (waitedMs > 0) {
       out(`waiting ${(waitedMs / 1000).toFixed(1)}s: the last leader's lease duration, and for a route write it sent before stepping down to land`);
       await (deps.sleep ?? sleepMs)(waitedMs);
@@ -101,7 +124,7 @@ export async function runCleanup(config: CleanupConfig, deps: CleanupDeps): Prom
 
     const [described, current] = await Promise.all([describeRouteTables(ec2, config.routeTableIDs, deps.retry ? { retry: deps.retry } : {}), vtep.get()]);
     const vtepSeen: VtepConfigSeen = current === undefined ? { present: false } : { present: true, owner: ownerOf(current), resourceVersion: current.metadata?.resourceVersion };
-    const plan = planCleanup({ routeTableIds: config.routeTableIDs, podCidrs: config.podCIDRs, tables: tableFacts(described), ourEnis, ownerKey, vtepConfig: vtepSeen });
+    const plan = planCleanup({ routeTableIds: config.routeTableIDs, podCidrs, tables: tableFacts(described), ourEnis, ownerKey, otherOwnerKeys: ownerKeys.slice(1), vtepConfig: vtepSeen });
 
     const doomed = plan.routes.filter((r) => r.action === 'delete').map((r) => ({ routeTableId: r.table, cidr: r.cidr }));
     const results: DeleteResult[] = dryRun || doomed.length === 0 ? [] : await deleteRoutes({ ec2, routes: doomed, ...(deps.retry ? { retry: deps.retry } : {}) });

@@ -13,6 +13,13 @@ export const CLEANUP_OPTIONS: readonly OptionSpec[] = [
   { flag: 'pod-cidrs', env: 'POD_CIDRS', valueName: 'cidrs', required: true, help: 'The hybrid pod CIDRs the gateway routes: only routes for these are looked at' },
   { flag: 'route-table-ids', env: 'ROUTE_TABLE_IDS', valueName: 'ids', required: true, help: 'The VPC route tables the gateway programs (rtb-…)' },
   { flag: 'leader-election-id', env: 'LEADER_ELECTION_ID', valueName: 'name', defaultValue: 'hybrid-gateway-leader', help: "The installation's Lease: its gateway ENIs are recorded there, and it names the CiliumVTEPConfig's owner" },
+  {
+    flag: 'shards',
+    env: 'SHARDS',
+    valueName: 'n',
+    defaultValue: '1',
+    help: "The gateway's --shards: with more than one, its shard Leases <id>-0 … <id>-N-1 are taken too, their ENIs read, and each shard's part of the pod CIDRs looked at",
+  },
   { flag: 'leader-election-namespace', env: 'POD_NAMESPACE', valueName: 'namespace', help: "Namespace of the Lease (default: the pod's own namespace, else \"default\")" },
   { flag: 'aws-region', env: 'AWS_REGION', valueName: 'region', help: 'AWS region (from IMDS placement/region if not set)' },
   { flag: 'pod-name', env: 'POD_NAME', valueName: 'name', help: 'This pod’s name: cleanup holds the Lease as cleanup/<name> (default: hostname)' },
@@ -36,6 +43,8 @@ export interface CleanupConfig {
   readonly podCIDRs: readonly string[];
   readonly routeTableIDs: readonly string[];
   readonly leaderElectionID: string;
+  /** The gateway's --shards (1: the Lease alone and POD_CIDRS as given). */
+  readonly shards: number;
   readonly leaderElectionNamespace: string | undefined;
   readonly awsRegion: string | undefined;
   readonly podName: string | undefined;
@@ -107,6 +116,9 @@ export function parseCleanupConfig(argv: readonly string[], env: Env): CleanupPa
   }
   const leaderElectionID = get('leader-election-id') ?? '';
   if (!DNS_SUBDOMAIN.test(leaderElectionID)) bad('leader-election-id', 'not a valid Kubernetes object name (lowercase DNS subdomain)');
+  const shardsText = get('shards') ?? '1';
+  const shards = /^[1-8]$/.test(shardsText.trim()) ? Number(shardsText.trim()) : NaN;
+  if (Number.isNaN(shards)) bad('shards', 'not a whole number from 1 to 8');
   const ns = get('leader-election-namespace');
   if (ns !== undefined && !DNS_LABEL.test(ns)) bad('leader-election-namespace', 'not a valid namespace name');
   const region = get('aws-region');
@@ -129,6 +141,7 @@ export function parseCleanupConfig(argv: readonly string[], env: Env): CleanupPa
       podCIDRs,
       routeTableIDs,
       leaderElectionID,
+      shards: Number.isNaN(shards) ? 1 : shards,
       leaderElectionNamespace: ns,
       awsRegion: region,
       podName: get('pod-name') || undefined,

@@ -115,7 +115,7 @@ describe('shards > 1', () => {
     const cluster = (d: KubeDoc[]) => (findDoc(d, 'ClusterRole', RELEASE) as KubeDoc & { rules: PolicyRule[] }).rules;
     const one = cluster(parseManifests(await render(AUTO_SETS)));
     const two = cluster(docs);
-    const named = (r: PolicyRule[]) => r.find((x) => x.resources.includes('ciliumvtepconfigs') && (x as { resourceNames?: string[] }).resourceNames !== undefined);
+    const named = (r: PolicyRule[]) => r.find((x) => x.resources?.includes('ciliumvtepconfigs') && (x as { resourceNames?: string[] }).resourceNames !== undefined);
     expect(named(one)?.verbs).toEqual(['get', 'list', 'watch', 'update']);
     expect(named(two)?.verbs).toEqual(['get', 'list', 'watch', 'update', 'patch']);
     expect(two.filter((r) => r !== named(two))).toEqual(one.filter((r) => r !== named(one)));
@@ -128,14 +128,16 @@ describe('shards > 1', () => {
     ]);
     const three = parseManifests(await render([...AUTO_SETS, 'shards=3', 'leaderElection.id=my-lease']));
     expect(rules(three, `${RELEASE}-cleanup`)[1]!.resourceNames).toEqual(['my-lease', 'my-lease-0', 'my-lease-1', 'my-lease-2']);
-    // cleanup reads no SHARDS (yet): its Job's environment is the unsharded one.
-    expect(cleanupContainer(docs).env).toEqual(cleanupContainer(parseManifests(await render(AUTO_SETS))).env);
+    // cleanup is told SHARDS (it takes the shard Leases and looks at each shard's prefixes); nothing else changes.
+    const env = cleanupContainer(docs).env ?? [];
+    expect(env.find((e) => e.name === 'SHARDS')?.value).toBe('2');
+    expect(env.filter((e) => e.name !== 'SHARDS')).toEqual(cleanupContainer(parseManifests(await render(AUTO_SETS))).env);
   });
 
   it('everything else renders as with shards = 1', async () => {
-    // (the Roles and the ClusterRole: the tests above)
+    // (the Roles, the ClusterRole and the cleanup Job's SHARDS: the tests above)
     const strip = (text: string) =>
-      parseManifests(text).filter((d) => !(d.kind === 'Role' && [RELEASE, `${RELEASE}-cleanup`].includes(d.metadata.name)) && !(d.kind === 'ClusterRole' && d.metadata.name === RELEASE) && d.kind !== 'Deployment');
+      parseManifests(text).filter((d) => !(d.kind === 'Role' && [RELEASE, `${RELEASE}-cleanup`].includes(d.metadata.name)) && !(d.kind === 'ClusterRole' && d.metadata.name === RELEASE) && d.kind !== 'Deployment' && d.kind !== 'Job');
     expect(strip(await render(SHARDED))).toEqual(strip(await render(AUTO_SETS)));
     const env = (c: Container) => (c.env ?? []).filter((e) => e.name !== 'SHARDS' && e.name !== 'NODE_POD_CIDR_MASK_SIZE');
     expect(env(gateway(docs))).toEqual(env(gateway(parseManifests(await render(AUTO_SETS)))));

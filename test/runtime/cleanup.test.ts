@@ -162,6 +162,34 @@ describe('cleanup', () => {
     expect(again.at(-1)).toBe('done: deleted 0 routes, left 2; CiliumVTEPConfig absent');
   });
 
+  it('SHARDS=2: every shard Lease is taken, every leader’s ENI read, each shard’s halves deleted (and the unsharded routes an earlier run left)', async () => {
+    const w = await world();
+    // gw-a leads shard 0, gw-b shard 1; each records its ENI on its own shard Lease.
+    const shardLock = (identity: string, eni: string, k: number): LeaseLock => {
+      const host = new HostFacts();
+      host.cloud = { id: { networkInterfaceId: eni } as InstanceIdentity, ec2: w.ec2 };
+      return new LeaseLock({ clients: w.clients(), namespace: NS, name: `${LEASE}-${k}`, identity, leaseDurationMs: 3000, annotate: eniRecord(host) });
+    };
+    const leaders = [shardLock('gw-a', GW_A.eni, 0), shardLock('gw-b', GW_B.eni, 1)];
+    for (const l of leaders) expect((await l.tryAcquireOrRenew()).held).toBe(true);
+    // The halves of each POD_CIDR (198.19.0.0/17 → /18s): the lower to shard 0's leader, the upper to shard 1's.
+    const halves = { [GW_A.eni]: ['198.19.0.0/18', '198.19.128.0/18'], [GW_B.eni]: ['198.19.64.0/18', '198.19.192.0/18'] };
+    for (const [eni, cidrs] of Object.entries(halves)) for (const c of cidrs) w.s.state.createRoute({ routeTableId: T3, cidr: c, networkInterfaceId: eni });
+    const ep = [{ name: 'vpc-gateway-0-0', tunnelEndpoint: GW_A.privateIp, cidr: '198.18.0.0/17', mac: '02:00:c6:12:00:01' }];
+    await new VtepConfigClient({ clients: w.clients() }).applyEndpoints('eks-hybrid-gateway/x', ep, new AbortController().signal, { key: `${NS}/${LEASE}-0` });
+    const lines: string[] = [];
+    const r = await runCleanup(config(['--shards', '2']), deps(w, lines));
+    expect(r).toMatchObject({ ok: true, vtepConfig: 'deleted', released: false });
+    for (const [, cidrs] of Object.entries(halves)) for (const c of cidrs) expect(w.target(T3, c)).toBeUndefined();
+    // The unsharded POD_CIDR routes to gw-a in T1 go too (an installation that ran with one shard before).
+    expect(w.target(T1, PODS[0]!)).toBeUndefined();
+    // Every Lease of the installation is held by cleanup: no shard leader re-creates anything.
+    for (const name of [LEASE, `${LEASE}-0`, `${LEASE}-1`]) expect((w.k.store.find('leases', name, NS)?.spec as { holderIdentity?: string }).holderIdentity).toBe('cleanup/job-1');
+    for (const l of leaders) expect((await l.tryAcquireOrRenew()).held).toBe(false);
+    expect(lines[0]).toBe(`cleanup of the installation whose Lease is ${OWNER} (and its shard Leases ${LEASE}-0, ${LEASE}-1): route tables ${T1}, ${T2}, ${T3}; pod CIDRs ${PODS.join(', ')}, 198.19.0.0/18, 198.19.128.0/18, 198.19.64.0/18, 198.19.192.0/18`);
+    expect(lines).toContain(`gateway ENIs recorded on the Lease: ${GW_A.eni}, ${GW_B.eni}`);
+  });
+
   it("another installation's CiliumVTEPConfig survives (and one without an owner); the routes still go", async () => {
     const w = await world();
     await installation(w, 'team-b/hybrid-gateway-leader');

@@ -29,6 +29,7 @@ describe('cleanup configuration', () => {
       podCIDRs: ['198.19.0.0/17', '198.19.128.0/17'],
       routeTableIDs: ['rtb-0000000a', 'rtb-0123456789abcdef0'],
       leaderElectionID: 'my-lease',
+      shards: 1,
       leaderElectionNamespace: 'gateway',
       awsRegion: 'us-west-2',
       podName: 'gw-cleanup-x',
@@ -37,6 +38,12 @@ describe('cleanup configuration', () => {
       holdLeaseMs: 600_000,
       lateWriteWindowMs: 10_000,
     });
+  });
+
+  it('SHARDS: the gateway’s shard count, 1 to 8; anything else stops it naming the value', () => {
+    expect(parse([], { ...ENV, SHARDS: '4' }).shards).toBe(4);
+    expect(parse(['--shards', '2'], { ...ENV, SHARDS: '4' }).shards).toBe(2);
+    for (const v of ['0', '9', 'two', '1.5']) expect(problems([], { ...ENV, SHARDS: v }).join('\n')).toMatch(new RegExp(`SHARDS "${v.replace('.', '\\.')}": not a whole number from 1 to 8`));
   });
 
   it('flags win over the environment; Go-style -flag and a bare boolean work', () => {
