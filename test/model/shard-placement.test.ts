@@ -149,7 +149,7 @@ describe('shards: membership, placement and hand-over at production timings', ()
     h.actor.send({ type: 'DATAPLANE.CONVERGED' });
     for (const k of [0, 1]) shardOf(h, k).send(lost);
     h.actor.send({ type: 'SHUTDOWN' });
-    h.actor.send({ type: 'xstate.error.actor.leaveMembership', error: new Error('503') } as never);
+    h.actor.send({ type: 'xstate.error.actor.leaveMembership', error: new Error('503') });
     expect(h.actor.root.getSnapshot().matches({ stopping: 'leaving' })).toBe(false);
     expect(h.actor.getSnapshot().status).toBe('done'); // both shards stood by: they stop at once
   });
