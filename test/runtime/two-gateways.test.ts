@@ -161,6 +161,25 @@ describe('two gateway processes against the lab stand-ins', () => {
     expect(['gw-a', 'gw-b']).toContain(firstLeader);
   }, 40_000);
 
+  it('with one shard (the default) the objects are the ones written before sharding existed: one Lease, POD_CIDRS as given, the PUT-written endpoint', async () => {
+    const leases = await ask<Array<{ metadata: { name: string; annotations?: Record<string, string>; labels?: Record<string, string> }; spec: Record<string, unknown> }>>({ op: 'list', plural: 'leases', namespace: 'kube-system' });
+    // No shard Leases, no member Leases.
+    expect(leases.map((l) => l.metadata.name)).toEqual(['hybrid-gateway-leader']);
+    const lease = leases[0]!;
+    expect(Object.keys(lease.metadata.annotations ?? {}).sort()).toEqual(['eks-hybrid-gateway/gateway-enis', 'eks-hybrid-gateway/lease-duration-ms']);
+    expect(lease.metadata.labels).toBeUndefined();
+    expect(Object.keys(lease.spec).sort()).toEqual(['acquireTime', 'holderIdentity', 'leaseDurationSeconds', 'leaseTransitions', 'renewTime']);
+    // The route tables hold POD_CIDRS exactly as given, nothing more specific.
+    const routes = await ask<Record<string, Record<string, string>>>({ op: 'routes' });
+    for (const t of TABLES) expect(Object.keys(routes[t] ?? {}).filter((c) => c.startsWith('198.19.')).sort()).toEqual(POD_CIDRS.split(',').sort());
+    // One endpoint named as the reference names it, written by PUT (an Update), never by apply.
+    const node = NODES.find((n) => n.name === firstLeader)!;
+    const vtep = await ask<{ metadata: { annotations?: Record<string, string>; managedFields?: Array<{ manager: string; operation: string }> }; spec: Record<string, unknown> }>({ op: 'get', plural: 'ciliumvtepconfigs', name: 'hybrid-gateway' });
+    expect(vtep.spec.endpoints).toEqual([{ name: 'vpc-gateway', tunnelEndpoint: node.ip, cidr: '198.18.0.0/16', mac: deviceMacFor(node.ip) }]);
+    expect(vtep.metadata.annotations?.['eks-hybrid-gateway/owner-lease']).toBe('kube-system/hybrid-gateway-leader');
+    expect((vtep.metadata.managedFields ?? []).filter((f) => f.operation === 'Apply')).toEqual([]);
+  }, 20_000);
+
   it('both gateways program the hybrid node (all its pod CIDRs) and skip the malformed one', async () => {
     const want = ['198.19.1.0/24 via 203.0.113.10 onlink', '198.19.2.0/24 via 203.0.113.10 onlink'];
     for (const name of ['gw-a', 'gw-b'] as const) {
