@@ -307,6 +307,22 @@ describe.skipIf(promtool === undefined)('promtool (Debian prometheus)', () => {
     expect(r.out).toContain('SUCCESS');
   });
 
+  it('with shards=2 (fixtures/alerts-sharded.test.yaml): a gateway leading each shard is no alarm; two on one shard, or a shard without one, is', async () => {
+    const sharded = mkdtempSync(join(tmpdir(), 'alerts-sharded-'));
+    try {
+      await renderRulesFile(helm, [...ENABLED, 'shards=2'], join(sharded, RULES_FILE));
+      copyFileSync(join(repoRoot, 'test', 'chart', 'fixtures', 'alerts-sharded.test.yaml'), join(sharded, 'alerts.test.yaml'));
+      const check = await runPromtool(['check', 'rules', RULES_FILE], sharded);
+      expect(check.code, check.out).toBe(0);
+      const r = await runPromtool(['test', 'rules', 'alerts.test.yaml'], sharded);
+      expect(r.code, r.out).toBe(0);
+      // (Under the unsharded rules two gateways leading, one shard each, would be HybridGatewayMultipleLeaders.)
+      expect(readFileSync(join(sharded, RULES_FILE), 'utf8')).toContain('hybrid_gateway_shard_leader');
+    } finally {
+      rmSync(sharded, { recursive: true, force: true });
+    }
+  });
+
   it('the fixture makes every alert fire in one test and checks it silent in another', () => {
     const fixture = parseYaml(readFileSync(FIXTURE, 'utf8')) as {
       rule_files: string[];
