@@ -197,6 +197,23 @@ export class VtepConfigClient {
    * nothing when equal. Throws KubeFencedError once `signal` is aborted, KubeError otherwise
    * (Conflict after maxConflictRetries).
    */
+  /**
+   * The object a write starts from: on a write's first attempt the read made just before (the
+   * ownership check), if fresh; else (a retry, or no such read) read now. Only a read made outside
+   * the write is ever reused.
+   */
+  private async readForWrite(first: boolean, signal: AbortSignal, what: string): Promise<{ cur: KubeObject | undefined; reused: boolean }> {
+    try {
+      const fresh = first ? this.takeFreshRead() : undefined;
+      const cur = fresh !== undefined ? fresh.obj : await this.get(signal);
+      this.lastRead = undefined;
+      return { cur, reused: fresh !== undefined };
+    } catch (err) {
+      if (signal.aborted) throw new KubeFencedError(what, { cause: err });
+      throw err;
+    }
+  }
+
   async upsert(endpoints: readonly VtepEndpoint[], signal: AbortSignal, owner?: VtepOwner): Promise<VtepUpsertResult> {
     validateEndpoints(endpoints);
     const desiredSpec = { endpoints: endpoints.map((e) => ({ name: e.name, tunnelEndpoint: e.tunnelEndpoint, cidr: e.cidr, mac: e.mac })) };
@@ -204,20 +221,8 @@ export class VtepConfigClient {
     let first = true;
     for (;;) {
       if (signal.aborted) throw new KubeFencedError(`upsert ciliumvtepconfig ${this.name}`);
-      let cur: KubeObject | undefined;
-      let reused: boolean;
-      try {
-        // The first attempt may write from the read made just before (the ownership check); a retry never does.
-        const fresh = first ? this.takeFreshRead() : undefined;
-        first = false;
-        reused = fresh !== undefined;
-        cur = fresh !== undefined ? fresh.obj : await this.get(signal);
-        // Only a read made outside upsert (the ownership check) is ever reused.
-        this.lastRead = undefined;
-      } catch (err) {
-        if (signal.aborted) throw new KubeFencedError(`upsert ciliumvtepconfig ${this.name}`, { cause: err });
-        throw err;
-      }
+      const { cur, reused } = await this.readForWrite(first, signal, `upsert ciliumvtepconfig ${this.name}`);
+      first = false;
       const curOwner = cur === undefined ? '' : ownerOf(cur);
       if (owner !== undefined && curOwner !== '' && curOwner !== owner.key && curOwner !== owner.replaceable) {
         throw new VtepOwnedElsewhereError(this.name, curOwner);
@@ -285,19 +290,8 @@ export class VtepConfigClient {
     let first = true;
     for (;;) {
       if (signal.aborted) throw new KubeFencedError(what);
-      let cur: KubeObject | undefined;
-      let reused: boolean;
-      try {
-        // As upsert(): the read of the ownership check is reused once; "nothing to write" never is.
-        const fresh = first ? this.takeFreshRead() : undefined;
-        first = false;
-        reused = fresh !== undefined;
-        cur = fresh !== undefined ? fresh.obj : await this.get(signal);
-        this.lastRead = undefined;
-      } catch (err) {
-        if (signal.aborted) throw new KubeFencedError(what, { cause: err });
-        throw err;
-      }
+      const { cur, reused } = await this.readForWrite(first, signal, what);
+      first = false;
       const curOwner = cur === undefined ? '' : ownerOf(cur);
       if (curOwner !== '' && curOwner !== owner.key && curOwner !== owner.replaceable) throw new VtepOwnedElsewhereError(this.name, curOwner);
       if (isApplied(cur, fieldManager, wanted)) {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig, type GatewayConfig } from '../../runtime/config/parse.js';
 import { EVENT_REASONS } from '../../effects/kube/events.js';
-import { AUTO_SETS, IMAGE_REPOSITORY, IMAGE_SET, MNG_SETS, NAMESPACE, RELEASE, REFERENCE_SETS, chartDir, findDoc, Helm, type KubeDoc } from './helm.js';
+import { AUTO_SETS, IMAGE_REPOSITORY, IMAGE_SET, MNG_SETS, NAMESPACE, RELEASE, REFERENCE_SETS, chartDir, findDoc, Helm, kubeletEnv, type KubeDoc } from './helm.js';
 import { CUSTOM_KINDS, validateBuiltIn, validateCustomResourceParts } from './validate.js';
 
 // --- Typed views of the parts under test ----------------------------------
@@ -107,19 +107,6 @@ function allows(rules: readonly PolicyRule[], req: { group: string; resource: st
   );
 }
 
-/** The gateway's environment as the kubelet would build it, with stand-ins for the downward API fields. */
-function kubeletEnv(c: Container, downward: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const e of c.env ?? []) {
-    if (e.value !== undefined) env[e.name] = e.value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (w, n: string) => env[n] ?? w);
-    else if (e.valueFrom?.fieldRef) {
-      const v = downward[e.valueFrom.fieldRef.fieldPath];
-      if (v === undefined) throw new Error(`no stand-in for fieldRef ${e.valueFrom.fieldRef.fieldPath}`);
-      env[e.name] = v;
-    }
-  }
-  return env;
-}
 
 const DOWNWARD = {
   'status.hostIP': '198.18.0.10',

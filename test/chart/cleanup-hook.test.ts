@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCleanupConfig } from '../../runtime/config/cleanup.js';
 import { parseConfig } from '../../runtime/config/parse.js';
-import { AUTO_SETS, chartDir, findDoc, Helm, MNG_SETS, NAMESPACE, parseManifests, RELEASE, type KubeDoc } from './helm.js';
+import { AUTO_SETS, chartDir, DOWNWARD_STAND_INS, findDoc, Helm, kubeletEnv, MNG_SETS, NAMESPACE, parseManifests, RELEASE, type KubeDoc } from './helm.js';
 
 interface EnvVar {
   name: string;
@@ -53,16 +53,6 @@ const container = (docs: KubeDoc[]): Container => job(docs).spec.template.spec.c
 const gatewayPod = (docs: KubeDoc[]): PodTemplate => (findDoc(docs, 'Deployment', RELEASE) as KubeDoc & { spec: { template: PodTemplate } }).spec.template;
 const hookDocs = (docs: KubeDoc[]): KubeDoc[] => docs.filter((d) => d.metadata.name === HOOK);
 
-/** The container's environment as the kubelet builds it (downward API stand-ins). */
-function kubeletEnv(c: Container, pod: string): Record<string, string> {
-  const downward: Record<string, string> = { 'metadata.name': pod, 'metadata.namespace': NAMESPACE, 'status.hostIP': '198.18.0.10', 'metadata.uid': 'u', 'spec.nodeName': 'n' };
-  const env: Record<string, string> = {};
-  for (const e of c.env ?? []) {
-    if (e.value !== undefined) env[e.name] = e.value;
-    else if (e.valueFrom?.fieldRef) env[e.name] = downward[e.valueFrom.fieldRef.fieldPath]!;
-  }
-  return env;
-}
 
 let helm: Helm;
 let auto: KubeDoc[];
@@ -99,9 +89,9 @@ describe('the cleanup hook (cleanupOnUninstall, default true)', () => {
     expect(pod.restartPolicy).toBe('Never');
     expect(pod.hostNetwork).toBeUndefined();
     expect(j.spec).toMatchObject({ backoffLimit: 2, activeDeadlineSeconds: 300 });
-    const cleanup = parseCleanupConfig(c.args!.slice(1), kubeletEnv(c, `${HOOK}-x1y2z`));
+    const cleanup = parseCleanupConfig(c.args!.slice(1), kubeletEnv(c, { ...DOWNWARD_STAND_INS, 'metadata.name': `${HOOK}-x1y2z` }));
     const gwC = gatewayPod(auto).spec.containers[0]!;
-    const gateway = parseConfig(gwC.args ?? [], kubeletEnv(gwC, 'gw-abc12'));
+    const gateway = parseConfig(gwC.args ?? [], kubeletEnv(gwC, { ...DOWNWARD_STAND_INS, 'metadata.name': 'gw-abc12' }));
     if (cleanup.kind !== 'config' || gateway.kind !== 'config') throw new Error('help');
     expect(cleanup.config).toMatchObject({
       podCIDRs: gateway.config.podCIDRs,
@@ -115,11 +105,11 @@ describe('the cleanup hook (cleanupOnUninstall, default true)', () => {
 
   it('region, extra environment and the Lease name reach the Job as they reach the gateway', async () => {
     const docs = await helm.template([...AUTO_SETS, 'awsRegion=us-west-2', 'extraEnv[0].name=AWS_STS_REGIONAL_ENDPOINTS', 'extraEnv[0].value=regional', 'leaderElection.id=my-lease']);
-    const env = kubeletEnv(container(docs), 'p');
+    const env = kubeletEnv(container(docs), { ...DOWNWARD_STAND_INS, 'metadata.name': 'p' });
     expect(env).toMatchObject({ AWS_REGION: 'us-west-2', AWS_STS_REGIONAL_ENDPOINTS: 'regional', LEADER_ELECTION_ID: 'my-lease' });
     const role = findDoc(docs, 'Role', HOOK) as RoleDoc;
     expect(role.rules[1]?.resourceNames).toEqual(['my-lease']);
-    expect(kubeletEnv(container(auto), 'p').AWS_REGION).toBeUndefined();
+    expect(kubeletEnv(container(auto), { ...DOWNWARD_STAND_INS, 'metadata.name': 'p' }).AWS_REGION).toBeUndefined();
   });
 
   it('RBAC: the Lease (create; get and update by name) in the release namespace, the CiliumVTEPConfig hybrid-gateway (get, delete); bound to the hook’s ServiceAccount only', () => {

@@ -99,3 +99,33 @@ export function findDoc(docs: readonly KubeDoc[], kind: string, name?: string): 
   if (hits.length !== 1) throw new Error(`expected one ${kind}${name ? ` ${name}` : ''}, found ${hits.length}`);
   return hits[0] as KubeDoc;
 }
+
+/** A container's env entry as the chart renders it. */
+export interface EnvVarDoc {
+  name: string;
+  value?: string;
+  valueFrom?: { fieldRef?: { fieldPath: string } };
+}
+
+/** The downward API fields a pod spec's env may name, with stand-in values. */
+export const DOWNWARD_STAND_INS: Readonly<Record<string, string>> = {
+  'status.hostIP': '198.18.0.10',
+  'metadata.name': 'gw-abc12',
+  'metadata.namespace': NAMESPACE,
+  'metadata.uid': 'u',
+  'spec.nodeName': 'n',
+};
+
+/** A container's environment as the kubelet would build it, with stand-ins for the downward API fields. */
+export function kubeletEnv(c: { env?: readonly EnvVarDoc[] }, downward: Readonly<Record<string, string>> = DOWNWARD_STAND_INS): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const e of c.env ?? []) {
+    if (e.value !== undefined) env[e.name] = e.value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (w, n: string) => env[n] ?? w);
+    else if (e.valueFrom?.fieldRef) {
+      const v = downward[e.valueFrom.fieldRef.fieldPath];
+      if (v === undefined) throw new Error(`no stand-in for fieldRef ${e.valueFrom.fieldRef.fieldPath}`);
+      env[e.name] = v;
+    }
+  }
+  return env;
+}

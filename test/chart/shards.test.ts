@@ -7,7 +7,7 @@
 // (member Leases are named after pods, unknown at render time).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../runtime/config/parse.js';
-import { AUTO_SETS, chartDir, findDoc, Helm, MNG_SETS, NAMESPACE, parseManifests, RELEASE, type KubeDoc } from './helm.js';
+import { AUTO_SETS, chartDir, findDoc, Helm, kubeletEnv, MNG_SETS, NAMESPACE, parseManifests, RELEASE, type KubeDoc } from './helm.js';
 import { CUSTOM_KINDS, validateBuiltIn, validateCustomResourceParts } from './validate.js';
 
 interface EnvVar {
@@ -34,16 +34,6 @@ const cleanupContainer = (docs: KubeDoc[]): Container =>
 const rules = (docs: KubeDoc[], name: string): PolicyRule[] => (findDoc(docs, 'Role', name) as KubeDoc & { rules: PolicyRule[] }).rules;
 const envOf = (c: Container, name: string): string | undefined => c.env?.find((e) => e.name === name)?.value;
 
-/** The gateway's environment as the kubelet builds it (downward API stand-ins). */
-function kubeletEnv(c: Container): Record<string, string> {
-  const downward: Record<string, string> = { 'status.hostIP': '198.18.0.10', 'metadata.name': 'gw-abc12', 'metadata.namespace': NAMESPACE, 'metadata.uid': 'u', 'spec.nodeName': 'n' };
-  const env: Record<string, string> = {};
-  for (const e of c.env ?? []) {
-    if (e.value !== undefined) env[e.name] = e.value;
-    else if (e.valueFrom?.fieldRef) env[e.name] = downward[e.valueFrom.fieldRef.fieldPath]!;
-  }
-  return env;
-}
 
 let helm: Helm;
 beforeAll(() => {
