@@ -914,16 +914,11 @@ export class Lab {
   }
 }
 
-/** Two endpoint lists hold the same endpoints (order aside; MACs case-insensitive). */
-function sameEndpoints(a: ReadonlyArray<Record<string, unknown>> | readonly VtepEndpointLike[], b: readonly VtepEndpointLike[]): boolean {
-  const key = (xs: ReadonlyArray<Record<string, unknown>>): string =>
-    JSON.stringify(xs.map((e) => [String(e.name), String(e.tunnelEndpoint), String(e.cidr), String(e.mac).toLowerCase()]).sort());
-  return key(a as ReadonlyArray<Record<string, unknown>>) === key(b as unknown as ReadonlyArray<Record<string, unknown>>);
-}
+/** The four endpoint fields, as read from an object of the API or from a Cilium stand-in's log. */
+type EndpointLike = { readonly [K in 'name' | 'tunnelEndpoint' | 'cidr' | 'mac']?: unknown };
 
-interface VtepEndpointLike {
-  readonly name: string;
-  readonly tunnelEndpoint: string;
-  readonly cidr: string;
-  readonly mac: string;
+/** Two endpoint lists hold the same endpoints (order aside; MACs case-insensitive). */
+function sameEndpoints(a: readonly EndpointLike[], b: readonly EndpointLike[]): boolean {
+  const key = (xs: readonly EndpointLike[]): string => JSON.stringify(xs.map((e) => [String(e.name), String(e.tunnelEndpoint), String(e.cidr), String(e.mac).toLowerCase()]).sort());
+  return key(a) === key(b);
 }

@@ -5,12 +5,16 @@
 // shard's leader both ways); the node loss of one gateway cuts only its
 // shard's flows (the other shard's lose no probe) and the flows it cut come
 // back; its return (a new process) hands its shard back without one lost
-// probe; every route and endpoint write came from its shard's Lease holder.
+// probe; every route and endpoint write came from its shard's Lease holder,
+// and a write of shard 0's route and endpoint by shard 1's leader is caught
+// by that check (and repaired by shard 0's leader).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GATEWAYS, gateway } from '../../lab/addresses.js';
+import { GATEWAYS, POD_CIDRS, REGION, ROUTE_TABLE_IDS, gateway } from '../../lab/addresses.js';
 import { checkShardWriters } from '../../lab/checks.js';
+import { readKubeconfig } from '../../lab/kube-http.js';
 import { Lab } from '../../lab/lab.js';
 import { createNetnsRun } from '../../lab/netns.js';
+import { labShardPrefixes } from '../../lab/shards.js';
 import { measureShardNodeLoss, shardTrafficSnapshot, type ShardNodeLossResult, type ShardTrafficSnapshot } from '../../lab/scenarios.js';
 
 let lab: Lab;
@@ -87,4 +91,32 @@ describe('the lab with --shards 2', () => {
     expect(Object.keys(check.perShard[0]!.writers).sort()).toEqual(GATEWAYS.map((g) => g.name).sort());
     expect(gateway(loss.lostGateway)).toBeDefined();
   }, 60_000);
+
+  it('the per-shard check catches the other shard’s leader writing a shard’s route and endpoint; the shard’s leader repairs both', async () => {
+    const leaders = await lab.waitBalanced(30_000);
+    const rogue = gateway(leaders[1]!);
+    const victimShard = 0;
+    const prefix = labShardPrefixes(POD_CIDRS, 2, victimShard)[0]!;
+    // A ReplaceRoute of shard 0's half signed with shard 1's leader's key, pointing at itself (as a split brain would).
+    const body = new URLSearchParams({ Action: 'ReplaceRoute', Version: '2016-11-15', RouteTableId: ROUTE_TABLE_IDS[1], DestinationCidrBlock: prefix, NetworkInterfaceId: rogue.eni });
+    const auth = `AWS4-HMAC-SHA256 Credential=${rogue.accessKeyId}/20260101/${REGION}/ec2/aws4_request, SignedHeaders=host, Signature=00`;
+    const post = `fetch(process.argv[1],{method:'POST',headers:{'content-type':'application/x-www-form-urlencoded',authorization:process.argv[2]},body:process.argv[3]}).then(r=>process.stdout.write(String(r.status)))`;
+    expect((await lab.run.exec(lab.ns.ctl, [process.execPath, '-e', post, lab.info.ec2Url, auth, body.toString()])).stdout).toBe('200');
+    // Shard 0's endpoint applied by shard 1's leader under shard 0's field manager, pointing at itself
+    // (a stale shard-0 leader process on that gateway would write so), from that gateway's address.
+    const kube = readKubeconfig(lab.info.kubeconfig);
+    const apply = `const [u,t,ip,mac]=process.argv.slice(1);const h={...(t?{authorization:'Bearer '+t}:{})};
+fetch(u,{headers:h}).then(r=>r.json()).then(o=>{const e=o.spec.endpoints.find(x=>x.name==='vpc-gateway-0-0');
+const body={apiVersion:'cilium.io/v2',kind:'CiliumVTEPConfig',metadata:{name:o.metadata.name,annotations:o.metadata.annotations},spec:{endpoints:[{...e,tunnelEndpoint:ip,mac}]}};
+return fetch(u+'?fieldManager='+encodeURIComponent('eks-hybrid-gateway/kube-system/hybrid-gateway-leader-0')+'&force=false',{method:'PATCH',headers:{...h,'content-type':'application/apply-patch+yaml'},body:JSON.stringify(body)})}).then(r=>process.stdout.write(String(r.status)))`;
+    const url = `${kube.server}/apis/cilium.io/v2/ciliumvtepconfigs/hybrid-gateway`;
+    const mac = Lab.vtepEndpointFor(rogue.name).mac;
+    expect((await lab.run.exec(lab.ns.gw[rogue.name], [process.execPath, '-e', apply, url, kube.token ?? '', rogue.ip, mac])).stdout).toBe('200');
+    const check = await checkShardWriters(lab);
+    expect(check.violations).toHaveLength(2);
+    expect(check.violations[0]).toContain(`shard 0: ${rogue.name} wrote ${ROUTE_TABLE_IDS[1]} ${prefix} while Lease hybrid-gateway-leader-0 named ${leaders[0]}`);
+    expect(check.violations[1]).toContain(`shard 0: ${rogue.name} wrote endpoint vpc-gateway-0-0`);
+    // Shard 0's leader puts both back (drift repair: the CiliumVTEPConfig change at once, the routes within a drift period).
+    expect(await lab.waitBalanced(45_000)).toEqual(leaders);
+  }, 90_000);
 });
