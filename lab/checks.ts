@@ -12,11 +12,15 @@
 //   calls (the EC2 stand-in's call log, by access key) and its Kubernetes
 //   writes (the API stand-in's request log, by client address) over two
 //   drift periods, with the Cilium stand-ins refreshing status meanwhile.
+// - checkShardWriters(): the single-writer check per shard (shard-writers.ts)
+//   over the EC2 stand-in's route log and the Kubernetes stand-in's
+//   CiliumVTEPConfig log; with one shard, the one Lease.
 //
 // Used by the lab command (main.ts, the report) and test/lab/realistic.test.ts.
-import { ECHO_PORT, GATEWAYS, VPC_POD_IP, gateway, type GatewayName } from './addresses.js';
+import { ECHO_PORT, GATEWAYS, LEASE_NAME, POD_CIDRS, VPC_CIDR, VPC_POD_IP, gateway, type GatewayName } from './addresses.js';
 import { now, VXLAN_DEVICE, type HybridNode, type Lab } from './lab.js';
 import type { TcpBulkReport } from './probe-worker.js';
+import { judgeShardWriters, type ShardWriterCheck } from './shard-writers.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -318,4 +322,19 @@ export async function measureIdleCost(lab: Lab, opts: { periods?: number; settle
     generation: { before: snap0.generation, after: snap1.generation },
     sameLeader: lease0.holder === leader && lease1.holder === leader && lease0.transitions === lease1.transitions,
   };
+}
+
+// ------------------------------------------------------------------ single writer per shard
+
+/** Every route and endpoint write so far came from the holder of its shard's Lease (shard-writers.ts). */
+export async function checkShardWriters(lab: Lab): Promise<ShardWriterCheck> {
+  return judgeShardWriters({
+    shards: lab.shards,
+    leaderElectionId: LEASE_NAME,
+    podCidr: POD_CIDRS,
+    vpcCidr: VPC_CIDR,
+    gateways: GATEWAYS,
+    routeLog: await lab.routeLog(),
+    vtepLog: await lab.vtepLog(),
+  });
 }

@@ -24,7 +24,7 @@ import { promisify } from 'node:util';
 import { startControlPlane, type ControlPlaneOptions } from './control-plane.js';
 import { httpGet } from './http-probe.js';
 import { createPropagator, type RequestOrigin, type ScriptedFailure, type ThrottleSpec } from './ec2/index.js';
-import type { DelayRecord, FaultConfig, KObj } from './kube-apiserver/index.js';
+import { requestOrigin, type DelayRecord, type FaultConfig, type KObj } from './kube-apiserver/index.js';
 
 const execFileP = promisify(execFile);
 
@@ -43,11 +43,35 @@ export interface RouteWrite {
   /** Lease holder at that instant, and whether the lease was still within its duration. */
   readonly holder: string | undefined;
   readonly leaseValid: boolean;
+  /** Every tracked Lease (option trackedLeases) at that instant, by name. */
+  readonly leases?: Record<string, LeaseState>;
   /** Epoch ms when the route was due to take effect in the VPC router (atMs + the drawn propagation delay). */
   routerDueMs?: number;
   /** Epoch ms when the VPC router's kernel route followed (when this table drives it). */
   routerAppliedMs?: number;
   routerError?: string;
+}
+
+/** A Lease's holder at an instant, and whether its lease was still within its duration. */
+export interface LeaseState {
+  readonly holder: string | undefined;
+  readonly valid: boolean;
+}
+
+/** One committed change of a CiliumVTEPConfig's spec.endpoints (op vtepLog). */
+export interface VtepWrite {
+  /** Epoch ms of the commit. */
+  readonly atMs: number;
+  readonly config: string;
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  /** The client that sent the write (each lab gateway has its own address); undefined when not through the API. */
+  readonly remoteAddress: string | undefined;
+  readonly method: string | undefined;
+  /** Endpoints added or changed (any of name, tunnelEndpoint, cidr, mac), as they are after the write. */
+  readonly set: Array<{ name: string; tunnelEndpoint: string; cidr: string; mac: string }>;
+  /** Endpoints the write removed, as they were. */
+  readonly removed: Array<{ name: string; tunnelEndpoint: string; cidr: string; mac: string }>;
+  readonly leases: Record<string, LeaseState>;
 }
 
 /** One EC2 API call as the stand-in received it (op ec2CallLog). */
@@ -82,10 +106,14 @@ interface LabExtras {
   readonly vpcRouter?: { readonly ns: string; readonly routeTableId: string };
   readonly leaseName?: string;
   readonly leaseNamespace?: string;
+  /** Leases whose holders the route and VTEP logs record (default: leaseName). */
+  readonly trackedLeases?: readonly string[];
 }
 
 /** A change of the lab Lease's holder as the Kubernetes stand-in committed it ('' = released). */
 export interface LeaseHolderChange {
+  /** The Lease's name (one of the tracked Leases). */
+  readonly lease: string;
   /** Epoch ms of the commit. */
   readonly atMs: number;
   readonly holder: string;
@@ -127,6 +155,7 @@ type Request =
   | { id: number; op: 'ec2Fault'; fault: Ec2FaultRequest }
   | { id: number; op: 'ec2CallLog' }
   | { id: number; op: 'routeLog' }
+  | { id: number; op: 'vtepLog' }
   | { id: number; op: 'ec2Behaviour' }
   | { id: number; op: 'otlpRequests' }
   | { id: number; op: 'kubeRequests' }
@@ -138,29 +167,64 @@ const cp = await startControlPlane(opts);
 const routeLog: RouteWrite[] = [];
 const epochOf = (perfNow: number): number => performance.timeOrigin + perfNow;
 
-function leaseAt(now: number): { holder: string | undefined; valid: boolean } {
-  const lease = cp.kube.store.find('leases', opts.leaseName ?? 'hybrid-gateway-leader', opts.leaseNamespace ?? 'kube-system') as
-    | { spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } }
-    | undefined;
+const LEASE_NAME = opts.leaseName ?? 'hybrid-gateway-leader';
+const LEASE_NS = opts.leaseNamespace ?? 'kube-system';
+const tracked = new Set(opts.trackedLeases ?? [LEASE_NAME]);
+
+function leaseState(name: string, now: number): LeaseState {
+  const lease = cp.kube.store.find('leases', name, LEASE_NS) as { spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } } | undefined;
   const holder = lease?.spec?.holderIdentity || undefined;
   const renew = Date.parse(lease?.spec?.renewTime ?? '');
   const valid = holder !== undefined && Number.isFinite(renew) && now <= renew + (lease?.spec?.leaseDurationSeconds ?? 0) * 1000;
   return { holder, valid };
 }
 
-// Every change of the lab Lease's holder, as committed (a renewal by the same holder is not one).
+function leaseAt(now: number): LeaseState {
+  return leaseState(LEASE_NAME, now);
+}
+
+function trackedAt(now: number): Record<string, LeaseState> {
+  return Object.fromEntries([...tracked].map((n) => [n, leaseState(n, now)]));
+}
+
+// Every change of a tracked Lease's holder, as committed (a renewal by the same holder is not one).
 const leaseLog: LeaseHolderChange[] = [];
 cp.kube.store.subscribe((e) => {
   if (e.def.plural !== 'leases') return;
   const md = e.object.metadata;
-  if (md?.name !== (opts.leaseName ?? 'hybrid-gateway-leader') || md.namespace !== (opts.leaseNamespace ?? 'kube-system')) return;
+  if (md?.name === undefined || !tracked.has(md.name) || md.namespace !== LEASE_NS) return;
   const spec = (o: KObj | undefined): { holderIdentity?: string; leaseTransitions?: number } | undefined =>
     o === undefined ? undefined : ((o as { spec?: { holderIdentity?: string; leaseTransitions?: number } }).spec ?? {});
   const previous = e.type === 'ADDED' ? undefined : (spec(e.prev)?.holderIdentity ?? '');
   const holder = e.type === 'DELETED' ? '' : (spec(e.object)?.holderIdentity ?? '');
   if (holder === previous) return;
-  leaseLog.push({ atMs: epochOf(e.at), holder, previous, leaseTransitions: spec(e.object)?.leaseTransitions });
+  leaseLog.push({ lease: md.name, atMs: epochOf(e.at), holder, previous, leaseTransitions: spec(e.object)?.leaseTransitions });
   if (leaseLog.length > 20_000) leaseLog.splice(0, leaseLog.length - 20_000);
+});
+
+// Every change of a CiliumVTEPConfig's endpoints, with the client that made it (status writes change none).
+type Ep = VtepWrite['set'][number];
+const endpointsOf = (o: KObj | undefined): Ep[] => {
+  const eps = (o as { spec?: { endpoints?: unknown } } | undefined)?.spec?.endpoints;
+  if (!Array.isArray(eps)) return [];
+  return eps.map((raw: unknown) => {
+    const x = (raw ?? {}) as Record<string, unknown>;
+    return { name: String(x.name), tunnelEndpoint: String(x.tunnelEndpoint), cidr: String(x.cidr), mac: String(x.mac) };
+  });
+};
+const vtepLog: VtepWrite[] = [];
+cp.kube.store.subscribe((e) => {
+  if (e.def.plural !== 'ciliumvtepconfigs') return;
+  const before = e.type === 'ADDED' ? [] : endpointsOf(e.prev);
+  const after = e.type === 'DELETED' ? [] : endpointsOf(e.object);
+  const same = (a: Ep, b: Ep): boolean => a.name === b.name && a.tunnelEndpoint === b.tunnelEndpoint && a.cidr === b.cidr && a.mac.toLowerCase() === b.mac.toLowerCase();
+  const set = after.filter((a) => !before.some((b) => same(a, b)));
+  const removed = before.filter((b) => !after.some((a) => a.name === b.name));
+  if (set.length === 0 && removed.length === 0) return;
+  const origin = requestOrigin.getStore();
+  const atMs = epochOf(e.at);
+  vtepLog.push({ atMs, config: String(e.object.metadata?.name), type: e.type, remoteAddress: origin?.remoteAddress, method: origin?.method, set, removed, leases: trackedAt(Date.now()) });
+  if (vtepLog.length > 20_000) vtepLog.splice(0, vtepLog.length - 20_000);
 });
 
 // The router's kernel routes follow the table in write order per CIDR, each
@@ -192,6 +256,7 @@ cp.ec2.onRouteChange((change, call) => {
     seq: call.seq,
     holder,
     leaseValid: valid,
+    ...(opts.trackedLeases !== undefined ? { leases: trackedAt(now) } : {}),
   };
   routeLog.push(entry);
   if (routeLog.length > 20_000) routeLog.splice(0, routeLog.length - 20_000);
@@ -312,6 +377,9 @@ process.on('message', (raw: unknown) => {
         break;
       case 'routeLog':
         value = routeLog;
+        break;
+      case 'vtepLog':
+        value = vtepLog;
         break;
       case 'ec2Behaviour':
         value = { profile: cp.ec2.profile, ...cp.ec2.behaviour };

@@ -44,7 +44,7 @@ import {
   type HybridNodeAddresses,
 } from './addresses.js';
 import type { AgentApplied } from './cilium-agent.js';
-import type { Ec2CallRecord, Ec2FaultRequest, KubeFaultReport, LeaseHolderChange, RouteWrite } from './control-plane-worker.js';
+import type { Ec2CallRecord, Ec2FaultRequest, KubeFaultReport, LeaseHolderChange, RouteWrite, VtepWrite } from './control-plane-worker.js';
 import { IpcPeer, type Reply } from './ipc.js';
 import type { FaultConfig } from './kube-apiserver/index.js';
 import { KubeletStandIn } from './kubelet.js';
@@ -53,6 +53,7 @@ import { stderrTail, type NetnsRun } from './netns.js';
 import type { FlowReport } from './probe-worker.js';
 import type { ReceivedSpan } from './otlp-receiver.js';
 import { resolveLabProfile, type LabProfile, type LabProfileName } from './profile.js';
+import { LAB_MAX_SHARDS, labHybridIndex, labShardEndpoints, labShardLease, labShardOf, labShardPrefixes, labVpcPod, type LabVpcPod } from './shards.js';
 
 export interface ControlInfo {
   readonly kubeUrl: string;
@@ -77,8 +78,14 @@ export interface HybridNode extends HybridNodeAddresses {
 
 export interface LabOptions {
   readonly run: NetnsRun;
-  /** Hybrid nodes brought up at start (default 2). */
+  /** Hybrid nodes brought up at start (default 2; with shards, one per shard). */
   readonly hybridNodes?: number;
+  /**
+   * The gateways' --shards (SHARDS; default 1, the lab as it always was). With more, the lab adds a
+   * VPC pod per shard and places hybrid nodes on every shard (lab/shards.ts), pairs each hybrid pod
+   * with its shard's VPC pod, and judges every shard's Lease, routes and endpoints.
+   */
+  readonly shards?: number;
   /** Extra gateway flags (e.g. lease timings). */
   readonly gatewayArgs?: readonly string[];
   /** Every line a gateway writes on stdout (its JSON log), with the gateway's name; every start is followed. */
@@ -115,8 +122,40 @@ export interface GatewayProcess {
 
 export interface ConvergeReport {
   readonly ok: boolean;
+  /** The leader (with shards: shard 0's). */
   readonly leader: GatewayName | undefined;
+  /** With shards: each shard's leader, by shard. */
+  readonly leaders?: GatewayName[];
   readonly problems: string[];
+}
+
+/** A VPC pod of the lab (one per shard) with its probe. */
+export interface VpcPod extends LabVpcPod {
+  readonly ns: string;
+  readonly probe: IpcPeer;
+}
+
+/** What the lab knows of a running flow: who sends it where, and which shard carries it both ways. */
+export interface FlowInfo {
+  readonly probe: IpcPeer;
+  readonly to: string;
+  /** The hybrid node whose pod is one end. */
+  readonly node: string;
+  /** The VPC pod at the other end. */
+  readonly vpcPod: string;
+  /** Sent from the VPC pod (cloud → hybrid first) or from the hybrid pod. */
+  readonly direction: 'toHybrid' | 'toVpc';
+  /** The shard of the hybrid pod's address (cloud → hybrid leg, by route table) and of the VPC pod's (hybrid → cloud, by VTEP endpoint). */
+  readonly podShard: number;
+  readonly vpcShard: number;
+}
+
+/** hybrid_vxlan0's kernel counters in a gateway's namespace (`ip -s link`). */
+export interface VxlanCounters {
+  readonly rxPackets: number;
+  readonly txPackets: number;
+  readonly rxBytes: number;
+  readonly txBytes: number;
 }
 
 export const VXLAN_DEVICE = 'hybrid_vxlan0';
@@ -153,12 +192,23 @@ export class Lab {
   kubelet!: KubeletStandIn;
   /** The profile in force (MTUs, the stand-ins' behaviour). */
   readonly profile: LabProfile;
-  private readonly flows = new Map<string, { probe: IpcPeer; to: string }>();
+  private readonly flows = new Map<string, FlowInfo>();
+  /** The gateways' --shards. */
+  readonly shards: number;
+  /** One VPC pod per shard; [0] is the lab's VPC pod (vpcProbe). */
+  readonly vpcPods: VpcPod[] = [];
   private readonly log: (line: string) => void;
 
   private constructor(readonly opts: LabOptions) {
     this.log = opts.log ?? (() => undefined);
     this.profile = resolveLabProfile(opts.profile);
+    this.shards = opts.shards ?? 1;
+    if (!Number.isInteger(this.shards) || this.shards < 1 || this.shards > LAB_MAX_SHARDS) throw new Error(`lab shards ${this.shards}: the lab runs 1 to ${LAB_MAX_SHARDS}`);
+  }
+
+  /** Shard k's Lease name. */
+  shardLeaseName(k: number): string {
+    return labShardLease(LEASE_NAME, this.shards, k);
   }
 
   get run(): NetnsRun {
@@ -168,7 +218,7 @@ export class Lab {
   /** Builds the namespaces, the control plane, the VPC pod and the hybrid nodes (gateways not started). */
   static async create(opts: LabOptions): Promise<Lab> {
     const lab = new Lab(opts);
-    await lab.build(opts.hybridNodes ?? 2);
+    await lab.build(opts.hybridNodes ?? (lab.shards === 1 ? 2 : lab.shards));
     return lab;
   }
 
@@ -221,6 +271,7 @@ export class Lab {
         vpcRouter: { ns: router!, routeTableId: ROUTE_TABLE_IDS[0] },
         leaseName: LEASE_NAME,
         leaseNamespace: LEASE_NAMESPACE,
+        ...(this.shards > 1 ? { trackedLeases: Array.from({ length: this.shards }, (_, k) => this.shardLeaseName(k)) } : {}),
         ec2Profile: this.profile.ec2Profile,
         kubeCrdDefaults: this.profile.kubeCrdDefaults,
         eksCluster: EKS_CLUSTER,
@@ -242,9 +293,32 @@ export class Lab {
     await this.vpcProbe.ready;
     await this.must(this.vpcProbe, { cmd: 'echo', bind: VPC_POD_IP, port: ECHO_PORT });
     await this.must(this.vpcProbe, { cmd: 'tcpEcho', bind: VPC_POD_IP, port: ECHO_PORT });
+    this.vpcPods.push({ ...labVpcPod(VPC_CIDR, this.shards, 0), ns: vpcPod!, probe: this.vpcProbe });
+    for (let k = 1; k < this.shards; k++) await this.addVpcPod(k);
 
     this.log(`bringing up ${hybridNodes} hybrid node(s) with the Cilium stand-in`);
-    await Promise.all(Array.from({ length: hybridNodes }, (_, i) => this.addHybridNode(i + 1)));
+    await Promise.all(Array.from({ length: hybridNodes }, (_, i) => this.addHybridNode(labHybridIndex(POD_CIDRS, this.shards, i))));
+  }
+
+  /** Shard k's VPC pod (k ≥ 1): its own subnet on the router, a UDP and TCP echo. */
+  private async addVpcPod(k: number): Promise<void> {
+    const p = labVpcPod(VPC_CIDR, this.shards, k);
+    const mtu = this.profile.mtu;
+    const ns = await this.run.ns(p.name);
+    const len = p.subnet.split('/')[1];
+    await this.run.veth({ ns: this.ns.router, ifname: `r-pod-${k}`, addr: `${p.routerIp}/${len}`, mtu: mtu.vpc }, { ns, ifname: 'eth0', addr: `${p.ip}/${len}`, mtu: mtu.vpc });
+    await this.run.ip(ns, ['route', 'add', 'default', 'via', p.routerIp]);
+    const probe = new IpcPeer(this.run.spawnNode(ns, 'lab/probe-worker.ts'), `probe in ${p.name}`);
+    await probe.ready;
+    await this.must(probe, { cmd: 'echo', bind: p.ip, port: ECHO_PORT });
+    await this.must(probe, { cmd: 'tcpEcho', bind: p.ip, port: ECHO_PORT });
+    this.vpcPods.push({ ...p, ns, probe });
+  }
+
+  /** The VPC pod a hybrid node's flows go to: the one of its pod CIDR's shard (the lab's VPC pod with one shard). */
+  vpcPodFor(node: HybridNodeAddresses): VpcPod {
+    const k = labShardOf(node.podCidr, POD_CIDRS, this.shards) ?? 0;
+    return this.vpcPods.find((p) => p.shard === k) ?? this.vpcPods[0]!;
   }
 
   /** (Re)configures a gateway namespace's network: forwarding, default route, no redirects. */
@@ -384,6 +458,7 @@ export class Lab {
   gatewayEnv(name: GatewayName): Record<string, string> {
     const g = gateway(name);
     return {
+      ...(this.shards > 1 ? { SHARDS: String(this.shards) } : {}),
       NODE_IP: g.ip,
       VPC_CIDR,
       POD_CIDRS,
@@ -557,11 +632,12 @@ export class Lab {
     };
   }
 
-  /** One probe each way between the VPC pod and a hybrid pod. */
+  /** One probe each way between the VPC pod (with shards: of the node's shard) and a hybrid pod. */
   async reachable(node: HybridNode, timeoutMs = 500): Promise<{ toHybrid: boolean; toVpc: boolean }> {
+    const vpc = this.vpcPodFor(node);
     const [a, b] = await Promise.all([
-      this.must(this.vpcProbe, { cmd: 'once', to: node.podIp, port: ECHO_PORT, timeoutMs }),
-      this.must(node.probe, { cmd: 'once', to: VPC_POD_IP, port: ECHO_PORT, timeoutMs }),
+      this.must(vpc.probe, { cmd: 'once', to: node.podIp, port: ECHO_PORT, timeoutMs }),
+      this.must(node.probe, { cmd: 'once', to: vpc.ip, port: ECHO_PORT, timeoutMs }),
     ]);
     return { toHybrid: a === true, toVpc: b === true };
   }
@@ -573,6 +649,7 @@ export class Lab {
    * to every registered hybrid pod.
    */
   async converged(checkTraffic = true): Promise<ConvergeReport> {
+    if (this.shards > 1) return this.convergedShards(checkTraffic);
     const problems: string[] = [];
     const leader = await this.leaderEverywhere();
     if (leader === undefined) problems.push(`no single leader (lease ${JSON.stringify(await this.lease())}, routes ${JSON.stringify(await this.ask({ op: 'routes' }))})`);
@@ -587,6 +664,12 @@ export class Lab {
         if (JSON.stringify(last?.endpoints) !== ep) problems.push(`Cilium stand-in on ${n.name} applied ${JSON.stringify(last?.endpoints)}`);
       }
     }
+    await this.checkKernelAndTraffic(problems, checkTraffic);
+    return { ok: problems.length === 0, leader, problems };
+  }
+
+  /** Every running gateway holds exactly the desired kernel entries; then (when asked and all else is fine) traffic flows both ways to every registered hybrid pod. */
+  private async checkKernelAndTraffic(problems: string[], checkTraffic: boolean): Promise<void> {
     const want = this.desiredEntries();
     for (const name of GATEWAY_NAMES) {
       if (!this.running(name) || this.gateways[name].down) continue;
@@ -602,7 +685,138 @@ export class Lab {
         if (!r.toHybrid || !r.toVpc) problems.push(`traffic ${n.name}: VPC→hybrid ${r.toHybrid}, hybrid→VPC ${r.toVpc}`);
       }
     }
-    return { ok: problems.length === 0, leader, problems };
+  }
+
+  // ------------------------------------------------------------ shards (--shards > 1)
+
+  /** Shard k's Lease: holder, renew time, transitions. */
+  async shardLease(k: number): Promise<{ holder: string | undefined; renewMs: number; transitions: number }> {
+    const l = await this.ask<{ spec?: { holderIdentity?: string; renewTime?: string; leaseTransitions?: number } } | null>({
+      op: 'get',
+      plural: 'leases',
+      name: this.shardLeaseName(k),
+      namespace: LEASE_NAMESPACE,
+    });
+    return { holder: l?.spec?.holderIdentity || undefined, renewMs: Date.parse(l?.spec?.renewTime ?? ''), transitions: l?.spec?.leaseTransitions ?? 0 };
+  }
+
+  /** Shard k's POD_CIDR prefixes and endpoint names, as the lab reads the documented split. */
+  shardPrefixes(k: number): string[] {
+    return labShardPrefixes(POD_CIDRS, this.shards, k);
+  }
+
+  shardEndpointNames(k: number): string[] {
+    return labShardEndpoints(VPC_CIDR, this.shards, k).map((e) => e.name);
+  }
+
+  /** Every shard's Lease holder, by shard. */
+  async shardHolders(): Promise<Array<string | undefined>> {
+    return Promise.all(Array.from({ length: this.shards }, (_, k) => this.shardLease(k).then((l) => l.holder)));
+  }
+
+  /** The CiliumVTEPConfig endpoints (sorted by name) the given shard leaders must have written. */
+  expectedEndpoints(leaders: readonly GatewayName[]): Array<{ name: string; tunnelEndpoint: string; cidr: string; mac: string }> {
+    return leaders
+      .flatMap((g, k) => labShardEndpoints(VPC_CIDR, this.shards, k).map((e) => ({ name: e.name, tunnelEndpoint: gateway(g).ip, cidr: e.cidr, mac: gatewayDeviceMac(gateway(g).ip) })))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Each shard's leader as the shard's Lease, every route table (the shard's POD_CIDR halves) and
+   * CiliumVTEPConfig (the shard's endpoints) agree on it, by shard; undefined unless all shards agree.
+   */
+  async leadersEverywhere(): Promise<GatewayName[] | undefined> {
+    const holders = await this.shardHolders();
+    const leaders = holders.map((h) => GATEWAYS.find((x) => x.name === h)?.name);
+    if (leaders.some((l) => l === undefined)) return undefined;
+    const ls = leaders as GatewayName[];
+    const routes = await this.ask<Record<string, Record<string, string>>>({ op: 'routes' });
+    for (const [k, g] of ls.entries()) {
+      for (const prefix of labShardPrefixes(POD_CIDRS, this.shards, k)) for (const t of ROUTE_TABLE_IDS) if (routes[t]?.[prefix] !== gateway(g).eni) return undefined;
+    }
+    const vtep = await this.ask<{ spec?: { endpoints?: Array<Record<string, unknown>> } } | null>({ op: 'get', plural: 'ciliumvtepconfigs', name: 'hybrid-gateway' });
+    if (!sameEndpoints(vtep?.spec?.endpoints ?? [], this.expectedEndpoints(ls))) return undefined;
+    return ls;
+  }
+
+  /**
+   * converged() with shards: every shard has one leader everywhere (Lease, route tables, endpoints),
+   * a live gateway; the VPC router sends each shard's prefixes to its leader; every Cilium stand-in
+   * applied every shard's endpoint; kernel entries and traffic as with one shard.
+   */
+  private async convergedShards(checkTraffic: boolean): Promise<ConvergeReport> {
+    const problems: string[] = [];
+    const leaders = await this.leadersEverywhere();
+    if (leaders === undefined) problems.push(`shards not each led everywhere (Leases ${JSON.stringify(await this.shardHolders())}, routes ${JSON.stringify(await this.ask({ op: 'routes' }))})`);
+    else {
+      for (const [k, g] of leaders.entries()) {
+        if (!this.running(g) || this.gateways[g].stopped || this.gateways[g].down) problems.push(`shard ${k}'s leader ${g} is not a live gateway`);
+        for (const prefix of labShardPrefixes(POD_CIDRS, this.shards, k)) {
+          const rr = await this.run.ipJson<Array<{ dst: string; gateway?: string }>>(this.ns.router, ['route', 'show', prefix]);
+          if (rr[0]?.gateway !== gateway(g).ip) problems.push(`VPC router sends ${prefix} (shard ${k}) via ${rr[0]?.gateway ?? 'nothing'}, not ${g}`);
+        }
+      }
+      const want = this.expectedEndpoints(leaders);
+      for (const n of this.hybrid.values()) {
+        const last = n.agentLog.at(-1);
+        if (!sameEndpoints(last?.endpoints ?? [], want)) problems.push(`Cilium stand-in on ${n.name} applied ${JSON.stringify(last?.endpoints)}`);
+      }
+    }
+    await this.checkKernelAndTraffic(problems, checkTraffic);
+    return { ok: problems.length === 0, leader: leaders?.[0], ...(leaders !== undefined ? { leaders } : {}), problems };
+  }
+
+  /** Converged with the shards spread: as many distinct leaders as there are live gateways (up to the shard count). */
+  async waitBalanced(timeoutMs = 60_000): Promise<GatewayName[]> {
+    let last: ConvergeReport | undefined;
+    try {
+      return await until(
+        'every gateway to lead its shard',
+        async () => {
+          last = await this.converged();
+          const live = GATEWAY_NAMES.filter((g) => this.running(g) && !this.gateways[g].down && !this.gateways[g].stopped).length;
+          const leaders = last.leaders ?? (last.leader !== undefined ? [last.leader] : []);
+          if (last.ok && new Set(leaders).size < Math.min(live, this.shards)) last = { ...last, ok: false, problems: [`shards led by ${JSON.stringify(leaders)}: not spread over ${live} live gateways`] };
+          return last.ok ? leaders : undefined;
+        },
+        timeoutMs,
+        200,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; last check: ${last?.problems.join('; ') ?? 'none'}`, { cause: err });
+    }
+  }
+
+  /** hybrid_vxlan0's rx/tx counters in a gateway's namespace. */
+  async vxlanCounters(name: GatewayName): Promise<VxlanCounters> {
+    const l = await this.run.ipJson<Array<{ stats64?: { rx?: { packets?: number; bytes?: number }; tx?: { packets?: number; bytes?: number } } }>>(this.ns.gw[name], ['-s', 'link', 'show', VXLAN_DEVICE]);
+    const st = l[0]?.stats64;
+    return { rxPackets: st?.rx?.packets ?? 0, txPackets: st?.tx?.packets ?? 0, rxBytes: st?.rx?.bytes ?? 0, txBytes: st?.tx?.bytes ?? 0 };
+  }
+
+  /**
+   * Which gateway a flow's packets cross, as the kernels decide now: the VPC router's route to the
+   * hybrid pod (cloud → hybrid, the route table) and the hybrid node's route to the VPC pod (hybrid
+   * → cloud, the Cilium stand-in's VTEP entries, longest prefix).
+   */
+  async flowCarriers(flow: string): Promise<{ toHybrid: GatewayName | undefined; toVpc: GatewayName | undefined }> {
+    const f = this.flowInfo(flow);
+    const node = this.hybridOrThrow(f.node);
+    const vpc = this.vpcPods.find((p) => p.name === f.vpcPod)!;
+    const via = async (ns: string, dst: string): Promise<GatewayName | undefined> => {
+      const r = await this.run.ipJson<Array<{ gateway?: string }>>(ns, ['route', 'get', dst]).catch(() => []);
+      return GATEWAYS.find((g) => g.ip === r[0]?.gateway)?.name;
+    };
+    return { toHybrid: await via(this.ns.router, node.podIp), toVpc: await via(node.nodeNs, vpc.ip) };
+  }
+
+  /** hybrid_gateway_shard_leader{shard} of a gateway, by shard (empty when its metrics do not answer). */
+  async shardLeaderMetric(name: GatewayName): Promise<Record<string, number>> {
+    const r = await this.gatewayHttp(name, 10080, '/metrics').catch(() => ({ status: 0, body: '' }));
+    const out: Record<string, number> = {};
+    if (r.status !== 200) return out;
+    for (const m of r.body.matchAll(/^hybrid_gateway_shard_leader\{shard="(\d+)"\} (\S+)$/gm)) out[m[1]!] = Number(m[2]);
+    return out;
   }
 
   async waitConverged(timeoutMs = 30_000): Promise<GatewayName> {
@@ -624,22 +838,27 @@ export class Lab {
 
   // ------------------------------------------------------------ traffic
 
-  /** Starts the two flows of a hybrid node: VPC pod → its pod, its pod → VPC pod. */
+  /**
+   * Starts the two flows of a hybrid node: VPC pod → its pod, its pod → VPC pod. With shards the VPC
+   * pod is the one of the node's shard (flows `vpc-pod-1→hyb-129`…), so both legs of a probe's round
+   * trip cross that shard's leader.
+   */
   async startTraffic(node: HybridNode): Promise<string[]> {
     const interval = this.opts.probeIntervalMs ?? 10;
-    const out = `vpc→${node.name}`;
-    const back = `${node.name}→vpc`;
-    await this.must(this.vpcProbe, { cmd: 'flow', flow: out, to: node.podIp, port: ECHO_PORT, intervalMs: interval, timeoutMs: 500 });
-    await this.must(node.probe, { cmd: 'flow', flow: back, to: VPC_POD_IP, port: ECHO_PORT, intervalMs: interval, timeoutMs: 500 });
-    this.flows.set(out, { probe: this.vpcProbe, to: node.podIp });
-    this.flows.set(back, { probe: node.probe, to: VPC_POD_IP });
+    const vpc = this.vpcPodFor(node);
+    const out = this.shards === 1 ? `vpc→${node.name}` : `${vpc.name}→${node.name}`;
+    const back = this.shards === 1 ? `${node.name}→vpc` : `${node.name}→${vpc.name}`;
+    await this.must(vpc.probe, { cmd: 'flow', flow: out, to: node.podIp, port: ECHO_PORT, intervalMs: interval, timeoutMs: 500 });
+    await this.must(node.probe, { cmd: 'flow', flow: back, to: vpc.ip, port: ECHO_PORT, intervalMs: interval, timeoutMs: 500 });
+    const shards = { podShard: labShardOf(node.podIp, POD_CIDRS, this.shards) ?? 0, vpcShard: labShardOf(vpc.ip, VPC_CIDR, this.shards) ?? 0 };
+    this.flows.set(out, { probe: vpc.probe, to: node.podIp, node: node.name, vpcPod: vpc.name, direction: 'toHybrid', ...shards });
+    this.flows.set(back, { probe: node.probe, to: vpc.ip, node: node.name, vpcPod: vpc.name, direction: 'toVpc', ...shards });
     return [out, back];
   }
 
   async stopTraffic(node: HybridNode): Promise<void> {
-    for (const f of [`vpc→${node.name}`, `${node.name}→vpc`]) {
-      const fl = this.flows.get(f);
-      if (fl === undefined) continue;
+    for (const [f, fl] of [...this.flows]) {
+      if (fl.node !== node.name) continue;
       await this.must(fl.probe, { cmd: 'stopFlow', flow: f });
       this.flows.delete(f);
     }
@@ -647,6 +866,12 @@ export class Lab {
 
   flowNames(): string[] {
     return [...this.flows.keys()];
+  }
+
+  flowInfo(flow: string): FlowInfo {
+    const f = this.flows.get(flow);
+    if (f === undefined) throw new Error(`no flow ${flow}`);
+    return f;
   }
 
   async flowReport(flow: string, sinceMs = 0): Promise<FlowReport> {
@@ -671,6 +896,11 @@ export class Lab {
     return this.ask<RouteWrite[]>({ op: 'routeLog' });
   }
 
+  /** Every change of a CiliumVTEPConfig's endpoints, with its writer and the tracked Leases then. */
+  vtepLog(): Promise<VtepWrite[]> {
+    return this.ask<VtepWrite[]>({ op: 'vtepLog' });
+  }
+
   /** Every EC2 API call the stand-in received, in arrival order. */
   ec2CallLog(): Promise<Ec2CallRecord[]> {
     return this.ask<Ec2CallRecord[]>({ op: 'ec2CallLog' });
@@ -682,4 +912,13 @@ export class Lab {
     for (const name of GATEWAY_NAMES) if (this.gateways[name].stopped) this.gateways[name].child?.kill('SIGCONT');
     await this.run.teardown();
   }
+}
+
+/** The four endpoint fields, as read from an object of the API or from a Cilium stand-in's log. */
+type EndpointLike = { readonly [K in 'name' | 'tunnelEndpoint' | 'cidr' | 'mac']?: unknown };
+
+/** Two endpoint lists hold the same endpoints (order aside; MACs case-insensitive). */
+function sameEndpoints(a: readonly EndpointLike[], b: readonly EndpointLike[]): boolean {
+  const key = (xs: readonly EndpointLike[]): string => JSON.stringify(xs.map((e) => [String(e.name), String(e.tunnelEndpoint), String(e.cidr), String(e.mac).toLowerCase()]).sort());
+  return key(a) === key(b);
 }

@@ -8,27 +8,49 @@
 //   npm run lab -- down    remove every lab namespace and process (prefix ehlab-)
 //   --profile realistic|ideal  how real the lab is (lab/profile.ts; default
 //                          LAB_PROFILE, else realistic)
+//   --shards N             the gateways run SHARDS=N (2..4; default 1, the lab
+//                          above): a hybrid pod and a VPC pod per shard, traffic
+//                          through every gateway, 3 node losses (each gateway in
+//                          turn) with the return, the per-shard single-writer
+//                          check; report under lab-output/shards-N/
 // Ctrl-C or any failure tears everything down.
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ECHO_PORT, GATEWAYS, VPC_POD_IP } from './addresses.js';
-import { checkMtu, measureIdleCost, type IdleCost, type MtuReport } from './checks.js';
+import { checkMtu, checkShardWriters, measureIdleCost, type IdleCost, type MtuReport } from './checks.js';
 import { Lab, now } from './lab.js';
 import { createNetnsRun, deleteNamespaceSync, listNamespaces, REPO_ROOT, type NetnsRun } from './netns.js';
 import { LAB_PROFILE_NAMES, resolveLabProfile, type LabProfileName } from './profile.js';
-import { formatReport, writeReport } from './report.js';
-import { checkTrace, measureFailover, measureNodeAdd, measureNodeRemove, type FailoverResult, type StepResult } from './scenarios.js';
+import { formatReport, formatShardReport, writeReport, writeShardReport, type ShardLabReport } from './report.js';
+import {
+  checkTrace,
+  measureFailover,
+  measureNodeAdd,
+  measureNodeRemove,
+  measureShardNodeLoss,
+  shardTrafficSnapshot,
+  type FailoverResult,
+  type ShardNodeLossResult,
+  type StepResult,
+} from './scenarios.js';
+import { LAB_MAX_SHARDS } from './shards.js';
 
 export const LAB_PREFIX = 'ehlab-';
 const OUTPUT = join(REPO_ROOT, 'lab-output');
-const USAGE = `usage: npm run lab [-- [up | down] [--profile realistic|ideal] | --help]
+const USAGE = `usage: npm run lab [-- [up | down] [--profile realistic|ideal] [--shards N] | --help]
   (no argument)  bring the lab up, measure node loss, SIGTERM hand-over, node add/remove, the MTU
                  checks and the leader's idle cost; report under lab-output/
   up             bring the lab up with traffic and keep it running until Ctrl-C
   down           remove every lab namespace (${LAB_PREFIX}*) and the processes in them
   --profile P    realistic (default; or LAB_PROFILE): MTUs as on AWS (VPC 9001, VPN path 1500),
                  the EC2 stand-in's throttling/pagination/latency/propagation, CRD defaults,
-                 Cilium status refresh; ideal: the lab as before profiles (lab/README.md)`;
+                 Cilium status refresh; ideal: the lab as before profiles (lab/README.md)
+  --shards N     2..${LAB_MAX_SHARDS}: the gateways run SHARDS=N with a hybrid pod and a VPC pod on every shard;
+                 measures traffic through every gateway, node losses (the other shards' flows must
+                 lose nothing) and the returns (nothing lost), the per-shard single writer;
+                 report under lab-output/shards-N/`;
+/** Node losses of the sharded lab: each gateway in turn, medians over them. */
+const SHARD_LOSSES = 3;
 
 const log = (line: string): void => {
   process.stdout.write(`[lab ${new Date().toISOString().slice(11, 23)}] ${line}\n`);
@@ -56,6 +78,7 @@ function teardown(): Promise<void> {
 }
 
 let profileName: LabProfileName | undefined;
+let shards: number | undefined;
 
 async function bringUp(): Promise<Lab> {
   if (listNamespaces().some((n) => n.startsWith(LAB_PREFIX))) {
@@ -63,7 +86,7 @@ async function bringUp(): Promise<Lab> {
   }
   const run = createNetnsRun({ prefix: LAB_PREFIX });
   active = { run };
-  const lab = await Lab.create({ run, log, ...(profileName !== undefined ? { profile: profileName } : {}) });
+  const lab = await Lab.create({ run, log, ...(profileName !== undefined ? { profile: profileName } : {}), ...(shards !== undefined ? { shards } : {}) });
   active.lab = lab;
   // If the control plane dies (e.g. `lab down` from another shell), stop too.
   lab.ctl.child.once('exit', () => {
@@ -72,6 +95,14 @@ async function bringUp(): Promise<Lab> {
       void teardown().then(() => process.exit(1));
     }
   });
+  if (shards !== undefined) {
+    log(`starting gateways gw-a and gw-b (runtime/main.ts) with SHARDS=${shards}`);
+    for (const g of GATEWAYS) lab.startGateway(g.name);
+    const leaders = await lab.waitBalanced(90_000);
+    log(`converged: ${leaders.map((g, k) => `shard ${k} led by ${g}`).join(', ')}; starting traffic (UDP probe every 10 ms, both directions, every hybrid pod with its shard's VPC pod)`);
+    for (const n of lab.hybrid.values()) await lab.startTraffic(n);
+    return lab;
+  }
   log('starting gateways gw-a and gw-b (runtime/main.ts)');
   for (const g of GATEWAYS) lab.startGateway(g.name);
   const leader = await lab.waitConverged(60_000);
@@ -132,6 +163,59 @@ async function full(): Promise<number> {
   return final.ok && mtuOk && idleOk && tracesOk ? 0 : 1;
 }
 
+/** `npm run lab -- --shards N`: the sharded lab's measurements and report. */
+async function fullShards(n: number): Promise<number> {
+  const startedAt = new Date().toISOString();
+  const lab = await bringUp();
+  await new Promise((r) => setTimeout(r, 1000));
+  log('traffic through every gateway: hybrid_vxlan0 counters over 3 s, each flow\'s carrier');
+  const traffic = await shardTrafficSnapshot(lab, 3000);
+  const nodeLosses: ShardNodeLossResult[] = [];
+  for (let i = 0; i < SHARD_LOSSES; i++) nodeLosses.push(await measureShardNodeLoss(lab, i % n, log));
+  const steps: StepResult[] = [];
+  const next = Math.max(...[...lab.hybrid.values()].map((h) => h.index)) + 1;
+  steps.push(await measureNodeAdd(lab, next, log));
+  steps.push(await measureNodeRemove(lab, `hyb-${next}`, log));
+  log('MTU checks through shard 0\'s leader (TCP bulk, path-MTU discovery, a 1500-byte DF datagram)');
+  let mtu: MtuReport | undefined;
+  try {
+    mtu = await checkMtu(lab);
+  } catch (err) {
+    log(`MTU checks failed: ${(err as Error).message}`);
+  }
+  const writers = await checkShardWriters(lab);
+  let final = await lab.converged();
+  if (final.ok) await lab.waitBalanced(30_000).catch((err: unknown) => (final = { ...final, ok: false, problems: [(err as Error).message] }));
+  const report: ShardLabReport = {
+    profile: lab.profile.name,
+    shards: n,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    leaseTimings: { durationS: 3, renewDeadlineS: 2, retryPeriodS: 1 },
+    traffic,
+    nodeLosses,
+    steps,
+    writers,
+    ...(mtu !== undefined ? { mtu } : {}),
+    converged: final.ok,
+  };
+  const dir = join(OUTPUT, `shards-${n}`);
+  process.stdout.write(`\nprofile: ${lab.profile.name}, shards: ${n}\n\n${formatShardReport(report)}\n\nfinal state: ${final.ok ? `converged, ${(final.leaders ?? []).map((g, k) => `shard ${k} ${g}`).join(', ')}` : `NOT converged: ${final.problems.join('; ')}`}\n`);
+  const files = await writeShardReport(dir, report, await lab.ask<unknown[]>({ op: 'otlpRequests' }), await lab.spans());
+  process.stdout.write(`written: ${files.map((f) => relative(process.cwd(), f)).join(', ')}\n\n`);
+  await teardown();
+  const bothForward = Object.values(traffic.counters).every((c) => c.rxPackets > 0 && c.txPackets > 0) && new Set(traffic.holders).size === Math.min(n, GATEWAYS.length);
+  const kept = nodeLosses.every((l) => l.otherShardsLost === 0);
+  const returned = nodeLosses.every((l) => l.back.lost === 0);
+  const mtuOk = mtu !== undefined && mtu.tcp.every((t) => t.ok) && mtu.icmp.mtuSeen !== undefined;
+  if (!bothForward) log('traffic: NOT through every gateway (see above)');
+  if (!kept) log('node loss: the other shards\' flows LOST probes (see above)');
+  if (!returned) log('return: probes LOST during a hand-back (see above)');
+  if (writers.violations.length > 0) log('single writer per shard: VIOLATED (see above)');
+  if (!mtuOk) log('MTU checks: NOT all passed (see above)');
+  return final.ok && bothForward && kept && returned && writers.violations.length === 0 && mtuOk ? 0 : 1;
+}
+
 async function up(): Promise<number> {
   const lab = await bringUp();
   await mkdir(OUTPUT, { recursive: true });
@@ -141,7 +225,7 @@ async function up(): Promise<number> {
   const hyb = [...lab.hybrid.values()][0]!;
   process.stdout.write(`
 The lab is up (Ctrl-C tears it down; \`npm run lab -- down\` from another shell does too).
-Namespaces: ${[n.ctl, n.router, n.vpcPod, n.onprem, n.gw['gw-a'], n.gw['gw-b'], ...[...lab.hybrid.values()].flatMap((h) => [h.nodeNs, h.podNs])].join(' ')}
+Namespaces: ${[n.ctl, n.router, n.vpcPod, ...lab.vpcPods.slice(1).map((p) => p.ns), n.onprem, n.gw['gw-a'], n.gw['gw-b'], ...[...lab.hybrid.values()].flatMap((h) => [h.nodeNs, h.podNs])].join(' ')}
 
 Explore:
   KUBECTL=$(bash scripts/k8s-tools.sh | tail -1)/kubectl
@@ -172,6 +256,18 @@ async function main(rawArgv: readonly string[]): Promise<number> {
     }
     profileName = value as LabProfileName;
   }
+  const sh = argv.findIndex((a) => a === '--shards' || a.startsWith('--shards='));
+  if (sh >= 0) {
+    const value = argv[sh]!.includes('=') ? argv[sh]!.slice('--shards='.length) : argv[sh + 1];
+    argv.splice(sh, argv[sh]!.includes('=') ? 1 : 2);
+    const v = Number(value);
+    if (value === undefined || !Number.isInteger(v) || v < 1 || v > LAB_MAX_SHARDS) {
+      process.stderr.write(`--shards: want an integer from 1 to ${LAB_MAX_SHARDS} (got ${value ?? 'nothing'})\n${USAGE}\n`);
+      return 2;
+    }
+    // --shards 1 is the lab as it always was.
+    if (v > 1) shards = v;
+  }
   const cmd = argv[0];
   if (cmd !== 'down' && cmd !== '--help' && cmd !== '-h' && cmd !== 'help') {
     try {
@@ -201,7 +297,7 @@ async function main(rawArgv: readonly string[]): Promise<number> {
     });
   }
   try {
-    return cmd === 'up' ? await up() : await full();
+    return cmd === 'up' ? await up() : shards !== undefined ? await fullShards(shards) : await full();
   } catch (err) {
     process.stderr.write(`lab failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     await teardown();

@@ -2,12 +2,16 @@
 // MTU checks (TCP bulk both ways, the ICMP "fragmentation needed" seen) and the
 // leader's idle cost, the same as JSON, and a self-contained HTML timeline per failover (the
 // visualizations' renderFailoverTimeline over the OTLP JSON the gateways sent,
-// with the probes' outage windows shaded).
+// with the probes' outage windows shaded). With --shards: traffic through every
+// gateway (hybrid_vxlan0 counters, each flow's carrier), each node loss per
+// flow and the return, medians over the losses, the per-shard writer check.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderFailoverTimeline, type Outage } from '../visualizations/timeline.js';
 import type { IdleCost, MtuReport } from './checks.js';
-import type { FailoverResult, StepResult } from './scenarios.js';
+import type { ReceivedSpan } from './otlp-receiver.js';
+import type { FailoverResult, ShardNodeLossResult, ShardTrafficSnapshot, StepResult } from './scenarios.js';
+import type { ShardWriterCheck } from './shard-writers.js';
 
 export interface LabReport {
   /** The lab profile (lab/profile.ts). */
@@ -132,6 +136,115 @@ export async function writeReport(dir: string, report: Omit<LabReport, 'files'>,
   }
   const txt = join(dir, 'report.txt');
   await writeFile(txt, `profile: ${report.profile}\n\n${formatReport(report.steps, { ...(report.mtu ? { mtu: report.mtu } : {}), ...(report.idle ? { idle: report.idle } : {}) })}\n`);
+  files.push(txt);
+  const json = join(dir, 'report.json');
+  files.push(json);
+  await writeFile(json, JSON.stringify({ ...report, files }, null, 2) + '\n');
+  return files;
+}
+
+// ------------------------------------------------------------------ shards (--shards > 1)
+
+export interface ShardLabReport {
+  readonly profile: string;
+  readonly shards: number;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly leaseTimings: { readonly durationS: number; readonly renewDeadlineS: number; readonly retryPeriodS: number };
+  readonly traffic: ShardTrafficSnapshot;
+  readonly nodeLosses: ShardNodeLossResult[];
+  readonly steps: StepResult[];
+  readonly writers: ShardWriterCheck;
+  readonly mtu?: MtuReport;
+  readonly converged: boolean;
+}
+
+const median = (xs: readonly number[]): number | undefined => {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** The sharded lab's report as text: traffic through every gateway, each node loss and return, the medians, the per-shard single-writer check. */
+export function formatShardReport(r: Omit<ShardLabReport, 'finishedAt' | 'converged'>): string {
+  const out: string[] = [];
+  const t = r.traffic;
+  const perS = (n: number): string => `${n} (${Math.round(n / (t.windowMs / 1000))}/s)`;
+  out.push(`Traffic through both gateways over ${(t.windowMs / 1000).toFixed(1)} s (UDP probe every 10 ms per direction per hybrid pod; hybrid_vxlan0 counters from \`ip -s link\` in each gateway's namespace):`);
+  const g = [['gateway', 'leads shard (Lease holder)', 'hybrid_gateway_shard_leader', 'hybrid_vxlan0 rx packets', 'tx packets', 'rx bytes', 'tx bytes']];
+  for (const [name, c] of Object.entries(t.counters)) {
+    const leads = t.holders.flatMap((h, k) => (h === name ? [String(k)] : [])).join(',') || '—';
+    const metric = Object.entries(t.shardLeaderMetric[name as keyof typeof t.shardLeaderMetric] ?? {}).map(([k, v]) => `{shard="${k}"} ${v}`).join(' ') || '—';
+    g.push([name, leads, metric, perS(c.rxPackets), perS(c.txPackets), String(c.rxBytes), String(c.txBytes)]);
+  }
+  out.push(pad(g), '');
+  const f = [['flow', 'shard', 'cloud → hybrid leg via (VPC router)', 'hybrid → cloud leg via (Cilium VTEP)', 'lost/sent in the window']];
+  for (const x of t.flows) f.push([x.flow, String(x.shard), x.toHybrid ?? '?', x.toVpc ?? '?', `${x.lost}/${x.sent}`]);
+  out.push('Which gateway carries each flow (the kernels\' routes: the VPC router to the hybrid pod, the hybrid node to the VPC pod):', pad(f), '');
+
+  for (const [i, l] of r.nodeLosses.entries()) {
+    out.push(`Node loss ${i + 1}: ${l.lostGateway} (leading shard ${l.lostShards.join(',')}) lost (links down + kill -9); ${l.survivor} leads shard ${l.leadersBefore.flatMap((x, k) => (x === l.survivor ? [k] : [])).join(',')}:`);
+    const rows = [['flow', 'shard', 'carried by', 'cut', 'outage', 'lost probes', 'windows']];
+    for (const fl of l.flows) {
+      const by = fl.carriedBy.toHybrid === fl.carriedBy.toVpc ? (fl.carriedBy.toHybrid ?? '?') : `${fl.carriedBy.toHybrid ?? '?'}/${fl.carriedBy.toVpc ?? '?'}`;
+      rows.push([fl.flow, String(fl.shard), by, fl.cut ? 'yes' : 'no', ms(fl.outageMs), String(fl.lost), fl.windows.map((w) => `+${Math.round(w.startMs - l.t0)}..${w.endMs === null ? 'open' : `+${Math.round(w.endMs - l.t0)}`}`).join(' ') || '—']);
+    }
+    out.push(pad(rows));
+    for (const tk of l.takeovers) {
+      out.push(`  shard ${tk.shard} → ${l.survivor}: Lease taken ${ms(tk.leaseTakenMs)}, routes written ${ms(tk.routesWrittenMs)}, VPC router followed ${ms(tk.routerFollowedMs)}, Cilium applied ${ms(tk.ciliumAppliedMs)}; failover trace ${ms(tk.traceMs)}`);
+    }
+    const b = l.back;
+    out.push(
+      `  return of ${l.lostGateway} (new process): ready ${ms(b.readyMs)}; ${b.handedBack.map((h) => `shard ${h.shard} released by ${l.survivor} ${ms(h.releasedMs)}, taken ${ms(h.takenMs)}`).join('; ')}; balanced everywhere ${ms(b.balancedMs)}; lost probes during the return: ${b.flows.map((x) => `${x.flow} ${x.lost}`).join(', ')} (total ${b.lost}); leaders after: ${b.leadersAfter.map((x, k) => `shard ${k} ${x}`).join(', ')}`,
+      '',
+    );
+  }
+  if (r.nodeLosses.length > 1) {
+    const flows = [...new Set(r.nodeLosses.flatMap((l) => l.flows.map((x) => x.flow)))];
+    const rows = [['flow', 'outage when its shard was cut (median)', 'n', 'lost when the other shard was cut (median)', 'n', 'lost during the return (median)']];
+    for (const name of flows) {
+      const cut = r.nodeLosses.flatMap((l) => l.flows.filter((x) => x.flow === name && x.cut).map((x) => x.outageMs));
+      const kept = r.nodeLosses.flatMap((l) => l.flows.filter((x) => x.flow === name && !x.cut).map((x) => x.lost));
+      const back = r.nodeLosses.flatMap((l) => l.back.flows.filter((x) => x.flow === name).map((x) => x.lost));
+      rows.push([name, ms(median(cut)), String(cut.length), String(median(kept) ?? '—'), String(kept.length), String(median(back) ?? '—')]);
+    }
+    out.push(`Over ${r.nodeLosses.length} node losses (each gateway lost in turn):`, pad(rows), '');
+  }
+  out.push('Single writer per shard (every route write and CiliumVTEPConfig endpoint change by the holder of its shard\'s Lease, judged from the stand-ins\' logs):');
+  const w = [['shard', 'route writes', 'endpoint writes', 'by']];
+  for (const s of r.writers.perShard) w.push([String(s.shard), String(s.routeWrites), String(s.endpointWrites), Object.entries(s.writers).map(([k, v]) => `${k} ${v}`).join(', ')]);
+  out.push(pad(w), r.writers.violations.length === 0 ? 'violations: none' : `VIOLATIONS:\n  ${r.writers.violations.join('\n  ')}`);
+  for (const s of r.steps) {
+    if (s.step === 'node-add') out.push('', `node-add ${s.node}: reachable both ways after ${ms(s.reachableMs)}; route seen on gw-a ${ms(s.entriesSeenMs['gw-a'])}, gw-b ${ms(s.entriesSeenMs['gw-b'])}`);
+    else if (s.step === 'node-remove') out.push(`node-remove ${s.node}: entries gone on gw-a after ${ms(s.goneMs['gw-a'])}, gw-b ${ms(s.goneMs['gw-b'])}`);
+  }
+  if (r.mtu !== undefined) out.push('', formatMtu(r.mtu));
+  return out.join('\n');
+}
+
+/** Writes report.json, report.txt, otlp.jsonl and a timeline per node loss (the survivor's failover trace of the lost shard) under dir. */
+export async function writeShardReport(dir: string, report: ShardLabReport, otlpRequests: readonly unknown[], spans: readonly ReceivedSpan[]): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files: string[] = [];
+  const otlp = otlpRequests.map((x) => JSON.stringify(x)).join('\n');
+  const otlpPath = join(dir, 'otlp.jsonl');
+  await writeFile(otlpPath, otlp + '\n');
+  files.push(otlpPath);
+  for (const [i, l] of report.nodeLosses.entries()) {
+    const k = l.lostShards[0];
+    const trace = spans.find((s) => s.name === 'gateway.failover' && s.service === `gateway-${l.survivor}` && s.endMs >= l.t0 && s.attributes['gateway.shard'] === k);
+    const outages: Outage[] = l.flows.flatMap((fl) => fl.windows.filter((x) => x.endMs !== null).map((x) => ({ label: fl.flow, startMs: x.startMs, endMs: x.endMs! })));
+    const path = join(dir, `timeline-${i + 1}-shard-${k}.html`);
+    try {
+      await writeFile(path, renderFailoverTimeline({ otlp, traceId: trace?.traceId, outages, title: `Node loss of ${l.lostGateway}: shard ${k} → ${l.survivor}, largest outage of its flows ${Math.round(l.outageMs)} ms` }));
+      files.push(path);
+    } catch (err) {
+      process.stderr.write(`lab: timeline for node loss ${i + 1} not written: ${(err as Error).message}\n`);
+    }
+  }
+  const txt = join(dir, 'report.txt');
+  await writeFile(txt, `profile: ${report.profile}, shards: ${report.shards}\n\n${formatShardReport(report)}\n`);
   files.push(txt);
   const json = join(dir, 'report.json');
   files.push(json);

@@ -264,3 +264,198 @@ export async function measureNodeRemove(lab: Lab, name: string, log: (l: string)
   log(`node-remove: ${name}'s entries gone (gw-a ${goneMs['gw-a']?.toFixed(0)} ms, gw-b ${goneMs['gw-b']?.toFixed(0)} ms)`);
   return { step: 'node-remove', node: name, t0, goneMs, entriesGone: true };
 }
+
+// ------------------------------------------------------------------ shards (--shards > 1)
+
+/** A flow's outage in a sharded node loss, with the shard it belongs to and who carried it before. */
+export interface ShardFlowOutage extends FlowOutage {
+  /** The shard both legs of the flow's round trip go by (its hybrid pod's and its VPC pod's). */
+  readonly shard: number;
+  /** Whether that shard was led by the lost gateway (its flows fail over; the others must lose nothing). */
+  readonly cut: boolean;
+  /** The gateway each leg crossed before the loss (the VPC router's and the hybrid node's kernel routes). */
+  readonly carriedBy: { readonly toHybrid: GatewayName | undefined; readonly toVpc: GatewayName | undefined };
+}
+
+/** Milliseconds after the loss, per shard the lost gateway led, each where known. */
+export interface ShardTakeover {
+  readonly shard: number;
+  /** The survivor's write of the shard's Lease (the Kubernetes stand-in's lease log). */
+  readonly leaseTakenMs?: number;
+  /** The last of the shard's route writes to the survivor's ENI (every table). */
+  readonly routesWrittenMs?: number;
+  /** The VPC router's kernel route for the shard's prefixes followed. */
+  readonly routerFollowedMs?: number;
+  /** The last Cilium stand-in applied the shard's endpoints at the survivor. */
+  readonly ciliumAppliedMs?: number;
+  /** The survivor's gateway.failover trace for the shard: its duration. */
+  readonly traceMs?: number;
+}
+
+/** The lost gateway back: restarted (a new process, the same name), converged, a member, and handed its shards. */
+export interface ShardReturn {
+  /** Epoch ms when its links came up and it was started again. */
+  readonly t1: number;
+  /** /readyz answered 200 (data plane converged). */
+  readonly readyMs: number;
+  /** Per shard handed back: when the holder released it and when the returned gateway took it (lease log). */
+  readonly handedBack: Array<{ readonly shard: number; readonly releasedMs?: number; readonly takenMs?: number }>;
+  /** Every shard led by its preferred gateway again, everywhere, with traffic through each. */
+  readonly balancedMs: number;
+  /** Lost probes per flow from t1 until after the balance (the target: 0 on every flow). */
+  readonly flows: FlowOutage[];
+  readonly lost: number;
+  readonly leadersAfter: GatewayName[];
+}
+
+export interface ShardNodeLossResult {
+  readonly step: 'shard-node-loss';
+  readonly lostGateway: GatewayName;
+  readonly survivor: GatewayName;
+  /** The shards the lost gateway led. */
+  readonly lostShards: number[];
+  readonly leadersBefore: GatewayName[];
+  readonly leadersDuring: GatewayName[];
+  readonly t0: number;
+  readonly flows: ShardFlowOutage[];
+  /** The largest outage over the cut flows. */
+  readonly outageMs: number;
+  /** Probes the flows of the other shards lost (the target: 0). */
+  readonly otherShardsLost: number;
+  readonly takeovers: ShardTakeover[];
+  readonly back: ShardReturn;
+}
+
+async function shardTakeover(lab: Lab, k: number, to: GatewayName, t0: number, prefixes: readonly string[], endpointNames: readonly string[]): Promise<ShardTakeover> {
+  const rel = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : ms - t0);
+  const lease = (await lab.leaseLog()).find((c) => c.lease === lab.shardLeaseName(k) && c.atMs >= t0 && c.holder === to);
+  const eni = gateway(to).eni;
+  const writes = (await lab.routeLog()).filter((w) => w.atMs >= t0 && w.eni === eni && prefixes.includes(w.cidr));
+  const routesWritten = writes.length > 0 ? Math.max(...writes.map((w) => w.atMs)) : undefined;
+  const followed = writes.map((w) => w.routerAppliedMs).filter((x): x is number => x !== undefined);
+  const tep = gateway(to).ip;
+  const applied = [...lab.hybrid.values()]
+    .filter((n) => n.registered)
+    .map((n) => n.agentLog.find((a) => a.atMs >= t0 && endpointNames.every((name) => a.endpoints.some((e) => e.name === name && e.tunnelEndpoint === tep)))?.atMs);
+  const spans = await lab.spans();
+  const trace = spans.find((s) => s.name === 'gateway.failover' && s.service === `gateway-${to}` && s.endMs >= t0 && s.attributes['gateway.shard'] === k);
+  return {
+    shard: k,
+    ...(lease !== undefined ? { leaseTakenMs: lease.atMs - t0 } : {}),
+    ...(routesWritten !== undefined ? { routesWrittenMs: rel(routesWritten) } : {}),
+    ...(followed.length > 0 ? { routerFollowedMs: Math.max(...followed) - t0 } : {}),
+    ...(applied.length > 0 && applied.every((a) => a !== undefined) ? { ciliumAppliedMs: Math.max(...(applied)) - t0 } : {}),
+    ...(trace !== undefined ? { traceMs: trace.endMs - trace.startMs } : {}),
+  };
+}
+
+/**
+ * A node loss in a sharded lab: the gateway leading `shardOfVictim` (default 0) loses its node
+ * (links down + kill -9). The flows of its shards fail over to the survivor; the flows of the
+ * survivor's shards must lose nothing. Then it comes back (links up, a new process with the same
+ * name): once converged and a member, the survivor hands its shards back (release) and every flow
+ * must lose nothing during the return. Traffic must be running and the shards balanced.
+ */
+export async function measureShardNodeLoss(lab: Lab, shardOfVictim = 0, log: (l: string) => void = () => undefined): Promise<ShardNodeLossResult> {
+  const leadersBefore = await lab.waitBalanced(60_000);
+  const lostGateway = leadersBefore[shardOfVictim]!;
+  const survivor = other(lostGateway);
+  const lostShards = leadersBefore.flatMap((g, k) => (g === lostGateway ? [k] : []));
+  const carriers = new Map<string, ShardFlowOutage['carriedBy']>();
+  for (const f of lab.flowNames()) carriers.set(f, await lab.flowCarriers(f));
+  await sleep(300);
+  log(`shard node loss: ${lostGateway} leads shard(s) ${lostShards.join(',')}, ${survivor} the rest; taking ${lostGateway}'s links down and kill -9`);
+  const t0 = await lab.nodeLoss(lostGateway);
+  const leadersDuring = await until(
+    `${survivor} to lead every shard and traffic to flow again`,
+    async () => {
+      const l = await lab.leadersEverywhere();
+      return l !== undefined && l.every((g) => g === survivor) && (await trafficRecovered(lab, t0)) ? l : undefined;
+    },
+    30_000,
+    50,
+  );
+  const restoredBy = now();
+  await sleep(700);
+  const reports = await lab.flowReports(t0 - 20);
+  const flows = Object.entries(reports).map(([flow, r]): ShardFlowOutage => {
+    const info = lab.flowInfo(flow);
+    return { ...outageAfter(flow, r.windows, t0, restoredBy), shard: info.podShard, cut: lostShards.includes(info.podShard) || lostShards.includes(info.vpcShard), carriedBy: carriers.get(flow) ?? { toHybrid: undefined, toVpc: undefined } };
+  });
+  const outageMs = Math.max(0, ...flows.filter((f) => f.cut).map((f) => f.outageMs));
+  const otherShardsLost = flows.filter((f) => !f.cut).reduce((s, f) => s + f.lost, 0);
+  const takeovers: ShardTakeover[] = [];
+  for (const k of lostShards) takeovers.push(await shardTakeover(lab, k, survivor, t0, lab.shardPrefixes(k), lab.shardEndpointNames(k)));
+  log(`shard node loss: ${survivor} took shard(s) ${lostShards.join(',')}; largest outage of their flows ${outageMs.toFixed(0)} ms; the other shards' flows lost ${otherShardsLost} probes; bringing ${lostGateway} back`);
+
+  // The return: a new process on the restored node; the survivor hands the shards back.
+  const t1 = now();
+  await lab.restoreNode(lostGateway);
+  const readyMs = now() - t1;
+  const leadersAfter = await lab.waitBalanced(60_000);
+  const balancedMs = now() - t1;
+  await sleep(700);
+  const settled = now();
+  const back = await lab.flowReports(t1 - 20);
+  const backFlows = Object.entries(back).map(([flow, r]) => outageAfter(flow, r.windows, t1, settled));
+  const changes = await lab.leaseLog();
+  const handedBack = lostShards.map((k) => {
+    const mine = changes.filter((c) => c.lease === lab.shardLeaseName(k) && c.atMs >= t1);
+    const released = mine.find((c) => c.holder === '' && c.previous === survivor);
+    const taken = mine.find((c) => c.holder === lostGateway);
+    return { shard: k, ...(released !== undefined ? { releasedMs: released.atMs - t1 } : {}), ...(taken !== undefined ? { takenMs: taken.atMs - t1 } : {}) };
+  });
+  const lost = backFlows.reduce((s, f) => s + f.lost, 0);
+  log(`shard return: ${lostGateway} ready after ${readyMs.toFixed(0)} ms, leads shard(s) ${leadersAfter.flatMap((g, k) => (g === lostGateway ? [k] : [])).join(',')} again after ${balancedMs.toFixed(0)} ms; ${lost} probes lost during the return`);
+  return {
+    step: 'shard-node-loss',
+    lostGateway,
+    survivor,
+    lostShards,
+    leadersBefore,
+    leadersDuring,
+    t0,
+    flows,
+    outageMs,
+    otherShardsLost,
+    takeovers,
+    back: { t1, readyMs, handedBack, balancedMs, flows: backFlows, lost, leadersAfter },
+  };
+}
+
+/** Traffic through every gateway at once: hybrid_vxlan0's counters over a window, and who carries each flow. */
+export interface ShardTrafficSnapshot {
+  readonly windowMs: number;
+  /** Packets and bytes each gateway's hybrid_vxlan0 received/sent in the window. */
+  readonly counters: Record<GatewayName, { rxPackets: number; txPackets: number; rxBytes: number; txBytes: number }>;
+  /** Each shard's Lease holder. */
+  readonly holders: Array<string | undefined>;
+  /** hybrid_gateway_shard_leader{shard} of each gateway. */
+  readonly shardLeaderMetric: Record<GatewayName, Record<string, number>>;
+  readonly flows: Array<{ readonly flow: string; readonly shard: number; readonly toHybrid: GatewayName | undefined; readonly toVpc: GatewayName | undefined; readonly lost: number; readonly sent: number }>;
+}
+
+export async function shardTrafficSnapshot(lab: Lab, windowMs = 3000): Promise<ShardTrafficSnapshot> {
+  await lab.waitBalanced(60_000);
+  const names = ['gw-a', 'gw-b'] as const;
+  const before = await Promise.all(names.map((g) => lab.vxlanCounters(g)));
+  const t0 = now();
+  await sleep(windowMs);
+  const after = await Promise.all(names.map((g) => lab.vxlanCounters(g)));
+  const elapsed = now() - t0;
+  await sleep(600); // the window's last probes settle
+  const counters = {} as ShardTrafficSnapshot['counters'];
+  names.forEach((g, i) => {
+    const a = after[i]!;
+    const b = before[i]!;
+    counters[g] = { rxPackets: a.rxPackets - b.rxPackets, txPackets: a.txPackets - b.txPackets, rxBytes: a.rxBytes - b.rxBytes, txBytes: a.txBytes - b.txBytes };
+  });
+  const flows: ShardTrafficSnapshot['flows'][number][] = [];
+  for (const f of lab.flowNames()) {
+    const c = await lab.flowCarriers(f);
+    const r = await lab.flowReport(f, t0);
+    flows.push({ flow: f, shard: lab.flowInfo(f).podShard, toHybrid: c.toHybrid, toVpc: c.toVpc, lost: r.lost, sent: r.sent });
+  }
+  const shardLeaderMetric = { 'gw-a': await lab.shardLeaderMetric('gw-a'), 'gw-b': await lab.shardLeaderMetric('gw-b') };
+  return { windowMs: elapsed, counters, holders: await lab.shardHolders(), shardLeaderMetric, flows };
+}

@@ -10,7 +10,7 @@ import { Store, type StoreOptions } from './store.js';
 export { ApiError } from './errors.js';
 export { LOADED_API_SERVER_LATENCY, type DelayRecord, type FaultConfig, type LatencyMix, type LatencySpec, type OutageMode, type RequestInfo } from './faults.js';
 export { RESOURCES, resourceByPlural, type KObj, type ResourceDef } from './resources.js';
-export type { RequestRecord, ServerOptions } from './server.js';
+export { requestOrigin, type RequestRecord, type ServerOptions } from './server.js';
 export { Store, type StoreEvent, type StoreOptions } from './store.js';
 export { crdObject } from './structural.js';
 

@@ -1,6 +1,7 @@
 // The HTTP side of the kube-apiserver stand-in: discovery, the REST verbs on the
 // resources of resources.ts, streaming watches (JSON lines, bookmarks, 410 for
 // expired resourceVersions), and fault injection. Plain HTTP on 127.0.0.1.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +24,12 @@ export interface ServerOptions {
   /** Kubernetes version reported by /version (default 1.35). */
   minor?: string;
 }
+
+/**
+ * The request a store change is made for: a store listener (called synchronously by the commit)
+ * reads it to know which client wrote, e.g. the lab's per-shard single-writer log.
+ */
+export const requestOrigin = new AsyncLocalStorage<{ readonly remoteAddress: string | undefined; readonly method: string }>();
 
 /** One handled request, kept for tests' reports (bounded). */
 export interface RequestRecord {
@@ -166,7 +173,8 @@ export class KubeApiHttpServer {
     this.faults = new Faults(() => this.dropAllWatches());
     this.server = createServer((req, res) => {
       this.inFlightCount += 1;
-      this.handle(req, res)
+      requestOrigin
+        .run({ remoteAddress: req.socket.remoteAddress?.replace(/^::ffff:/, ''), method: (req.method ?? 'GET').toUpperCase() }, () => this.handle(req, res))
         .catch((err: unknown) => {
           this.sendError(res, err instanceof ApiError ? err : ApiError.internal(String(err)));
         })
