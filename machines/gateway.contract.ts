@@ -60,6 +60,8 @@ export interface OwnershipOutcome {
 /** The next CiliumVTEPConfig write may replace this owner annotation (besides our own). */
 export interface VtepConfigInput extends ShardRef {
   readonly replaceableOwner: string | undefined;
+  /** Take back this shard's own endpoints from whoever edited them by hand (server-side apply with force). */
+  readonly reclaim: boolean;
 }
 
 /**
@@ -195,6 +197,14 @@ export type GatewayEvent =
  */
 export function isConfigurationError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'BAD_INPUT';
+}
+
+/**
+ * A shard's CiliumVTEPConfig apply met fields of its own endpoints owned by another manager: someone
+ * edited them by hand (code ENDPOINTS_EDITED). Drift, taken back by applying with force.
+ */
+export function isEndpointsEdited(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ENDPOINTS_EDITED';
 }
 
 /** A CiliumVTEPConfig write found the object owned by another installation (code OWNED_ELSEWHERE). */

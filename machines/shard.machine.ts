@@ -29,6 +29,7 @@
 import { assign, cancel, fromCallback, fromPromise, raise, sendParent, setup } from 'xstate';
 import {
   INCONCLUSIVE_OUTCOMES,
+  isEndpointsEdited,
   isOwnedElsewhere,
   type AcquireInput,
   type LeaseOutcome,
@@ -162,6 +163,8 @@ export const shardMachine = setup({
     attemptInconclusive: (_, params: LeaseParams) => INCONCLUSIVE_OUTCOMES.has(params.outcome.outcome),
     shuttingDown: ({ context }) => context.shuttingDown,
     ownedElsewhere: (_, params: ErrorParams) => isOwnedElsewhere(params.error),
+    /** The shard's own endpoints were edited by hand (their fields now another manager's): take them back. */
+    endpointsEdited: (_, params: ErrorParams) => isEndpointsEdited(params.error),
     ownershipGranted: (_, params: OwnershipParams) => params.outcome.write,
     /** Compete for the lease: the data plane has converged, or the grace period for it is over. */
     mayCompete: ({ context }) => context.dataPlaneConverged || context.dataPlaneGraceOver,
@@ -352,7 +355,7 @@ export const shardMachine = setup({
               invoke: {
                 id: 'writeVtepConfig',
                 src: 'writeVtepConfig',
-                input: ({ context }) => ({ shard: context.shard, replaceableOwner: context.replaceableOwner }),
+                input: ({ context }) => ({ shard: context.shard, replaceableOwner: context.replaceableOwner, reclaim: false }),
                 // Written with our owner annotation: from now on only our own may be replaced.
                 onDone: { target: 'inPlace', actions: ['forgetReplaceableOwner', 'markVtepConfigInPlace', 'raiseWorkInPlace'] },
                 onError: [
@@ -362,9 +365,29 @@ export const shardMachine = setup({
                     target: 'ownedElsewhere',
                     actions: [{ type: 'recordError', params: ({ event }) => ({ error: event.error }) }, 'raiseOwnershipRefused'],
                   },
+                  // With shards: a hand edit of this shard's endpoints made them another manager's.
+                  { guard: { type: 'endpointsEdited', params: ({ event }) => ({ error: event.error }) }, target: 'reclaiming', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
                   { target: 'backoff', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
                 ],
               },
+            },
+            reclaiming: {
+              // The same write, taking this shard's own endpoint fields back (server-side apply with force).
+              invoke: {
+                id: 'writeVtepConfig',
+                src: 'writeVtepConfig',
+                input: ({ context }) => ({ shard: context.shard, replaceableOwner: context.replaceableOwner, reclaim: true }),
+                onDone: { target: 'inPlace', actions: ['forgetReplaceableOwner', 'markVtepConfigInPlace', 'raiseWorkInPlace'] },
+                onError: [
+                  {
+                    guard: { type: 'ownedElsewhere', params: ({ event }) => ({ error: event.error }) },
+                    target: 'ownedElsewhere',
+                    actions: [{ type: 'recordError', params: ({ event }) => ({ error: event.error }) }, 'raiseOwnershipRefused'],
+                  },
+                  { target: 'backoff', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+                ],
+              },
+              on: { 'LEADER.REASSERT': 'checkingOwnership' },
             },
             backoff: {
               // A missing CRD or an API error here does not hold up the route tables.

@@ -90,3 +90,14 @@ export function isApplied(obj: KubeObject | undefined, manager: string, w: Apply
   const entry = appliedEntry(obj, manager);
   return entry !== undefined && JSON.stringify(canonical(entry)) === JSON.stringify(canonical(appliedFields(w)));
 }
+
+/**
+ * True when every field of an apply conflict lies inside one of `endpoints` (this shard's own items,
+ * `.spec.endpoints[name="…"]…`): someone edited them with a plain write (kubectl edit, a PUT), which
+ * made the editor their manager. Anything else (the owner annotation, another endpoint) is not.
+ */
+export function conflictsWithinEndpoints(conflicts: ReadonlyArray<{ readonly field: string }>, endpoints: ReadonlyArray<{ readonly name: string }>): boolean {
+  if (conflicts.length === 0) return false;
+  const own = endpoints.map((e) => `.spec.endpoints[name="${e.name}"]`);
+  return conflicts.every((c) => own.some((prefix) => c.field === prefix || c.field.startsWith(`${prefix}.`)));
+}

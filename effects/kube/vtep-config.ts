@@ -279,9 +279,10 @@ export class VtepConfigClient {
    * judged, so a change in between is a 409 that re-reads (bounded by maxConflictRetries). force is
    * false, except when taking the object over from `owner.replaceable` (its managers' annotation is
    * then ours to take, as upsert's PUT takes it); a field another manager owns with another value is
-   * a KubeApplyConflictError (not retried here). Fenced by `signal` as every write.
+   * a KubeApplyConflictError (not retried here); `opts.force` applies with force (the statechart's
+   * `reclaiming`: fields of this shard's own endpoints a hand edit took). Fenced by `signal` as every write.
    */
-  async applyEndpoints(fieldManager: string, endpoints: readonly VtepEndpoint[], signal: AbortSignal, owner: VtepOwner): Promise<VtepUpsertResult> {
+  async applyEndpoints(fieldManager: string, endpoints: readonly VtepEndpoint[], signal: AbortSignal, owner: VtepOwner, opts: { force?: boolean } = {}): Promise<VtepUpsertResult> {
     const what = `apply ciliumvtepconfig ${this.name} as ${fieldManager}`;
     if (fieldManager === '') throw new KubeError('BadRequest', `${what}: a field manager is required`, false);
     validateEndpoints(endpoints);
@@ -299,7 +300,8 @@ export class VtepConfigClient {
         return { action: 'unchanged', resourceVersion: cur?.metadata?.resourceVersion, conflicts };
       }
       const body = applyConfiguration(wanted, cur?.metadata?.resourceVersion);
-      const force = curOwner !== '' && curOwner !== owner.key;
+      // opts.force: the caller takes back fields of its own endpoints that a hand edit made someone else's.
+      const force = opts.force === true || (curOwner !== '' && curOwner !== owner.key);
       try {
         const res = await kubeCall(what, { signal, timeoutMs: this.requestTimeoutMs, write: true }, (o) =>
           this.clients.custom.patchClusterCustomObjectWithHttpInfo({ ...this.ref(), body, fieldManager, force }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply, o)),

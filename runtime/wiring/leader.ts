@@ -6,7 +6,7 @@ import { fromPromise } from 'xstate';
 import { ownershipVerdict, parseLeaseKey } from '../../machines/domain/ownership.js';
 import type { OwnershipOutcome, RouteTablesInput, ShardEvent, ShardRef, VtepConfigInput } from '../../machines/gateway.machine.js';
 import { WritesOnWire, ensureRoutes, routesFailure } from '../../effects/aws/index.js';
-import { ownerOf, readOtherLease, vtepEndpointsPresent, vtepSpecEquals, vtepWatchActor, type KubeClients } from '../../effects/kube/index.js';
+import { conflictsWithinEndpoints, KubeApplyConflictError, ownerOf, readOtherLease, vtepEndpointsPresent, vtepSpecEquals, vtepWatchActor, type KubeClients, type VtepEndpoint } from '../../effects/kube/index.js';
 import type { GatewayConfig } from '../config/parse.js';
 import type { Logger } from '../logging.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -42,6 +42,19 @@ export function leaderActors({ config, host, clients, locks, work, failovers, vt
   const tracked = <T>(shard: number, p: Promise<T>): Promise<T> => {
     ofShard(inFlight, shard).add(p);
     return p;
+  };
+  // A shard's apply; a conflict confined to its own endpoints (a hand edit) is told apart, with code
+  // ENDPOINTS_EDITED, so the statechart takes them back (reclaiming) rather than backing off forever.
+  const applyShard = async (fieldManager: string, wanted: VtepEndpoint[], fence: AbortSignal, owner: { key: string; replaceable: string | undefined }, reclaim: boolean) => {
+    try {
+      return await vtepConfig.applyEndpoints(fieldManager, wanted, fence, owner, { force: reclaim });
+    } catch (err) {
+      if (err instanceof KubeApplyConflictError && conflictsWithinEndpoints(err.conflicts, wanted)) {
+        log.warn({ conflicts: err.conflicts }, 'this shard’s CiliumVTEPConfig endpoints were edited by hand: taking them back');
+        throw Object.assign(new Error(`CiliumVTEPConfig endpoints edited by ${[...new Set(err.conflicts.map((c) => c.manager))].join(', ')}`, { cause: err }), { code: 'ENDPOINTS_EDITED' });
+      }
+      throw err;
+    }
   };
   return {
     // The first notice is the object as the previous leader left it: the leader work starting
@@ -109,7 +122,8 @@ export function leaderActors({ config, host, clients, locks, work, failovers, vt
           const owner = { key: ownerKey, replaceable: input.replaceableOwner };
           // One shard writes the whole list (PUT); with more, each shard applies its own endpoints.
           const { fieldManager } = ofShard(work, input.shard);
-          const r = fieldManager === undefined ? await vtepConfig.upsert(endpoints(input.shard), fence, owner) : await vtepConfig.applyEndpoints(fieldManager, endpoints(input.shard), fence, owner);
+          const wanted = endpoints(input.shard);
+          const r = fieldManager === undefined ? await vtepConfig.upsert(wanted, fence, owner) : await applyShard(fieldManager, wanted, fence, owner, input.reclaim);
           if (r.action !== 'unchanged') log.info({ action: r.action }, 'CiliumVTEPConfig written');
         }),
       ),

@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   appliedFields,
+  conflictsWithinEndpoints,
   KubeApplyConflictError,
   KubeFencedError,
   VtepConfigClient,
@@ -106,6 +107,33 @@ describe('VtepConfigClient.applyEndpoints', () => {
     // The same values are no conflict: shared, and the object does not change.
     expect((await b.applyEndpoints(M1, [S0[0]!], live, OWNER)).action).toBe('updated');
     expect(endpointsOf(stored(lab))).toEqual(endpointsOf(before));
+  });
+
+  it('a hand edit of a shard\'s endpoint (a plain PUT, as kubectl edit) makes its fields the editor\'s: the next apply conflicts only inside that endpoint, and one with force takes them back', async () => {
+    lab = await startLab();
+    const [a, b] = shards(lab);
+    const live = new AbortController().signal;
+    await a.applyEndpoints(M0, S0, live, OWNER);
+    await b.applyEndpoints(M1, S1, live, OWNER);
+    // kubectl edit: GET, change shard 0's first endpoint, PUT (an Update under the editor's manager).
+    const edited = structuredClone(stored(lab));
+    (edited.spec as { endpoints: Array<{ tunnelEndpoint: string }> }).endpoints[0]!.tunnelEndpoint = '192.0.2.99';
+    const put = await fetch(`${lab.server.url}/apis/cilium.io/v2/ciliumvtepconfigs/hybrid-gateway?fieldManager=kubectl-edit`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(edited) });
+    expect(put.status).toBe(200);
+    const err = await a.applyEndpoints(M0, S0, live, OWNER).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeApplyConflictError);
+    const conflicts = (err as KubeApplyConflictError).conflicts;
+    expect(conflicts.map((c) => c.manager)).toEqual(['kubectl-edit']);
+    // Inside shard 0's own endpoints: the gateway's leader takes them back (its statechart's `reclaiming`)…
+    expect(conflictsWithinEndpoints(conflicts, S0)).toBe(true);
+    // …while the same conflict is no business of shard 1's, and an annotation conflict is never one's own.
+    expect(conflictsWithinEndpoints(conflicts, S1)).toBe(false);
+    expect(conflictsWithinEndpoints([...conflicts, { field: `.metadata.annotations.${OWNER_ANNOTATION}` }], S0)).toBe(false);
+    expect(conflictsWithinEndpoints([], S0)).toBe(false);
+    expect((await a.applyEndpoints(M0, S0, live, OWNER, { force: true })).action).toBe('updated');
+    expect(endpointsOf(stored(lab))).toEqual([...S0, ...S1]);
+    // Its own again: the next apply is a no-op.
+    expect((await a.applyEndpoints(M0, S0, live, OWNER)).action).toBe('unchanged');
   });
 
   it('the owner rule: another live owner is OWNED_ELSEWHERE before anything is sent; a replaceable one is taken over', async () => {

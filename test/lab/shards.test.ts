@@ -119,4 +119,21 @@ return fetch(u+'?fieldManager='+encodeURIComponent('eks-hybrid-gateway/kube-syst
     // Shard 0's leader puts both back (drift repair: the CiliumVTEPConfig change at once, the routes within a drift period).
     expect(await lab.waitBalanced(45_000)).toEqual(leaders);
   }, 90_000);
+
+  it('a hand edit of a shard’s endpoint (a PUT, as kubectl edit does) is taken back by that shard’s leader at once, not retried forever', async () => {
+    const leaders = await lab.waitBalanced(45_000);
+    const kube = readKubeconfig(lab.info.kubeconfig);
+    const url = `${kube.server}/apis/cilium.io/v2/ciliumvtepconfigs/hybrid-gateway`;
+    // GET, point vpc-gateway-0-0 elsewhere, PUT under the editor's own manager (what kubectl edit sends).
+    const edit = `const [u,t]=process.argv.slice(1);const h={...(t?{authorization:'Bearer '+t}:{})};
+fetch(u,{headers:h}).then(r=>r.json()).then(o=>{o.spec.endpoints.find(x=>x.name==='vpc-gateway-0-0').tunnelEndpoint='192.0.2.99';
+return fetch(u+'?fieldManager=kubectl-edit',{method:'PUT',headers:{...h,'content-type':'application/json'},body:JSON.stringify(o)})}).then(r=>process.stdout.write(String(r.status)))`;
+    const t0 = Date.now();
+    expect((await lab.run.exec(lab.ns.ctl, [process.execPath, '-e', edit, url, kube.token ?? ''])).stdout).toBe('200');
+    // Balanced again: shard 0's endpoint points at shard 0's leader in the object and in every Cilium
+    // agent, well before a drift period (30 s) would look again (the watch's REASSERT, one refused
+    // apply, one with force). Without `reclaiming` the apply is refused forever.
+    expect(await lab.waitBalanced(10_000)).toEqual(leaders);
+    console.info(`hand edit of vpc-gateway-0-0 taken back in ${Date.now() - t0} ms`);
+  }, 60_000);
 });

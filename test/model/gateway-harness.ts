@@ -79,6 +79,8 @@ export interface GatewayHarness {
   readonly acquireInputs: AcquireInput[];
   /** The owner annotation each CiliumVTEPConfig write was allowed to replace, in order. */
   readonly replaceableOwners: Array<string | undefined>;
+  /** Whether each CiliumVTEPConfig write was to take the shard's endpoints back (reclaim), in order. */
+  readonly reclaims: boolean[];
   /** Toggled by announceLeader / announceNotLeader. */
   leaderActive: boolean;
   /** Set by the fence action, cleared when a term starts. */
@@ -99,6 +101,7 @@ export function gatewayHarness({ shards = 1 }: { shards?: number } = {}): Gatewa
     routeStrategies: [] as RouteStrategy[],
     acquireInputs: [] as AcquireInput[],
     replaceableOwners: [] as Array<string | undefined>,
+    reclaims: [] as boolean[],
     leaderActive: false,
     fenced: false,
     fleetEvents: [] as Array<{ type: string }>,
@@ -151,7 +154,10 @@ export function gatewayHarness({ shards = 1 }: { shards?: number } = {}): Gatewa
       renewLease: inFlight<LeaseOutcome>('renewLease'),
       checkOwnership: inFlight<OwnershipOutcome>('checkOwnership'),
       programRouteTables: inFlight<void, RouteTablesInput>('programRouteTables', (i) => h.routeStrategies.push(i.strategy)),
-      writeVtepConfig: inFlight<void, VtepConfigInput>('writeVtepConfig', (i) => h.replaceableOwners.push(i.replaceableOwner)),
+      writeVtepConfig: inFlight<void, VtepConfigInput>('writeVtepConfig', (i) => {
+        h.replaceableOwners.push(i.replaceableOwner);
+        h.reclaims.push(i.reclaim);
+      }),
       settleWrites: inFlight<void>('settleWrites'),
       releaseLease: inFlight<void>('releaseLease'),
     },
@@ -242,7 +248,7 @@ export function expectedEffects(snapshot: Snapshot): EffectName[] {
   if (snapshot.matches({ electing: 'acquiring' })) out.push('tryAcquireLease');
   if (snapshot.matches({ leader: { lease: 'renewing' } })) out.push('renewLease');
   if (snapshot.matches({ leader: { vtepConfig: 'checkingOwnership' } })) out.push('checkOwnership');
-  if (snapshot.matches({ leader: { vtepConfig: 'writing' } })) out.push('writeVtepConfig');
+  if (snapshot.matches({ leader: { vtepConfig: 'writing' } }) || snapshot.matches({ leader: { vtepConfig: 'reclaiming' } })) out.push('writeVtepConfig');
   if (snapshot.matches({ leader: { routeTables: 'takingOver' } }) || snapshot.matches({ leader: { routeTables: 'reasserting' } })) out.push('programRouteTables');
   if (snapshot.matches({ steppingDown: 'settling' })) out.push('settleWrites');
   if (snapshot.matches({ steppingDown: 'releasing' })) out.push('releaseLease');

@@ -153,4 +153,20 @@ describe('shards: membership, placement and hand-over at production timings', ()
     expect(h.actor.root.getSnapshot().matches({ stopping: 'leaving' })).toBe(false);
     expect(h.actor.getSnapshot().status).toBe('done'); // both shards stood by: they stop at once
   });
+
+  it('a hand edit of the shard’s endpoints (ENDPOINTS_EDITED): the same write again, taking them back; drift repaired without backing off', () => {
+    const h = serving();
+    h.actor.send({ type: 'DATAPLANE.CONVERGED' });
+    h.actor.send({ type: 'PLACEMENT.CHANGED', shard: 0, preferred: true });
+    shardOf(h, 0).send(won(h));
+    shardOf(h, 0).send(granted);
+    const edited = Object.assign(new Error('CiliumVTEPConfig endpoints edited by kubectl-edit'), { code: 'ENDPOINTS_EDITED' });
+    shardOf(h, 0).send({ type: 'xstate.error.actor.writeVtepConfig', error: edited });
+    expect(stateOf(h, 0).matches({ leader: { vtepConfig: 'reclaiming' } })).toBe(true);
+    expect(h.running.has('writeVtepConfig')).toBe(true);
+    expect(h.reclaims).toEqual([false, true]);
+    shardOf(h, 0).send(done('writeVtepConfig'));
+    expect(stateOf(h, 0).matches({ leader: { vtepConfig: 'inPlace' } })).toBe(true);
+    h.actor.stop();
+  });
 });

@@ -133,7 +133,13 @@ export function actorOutcomes(now: number): Record<string, GatewayModelEvent[]> 
     ],
     programRouteTables: [done('programRouteTables'), error('programRouteTables', failure('UnauthorizedOperation'))],
     // A transient failure (backoff), and another installation writing the object since the check.
-    writeVtepConfig: [done('writeVtepConfig'), error('writeVtepConfig', failure('409 Conflict, retries spent')), error('writeVtepConfig', failure('owned by Lease other-ns/x', 'OWNED_ELSEWHERE'))],
+    writeVtepConfig: [
+      done('writeVtepConfig'),
+      error('writeVtepConfig', failure('409 Conflict, retries spent')),
+      error('writeVtepConfig', failure('owned by Lease other-ns/x', 'OWNED_ELSEWHERE')),
+      // With shards: the shard's own endpoints edited by hand (their fields another manager's).
+      error('writeVtepConfig', failure('CiliumVTEPConfig endpoints edited by kubectl-edit', 'ENDPOINTS_EDITED')),
+    ],
     releaseLease: [done('releaseLease'), error('releaseLease', failure('503 Service Unavailable'))],
   };
 }
