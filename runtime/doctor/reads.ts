@@ -5,6 +5,8 @@ import { kubeCall, parseLeaseRecord, toKubeError, type KubeObject, type LeaseRec
 import { getLease } from '../../effects/kube/other-lease.js';
 import { CILIUM_NODE_GROUP, CILIUM_NODE_PLURAL, CILIUM_NODE_VERSION, HYBRID_NODE_SELECTOR } from '../../effects/kube/cilium-nodes.js';
 import { DEFAULT_VTEP_CONFIG_NAME, VTEP_GROUP, VTEP_PLURAL, VTEP_VERSION } from '../../effects/kube/vtep-config.js';
+import { shardPlan, type ShardEndpoint } from '../../machines/domain/shards.js';
+import { shardLeaseName } from '../wiring/shards.js';
 import type { DoctorContext } from './check.js';
 
 /** Where Cilium's Helm chart puts its agent configuration. */
@@ -46,12 +48,18 @@ export interface LeaseFacts {
   readonly record: LeaseRecord | undefined;
 }
 
-export function readLease(ctx: DoctorContext): Promise<LeaseFacts> {
-  const ref = { namespace: ctx.namespace, name: ctx.config.leaderElectionID };
-  return ctx.memo('lease', async () => {
+/** The Lease named `name` in the Lease's namespace. */
+export function readLeaseNamed(ctx: DoctorContext, name: string): Promise<LeaseFacts> {
+  const ref = { namespace: ctx.namespace, name };
+  return ctx.memo(`lease ${name}`, async () => {
     const raw = await getLease(ctx.clients, ref, {});
     return { ...ref, record: raw === undefined ? undefined : parseLeaseRecord(raw) };
   });
+}
+
+/** The Lease named LEADER_ELECTION_ID (with one shard, the only one). */
+export function readLease(ctx: DoctorContext): Promise<LeaseFacts> {
+  return readLeaseNamed(ctx, ctx.config.leaderElectionID);
 }
 
 /** The host IP of the pod named `name` in the Lease's namespace: the holder's tunnel endpoint. */
@@ -63,13 +71,50 @@ export function readPodHostIP(ctx: DoctorContext, name: string): Promise<{ found
   });
 }
 
-/** The holder's host IP, when the Lease names a holder whose pod exists. */
-export async function readHolder(ctx: DoctorContext): Promise<{ lease: LeaseFacts; holder: string; podFound: boolean; hostIP: string | undefined }> {
-  const lease = await readLease(ctx);
+export interface HolderFacts {
+  readonly lease: LeaseFacts;
+  readonly holder: string;
+  readonly podFound: boolean;
+  readonly hostIP: string | undefined;
+}
+
+async function holderOf(ctx: DoctorContext, lease: LeaseFacts): Promise<HolderFacts> {
   const holder = lease.record?.holderIdentity ?? '';
   if (holder === '') return { lease, holder, podFound: false, hostIP: undefined };
   const pod = await readPodHostIP(ctx, holder);
   return { lease, holder, podFound: pod.found, hostIP: pod.hostIP };
+}
+
+/** The holder's host IP, when the Lease names a holder whose pod exists. */
+export async function readHolder(ctx: DoctorContext): Promise<HolderFacts> {
+  return holderOf(ctx, await readLease(ctx));
+}
+
+/** One shard as the gateway splits the work (machines/domain/shards.ts), and its Lease's holder. */
+export interface ShardHolder extends HolderFacts {
+  readonly shard: number;
+  /** The POD_CIDR parts its leader points at its ENI. */
+  readonly podPrefixes: readonly string[];
+  /** Its CiliumVTEPConfig endpoints (names and CIDRs); its leader is their tunnel endpoint. */
+  readonly endpoints: readonly ShardEndpoint[];
+}
+
+/**
+ * Every shard's Lease holder, shard order. With one shard: the Lease LEADER_ELECTION_ID, POD_CIDRS
+ * as given and the unsharded endpoint names; with SHARDS = N: the Leases `<id>-0` … `<id>-(N-1)`.
+ */
+export function readShardHolders(ctx: DoctorContext): Promise<ShardHolder[]> {
+  return ctx.memo('shard holders', () => {
+    const { podCIDRs, vpcCIDRs, shards, leaderElectionID } = ctx.config;
+    return Promise.all(
+      shardPlan(podCIDRs, vpcCIDRs, shards).map(async (part) => ({
+        ...(await holderOf(ctx, await readLeaseNamed(ctx, shardLeaseName(leaderElectionID, shards, part.shard)))),
+        shard: part.shard,
+        podPrefixes: part.podPrefixes,
+        endpoints: part.endpoints,
+      })),
+    );
+  });
 }
 
 export function readVtepConfig(ctx: DoctorContext): Promise<KubeObject | undefined> {
@@ -115,7 +160,7 @@ export interface GatewayPod {
   readonly ready: boolean;
 }
 
-/** The gateway pods (chart labels) with their host IPs, the Lease holder always among them. */
+/** The gateway pods (chart labels) with their host IPs, every (shard) Lease holder always among them. */
 export function readGatewayPods(ctx: DoctorContext): Promise<GatewayPod[]> {
   return ctx.memo('gateway pods', async () => {
     const what = `list pods ${ctx.namespace} -l ${GATEWAY_POD_SELECTOR}`;
@@ -128,8 +173,9 @@ export function readGatewayPods(ctx: DoctorContext): Promise<GatewayPod[]> {
         ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
       }))
       .filter((p) => p.name !== '');
-    const h = await readHolder(ctx);
-    if (h.holder !== '' && h.podFound && !pods.some((p) => p.name === h.holder)) pods.push({ name: h.holder, hostIP: h.hostIP, nodeName: undefined, ready: false });
+    for (const h of await readShardHolders(ctx)) {
+      if (h.holder !== '' && h.podFound && !pods.some((p) => p.name === h.holder)) pods.push({ name: h.holder, hostIP: h.hostIP, nodeName: undefined, ready: false });
+    }
     return pods.sort((a, b) => a.name.localeCompare(b.name));
   });
 }

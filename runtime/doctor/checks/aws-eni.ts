@@ -12,7 +12,7 @@ export interface EniFacts {
 export const sourceDestCheck: Check<EniFacts> = {
   name: 'aws.source-dest-check',
   title: "source/destination check is off on every gateway's ENI",
-  reads: `gateway Pods (-l ${GATEWAY_POD_SELECTOR}, and the Lease holder) and their host IPs; EC2 DescribeNetworkInterfaces`,
+  reads: `gateway Pods (-l ${GATEWAY_POD_SELECTOR}, and every Lease holder) and their host IPs; EC2 DescribeNetworkInterfaces`,
   readFix: AWS_READ_FIX,
   async gather(ctx) {
     const pods = await readGatewayPods(ctx);

@@ -3,7 +3,7 @@
 // UnauthorizedOperation means not.
 import { CreateRouteCommand, ReplaceRouteCommand } from '@aws-sdk/client-ec2';
 import { fail, pass, type Check } from '../check.js';
-import { AWS_READ_FIX, readLeaderEni } from '../reads-aws.js';
+import { AWS_READ_FIX, readLeaderEni, readShardLeaderEnis } from '../reads-aws.js';
 
 export type DryRunAnswer = 'allowed' | 'denied' | { readonly error: string };
 
@@ -24,13 +24,15 @@ function answerOf(err: unknown): DryRunAnswer {
 export const iamCheck: Check<IamFacts> = {
   name: 'aws.iam',
   title: 'the AWS credentials may ReplaceRoute and CreateRoute (EC2 DryRun)',
-  reads: 'EC2 ReplaceRoute and CreateRoute with DryRun on the first route table and POD_CIDR',
+  reads: "EC2 ReplaceRoute and CreateRoute with DryRun on the first route table and POD_CIDR (with SHARDS above 1, shard 0's first part, to its leader's ENI)",
   readFix: AWS_READ_FIX,
   async gather(ctx) {
     const routeTable = ctx.config.routeTableIDs[0];
-    const cidr = ctx.config.podCIDRs[0];
-    const leader = await readLeaderEni(ctx);
-    const eni = leader.eni?.networkInterfaceId;
+    // What a leader actually writes: with shards, shard 0's first POD_CIDR part to shard 0's leader.
+    const [cidr, eni] =
+      ctx.config.shards > 1
+        ? await readShardLeaderEnis(ctx).then(([s0]) => [s0?.podPrefixes[0], s0?.eni?.networkInterfaceId])
+        : [ctx.config.podCIDRs[0], (await readLeaderEni(ctx)).eni?.networkInterfaceId];
     if (routeTable === undefined || cidr === undefined || eni === undefined) return { routeTable, cidr, eni, answers: undefined };
     const ec2 = await ctx.ec2();
     const ask = async (cmd: ReplaceRouteCommand | CreateRouteCommand): Promise<DryRunAnswer> => {

@@ -6,13 +6,13 @@ import type { CiliumNode, Skip } from '../../../machines/domain/cilium-node.js';
 import { desiredVteps } from '../../../machines/domain/desired-state.js';
 import { ipv4ToInt, isIPv4, parseCidr, type Cidr } from '../../../machines/domain/ipv4.js';
 import { fail, pass, warn, type Check } from '../check.js';
-import { listHybridCiliumNodes, readHolder } from '../reads.js';
+import { listHybridCiliumNodes, readShardHolders } from '../reads.js';
 
 export interface NodesFacts {
   readonly nodes: readonly CiliumNode[];
   readonly vpcCIDRs: readonly string[];
   readonly podCIDRs: readonly string[];
-  /** The addresses known to be the gateway's: NODE_IP when given, the leader's host IP. */
+  /** The addresses known to be the gateway's: NODE_IP when given, the (every shard's) leader's host IP. */
   readonly gatewayAddresses: readonly string[];
 }
 
@@ -29,8 +29,8 @@ export const ciliumNodesCheck: Check<NodesFacts> = {
   title: 'every hybrid CiliumNode is admitted by the gateway',
   reads: 'cilium.io/v2 CiliumNodes labelled eks.amazonaws.com/compute-type=hybrid; VPC_CIDR, POD_CIDRS',
   async gather(ctx) {
-    const [nodes, h] = await Promise.all([listHybridCiliumNodes(ctx), readHolder(ctx)]);
-    const gatewayAddresses = [ctx.config.nodeIP, h.hostIP ?? ''].filter((a) => a !== '');
+    const [nodes, holders] = await Promise.all([listHybridCiliumNodes(ctx), readShardHolders(ctx)]);
+    const gatewayAddresses = [...new Set([ctx.config.nodeIP, ...holders.map((h) => h.hostIP ?? '')])].filter((a) => a !== '');
     return { nodes, vpcCIDRs: ctx.config.vpcCIDRs, podCIDRs: ctx.config.podCIDRs, gatewayAddresses };
   },
   judge(f) {
