@@ -23,6 +23,12 @@
 // so the p99 ≥ 300 ms claim is checked here) and the 5xx it injected; probes
 // lost. Target: 0 step-downs at the defaults; the sub-second figure is
 // reported, not a target.
+// Then active/active (BENCH_SHARDS, default 2; 0 skips it): both gateways with
+// --shards, realistic profile, defaults; BENCH_FAILOVER_RUNS node losses (the
+// leader of shard i mod N each time), each followed by the lost gateway's
+// return: the outage of each flow of the lost shard (target < lease + 1.5 s),
+// the probes the other shard's flows lost (target 0) and the probes every flow
+// lost while the shard was handed back (target 0).
 // LAB_PROFILE (realistic | ideal) runs one lab profile only (the sub-second
 // timings and the soaks then run on it); BENCH_LEASE_PROFILE (defaults |
 // sub-second) one lease timing only. Baselines: the reference's real
@@ -37,12 +43,14 @@ import { LOADED_API_SERVER_LATENCY } from '../lab/kube-apiserver/index.js';
 import { Lab, now } from '../lab/lab.js';
 import { createNetnsRun } from '../lab/netns.js';
 import { labProfileFromEnv, LAB_PROFILE_NAMES, type LabProfileName } from '../lab/profile.js';
-import { measureFailover, measureNodeAdd, measureNodeRemove } from '../lab/scenarios.js';
+import { measureFailover, measureNodeAdd, measureNodeRemove, measureShardNodeLoss, shardTrafficSnapshot, type ShardNodeLossResult } from '../lab/scenarios.js';
 import { DEFAULT_LEASE_TIMINGS } from '../machines/timings.js';
 import { build, describeEntryPoint, imageEntryPoint, type EntryPoint } from './image.js';
 
 const RUNS = Math.max(1, Number(process.env.BENCH_FAILOVER_RUNS ?? 5));
 const SOAK_MINUTES = Math.max(0, Number(process.env.BENCH_SOAK_MINUTES ?? 10));
+/** The sharded column's --shards (0 skips it). */
+const BENCH_SHARDS = Math.max(0, Number(process.env.BENCH_SHARDS ?? 2));
 const SOAK_ERROR_RATE = 0.01;
 const SOAK_P99_FLOOR_MS = 300;
 /** The reference on AWS: traffic lost while its leader's node was deleted and the instance terminated. */
@@ -271,6 +279,55 @@ async function runColumn(c: Column, entry: EntryPoint): Promise<ColumnRuns> {
   return r;
 }
 
+/**
+ * Active/active (`--shards`): the realistic profile at the default lease timings, RUNS node losses
+ * (the leader of shard i mod N each time), each followed by the lost gateway's return. Per run:
+ * the outage of every flow of the lost shard(s), the probes the other shards' flows lost, and the
+ * probes every flow lost while the shard was handed back.
+ */
+async function runSharded(shards: number, entry: EntryPoint): Promise<{ losses: ShardNodeLossResult[]; traffic: Awaited<ReturnType<typeof shardTrafficSnapshot>> }> {
+  const lab = await Lab.create({ run: createNetnsRun(), profile: 'realistic', gatewayEntry: entry, shards });
+  const losses: ShardNodeLossResult[] = [];
+  try {
+    for (const g of ['gw-a', 'gw-b'] as const) lab.startGateway(g);
+    await lab.waitBalanced(90_000);
+    for (const n of lab.hybrid.values()) await lab.startTraffic(n);
+    await sleep(1000);
+    const traffic = await shardTrafficSnapshot(lab, 3000);
+    for (let i = 0; i < RUNS; i++) {
+      const r = await measureShardNodeLoss(lab, i % shards);
+      losses.push(r);
+      const cut = r.flows.filter((x) => x.cut).map((x) => f(x.outageMs));
+      process.stdout.write(`shards=${shards} run ${i + 1}/${RUNS}: ${r.lostGateway} lost (shard ${r.lostShards.join(',')}): cut flows ${cut.join(', ')}; other shards' flows lost ${r.otherShardsLost} probes; return lost ${r.back.lost}\n`);
+    }
+    return { losses, traffic };
+  } finally {
+    await lab.teardown();
+  }
+}
+
+function shardedReport(shards: number, r: Awaited<ReturnType<typeof runSharded>>): string {
+  const cut = r.losses.flatMap((l) => l.flows.filter((x) => x.cut).map((x) => x.outageMs));
+  const other = r.losses.map((l) => l.otherShardsLost);
+  const back = r.losses.map((l) => l.back.lost);
+  const handBack = r.losses.flatMap((l) => l.back.handedBack.flatMap((h) => (h.releasedMs !== undefined && h.takenMs !== undefined ? [h.takenMs - h.releasedMs] : [])));
+  const taken = r.losses.flatMap((l) => l.takeovers.flatMap((t) => (t.leaseTakenMs !== undefined ? [t.leaseTakenMs] : [])));
+  const c = r.traffic.counters;
+  const rows = [
+    ['step', 'median', 'runs', 'target'],
+    ['node loss → each cut flow restored (per flow)', f(median(cut)), `[${list(cut)}]`, `< lease + 1.5 s (${f(LEASE_PROFILES.defaults.leaseMs + 1500)})`],
+    ['  of which: survivor took the lost shard’s Lease', f(median(taken)), `[${list(taken)}]`, ''],
+    ['node loss → probes lost by the other shard’s flows', String(median(other)), `[${other.join(', ')}]`, '0'],
+    ['return → probes lost by every flow (hand-back)', String(median(back)), `[${back.join(', ')}]`, '0'],
+    ['  of which: release → the preferred gateway took the shard', f(median(handBack)), `[${list(handBack)}]`, ''],
+  ];
+  return (
+    `\nactive/active, --shards ${shards} (realistic, ${timings(LEASE_PROFILES.defaults)}), ${RUNS} node losses each followed by the return; both gateways forwarding:\n` +
+    `  hybrid_vxlan0 over ${r.traffic.windowMs} ms: gw-a rx/tx ${c['gw-a'].rxPackets}/${c['gw-a'].txPackets} packets, gw-b ${c['gw-b'].rxPackets}/${c['gw-b'].txPackets}; shards led by ${r.traffic.holders.join(', ')}\n` +
+    `${table(rows)}\n`
+  );
+}
+
 function table(rows: string[][]): string {
   const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows.map((r) => `  ${r.map((cell, i) => cell.padEnd(w[i]!)).join('  ').trimEnd()}`).join('\n');
@@ -347,6 +404,7 @@ export default async function bench(): Promise<void> {
   process.stdout.write(`gateway: ${describeEntryPoint(entry)}\n`);
   const results = new Map<Column, ColumnRuns>();
   for (const c of cols) results.set(c, await runColumn(c, entry));
+  const sharded = BENCH_SHARDS > 1 ? await runSharded(BENCH_SHARDS, entry) : undefined;
 
   const medianOr = (xs: readonly number[]): number => (xs.length > 0 ? median(xs) : NaN);
   const met = (v: number, target: number): string => (v < target ? 'met' : 'MISSED');
@@ -404,4 +462,5 @@ export default async function bench(): Promise<void> {
     lines.push(`  ${fast.lab}: ${timings(fast.lease)} / ${timings(slow.lease)}: ${(a! / b!).toFixed(2)}× (${(b! - a!).toFixed(0)} ms sooner)`);
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
+  if (sharded !== undefined) process.stdout.write(shardedReport(BENCH_SHARDS, sharded));
 }
