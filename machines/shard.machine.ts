@@ -170,6 +170,8 @@ export const shardMachine = setup({
     mayCompete: ({ context }) => context.dataPlaneConverged || context.dataPlaneGraceOver,
     /** Placement now prefers this gateway for the shard, and it may compete: try at once. */
     preferredNow: ({ context }, params: PlacementParams) => params.preferred && (context.dataPlaneConverged || context.dataPlaneGraceOver),
+    /** Placement now prefers this gateway and did not before (the attempt running yields to another). */
+    becamePreferred: ({ context }, params: PlacementParams) => params.preferred && !context.preferred,
     routesReassertPending: ({ context }) => context.routesReassertPending,
     /** Both regions' writes are in place for the first time this term (leader ready). */
     firstTimeAllInPlace: ({ context }) => context.routesInPlace && context.vtepConfigInPlace && !context.leaderReadyAnnounced,
@@ -257,8 +259,16 @@ export const shardMachine = setup({
             ],
             onError: { target: 'standby', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
           },
-          // The attempt may have written the lease already: release it on the way out.
-          on: { SHUTDOWN: { target: '#shard.steppingDown', actions: 'causeShutdown' } },
+          on: {
+            // The attempt may have written the lease already: release it on the way out.
+            SHUTDOWN: { target: '#shard.steppingDown', actions: 'causeShutdown' },
+            // An attempt that yields to the preferred gateway, when this one has just become it (the
+            // holder lapsed, say): try again at once without yielding, not a retry period later.
+            'PLACEMENT.CHANGED': [
+              { guard: { type: 'becamePreferred', params: ({ event }) => event }, target: 'acquiring', reenter: true, actions: { type: 'recordPlacement', params: ({ event }) => event } },
+              { actions: { type: 'recordPlacement', params: ({ event }) => event } },
+            ],
+          },
         },
       },
     },

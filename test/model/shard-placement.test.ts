@@ -169,4 +169,20 @@ describe('shards: membership, placement and hand-over at production timings', ()
     expect(stateOf(h, 0).matches({ leader: { vtepConfig: 'inPlace' } })).toBe(true);
     h.actor.stop();
   });
+
+  it('an attempt yielding to the preferred gateway, when this one becomes preferred meanwhile (the holder lapsed): tried again at once, without yielding', () => {
+    const h = serving();
+    h.actor.send({ type: 'DATAPLANE.CONVERGED' });
+    expect(stateOf(h, 1).matches({ electing: 'acquiring' })).toBe(true);
+    expect(h.acquireInputs.at(-1)).toEqual({ shard: 1, yieldToPreferred: true });
+    h.actor.send({ type: 'PLACEMENT.CHANGED', shard: 1, preferred: true });
+    expect(stateOf(h, 1).matches({ electing: 'acquiring' })).toBe(true);
+    expect(h.aborted).toContain('tryAcquireLease');
+    expect(h.acquireInputs.at(-1)).toEqual({ shard: 1, yieldToPreferred: false });
+    // Told again that it is preferred: nothing to restart.
+    const attempts = h.acquireInputs.length;
+    h.actor.send({ type: 'PLACEMENT.CHANGED', shard: 1, preferred: true });
+    expect(h.acquireInputs).toHaveLength(attempts);
+    h.actor.stop();
+  });
 });
