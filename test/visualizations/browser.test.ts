@@ -103,12 +103,17 @@ describe.skipIf(unavailable !== undefined)('in headless Chromium', () => {
     });
   });
 
-  it('the gateway chart shows the failover path: leader → steppingDown on the renew deadline, delays and guards', async () => {
+  it('the shard chart shows the failover path: leader → steppingDown on the renew deadline, delays and guards; the gateway chart its shards', async () => {
     const page = await browser.context.newPage();
     try {
       await page.goto(pathToFileURL(join(GENERATED_DIR, 'gateway.svg')).href);
+      const root = await page.evaluate<SvgReport>(SVG_REPORT);
+      for (const label of ['serving', 'stopping', 'startShards', '[allShardsStopped]', 'holdMembership']) {
+        expect(root.texts.some((t) => t.text.includes(label) && t.box.width > 0), label).toBe(true);
+      }
+      await page.goto(pathToFileURL(join(GENERATED_DIR, 'shard.svg')).href);
       const report = await page.evaluate<SvgReport>(SVG_REPORT);
-      for (const label of ['LEASE.RENEW_DEADLINE_EXCEEDED', 'LEASE.LOST', 'after standbyRetryPeriod', 'after releaseTimeout', '[leaseHeld]', '‖ parallel', 'invoke', 'tryAcquireLease', 'takingOver', 'fence']) {
+      for (const label of ['LEASE.RENEW_DEADLINE_EXCEEDED', 'LEASE.LOST', 'after standbyRetryPeriod', 'after releaseTimeout', '[leaseHeld]', '‖ parallel', 'invoke', 'tryAcquireLease', 'takingOver', 'fence', '[handOverDue]']) {
         expect(report.texts.some((t) => t.text.includes(label) && t.box.width > 0), label).toBe(true);
       }
     } finally {

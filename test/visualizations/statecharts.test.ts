@@ -86,7 +86,9 @@ describe('gateway statechart (DOT)', () => {
     expect(dot).toMatch(/<b>spawns<\/b> shard /);
     expect(dot).toContain('entry / startShards');
     expect(dot).toContain('<b>invoke</b> fleet');
-    expect(dot).toContain('SHARD.STOPPED <font color="#9b2c2c">[lastShardStopped]</font>');
+    expect(dot).toContain('SHARD.STOPPED <font color="#2b6cb0">/ countShardStopped</font>');
+    expect(dot).toContain('always <font color="#9b2c2c">[allShardsStopped]</font>');
+    expect(dot).toContain('<b>invoke</b> leaveMembership');
     expect(dot).toMatch(/"gateway\.stopped" \[label=<[^\n]*peripheries=2/);
     expect(dot).toContain('machines/gateway.machine.ts');
   });
