@@ -45,7 +45,7 @@ import { ofShard } from './wiring/lease.js';
 import { shardWork } from './wiring/shards.js';
 import type { ClockPort } from './wiring/ports.js';
 
-export { VXLAN_DEVICE, vtepEndpoints } from './wiring/host.js';
+export { VXLAN_DEVICE } from './wiring/host.js';
 
 export interface GatewayDeps {
   readonly env: Readonly<Record<string, string | undefined>>;

@@ -30,7 +30,6 @@ export {
   REUSE_READ_MS,
   VtepConfigClient,
   VtepOwnedElsewhereError,
-  vtepEndpointsPresent,
   vtepSpecEquals,
   type VtepConfigOptions,
   type VtepOwner,
@@ -38,7 +37,7 @@ export {
   type VtepUpsertAction,
   type VtepUpsertResult,
 } from './vtep-config.js';
-export { appliedFields, applyConfiguration, conflictsWithinEndpoints, isApplied, type ApplyWanted, type ShardEndpoint } from './vtep-apply.js';
+export { appliedFields, applyConfiguration, conflictsWithinEndpoints, isApplied, vtepEndpointsPresent, type ApplyWanted, type ShardEndpoint } from './vtep-apply.js';
 export { readOtherLease } from './other-lease.js';
 export { readLease, releaseSeized, seizeLease, type LeaseRef, type LeaseView, type SeizedLease, type SeizeOptions } from './lease-seize.js';
 export { ciliumNodeRef, EVENT_REASONS, EventRecorder, podRef, type EventReason, type EventRecorderOptions, type EventType, type ObjectRef, type RecordResult } from './events.js';

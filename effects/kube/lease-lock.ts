@@ -124,7 +124,8 @@ export class LeaseLock {
   /** The last record seen (by an attempt or the watch) and when it was seen to change. */
   get observation(): LeaseObservation {
     const r = this.observedRecord;
-    return { record: r, holder: r?.holderIdentity, free: r === undefined || r.holderIdentity === '', observedAt: this.observedAt };
+    const free = r === undefined || r.holderIdentity === '';
+    return { record: r, holder: r?.holderIdentity, free, observedAt: this.observedAt, expiresAt: free ? undefined : this.observedAt + (r.leaseDurationMs ?? this.leaseDurationMs) };
   }
 
   /**
@@ -271,9 +272,8 @@ export class LeaseLock {
     }
     const mine = rec.holderIdentity === this.identity;
     let freeSince = this.observedAt;
-    if (rec.holderIdentity !== '' && !mine) {
-      const duration = rec.leaseDurationMs ?? this.leaseDurationMs;
-      const expiresAt = this.observedAt + duration;
+    const { expiresAt } = this.observation;
+    if (expiresAt !== undefined && !mine) {
       if (expiresAt > this.now()) return this.result('held-by-other', undefined, expiresAt);
       freeSince = expiresAt;
     }

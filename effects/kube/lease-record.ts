@@ -57,6 +57,8 @@ export interface LeaseObservation {
   readonly free: boolean;
   /** Local time the record was seen to change. */
   readonly observedAt: number;
+  /** When the holder's lease runs out as judged here (observedAt + its duration); undefined when free. */
+  readonly expiresAt: number | undefined;
 }
 
 /** The Lease API's coordinates in a namespace, as the raw-JSON client's calls and ListWatch targets take them. */

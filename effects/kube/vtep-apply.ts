@@ -33,6 +33,16 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** True when every one of `endpoints` is in the object as given (others' endpoints may be there too). */
+export function vtepEndpointsPresent(obj: unknown, endpoints: readonly ShardEndpoint[]): boolean {
+  const spec = isObject(obj) ? obj.spec : undefined;
+  const have = isObject(spec) && Array.isArray(spec.endpoints) ? (spec.endpoints as unknown[]) : [];
+  return endpoints.every((e) => {
+    const h = have.find((x) => isObject(x) && x.name === e.name);
+    return isObject(h) && h.tunnelEndpoint === e.tunnelEndpoint && h.cidr === e.cidr && h.mac === e.mac;
+  });
+}
+
 /** The apply configuration; `resourceVersion` makes it conditional on the object the caller judged. */
 export function applyConfiguration(w: ApplyWanted, resourceVersion?: string): Record<string, unknown> {
   return {
@@ -81,12 +91,7 @@ export function isApplied(obj: KubeObject | undefined, manager: string, w: Apply
   const ann = obj.metadata?.annotations;
   if (!isObject(ann) || ann[OWNER_ANNOTATION] !== w.ownerKey) return false;
   for (const [k, v] of Object.entries(w.labels ?? {})) if (obj.metadata?.labels?.[k] !== v) return false;
-  const spec = obj.spec;
-  const have = isObject(spec) && Array.isArray(spec.endpoints) ? (spec.endpoints as unknown[]) : [];
-  for (const e of w.endpoints) {
-    const h = have.find((x) => isObject(x) && x.name === e.name);
-    if (!isObject(h) || h.tunnelEndpoint !== e.tunnelEndpoint || h.cidr !== e.cidr || h.mac !== e.mac) return false;
-  }
+  if (!vtepEndpointsPresent(obj, w.endpoints)) return false;
   const entry = appliedEntry(obj, manager);
   return entry !== undefined && JSON.stringify(canonical(entry)) === JSON.stringify(canonical(appliedFields(w)));
 }

@@ -113,17 +113,6 @@ export function vtepSpecEquals(obj: unknown, endpoints: readonly VtepEndpoint[])
   });
 }
 
-/** True when every one of `endpoints` is in the object as given (others' endpoints may be there too). */
-export function vtepEndpointsPresent(obj: unknown, endpoints: readonly VtepEndpoint[]): boolean {
-  const have = readEndpoints(obj);
-  if (have === undefined) return false;
-  const byName = new Map(have.map((h) => [h.name, h]));
-  return endpoints.every((e) => {
-    const h = byName.get(e.name);
-    return h !== undefined && h.tunnelEndpoint === e.tunnelEndpoint && h.cidr === e.cidr && h.mac === e.mac;
-  });
-}
-
 function validateEndpoints(endpoints: readonly VtepEndpoint[]): void {
   const names = new Set<string>();
   for (const e of endpoints) {

@@ -12,7 +12,7 @@
 // the reason. The CiliumVTEPConfig goes only when its owner annotation
 // (ownership.ts) names this installation's Lease.
 import { OWNER_ANNOTATION, OWNER_SKEW_MS } from './ownership.js';
-import { shardPlan } from './shards.js';
+import { shardLeaseName, shardPlan } from './shards.js';
 
 export const GATEWAY_ENIS_ANNOTATION = 'eks-hybrid-gateway/gateway-enis';
 /** The record keeps the newest this many ENIs: gateway nodes come and go (Karpenter replaces them). */
@@ -99,7 +99,7 @@ export interface CleanupFacts {
  * ran unsharded before).
  */
 export function installationLeases(leaderElectionID: string, shards: number): string[] {
-  return shards === 1 ? [leaderElectionID] : [leaderElectionID, ...Array.from({ length: shards }, (_, k) => `${leaderElectionID}-${k}`)];
+  return shards === 1 ? [leaderElectionID] : [leaderElectionID, ...Array.from({ length: shards }, (_, k) => shardLeaseName(leaderElectionID, shards, k))];
 }
 
 /** The route destinations an installation writes: POD_CIDRS as given, and each shard's part of them. */

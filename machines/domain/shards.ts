@@ -54,6 +54,11 @@ function mustParse(text: string): Cidr {
   return p.value;
 }
 
+/** The Lease of shard k: LEADER_ELECTION_ID itself with one shard, `<id>-<k>` with more. */
+export function shardLeaseName(leaderElectionID: string, shards: number, k: number): string {
+  return shards === 1 ? leaderElectionID : `${leaderElectionID}-${k}`;
+}
+
 /**
  * Shard k's pod prefixes and endpoints, for k = 0 … shards − 1. Inputs are validated
  * (validateSharding); an invalid one throws. shards = 1: POD_CIDRS as given, endpoints

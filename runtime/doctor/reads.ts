@@ -5,8 +5,7 @@ import { kubeCall, parseLeaseRecord, toKubeError, type KubeObject, type LeaseRec
 import { getLease } from '../../effects/kube/other-lease.js';
 import { CILIUM_NODE_GROUP, CILIUM_NODE_PLURAL, CILIUM_NODE_VERSION, HYBRID_NODE_SELECTOR } from '../../effects/kube/cilium-nodes.js';
 import { DEFAULT_VTEP_CONFIG_NAME, VTEP_GROUP, VTEP_PLURAL, VTEP_VERSION } from '../../effects/kube/vtep-config.js';
-import { shardPlan, type ShardEndpoint } from '../../machines/domain/shards.js';
-import { shardLeaseName } from '../wiring/shards.js';
+import { shardLeaseName, shardPlan, type ShardEndpoint } from '../../machines/domain/shards.js';
 import type { DoctorContext } from './check.js';
 
 /** Where Cilium's Helm chart puts its agent configuration. */

@@ -5,9 +5,7 @@ import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { GATEWAY_ENIS_ANNOTATION, withEni } from '../../machines/domain/cleanup.js';
-import { shardPlan } from '../../machines/domain/shards.js';
 import type { InstanceIdentity } from '../../effects/aws/index.js';
-import type { VtepEndpoint } from '../../effects/kube/index.js';
 import type { DeviceInfo } from '../../effects/netlink/index.js';
 import type { GatewayConfig } from '../config/parse.js';
 
@@ -55,13 +53,4 @@ export function leaseNamespace(config: Pick<GatewayConfig, 'leaderElectionNamesp
   } catch {
     return 'default';
   }
-}
-
-/**
- * CiliumVTEPConfig endpoints: one per VPC CIDR, named as the reference names them. The names come
- * from the unsharded plan (machines/domain/shards.ts), the one source of endpoint names.
- */
-export function vtepEndpoints(config: GatewayConfig, mac: string): VtepEndpoint[] {
-  const [whole] = shardPlan(config.podCIDRs, config.vpcCIDRs, 1);
-  return (whole?.endpoints ?? []).map(({ name, cidr }) => ({ name, tunnelEndpoint: config.nodeIP, cidr, mac }));
 }

@@ -3,7 +3,7 @@
 // and leaving. When to join and leave is the root statechart's (serving.member,
 // stopping.leaving); what placement is, machines/domain/placement.ts.
 import { fromCallback, fromPromise } from 'xstate';
-import { shardPlacements, type ShardLeaseView } from '../../machines/domain/placement.js';
+import { shardPlacements } from '../../machines/domain/placement.js';
 import type { GatewayEvent } from '../../machines/gateway.machine.js';
 import { memberHeartbeatActor, watchMembers, type KubeClients, type MemberObservation, type MembersRef } from '../../effects/kube/index.js';
 import type { Logger } from '../logging.js';
@@ -23,13 +23,6 @@ export interface MembershipWiring {
   readonly log: Logger;
 }
 
-/** Shard k's Lease as its lock last saw it. */
-function leaseView(lock: LeaseLockPort, defaultDurationMs: number): ShardLeaseView {
-  const o = lock.observation;
-  if (o.free || o.record === undefined) return { holder: o.holder, expiresAt: undefined };
-  return { holder: o.holder, expiresAt: o.observedAt + (o.record.leaseDurationMs ?? defaultDurationMs) };
-}
-
 export function membershipActors(w: MembershipWiring) {
   const { member, clients, ref, identity, locks, leaseDurationMs, retryPeriodMs, now, log } = w;
   return {
@@ -46,7 +39,7 @@ export function membershipActors(w: MembershipWiring) {
       const told = locks.map(() => 'false');
       const evaluate = (): void => {
         const t = now();
-        const { shards, nextChangeAt } = shardPlacements(identity, members, locks.map((l) => leaseView(l, leaseDurationMs)), t, leaseDurationMs);
+        const { shards, nextChangeAt } = shardPlacements(identity, members, locks.map((l) => l.observation), t, leaseDurationMs);
         shards.forEach((p, k) => {
           // A shard this gateway leads but should hand over waits for the preferred gateway to be seen
           // alive after its term began: each renewal of that one is news then; otherwise only a change is.

@@ -2,7 +2,7 @@
 // points at its leader, the CiliumVTEPConfig endpoints it writes and how. With
 // one shard (the default) it is exactly what the gateway has always written.
 import type { VtepEndpoint } from '../../effects/kube/index.js';
-import { shardPlan } from '../../machines/domain/shards.js';
+import { shardLeaseName, shardPlan } from '../../machines/domain/shards.js';
 import type { GatewayConfig } from '../config/parse.js';
 
 export interface ShardWork {
@@ -15,11 +15,6 @@ export interface ShardWork {
   endpoints(mac: string): VtepEndpoint[];
   /** With more than one shard, the server-side-apply field manager of the shard's endpoints. */
   readonly fieldManager: string | undefined;
-}
-
-/** The Lease of shard k. */
-export function shardLeaseName(leaderElectionID: string, shards: number, k: number): string {
-  return shards === 1 ? leaderElectionID : `${leaderElectionID}-${k}`;
 }
 
 /**

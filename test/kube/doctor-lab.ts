@@ -23,7 +23,6 @@ import { VtepAgent } from '../../lab/cilium-vtep.js';
 import { readKubeconfig } from '../../lab/kube-http.js';
 import { leaseKey } from '../../machines/domain/ownership.js';
 import { parseConfig, type GatewayConfig } from '../../runtime/config/parse.js';
-import { vtepEndpoints } from '../../runtime/wiring/host.js';
 import { shardWork } from '../../runtime/wiring/shards.js';
 import { HYBRID, waitFor, type Lab } from './helpers.js';
 
@@ -170,7 +169,7 @@ export async function seedHealthy(lab: Lab, opts: { shards?: 1 | 2 } = {}): Prom
   } else {
     putLease(lab, LEADER.pod, Date.now());
     const config = doctorConfig(lab);
-    await new VtepConfigClient({ clients: lab.clients }).upsert(vtepEndpoints({ ...config, nodeIP: LEADER.hostIP }, '02:00:c6:33:64:0a'), new AbortController().signal, {
+    await new VtepConfigClient({ clients: lab.clients }).upsert(shardWork({ ...config, nodeIP: LEADER.hostIP }, NS)[0]!.endpoints('02:00:c6:33:64:0a'), new AbortController().signal, {
       key: leaseKey(NS, LEASE),
     });
   }

@@ -153,7 +153,7 @@ export function adapterDoubles(initialClock: { now(): number }): AdapterDoubles 
       else signal?.addEventListener('abort', onAbort, { once: true });
     });
 
-  const observation = (o: { free: boolean; holder: string | undefined }): LeaseObservation => ({ record: undefined, holder: o.holder, free: o.free, observedAt: clock.now() });
+  const observation = (o: { free: boolean; holder: string | undefined }): LeaseObservation => ({ record: undefined, holder: o.holder, free: o.free, observedAt: clock.now(), expiresAt: undefined });
 
   const lock: GatewayAdapters['locks'][number] = {
     identity: IDENTITY,

@@ -6,7 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { ipv4ToInt, intToIPv4, parseCidr } from '../../machines/domain/ipv4.js';
 import { partsPerCidr, shardPlan, splitCidr, validateSharding } from '../../machines/domain/shards.js';
 import type { GatewayConfig } from '../../runtime/config/parse.js';
-import { vtepEndpoints } from '../../runtime/wiring/host.js';
+import { shardWork } from '../../runtime/wiring/shards.js';
+
+/** The one shard's endpoints with this MAC, as the leader writes them. */
+const vtepEndpoints = (config: GatewayConfig, mac: string) => shardWork(config, 'kube-system')[0]!.endpoints(mac);
 
 const cidr = (text: string) => {
   const p = parseCidr(text);
@@ -54,7 +57,7 @@ describe('shardPlan', () => {
     ]);
   });
 
-  it("N = 1: the gateway's CiliumVTEPConfig endpoints (runtime/wiring/host.ts) are today's", () => {
+  it("N = 1: the gateway's CiliumVTEPConfig endpoints (runtime/wiring/shards.ts) are today's", () => {
     const config = (vpcCIDRs: string[]) => ({ nodeIP: '198.18.0.10', vpcCIDRs, podCIDRs: ['198.19.0.0/16'], shards: 1 }) as unknown as GatewayConfig;
     const mac = '02:aa:bb:cc:dd:ee';
     expect(vtepEndpoints(config(['198.18.0.0/16']), mac)).toEqual([{ name: 'vpc-gateway', tunnelEndpoint: '198.18.0.10', cidr: '198.18.0.0/16', mac }]);

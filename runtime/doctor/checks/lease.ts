@@ -2,7 +2,7 @@
 // with SHARDS = N above 1, every shard Lease `<id>-<k>` is, each on its own.
 import { fail, pass, warn, type Check, type Verdict } from '../check.js';
 import { readLease, readLeaseNamed, type LeaseFacts } from '../reads.js';
-import { shardLeaseName } from '../../wiring/shards.js';
+import { shardLeaseName } from '../../../machines/domain/shards.js';
 
 export interface LeaseFreshFacts {
   readonly namespace: string;
